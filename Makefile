@@ -1,0 +1,98 @@
+# Flowstate — build, run and test.
+#
+#   make                 build build/bin/flowstate-gateway
+#   make run             deps + build + private PostgreSQL under ./var + gateway on :3001
+#   make test            deps + build + unit tests + integration tests (throwaway PostgreSQL)
+#   make SANITIZE=address,undefined test    the same under ASan/UBSan (built in build/san/)
+#   make deps            install missing Debian packages (as root) or say what to install
+#   make clean           remove build/
+
+CC      ?= cc
+PKGS    := libevent libpq libcjson openssl
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
+           -Wold-style-definition -Wredundant-decls -Wnested-externs -Wvla \
+           -Wno-unused-parameter
+OPT     ?= -O2 -g
+
+ifdef SANITIZE
+BUILD   ?= build/san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT     := -O1 -g
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+BIN     := $(BUILD)/bin
+OBJ     := $(BUILD)/obj
+GEN     := $(BUILD)/gen
+
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+COMMON_SRC  := $(wildcard common/*.c)
+GATEWAY_SRC := $(wildcard gateway/*.c)
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+MIGRATIONS  := $(sort $(wildcard sql/[0-9]*.sql))
+
+COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/migrations_data.o
+GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(OBJ)/%.o)
+# Unit tests link every gateway module except the one holding main().
+GATEWAY_LIB := $(filter-out $(OBJ)/gateway/main.o,$(GATEWAY_OBJ))
+UNIT_OBJ    := $(UNIT_SRC:%.c=$(OBJ)/%.o)
+
+PYTEST  := /usr/bin/python3 -m pytest
+
+.PHONY: all run test unit integration deps clean format
+
+all: $(BIN)/flowstate-gateway
+
+$(BIN)/flowstate-gateway: $(GATEWAY_OBJ) $(COMMON_OBJ) | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/unit-tests: $(UNIT_OBJ) $(GATEWAY_LIB) $(COMMON_OBJ) | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# SQL migrations are compiled into the binaries, so a gateway needs no files beside it.
+$(GEN)/migrations_data.c: $(MIGRATIONS) sql/embed.sh
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(OBJ)/gen/migrations_data.o: $(GEN)/migrations_data.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN):
+	@mkdir -p $@
+
+deps:
+	@sh deploy/deps.sh
+
+run: deps all
+	@bash deploy/run.sh $(BIN)
+
+unit: $(BIN)/unit-tests
+	$(BIN)/unit-tests
+
+integration: all
+	FLOWSTATE_BIN_DIR=$(abspath $(BIN)) $(PYTEST) -q tests/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BIN)/unit-tests
+	$(BIN)/unit-tests
+	FLOWSTATE_BIN_DIR=$(abspath $(BIN)) $(PYTEST) -q -p no:cacheprovider tests/integration
+
+format:
+	clang-format -i common/*.[ch] gateway/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

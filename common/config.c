@@ -1,0 +1,294 @@
+/* config — the settings table and everything driven by it: environment and flag parsing,
+ * validation with the setting's name in every error, --help, --show-config, Markdown. */
+#include "common/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+extern char **environ;
+
+enum config_type { TYPE_INT, TYPE_BOOL, TYPE_STRING, TYPE_CHOICE };
+enum config_secret { NOT_SECRET, SECRET_URL, SECRET_ALL };
+
+struct config_def {
+    const char *flag; /* --flag */
+    const char *env;  /* environment variable */
+    enum config_type type;
+    const char *def;     /* default, as text */
+    long min, max;       /* TYPE_INT bounds */
+    const char *choices; /* TYPE_CHOICE: "a|b|c" */
+    unsigned scope;
+    enum config_secret secret;
+    const char *help;
+};
+
+#define GW CONFIG_GATEWAY
+#define WK CONFIG_WORKER
+
+static const struct config_def defs[CFG__COUNT] = {
+    [CFG_HOST] = {"host", "FLOWSTATE_HOST", TYPE_STRING, "127.0.0.1", 0, 0, NULL, GW, NOT_SECRET,
+                  "Address the gateway listens on (0.0.0.0 for all interfaces)."},
+    [CFG_PORT] = {"port", "PORT", TYPE_INT, "3001", 1, 65535, NULL, GW, NOT_SECRET,
+                  "TCP port the gateway listens on."},
+    [CFG_DATABASE_URL] = {"database-url", "DATABASE_URL", TYPE_STRING, "", 0, 0, NULL, GW | WK,
+                          SECRET_URL, "PostgreSQL connection string (URL or key=value). Required."},
+    [CFG_DB_POOL_SIZE] = {"db-pool-size", "FLOWSTATE_DB_POOL_SIZE", TYPE_INT, "4", 1, 64, NULL, GW,
+                          NOT_SECRET, "Database connections in the gateway's pool."},
+    [CFG_DB_QUEUE_MAX] = {"db-queue-max", "FLOWSTATE_DB_QUEUE_MAX", TYPE_INT, "10000", 1, 1000000,
+                          NULL, GW, NOT_SECRET,
+                          "Queries that may wait for a free connection before new ones get 503."},
+    [CFG_DB_WAIT] = {"db-wait", "FLOWSTATE_DB_WAIT", TYPE_INT, "30", 0, 3600, NULL, GW | WK,
+                     NOT_SECRET, "Seconds start-up waits for the database to accept connections."},
+    [CFG_STATEMENT_TIMEOUT] = {"statement-timeout", "FLOWSTATE_STATEMENT_TIMEOUT", TYPE_INT,
+                               "30000", 0, 3600000, NULL, GW, NOT_SECRET,
+                               "Milliseconds a gateway query may run before PostgreSQL cancels it (0: no limit)."},
+    [CFG_MIGRATE_ON_START] = {"migrate-on-start", "FLOWSTATE_MIGRATE_ON_START", TYPE_BOOL, "on", 0,
+                              0, NULL, GW, NOT_SECRET,
+                              "Apply pending migrations when the gateway starts."},
+    [CFG_AUTH] = {"auth", "FLOWSTATE_AUTH", TYPE_BOOL, "on", 0, 0, NULL, GW, NOT_SECRET,
+                  "Require an API key (Authorization: Bearer). Only 'off' when explicitly set."},
+    [CFG_KEY_CACHE_TTL] = {"key-cache-ttl", "FLOWSTATE_KEY_CACHE_TTL", TYPE_INT, "30", 0, 3600,
+                           NULL, GW, NOT_SECRET,
+                           "Seconds a verified API key is cached (a revoked key works this long at most)."},
+    [CFG_BODY_LIMIT] = {"body-limit", "FLOWSTATE_BODY_LIMIT", TYPE_INT, "1048576", 256, 67108864,
+                        NULL, GW, NOT_SECRET, "Largest request body in bytes (413 above)."},
+    [CFG_HTTP_TIMEOUT] = {"http-timeout", "FLOWSTATE_HTTP_TIMEOUT", TYPE_INT, "60", 1, 3600, NULL,
+                          GW, NOT_SECRET, "Seconds an idle or slow client connection is kept."},
+    [CFG_BATCH_MAX] = {"batch-max", "FLOWSTATE_BATCH_MAX", TYPE_INT, "1000", 1, 10000, NULL, GW,
+                       NOT_SECRET, "Most job inserts written together by one group commit."},
+    [CFG_BATCH_INFLIGHT] = {"batch-inflight", "FLOWSTATE_BATCH_INFLIGHT", TYPE_INT, "2", 1, 16,
+                            NULL, GW, NOT_SECRET, "Group commits that may be in flight at once."},
+    [CFG_SHUTDOWN_TIMEOUT] = {"shutdown-timeout", "FLOWSTATE_SHUTDOWN_TIMEOUT", TYPE_INT, "30", 1,
+                              3600, NULL, GW | WK, NOT_SECRET,
+                              "Seconds a graceful shutdown waits for in-flight work."},
+    [CFG_LOG_LEVEL] = {"log-level", "FLOWSTATE_LOG_LEVEL", TYPE_CHOICE, "info", 0, 0,
+                       "debug|info|warn|error", GW | WK, NOT_SECRET, "Lowest level logged."},
+    [CFG_BACKEND_API_URL] = {"backend-api-url", "BACKEND_API_URL", TYPE_STRING,
+                             "http://127.0.0.1:3001", 0, 0, NULL, WK, NOT_SECRET,
+                             "Gateway URL workers report to."},
+    [CFG_API_KEY] = {"api-key", "FLOWSTATE_API_KEY", TYPE_STRING, "", 0, 0, NULL, WK, SECRET_ALL,
+                     "API key (role agent) workers send to the gateway."},
+};
+
+struct config {
+    unsigned scope;
+    char *str[CFG__COUNT];
+    long num[CFG__COUNT];
+};
+
+static int parse_value(struct config *cfg, enum config_id id, const char *value, const char *source,
+                       char *err, size_t errlen)
+{
+    const struct config_def *d = &defs[id];
+    switch (d->type) {
+    case TYPE_INT: {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < d->min || v > d->max) {
+            snprintf(err, errlen, "invalid %s=%s: must be an integer from %ld to %ld", source,
+                     value, d->min, d->max);
+            return -1;
+        }
+        cfg->num[id] = v;
+        break;
+    }
+    case TYPE_BOOL:
+        if (!strcasecmp(value, "on") || !strcasecmp(value, "true") || !strcmp(value, "1") ||
+            !strcasecmp(value, "yes")) {
+            cfg->num[id] = 1;
+        } else if (!strcasecmp(value, "off") || !strcasecmp(value, "false") ||
+                   !strcmp(value, "0") || !strcasecmp(value, "no")) {
+            cfg->num[id] = 0;
+        } else {
+            snprintf(err, errlen, "invalid %s=%s: must be on or off", source, value);
+            return -1;
+        }
+        break;
+    case TYPE_CHOICE: {
+        size_t n = strlen(value);
+        const char *c = d->choices;
+        bool ok = false;
+        while (*c && !ok) {
+            size_t len = strcspn(c, "|");
+            ok = len == n && n > 0 && strncmp(c, value, n) == 0;
+            c += len + (c[len] == '|');
+        }
+        if (!ok) {
+            snprintf(err, errlen, "invalid %s=%s: must be one of %s", source, value, d->choices);
+            return -1;
+        }
+        break;
+    }
+    case TYPE_STRING:
+        break;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(cfg->str[id]);
+    cfg->str[id] = copy;
+    return 0;
+}
+
+struct config *config_new(unsigned scope)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    cfg->scope = scope;
+    char err[256];
+    for (int i = 0; i < CFG__COUNT; i++) {
+        if (parse_value(cfg, (enum config_id)i, defs[i].def, defs[i].env, err, sizeof(err)) < 0) {
+            config_free(cfg);
+            return NULL;
+        }
+    }
+    return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (int i = 0; i < CFG__COUNT; i++)
+        free(cfg->str[i]);
+    free(cfg);
+}
+
+static int find_env(const char *name, size_t len)
+{
+    for (int i = 0; i < CFG__COUNT; i++)
+        if (strlen(defs[i].env) == len && strncmp(defs[i].env, name, len) == 0)
+            return i;
+    return -1;
+}
+
+int config_load_env(struct config *cfg, char *err, size_t errlen)
+{
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, "FLOWSTATE_", 10) != 0)
+            continue;
+        if (find_env(*e, (size_t)(eq - *e)) < 0) {
+            snprintf(err, errlen, "unknown setting %.*s in the environment (see --help)",
+                     (int)(eq - *e), *e);
+            return -1;
+        }
+    }
+    for (int i = 0; i < CFG__COUNT; i++) {
+        const char *v = getenv(defs[i].env);
+        if (!v || !(defs[i].scope & cfg->scope))
+            continue;
+        if (parse_value(cfg, (enum config_id)i, v, defs[i].env, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int find_flag(const struct config *cfg, const char *name)
+{
+    for (int i = 0; i < CFG__COUNT; i++)
+        if ((defs[i].scope & cfg->scope) && strcmp(defs[i].flag, name) == 0)
+            return i;
+    return -1;
+}
+
+int config_set_flag(struct config *cfg, const char *name, const char *value, char *err,
+                    size_t errlen)
+{
+    int i = find_flag(cfg, name);
+    if (i < 0) {
+        snprintf(err, errlen, "unknown option --%s (see --help)", name);
+        return -2;
+    }
+    char source[80];
+    snprintf(source, sizeof(source), "--%s", name);
+    return parse_value(cfg, (enum config_id)i, value, source, err, errlen);
+}
+
+bool config_flag_is_bool(const struct config *cfg, const char *name)
+{
+    int i = find_flag(cfg, name);
+    return i >= 0 && defs[i].type == TYPE_BOOL;
+}
+
+long config_int(const struct config *cfg, enum config_id id) { return cfg->num[id]; }
+
+bool config_bool(const struct config *cfg, enum config_id id) { return cfg->num[id] != 0; }
+
+const char *config_str(const struct config *cfg, enum config_id id)
+{
+    return cfg->str[id] ? cfg->str[id] : "";
+}
+
+static void describe_bounds(const struct config_def *d, char *buf, size_t len)
+{
+    switch (d->type) {
+    case TYPE_INT:
+        snprintf(buf, len, "%ld..%ld", d->min, d->max);
+        break;
+    case TYPE_BOOL:
+        snprintf(buf, len, "on|off");
+        break;
+    case TYPE_CHOICE:
+        snprintf(buf, len, "%s", d->choices);
+        break;
+    case TYPE_STRING:
+        snprintf(buf, len, "text");
+        break;
+    }
+}
+
+void config_print_help(const struct config *cfg, FILE *out)
+{
+    fprintf(out, "Settings (flag, environment variable; flags win over the environment):\n");
+    for (int i = 0; i < CFG__COUNT; i++) {
+        const struct config_def *d = &defs[i];
+        if (!(d->scope & cfg->scope))
+            continue;
+        char bounds[64];
+        describe_bounds(d, bounds, sizeof(bounds));
+        fprintf(out, "  --%-20s %-28s %s\n  %-22s %s (default: %s)\n", d->flag, d->env, bounds,
+                "", d->help, d->def[0] ? d->def : "none");
+    }
+}
+
+void config_show(const struct config *cfg, FILE *out)
+{
+    char buf[1024];
+    for (int i = 0; i < CFG__COUNT; i++) {
+        const struct config_def *d = &defs[i];
+        if (!(d->scope & cfg->scope))
+            continue;
+        const char *v = config_str(cfg, (enum config_id)i);
+        if (d->secret == SECRET_URL)
+            v = log_redact_url(v, buf, sizeof(buf));
+        else if (d->secret == SECRET_ALL && v[0])
+            v = "***";
+        fprintf(out, "%s=%s\n", d->env, v);
+    }
+}
+
+void config_print_markdown(FILE *out)
+{
+    fprintf(out, "| variable | flag | default | range | meaning |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < CFG__COUNT; i++) {
+        const struct config_def *d = &defs[i];
+        char bounds[64];
+        describe_bounds(d, bounds, sizeof(bounds));
+        for (char *p = bounds; *p; p++)
+            if (*p == '|')
+                *p = '/'; /* a bare | would split the Markdown cell */
+        fprintf(out, "| `%s` | `--%s` | %s%s%s | %s | %s%s |\n", d->env, d->flag,
+                d->def[0] ? "`" : "", d->def[0] ? d->def : "—", d->def[0] ? "`" : "", bounds,
+                d->help, d->scope == CONFIG_WORKER ? " (workers)" : "");
+    }
+}

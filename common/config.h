@@ -1,0 +1,68 @@
+/* config — every setting of every Flowstate program in one table (name, env var, type,
+ * default, bounds, help). The same table drives environment and flag parsing, --help,
+ * --show-config and docs, so they cannot drift. Unknown or invalid settings stop start-up
+ * with the setting's name. */
+#ifndef FLOWSTATE_CONFIG_H
+#define FLOWSTATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Which programs read a setting. A program rejects flags outside its scope but accepts
+ * environment variables of other scopes silently (one environment serves them all). */
+enum config_scope { CONFIG_GATEWAY = 1u << 0, CONFIG_WORKER = 1u << 1 };
+
+enum config_id {
+    CFG_HOST,
+    CFG_PORT,
+    CFG_DATABASE_URL,
+    CFG_DB_POOL_SIZE,
+    CFG_DB_QUEUE_MAX,
+    CFG_DB_WAIT,
+    CFG_STATEMENT_TIMEOUT,
+    CFG_MIGRATE_ON_START,
+    CFG_AUTH,
+    CFG_KEY_CACHE_TTL,
+    CFG_BODY_LIMIT,
+    CFG_HTTP_TIMEOUT,
+    CFG_BATCH_MAX,
+    CFG_BATCH_INFLIGHT,
+    CFG_SHUTDOWN_TIMEOUT,
+    CFG_LOG_LEVEL,
+    CFG_BACKEND_API_URL,
+    CFG_API_KEY,
+    CFG__COUNT
+};
+
+struct config;
+
+/* Builds a config holding every default. NULL on allocation failure. */
+struct config *config_new(unsigned scope);
+void config_free(struct config *cfg);
+
+/* Reads the environment: each setting's variable, and rejects FLOWSTATE_* variables that
+ * are not in the table. Returns 0, or -1 with a message naming the setting in err. */
+int config_load_env(struct config *cfg, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Sets a setting from a command-line flag name without its dashes ("port", "db-pool-size").
+ * Returns 0, -1 (bad value; message in err), or -2 (no such setting for this program). */
+int config_set_flag(struct config *cfg, const char *name, const char *value, char *err,
+                    size_t errlen) __attribute__((warn_unused_result));
+
+/* True when the flag names a boolean setting (so "--auth" alone may mean on). */
+bool config_flag_is_bool(const struct config *cfg, const char *name);
+
+long config_int(const struct config *cfg, enum config_id id);
+bool config_bool(const struct config *cfg, enum config_id id);
+/* The string value; never NULL (empty when unset). Owned by cfg. */
+const char *config_str(const struct config *cfg, enum config_id id);
+
+/* Prints one block per setting of this program's scope: flag, env var, default, bounds, help. */
+void config_print_help(const struct config *cfg, FILE *out);
+/* Prints "NAME=value" per setting with secrets redacted. */
+void config_show(const struct config *cfg, FILE *out);
+/* Prints the settings table as Markdown (the README's configuration table). */
+void config_print_markdown(FILE *out);
+
+#endif

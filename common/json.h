@@ -1,0 +1,42 @@
+/* json — typed field access over cJSON objects that either yields a value or a
+ * field-named error ready for a 400 response.
+ *
+ * Lookups return 1 when the field is present and valid (*out set), 0 when it is absent
+ * or JSON null and not required (*out untouched), and -1 on error (err filled). */
+#ifndef FLOWSTATE_JSON_H
+#define FLOWSTATE_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct field_error {
+    char field[64];
+    char message[192];
+};
+
+/* Fills err with "field" and a printf-formatted message. Always returns -1. */
+int field_error_set(struct field_error *err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int json_get_string(const cJSON *obj, const char *name, bool required, size_t min_len,
+                    size_t max_len, const char **out, struct field_error *err);
+/* Integers only: 2.5 and "2" are errors. */
+int json_get_int(const cJSON *obj, const char *name, bool required, long min, long max,
+                 long *out, struct field_error *err);
+int json_get_bool(const cJSON *obj, const char *name, bool required, bool *out,
+                  struct field_error *err);
+int json_get_object(const cJSON *obj, const char *name, bool required, cJSON **out,
+                    struct field_error *err);
+/* An array whose every element is a string of 1..max_len bytes, at most max_items long. */
+int json_get_string_array(const cJSON *obj, const char *name, bool required, size_t max_items,
+                          size_t max_len, cJSON **out, struct field_error *err);
+
+/* Parses text of length len as a JSON object. NULL (err filled, field "body") when it is
+ * not JSON or not an object. The caller frees with cJSON_Delete. */
+cJSON *json_parse_object(const char *text, size_t len, struct field_error *err);
+
+/* True when s (of length len) consists only of [A-Za-z0-9_.-] and is 1..max_len long. */
+bool json_is_identifier(const char *s, size_t max_len);
+
+#endif

@@ -1,0 +1,225 @@
+/* gateway — the HTTP server around one libevent loop: listening, the request pipeline
+ * (route -> auth -> content checks -> handler), signals and graceful shutdown.
+ *
+ * Shutdown: the first SIGTERM/SIGINT closes the listening socket and lets in-flight
+ * requests and group-commit batches finish (replies then carry Connection: close); the
+ * loop exits when none are left or FLOWSTATE_SHUTDOWN_TIMEOUT passes. A second signal
+ * exits at once. */
+#include "gateway/gateway.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "gateway/auth.h"
+#include "gateway/batcher.h"
+#include "gateway/pgpool.h"
+#include "gateway/queries.h"
+#include "gateway/request.h"
+#include "gateway/routes.h"
+
+static enum route_method method_of(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+    case EVHTTP_REQ_HEAD:
+        return METHOD_GET;
+    case EVHTTP_REQ_POST: return METHOD_POST;
+    case EVHTTP_REQ_PUT: return METHOD_PUT;
+    case EVHTTP_REQ_DELETE: return METHOD_DELETE;
+    default: return METHOD_OTHER;
+    }
+}
+
+static bool is_json_content_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (!ct || strncasecmp(ct, want, sizeof(want) - 1) != 0)
+        return false;
+    char next = ct[sizeof(want) - 1];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+/* Runs once the caller is authenticated: body checks, then the route's handler. */
+static void after_auth(struct request *r)
+{
+    if (r->match.route->has_body) {
+        struct evhttp_request *req = r->req;
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (!is_json_content_type(ct)) {
+            request_error(r, 415, "unsupported_media_type", NULL,
+                          "send the body as JSON with Content-Type: application/json");
+            return;
+        }
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        if ((long)len > r->gw->body_limit) {
+            request_error(r, 413, "payload_too_large", NULL,
+                          "the body is %zu bytes; the limit is %ld", len, r->gw->body_limit);
+            return;
+        }
+        struct field_error err;
+        const char *text = (const char *)evbuffer_pullup(in, -1);
+        r->body = json_parse_object(text ? text : "", len, &err);
+        if (!r->body) {
+            request_error(r, 400, "invalid_json", NULL, "%s", err.message);
+            return;
+        }
+    }
+    r->match.route->handler(r);
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+    struct gateway *gw = arg;
+    struct request *r = request_new(gw, req);
+    if (!r) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    r->method = method_of(evhttp_request_get_command(req));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    switch (router_match(routes, routes_count, r->method, path, &r->match)) {
+    case 0:
+        auth_request(r, after_auth);
+        return;
+    case -2: {
+        char allow[64];
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          router_allow_header(r->match.allowed, allow, sizeof(allow)));
+        request_error(r, 405, "method_not_allowed", NULL, "this path allows %s", allow);
+        return;
+    }
+    default:
+        request_error(r, 404, "not_found", NULL, "no such route");
+        return;
+    }
+}
+
+static void finish_shutdown(struct gateway *gw, const char *why)
+{
+    log_info("msg=\"shutdown complete\" reason=%s", why);
+    event_base_loopexit(gw->base, NULL);
+}
+
+void gateway_request_done(struct gateway *gw)
+{
+    if (gw->draining && gw->inflight == 0 && batcher_idle(gw->batcher))
+        finish_shutdown(gw, "drained");
+}
+
+static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gateway *gw = arg;
+    log_warn("msg=\"shutdown timeout; exiting with requests in flight\" inflight=%d", gw->inflight);
+    finish_shutdown(gw, "timeout");
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct gateway *gw = arg;
+    if (gw->draining) {
+        log_warn("msg=\"second signal; exiting now\" signal=%d", (int)sig);
+        _exit(1);
+    }
+    gw->draining = true;
+    log_info("msg=\"shutting down: finishing in-flight requests\" signal=%d inflight=%d", (int)sig,
+             gw->inflight);
+    if (gw->listener) {
+        evhttp_del_accept_socket(gw->http, gw->listener);
+        gw->listener = NULL;
+    }
+    struct timeval tv = {config_int(gw->cfg, CFG_SHUTDOWN_TIMEOUT), 0};
+    evtimer_add(gw->drain_timer, &tv);
+    gateway_request_done(gw);
+}
+
+int gateway_open(struct gateway *gw, const struct config *cfg)
+{
+    memset(gw, 0, sizeof(*gw));
+    gw->cfg = cfg;
+    gw->started = time(NULL);
+    gw->auth_on = config_bool(cfg, CFG_AUTH);
+    gw->body_limit = config_int(cfg, CFG_BODY_LIMIT);
+    srandom((unsigned)(time(NULL) ^ (getpid() << 16)));
+    snprintf(gw->id_prefix, sizeof(gw->id_prefix), "%08lx", (unsigned long)random() & 0xffffffffUL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char url[512];
+    const char *host = config_str(cfg, CFG_HOST);
+    int port = (int)config_int(cfg, CFG_PORT);
+    if (!(gw->base = event_base_new()) || !(gw->http = evhttp_new(gw->base))) {
+        log_error("msg=\"cannot create the event loop\"");
+        return -1;
+    }
+    /* Bodies between the limit and this hard cap get our JSON 413; larger ones are cut off by
+     * libevent itself (still a 413) so a client cannot make us buffer without bound. */
+    evhttp_set_max_body_size(gw->http, (ev_ssize_t)(2 * gw->body_limit + 65536));
+    evhttp_set_max_headers_size(gw->http, 64 * 1024);
+    evhttp_set_timeout(gw->http, (int)config_int(cfg, CFG_HTTP_TIMEOUT));
+    evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(gw->http, handle_request, gw);
+    gw->listener = evhttp_bind_socket_with_handle(gw->http, host, (ev_uint16_t)port);
+    if (!gw->listener) {
+        log_error("msg=\"cannot listen\" host=%s port=%d hint=\"is another process using the port?\"",
+                  host, port);
+        return -1;
+    }
+
+    char session_sql[256];
+    snprintf(session_sql, sizeof(session_sql), "%s; SET statement_timeout = %ld",
+             QUERIES_SESSION_SQL, config_int(cfg, CFG_STATEMENT_TIMEOUT));
+    gw->pool = pgpool_new(gw->base, config_str(cfg, CFG_DATABASE_URL),
+                          (int)config_int(cfg, CFG_DB_POOL_SIZE), (int)config_int(cfg, CFG_DB_QUEUE_MAX),
+                          session_sql, queries, Q__COUNT);
+    gw->batcher = batcher_new(gw, (int)config_int(cfg, CFG_BATCH_MAX),
+                              (int)config_int(cfg, CFG_BATCH_INFLIGHT));
+    gw->auth = authcache_new((int)config_int(cfg, CFG_KEY_CACHE_TTL));
+    gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
+    gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
+    gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
+    if (!gw->pool || !gw->batcher || !gw->auth || !gw->sigterm_ev || !gw->sigint_ev ||
+        !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
+        evsignal_add(gw->sigint_ev, NULL) < 0) {
+        log_error("msg=\"out of memory while starting\"");
+        return -1;
+    }
+    log_info("msg=listening url=http://%s:%d database=%s auth=%s", host, port,
+             log_redact_url(config_str(cfg, CFG_DATABASE_URL), url, sizeof(url)),
+             gw->auth_on ? "on" : "off");
+    return 0;
+}
+
+int gateway_run(struct gateway *gw)
+{
+    event_base_dispatch(gw->base);
+    return 0;
+}
+
+void gateway_close(struct gateway *gw)
+{
+    if (gw->http)
+        evhttp_free(gw->http);
+    batcher_free(gw->batcher);
+    pgpool_free(gw->pool);
+    authcache_free(gw->auth);
+    if (gw->sigterm_ev)
+        event_free(gw->sigterm_ev);
+    if (gw->sigint_ev)
+        event_free(gw->sigint_ev);
+    if (gw->drain_timer)
+        event_free(gw->drain_timer);
+    if (gw->base)
+        event_base_free(gw->base);
+    memset(gw, 0, sizeof(*gw));
+}

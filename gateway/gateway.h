@@ -1,0 +1,44 @@
+/* gateway — the process-wide state every handler reaches through its request: the event
+ * loop, the HTTP server, the database pool, the job batcher and the key cache. */
+#ifndef FLOWSTATE_GATEWAY_H
+#define FLOWSTATE_GATEWAY_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+#include <time.h>
+
+struct config;
+struct pgpool;
+struct batcher;
+struct authcache;
+
+struct gateway {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *listener;
+    const struct config *cfg;
+    struct pgpool *pool;
+    struct batcher *batcher;
+    struct authcache *auth;
+    bool auth_on;
+    long body_limit;
+    time_t started;
+    int inflight;  /* requests received and not yet answered */
+    bool draining; /* first SIGTERM/SIGINT seen */
+    struct event *sigterm_ev, *sigint_ev, *drain_timer;
+    char id_prefix[9];
+    unsigned long next_id;
+};
+
+/* Builds the gateway (listening socket, pool, signal handlers). Returns 0, or -1 having
+ * logged why. gateway_run drives the loop until a graceful shutdown completes and returns
+ * the exit code. gateway_close frees what gateway_open made. */
+int gateway_open(struct gateway *gw, const struct config *cfg) __attribute__((warn_unused_result));
+int gateway_run(struct gateway *gw);
+void gateway_close(struct gateway *gw);
+
+/* Called whenever a request finishes; completes a pending graceful shutdown. */
+void gateway_request_done(struct gateway *gw);
+
+#endif

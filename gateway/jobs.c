@@ -1,0 +1,207 @@
+/* jobs — creating (through the group-commit batcher), reading, listing and changing the
+ * status of jobs in job_queue. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/isotime.h"
+#include "gateway/batcher.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
+#include "gateway/pgpool.h"
+#include "gateway/queries.h"
+#include "gateway/request.h"
+
+#define PRIORITY_DEFAULT 2
+#define MAX_ATTEMPTS_LIMIT 100
+#define IDEMPOTENCY_KEY_MAX 200
+
+static const char *const job_statuses[] = {"pending", "running", "completed", "failed", "cancelled"};
+
+static bool is_job_status(const char *s)
+{
+    for (size_t i = 0; i < sizeof(job_statuses) / sizeof(job_statuses[0]); i++)
+        if (strcmp(s, job_statuses[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_terminal(const char *s)
+{
+    return !strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled");
+}
+
+/* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
+ * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
+static char *job_row_from_body(const cJSON *body, struct field_error *err)
+{
+    const char *agent = NULL, *run_at = NULL, *key = NULL;
+    cJSON *payload = NULL;
+    long priority = PRIORITY_DEFAULT, max_attempts = 3;
+    double run_at_epoch = 0;
+    if (json_get_string(body, "targetAgent", true, 1, AGENT_NAME_MAX, &agent, err) < 0 ||
+        json_get_object(body, "payload", true, &payload, err) < 0 ||
+        json_get_int(body, "priority", false, 0, 4, &priority, err) < 0 ||
+        json_get_string(body, "runAt", false, 1, 64, &run_at, err) < 0 ||
+        json_get_int(body, "maxAttempts", false, 1, MAX_ATTEMPTS_LIMIT, &max_attempts, err) < 0 ||
+        json_get_string(body, "idempotencyKey", false, 1, IDEMPOTENCY_KEY_MAX, &key, err) < 0)
+        return NULL;
+    if (!json_is_identifier(agent, AGENT_NAME_MAX)) {
+        field_error_set(err, "targetAgent",
+                        "targetAgent must be 1 to %d characters of letters, digits, '_', '.' or '-'",
+                        AGENT_NAME_MAX);
+        return NULL;
+    }
+    if (run_at && isotime_parse(run_at, &run_at_epoch) < 0) {
+        field_error_set(err, "runAt",
+                        "runAt must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z");
+        return NULL;
+    }
+    cJSON *row = cJSON_CreateObject();
+    if (!row)
+        goto oom;
+    cJSON_AddStringToObject(row, "agent", agent);
+    cJSON_AddItemReferenceToObject(row, "payload", payload);
+    cJSON_AddNumberToObject(row, "priority", (double)priority);
+    if (run_at)
+        cJSON_AddNumberToObject(row, "run_at", run_at_epoch);
+    cJSON_AddNumberToObject(row, "max_attempts", (double)max_attempts);
+    if (key)
+        cJSON_AddStringToObject(row, "key", key);
+    char *text = cJSON_PrintUnformatted(row);
+    cJSON_Delete(row);
+    if (!text)
+        goto oom;
+    memmove(text, text + 1, strlen(text)); /* drop '{': the batcher writes its own */
+    return text;
+oom:
+    err->field[0] = '\0';
+    return NULL;
+}
+
+void jobs_create(struct request *r)
+{
+    struct field_error err;
+    r->row = job_row_from_body(r->body, &err);
+    if (!r->row) {
+        if (err.field[0])
+            request_field_error(r, &err);
+        else
+            request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    batcher_add(r->gw->batcher, r);
+}
+
+void jobs_get(struct request *r)
+{
+    char id[24];
+    if (request_path_id(r, "id", id, sizeof(id)) < 0)
+        return;
+    const char *params[1] = {id};
+    request_query_body(r, Q_JOB_GET, 1, params, 200);
+}
+
+void jobs_list(struct request *r)
+{
+    const char *status = request_query_param(r, "status");
+    const char *agent = request_query_param(r, "agent");
+    const char *cursor = request_query_param(r, "cursor");
+    long limit = 50, cursor_id = 0;
+    if (status && !is_job_status(status)) {
+        request_error(r, 400, "invalid_field", "status",
+                      "status must be one of pending, running, completed, failed, cancelled");
+        return;
+    }
+    if (agent && !json_is_identifier(agent, AGENT_NAME_MAX)) {
+        request_error(r, 400, "invalid_field", "agent", "agent is not a valid agent name");
+        return;
+    }
+    if (request_query_int(r, "limit", 1, 500, &limit) < 0 ||
+        request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor_id) < 0)
+        return;
+    char limit_text[16], cursor_text[24];
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor_id);
+    const char *params[4] = {status, agent, cursor ? cursor_text : NULL, limit_text};
+    request_query_body(r, Q_JOBS_LIST, 4, params, 200);
+}
+
+static void pending_for(struct request *r, const char *agent)
+{
+    long limit = 100;
+    if (request_query_int(r, "limit", 1, 1000, &limit) < 0)
+        return;
+    char limit_text[16];
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    const char *params[2] = {agent, limit_text};
+    request_query_body(r, Q_JOBS_PENDING, 2, params, 200);
+}
+
+void jobs_pending(struct request *r) { pending_for(r, NULL); }
+
+void jobs_for_agent(struct request *r)
+{
+    const char *agent = router_param(&r->match, "agentName");
+    if (!agent || !json_is_identifier(agent, AGENT_NAME_MAX)) {
+        request_error(r, 400, "invalid_field", "agentName", "agentName is not a valid agent name");
+        return;
+    }
+    pending_for(r, agent);
+}
+
+static void set_status_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        request_error(r, 404, "not_found", NULL, "no such job");
+        return;
+    }
+    const char *before = PQgetvalue(res, 0, 0);
+    const char *wanted = r->row;
+    if (strcmp(before, wanted) != 0 && is_terminal(before)) {
+        request_error(r, 409, "conflict", "status", "the job is %s; it cannot become %s", before,
+                      wanted);
+        return;
+    }
+    request_reply(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+}
+
+void jobs_set_status(struct request *r)
+{
+    char id[24];
+    if (request_path_id(r, "jobId", id, sizeof(id)) < 0)
+        return;
+    struct field_error err;
+    const char *status = NULL, *error = NULL;
+    if (json_get_string(r->body, "status", true, 1, 32, &status, &err) < 0 ||
+        json_get_string(r->body, "error", false, 0, 10000, &error, &err) < 0) {
+        request_field_error(r, &err);
+        return;
+    }
+    if (!is_job_status(status)) {
+        request_error(r, 400, "invalid_field", "status",
+                      "status must be one of pending, running, completed, failed, cancelled");
+        return;
+    }
+    char *result_text = NULL;
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(r->body, "result");
+    if (result && !(result_text = cJSON_PrintUnformatted(result))) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    r->row = strdup(status); /* the callback compares against it */
+    if (!r->row) {
+        free(result_text);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    const char *params[4] = {id, status, result_text, error};
+    if (pgpool_query(r->gw->pool, Q_JOB_SET_STATUS, 4, params, set_status_done, r) < 0)
+        request_unavailable(r);
+    free(result_text);
+}

@@ -1,0 +1,138 @@
+/* queries — the gateway's SQL, one entry per statement (see queries.h). */
+#include "gateway/queries.h"
+
+const struct pgpool_stmt queries[Q__COUNT] = {
+    [Q_PING] = {"fs_ping", "SELECT 1"},
+
+    [Q_AUTH_LOOKUP] = {"fs_auth_lookup",
+        "SELECT role FROM api_keys WHERE key_hash = $1::text AND revoked_at IS NULL"},
+
+    /* Group commit: $1 is a JSON array of rows {i, agent, payload, priority, run_at,
+     * max_attempts, key}. Ids are drawn up front so each input row can be matched to its
+     * inserted row; a row skipped by ON CONFLICT is answered with the job that holds its
+     * idempotency key (NULL when that job is not yet visible: the caller retries it). */
+    [Q_JOBS_INSERT] = {"fs_jobs_insert",
+        "WITH input AS MATERIALIZED ("
+        "  SELECT t.*, nextval('job_queue_id_seq') AS id"
+        "  FROM jsonb_to_recordset($1::jsonb) AS t(i int, agent text, payload jsonb,"
+        "       priority int, run_at float8, max_attempts int, key text)),"
+        " ins AS ("
+        "  INSERT INTO job_queue (id, target_agent, payload, priority, run_at, max_attempts,"
+        "                         idempotency_key)"
+        "  SELECT id, agent, payload, coalesce(priority, 2),"
+        "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), key"
+        "  FROM input ORDER BY i"
+        "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+        "  RETURNING id, fs_job_json(job_queue) AS job)"
+        " SELECT input.i, coalesce(ins.job, fs_job_json(e)), ins.id IS NOT NULL"
+        " FROM input LEFT JOIN ins ON ins.id = input.id"
+        " LEFT JOIN job_queue e ON ins.id IS NULL AND e.idempotency_key = input.key"},
+
+    [Q_JOB_GET] = {"fs_job_get",
+        "SELECT fs_job_json(j) FROM job_queue j WHERE j.id = $1::bigint"},
+
+    /* Keyset pagination, newest first: one row more than asked tells whether a next page
+     * exists. $1 status, $2 agent, $3 cursor (exclusive upper id), $4 limit. */
+    [Q_JOBS_LIST] = {"fs_jobs_list",
+        "SELECT json_build_object("
+        "  'jobs', coalesce(json_agg(fs_job_json(p.job) ORDER BY p.id DESC)"
+        "                   FILTER (WHERE p.rn <= $4::int), '[]'),"
+        "  'nextCursor', CASE WHEN count(*) > $4::int"
+        "                THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END)"
+        " FROM (SELECT j AS job, j.id, row_number() OVER (ORDER BY j.id DESC) AS rn"
+        "       FROM job_queue j"
+        "       WHERE ($1::text IS NULL OR j.status = $1::text)"
+        "         AND ($2::text IS NULL OR j.target_agent = $2::text)"
+        "         AND ($3::bigint IS NULL OR j.id < $3::bigint)"
+        "       ORDER BY j.id DESC LIMIT $4::int + 1) p"},
+
+    /* Pending jobs in claim order; $1 agent (NULL: all), $2 limit. */
+    [Q_JOBS_PENDING] = {"fs_jobs_pending",
+        "SELECT json_build_object('jobs', coalesce(json_agg(fs_job_json(p.job)"
+        "        ORDER BY p.priority DESC, p.run_at, p.id), '[]'))"
+        " FROM (SELECT j AS job, j.priority, j.run_at, j.id FROM job_queue j"
+        "       WHERE j.status = 'pending' AND ($1::text IS NULL OR j.target_agent = $1::text)"
+        "       ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2::int) p"},
+
+    /* Returns the status before the change and the job after it (unchanged when the
+     * transition is not allowed or is a no-op; the caller tells which). $1 id, $2 status,
+     * $3 result (jsonb text or NULL), $4 error text or NULL. */
+    [Q_JOB_SET_STATUS] = {"fs_job_set_status",
+        "WITH cur AS (SELECT j.status, fs_job_json(j) AS job FROM job_queue j"
+        "             WHERE j.id = $1::bigint FOR UPDATE),"
+        " upd AS ("
+        "  UPDATE job_queue j SET status = $2::text,"
+        "    attempts = CASE WHEN $2::text = 'running' THEN j.attempts + 1 ELSE j.attempts END,"
+        "    started_at = CASE WHEN $2::text = 'running' THEN now() ELSE j.started_at END,"
+        "    processed_at = CASE WHEN $2::text IN ('completed', 'failed', 'cancelled') THEN now()"
+        "                   ELSE NULL END,"
+        "    locked_by = CASE WHEN $2::text = 'running' THEN j.locked_by END,"
+        "    locked_until = CASE WHEN $2::text = 'running' THEN j.locked_until END,"
+        "    result = coalesce($3::jsonb, j.result),"
+        "    last_error = coalesce($4::text, j.last_error)"
+        "  FROM cur WHERE j.id = $1::bigint AND cur.status <> $2::text"
+        "    AND cur.status IN ('pending', 'running')"
+        "  RETURNING fs_job_json(j) AS job)"
+        " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    [Q_AGENT_REGISTER] = {"fs_agent_register",
+        "INSERT INTO agent_states AS a (agent_name, state) VALUES ($1::text, $2::jsonb)"
+        " ON CONFLICT (agent_name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()"
+        " RETURNING (a.xmax = 0) AS created, fs_agent_json(a)"},
+
+    [Q_AGENTS_LIST] = {"fs_agents_list",
+        "SELECT json_build_object('agents',"
+        "  coalesce(json_agg(fs_agent_json(a) ORDER BY a.agent_name), '[]'))"
+        " FROM agent_states a"},
+
+    [Q_AGENT_GET] = {"fs_agent_get",
+        "SELECT fs_agent_json(a) FROM agent_states a WHERE a.agent_name = $1::text"},
+
+    /* $3: true merges the given keys into the state, false replaces it. */
+    [Q_AGENT_UPDATE] = {"fs_agent_update",
+        "UPDATE agent_states a SET"
+        "  state = CASE WHEN $3::bool THEN a.state || $2::jsonb ELSE $2::jsonb END,"
+        "  updated_at = now()"
+        " WHERE a.agent_name = $1::text RETURNING fs_agent_json(a)"},
+
+    /* metadata.timestamp defaults to the time of storage (the seed orders memories by it). */
+    [Q_DOCUMENT_INSERT] = {"fs_document_insert",
+        "INSERT INTO documents AS d (content, metadata)"
+        " VALUES ($1::text, CASE WHEN $2::jsonb ? 'timestamp' THEN $2::jsonb"
+        "         ELSE $2::jsonb || jsonb_build_object('timestamp', now()) END)"
+        " RETURNING fs_document_json(d)"},
+
+    [Q_DOCUMENT_GET] = {"fs_document_get",
+        "SELECT fs_document_json(d) FROM documents d WHERE d.id = $1::bigint"},
+
+    /* Keyword search. $1 query (websearch syntax), $2 agentName, $3 memoryType, $4 tag,
+     * $5 minImportance, $6 limit. */
+    [Q_DOCUMENTS_SEARCH] = {"fs_documents_search",
+        "SELECT json_build_object('mode', 'keyword', 'documents',"
+        "  coalesce(json_agg(r.doc ORDER BY r.rank DESC, r.id DESC), '[]'))"
+        " FROM (SELECT d.id, s.rank,"
+        "              fs_document_json(d)::jsonb || jsonb_build_object('rank', s.rank) AS doc"
+        "       FROM documents d, websearch_to_tsquery('english', $1::text) q,"
+        "            LATERAL (SELECT ts_rank(d.search_vector, q) AS rank) s"
+        "       WHERE d.search_vector @@ q"
+        "         AND ($2::text IS NULL OR d.metadata->>'agentName' = $2::text)"
+        "         AND ($3::text IS NULL OR d.metadata->>'memoryType' = $3::text)"
+        "         AND ($4::text IS NULL OR d.metadata->'tags' ? $4::text)"
+        "         AND ($5::int IS NULL OR (jsonb_typeof(d.metadata->'importance') = 'number'"
+        "              AND (d.metadata->>'importance')::numeric >= $5::int))"
+        "       ORDER BY s.rank DESC, d.id DESC LIMIT $6::int) r"},
+
+    /* $1 name, $2 role, $3 key hash, $4 shown prefix. */
+    [Q_KEY_INSERT] = {"fs_key_insert",
+        "INSERT INTO api_keys AS k (name, role, key_hash, key_prefix)"
+        " VALUES ($1::text, $2::text, $3::text, $4::text) RETURNING fs_key_json(k)"},
+
+    [Q_KEYS_LIST] = {"fs_keys_list",
+        "SELECT json_build_object('keys', coalesce(json_agg(fs_key_json(k) ORDER BY k.id), '[]'))"
+        " FROM api_keys k"},
+
+    /* Returns the key's JSON and its hash (to evict it from the gateway's cache). */
+    [Q_KEY_REVOKE] = {"fs_key_revoke",
+        "UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())"
+        " WHERE k.id = $1::bigint RETURNING fs_key_json(k), k.key_hash"},
+};

@@ -1,0 +1,35 @@
+/* queries — every SQL statement the gateway runs, prepared on each pooled connection.
+ * Most return one row with one column: the response body, built by the fs_*_json
+ * functions from sql/, so the API's JSON shape is defined in one place. */
+#ifndef FLOWSTATE_QUERIES_H
+#define FLOWSTATE_QUERIES_H
+
+#include "gateway/pgpool.h"
+
+enum query_id {
+    Q_PING,
+    Q_AUTH_LOOKUP,
+    Q_JOBS_INSERT,
+    Q_JOB_GET,
+    Q_JOBS_LIST,
+    Q_JOBS_PENDING,
+    Q_JOB_SET_STATUS,
+    Q_AGENT_REGISTER,
+    Q_AGENTS_LIST,
+    Q_AGENT_GET,
+    Q_AGENT_UPDATE,
+    Q_DOCUMENT_INSERT,
+    Q_DOCUMENT_GET,
+    Q_DOCUMENTS_SEARCH,
+    Q_KEY_INSERT,
+    Q_KEYS_LIST,
+    Q_KEY_REVOKE,
+    Q__COUNT
+};
+
+extern const struct pgpool_stmt queries[Q__COUNT];
+
+/* Run on every new connection before the statements are prepared. */
+#define QUERIES_SESSION_SQL "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway'"
+
+#endif

@@ -1,0 +1,76 @@
+/* request — one HTTP request from arrival to reply: its id, route match, role, parsed
+ * body and query, and the single place replies are written and logged. A request is
+ * freed by whichever reply function answers it, exactly once; after that the handler must
+ * not touch it. Replying after the client went away is safe (libevent frees its side). */
+#ifndef FLOWSTATE_REQUEST_H
+#define FLOWSTATE_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "common/apikey.h"
+#include "common/json.h"
+#include "gateway/router.h"
+
+struct gateway;
+
+struct request {
+    struct evhttp_request *req;
+    struct gateway *gw;
+    struct route_match match;
+    char id[72];
+    enum route_method method;
+    enum role role;
+    struct timespec started;
+    cJSON *body;            /* the parsed JSON object, for routes with a body */
+    struct evkeyvalq query; /* decoded query string */
+    int ok_status;          /* status a handler's success reply uses */
+    struct request *next;   /* for lists such as the job batcher's */
+    char *row;              /* handler scratch owned by the request (freed with it) */
+    int retries;
+    bool solo;
+};
+
+/* Creates the context for an incoming request (id assigned, query parsed). NULL on
+ * allocation failure or an unparsable URI (the caller answers 400). */
+struct request *request_new(struct gateway *gw, struct evhttp_request *req);
+
+/* Replies with status and a JSON body of len bytes and frees r. */
+void request_reply(struct request *r, int status, const char *json, size_t len);
+/* Replies with {"key": json_text} (json_text already JSON). */
+void request_reply_wrapped(struct request *r, int status, const char *key, const char *json_text);
+/* Replies {"error":{"code","message","field"?}} and frees r. field may be NULL. */
+void request_error(struct request *r, int status, const char *code, const char *field,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 400 invalid_field from a field_error. */
+void request_field_error(struct request *r, const struct field_error *err);
+/* Maps a failed query to the right reply: NULL or connection/resource errors -> 503,
+ * unique violation -> 409, anything else -> 500 with the detail only in the log. */
+void request_db_error(struct request *r, const PGresult *res);
+/* 503 unavailable with Retry-After. */
+void request_unavailable(struct request *r);
+
+/* pgpool callback for queries that return one row, one column: the response body.
+ * No row -> 404. Uses r->ok_status. */
+void request_reply_first_cell(PGresult *res, void *arg);
+
+/* Submits a query whose single cell is the response body (see request_reply_first_cell). */
+void request_query_body(struct request *r, int stmt, int nparams, const char *const *values,
+                        int ok_status);
+
+/* A decoded query parameter, or NULL. */
+const char *request_query_param(struct request *r, const char *name);
+/* Reads an integer query parameter within [min, max]. Returns 1 found, 0 absent, -1 invalid
+ * (having answered 400). */
+int request_query_int(struct request *r, const char *name, long min, long max, long *out);
+/* Reads a positive 64-bit id from path parameter name into buf (decimal text). Returns 0,
+ * or -1 having answered 400 naming the field. */
+int request_path_id(struct request *r, const char *name, char *buf, size_t len);
+
+void request_free(struct request *r);
+
+#endif

@@ -1,0 +1,56 @@
+/* router — matches a method and path against a route table with ":name" segments.
+ * Pure and allocation-free, so the matching rules are unit-tested from a case table. */
+#ifndef FLOWSTATE_ROUTER_H
+#define FLOWSTATE_ROUTER_H
+
+#include <stddef.h>
+
+struct request;
+typedef void (*route_handler_fn)(struct request *r);
+
+/* Methods as bits, so a route table can say which methods a path allows (405 + Allow). */
+enum route_method {
+    METHOD_GET = 1 << 0,
+    METHOD_POST = 1 << 1,
+    METHOD_PUT = 1 << 2,
+    METHOD_DELETE = 1 << 3,
+    METHOD_OTHER = 1 << 4,
+};
+
+struct route {
+    enum route_method method;
+    const char *pattern; /* "/api/jobs/:id/status" */
+    route_handler_fn handler;
+    unsigned roles;      /* ROLE_BIT()s allowed; 0 = public, no key needed */
+    int has_body;        /* needs a JSON object body */
+};
+
+#define ROUTER_MAX_PARAMS 4
+#define ROUTER_MAX_PATH 2048
+
+struct route_match {
+    const struct route *route;
+    int nparams;
+    struct {
+        const char *name; /* points into the pattern, not NUL-terminated at the name's end */
+        size_t name_len;
+        const char *value; /* percent-decoded, NUL-terminated, in buf */
+    } params[ROUTER_MAX_PARAMS];
+    unsigned allowed; /* on 405: the methods the path does allow */
+    char buf[ROUTER_MAX_PATH + ROUTER_MAX_PARAMS];
+};
+
+/* Literal segments must match exactly; ":name" matches one non-empty segment. The first
+ * matching route wins, so list literal routes before parameterised ones. A trailing slash
+ * is ignored. Returns 0 (m->route set), -1 no route has this path (404), or -2 the path
+ * exists for other methods only (405; m->allowed set). */
+int router_match(const struct route *table, size_t n, enum route_method method, const char *path,
+                 struct route_match *m);
+
+/* The decoded value of path parameter name, or NULL. */
+const char *router_param(const struct route_match *m, const char *name);
+
+/* Writes "GET, POST" etc. for the bits in methods. Returns buf. */
+const char *router_allow_header(unsigned methods, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,37 @@
+/* routes — every route the gateway serves and who may call it. Literal paths come before
+ * parameterised ones ("/api/jobs/pending" before "/api/jobs/:id"). roles 0 = public. */
+#include "gateway/routes.h"
+
+#include "common/apikey.h"
+#include "gateway/handlers.h"
+
+#define PUBLIC 0u
+#define ANYONE ROLES_ALL
+#define WRITERS ROLES_WRITERS
+
+const struct route routes[] = {
+    {METHOD_GET, "/health", health_get, PUBLIC, 0},
+    {METHOD_GET, "/ready", ready_get, PUBLIC, 0},
+
+    {METHOD_POST, "/api/agents/register", agents_register, WRITERS, 1},
+    {METHOD_GET, "/api/agents", agents_list, ANYONE, 0},
+    {METHOD_GET, "/api/agents/:agentName", agents_get, ANYONE, 0},
+    {METHOD_PUT, "/api/agents/:agentName", agents_update, WRITERS, 1},
+
+    {METHOD_POST, "/api/jobs", jobs_create, WRITERS, 1},
+    {METHOD_GET, "/api/jobs", jobs_list, ANYONE, 0},
+    {METHOD_GET, "/api/jobs/pending", jobs_pending, ANYONE, 0},
+    {METHOD_GET, "/api/jobs/agent/:agentName", jobs_for_agent, ANYONE, 0},
+    {METHOD_GET, "/api/jobs/:id", jobs_get, ANYONE, 0},
+    {METHOD_PUT, "/api/jobs/:jobId/status", jobs_set_status, WRITERS, 1},
+
+    {METHOD_POST, "/api/documents", documents_create, WRITERS, 1},
+    {METHOD_GET, "/api/documents/search", documents_search, ANYONE, 0},
+    {METHOD_GET, "/api/documents/:id", documents_get, ANYONE, 0},
+
+    {METHOD_POST, "/api/keys", keys_create, ROLES_ADMIN, 1},
+    {METHOD_GET, "/api/keys", keys_list, ROLES_ADMIN, 0},
+    {METHOD_DELETE, "/api/keys/:id", keys_revoke, ROLES_ADMIN, 0},
+};
+
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

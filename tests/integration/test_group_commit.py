@@ -1,0 +1,94 @@
+"""Group commit: many concurrent POST /api/jobs each get their own job, and concurrent requests
+sharing idempotency keys create exactly one job per key."""
+
+import threading
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from fsutil import expect
+
+WORKERS = 64
+
+
+def concurrent_posts(gw, bodies, workers=WORKERS):
+    local = threading.local()
+    headers = {"Authorization": f"Bearer {gw.key}"}
+
+    def post(body):
+        s = getattr(local, "s", None)
+        if s is None:
+            s = local.s = requests.Session()
+            s.trust_env = False
+        r = s.post(gw.url + "/api/jobs", json=body, headers=headers, timeout=60)
+        try:
+            data = r.json()
+        except ValueError:
+            data = r.text
+        return r.status_code, data
+
+    barrier_start = threading.Event()
+
+    def task(body):
+        barrier_start.wait()
+        return post(body)
+
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        futures = [ex.submit(task, b) for b in bodies]
+        barrier_start.set()
+        return [f.result() for f in futures]
+
+
+def test_2000_concurrent_creates(gateway, db):
+    n = 2000
+    bodies = [{"targetAgent": f"agent{i % 7}", "payload": {"n": i}, "priority": i % 5} for i in range(n)]
+    results = concurrent_posts(gateway, bodies)
+    statuses = Counter(s for s, _ in results)
+    assert statuses == {201: n}, f"statuses {dict(statuses)}; e.g. {[r for r in results if r[0] != 201][:3]}"
+    ids = [b["id"] for _, b in results]
+    assert len(set(ids)) == n, "two requests got the same job"
+    # each response describes the job of its own request
+    for i, (_, job) in enumerate(results):
+        assert job["payload"] == {"n": i} and job["targetAgent"] == f"agent{i % 7}" and job["priority"] == i % 5
+    assert db.count("job_queue") == n
+    rows = db.query("SELECT id, (payload->>'n')::int AS n, target_agent, priority FROM job_queue")
+    by_id = {r["id"]: r for r in rows}
+    for i, jid in enumerate(ids):
+        r = by_id[jid]
+        assert r["n"] == i and r["target_agent"] == f"agent{i % 7}" and r["priority"] == i % 5
+    gateway.assert_healthy()
+
+
+def test_concurrent_idempotency_keys(gateway, db):
+    keys = [f"idem-{k}" for k in range(20)]
+    bodies = [{"targetAgent": "a", "payload": {"i": i}, "idempotencyKey": keys[i % 20]} for i in range(200)]
+    results = concurrent_posts(gateway, bodies)
+    assert all(s in (200, 201) for s, _ in results), [r for r in results if r[0] not in (200, 201)][:3]
+    assert db.count("job_queue") == 20
+    rows = {r["idempotency_key"]: r["id"] for r in db.query("SELECT id, idempotency_key FROM job_queue")}
+    assert set(rows) == set(keys)
+    created = defaultdict(int)
+    for (status, job), body in zip(results, bodies):
+        k = body["idempotencyKey"]
+        assert job["idempotencyKey"] == k
+        assert job["id"] == rows[k], f"response for {k} carries id {job['id']}, the row has {rows[k]}"
+        if status == 201:
+            created[k] += 1
+    assert created == {k: 1 for k in keys}, "exactly one request per key creates the job (201)"
+
+
+def test_idempotency_mixed_with_plain_creates(gateway, db):
+    bodies = []
+    for i in range(300):
+        b = {"targetAgent": "mix", "payload": {"i": i}}
+        if i % 3 == 0:
+            b["idempotencyKey"] = f"k{i % 30}"
+        bodies.append(b)
+    results = concurrent_posts(gateway, bodies, workers=32)
+    plain = [job for (s, job), b in zip(results, bodies) if "idempotencyKey" not in b]
+    assert all(s in (200, 201) for s, _ in results)
+    assert len({j["id"] for j in plain}) == 200
+    assert db.count("job_queue") == 200 + 10
+    assert db.count("job_queue", "idempotency_key IS NOT NULL") == 10
+    expect(gateway.get("/api/jobs/agent/mix", params={"limit": 1000}), 200)

@@ -1,0 +1,103 @@
+"""GET /health, GET /ready, X-Request-Id, unknown routes (404) and wrong methods (405)."""
+
+from fsutil import REQUEST_ID_RE, expect, expect_error
+
+
+def test_health_without_key(gateway):
+    r = gateway.get("/health", auth=None)
+    body = expect(r, 200)
+    assert body["status"] == "ok"
+    assert body["database"] == "up"
+    assert isinstance(body["version"], str) and body["version"]
+    assert isinstance(body["uptimeSeconds"], int) and 0 <= body["uptimeSeconds"] < 600
+
+
+def test_ready_without_key(gateway):
+    r = gateway.get("/ready", auth=None)
+    assert expect(r, 200) == {"status": "ready"}
+
+
+def test_health_ignores_a_bad_key(gateway):
+    # No key is needed; a wrong one must not turn liveness into 401.
+    r = gateway.get("/health", auth="fsk_not_a_real_key")
+    assert expect(r, 200)["status"] == "ok"
+
+
+def test_request_id_echoed(gateway):
+    rid = "abc-123.X_y"
+    r = gateway.get("/health", headers={"X-Request-Id": rid})
+    assert r.headers.get("X-Request-Id") == rid
+    max_len = "a" * 64
+    r = gateway.get("/ready", headers={"X-Request-Id": max_len})
+    assert r.headers.get("X-Request-Id") == max_len
+
+
+def test_request_id_echoed_on_errors_and_api(gateway):
+    r = gateway.get("/no/such/route", headers={"X-Request-Id": "req-404"})
+    assert r.status_code == 404
+    assert r.headers.get("X-Request-Id") == "req-404"
+    r = gateway.get("/api/agents", auth=None, headers={"X-Request-Id": "req-401"})
+    assert r.status_code == 401
+    assert r.headers.get("X-Request-Id") == "req-401"
+    r = gateway.get("/api/agents", headers={"X-Request-Id": "req-200"})
+    assert r.status_code == 200
+    assert r.headers.get("X-Request-Id") == "req-200"
+
+
+def test_request_id_generated(gateway):
+    a = gateway.get("/health").headers.get("X-Request-Id")
+    b = gateway.get("/health").headers.get("X-Request-Id")
+    assert a and REQUEST_ID_RE.match(a), f"generated X-Request-Id {a!r}"
+    assert b and REQUEST_ID_RE.match(b), f"generated X-Request-Id {b!r}"
+    assert a != b, "two requests got the same generated X-Request-Id"
+
+
+def test_invalid_request_id_replaced(gateway):
+    for bad in ["has space", "semi;colon", "x" * 65, "quote\"d", "ünïcode"]:
+        r = gateway.get("/health", headers={"X-Request-Id": bad.encode("utf-8")})
+        assert r.status_code == 200
+        got = r.headers.get("X-Request-Id")
+        assert got and got != bad, f"invalid X-Request-Id {bad!r} was echoed"
+        assert REQUEST_ID_RE.match(got), f"generated X-Request-Id {got!r}"
+
+
+def test_unknown_route_404_json(gateway):
+    for path in ["/nope", "/api", "/api/unknown", "/api/jobs/1/nothing", "/healthz"]:
+        expect_error(gateway.get(path), 404, "not_found")
+
+
+def test_unknown_route_post_404(gateway):
+    expect_error(gateway.post("/api/nothing", json={}), 404, "not_found")
+
+
+def _allow(r):
+    return {m.strip().upper() for m in r.headers.get("Allow", "").split(",") if m.strip()}
+
+
+def test_405_with_allow_header(gateway):
+    r = gateway.delete("/api/jobs")
+    expect_error(r, 405, "method_not_allowed")
+    allow = _allow(r)
+    assert {"GET", "POST"} <= allow and "DELETE" not in allow, f"Allow: {r.headers.get('Allow')!r}"
+
+    r = gateway.get("/api/agents/register")
+    # GET /api/agents/register could also be read as GET /api/agents/:agentName ("register");
+    # either a 405 listing POST or the agent lookup (404) is consistent with the spec.
+    if r.status_code == 405:
+        assert "POST" in _allow(r)
+    else:
+        expect_error(r, 404, "not_found")
+
+    r = gateway.post("/health", json={})
+    expect_error(r, 405, "method_not_allowed")
+    allow = _allow(r)
+    assert "GET" in allow and "POST" not in allow, f"Allow: {r.headers.get('Allow')!r}"
+
+    r = gateway.delete("/api/jobs/1/status")
+    expect_error(r, 405, "method_not_allowed")
+    allow = _allow(r)
+    assert "PUT" in allow and "DELETE" not in allow, f"Allow: {r.headers.get('Allow')!r}"
+
+    r = gateway.put("/api/documents/search", json={})
+    assert r.status_code == 405, r.text
+    assert "GET" in _allow(r)
