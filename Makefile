@@ -51,14 +51,17 @@ PYTEST  := /usr/bin/python3 -m pytest
 all: $(BIN)/flowstate-gateway
 
 $(BIN)/flowstate-gateway: $(GATEWAY_OBJ) $(COMMON_OBJ) | $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/unit-tests: $(UNIT_OBJ) $(GATEWAY_LIB) $(COMMON_OBJ) | $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # SQL migrations are compiled into the binaries, so a gateway needs no files beside it.
 $(GEN)/migrations_data.c: $(MIGRATIONS) sql/embed.sh
@@ -67,7 +70,8 @@ $(GEN)/migrations_data.c: $(MIGRATIONS) sql/embed.sh
 
 $(OBJ)/gen/migrations_data.o: $(GEN)/migrations_data.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BIN):
 	@mkdir -p $@

@@ -55,6 +55,13 @@ void apikey_hash(const char *key, size_t len, char out[APIKEY_HASH_HEX_LEN + 1])
     out[APIKEY_HASH_HEX_LEN] = '\0';
 }
 
+void apikey_shown_prefix(const char *key, char out[APIKEY_SHOWN_PREFIX_LEN + 1])
+{
+    size_t n = strnlen(key, APIKEY_SHOWN_PREFIX_LEN);
+    memcpy(out, key, n);
+    out[n] = '\0';
+}
+
 bool apikey_well_formed(const char *s, size_t len)
 {
     if (len != APIKEY_LEN || strncmp(s, APIKEY_PREFIX, 4) != 0)

@@ -31,6 +31,9 @@ int apikey_generate(char out[APIKEY_LEN + 1]) __attribute__((warn_unused_result)
 /* Writes the lowercase hex SHA-256 of key (64 characters + NUL) into out. */
 void apikey_hash(const char *key, size_t len, char out[APIKEY_HASH_HEX_LEN + 1]);
 
+/* Copies the first APIKEY_SHOWN_PREFIX_LEN characters of key into out (NUL-terminated). */
+void apikey_shown_prefix(const char *key, char out[APIKEY_SHOWN_PREFIX_LEN + 1]);
+
 /* True when s looks like a key we issued (prefix, length, alphabet): a cheap filter
  * before any lookup. */
 bool apikey_well_formed(const char *s, size_t len);

@@ -57,8 +57,9 @@ int json_get_int(const cJSON *obj, const char *name, bool required, long min, lo
     if (!item)
         return rc;
     double v = item->valuedouble;
+    /* 2^63 does not fit a long even though (double)LONG_MAX rounds up to it. */
     if (!cJSON_IsNumber(item) || !isfinite(v) || v != floor(v) || v < (double)min ||
-        v > (double)max)
+        v > (double)max || v >= 9223372036854775808.0 || v < -9223372036854775808.0)
         return field_error_set(err, name, "%s must be an integer from %ld to %ld", name, min,
                                max);
     *out = (long)v;
@@ -114,10 +115,102 @@ int json_get_string_array(const cJSON *obj, const char *name, bool required, siz
     return 1;
 }
 
+bool json_is_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        size_t n;
+        unsigned min;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) <= n)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* cJSON is lenient where RFC 8259 is not (numbers such as 02, 1. or .5) and decodes
+ * \u0000 into a NUL that silently cuts strings short. This pass rejects both before
+ * parsing. Returns NULL when the text is acceptable, else a message. */
+static const char *strict_scan(const char *p, const char *end)
+{
+    while (p < end) {
+        if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p != '\\')
+                    continue;
+                if (++p < end && *p == 'u' && end - p >= 5 && !strncmp(p + 1, "0000", 4))
+                    return "\\u0000 is not allowed in strings";
+            }
+            p++;
+        } else if (*p == '-' || is_digit(*p)) {
+            if (*p == '-')
+                p++;
+            if (p >= end || !is_digit(*p))
+                return "the request body is not valid JSON (bad number)";
+            if (*p == '0' && p + 1 < end && is_digit(p[1]))
+                return "the request body is not valid JSON (numbers may not have leading zeros)";
+            while (p < end && is_digit(*p))
+                p++;
+            if (p < end && *p == '.') {
+                if (++p >= end || !is_digit(*p))
+                    return "the request body is not valid JSON (bad number)";
+                while (p < end && is_digit(*p))
+                    p++;
+            }
+            if (p < end && (*p == 'e' || *p == 'E')) {
+                if (++p < end && (*p == '+' || *p == '-'))
+                    p++;
+                if (p >= end || !is_digit(*p))
+                    return "the request body is not valid JSON (bad number)";
+                while (p < end && is_digit(*p))
+                    p++;
+            }
+        } else if (*p == '.') {
+            return "the request body is not valid JSON (bad number)";
+        } else {
+            p++;
+        }
+    }
+    return NULL;
+}
+
 cJSON *json_parse_object(const char *text, size_t len, struct field_error *err)
 {
     if (len == 0) {
         field_error_set(err, "body", "the request body is empty; a JSON object is required");
+        return NULL;
+    }
+    if (!json_is_utf8(text, len)) {
+        field_error_set(err, "body", "the request body is not valid UTF-8");
+        return NULL;
+    }
+    const char *problem = strict_scan(text, text + len);
+    if (problem) {
+        field_error_set(err, "body", "%s", problem);
         return NULL;
     }
     const char *end = NULL;

@@ -36,6 +36,10 @@ int json_get_string_array(const cJSON *obj, const char *name, bool required, siz
  * not JSON or not an object. The caller frees with cJSON_Delete. */
 cJSON *json_parse_object(const char *text, size_t len, struct field_error *err);
 
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or NUL bytes):
+ * PostgreSQL rejects anything else, so it is checked before a query is built. */
+bool json_is_utf8(const char *s, size_t len);
+
 /* True when s (of length len) consists only of [A-Za-z0-9_.-] and is 1..max_len long. */
 bool json_is_identifier(const char *s, size_t max_len);
 

@@ -2,6 +2,7 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -60,7 +61,10 @@ const char *log_quote(const char *s, char *buf, size_t len)
         return buf;
     }
     buf[o++] = '"';
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 3 < len; p++) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        bool pair = *p == '"' || *p == '\\' || *p == '\n';
+        if (o + (pair ? 2 : 1) + 2 > len)
+            break; /* keep room for the closing quote and NUL */
         if (*p == '"' || *p == '\\') {
             buf[o++] = '\\';
             buf[o++] = (char)*p;
@@ -78,35 +82,97 @@ const char *log_quote(const char *s, char *buf, size_t len)
     return buf;
 }
 
-const char *log_redact_url(const char *url, char *buf, size_t len)
+/* Appends n bytes of s to buf at *o, never past len - 1. */
+static void put(char *buf, size_t len, size_t *o, const char *s, size_t n)
 {
-    if (!url) {
-        snprintf(buf, len, "%s", "");
-        return buf;
-    }
-    snprintf(buf, len, "%s", url);
-    char *scheme = strstr(buf, "://");
-    if (scheme) {
-        char *auth = scheme + 3;
-        char *at = strchr(auth, '@');
-        char *slash = strchr(auth, '/');
-        if (at && (!slash || at < slash)) {
-            char *colon = memchr(auth, ':', (size_t)(at - auth));
-            if (colon) {
-                char tail[1024];
-                snprintf(tail, sizeof(tail), "%s", at);
-                snprintf(colon, len - (size_t)(colon - buf), ":***%s", tail);
-            }
+    while (n-- && *o + 1 < len)
+        buf[(*o)++] = *s++;
+    buf[*o] = '\0';
+}
+
+/* URL form: the userinfo password, and every password= in the query string. */
+static void redact_url(const char *url, char *buf, size_t len)
+{
+    size_t o = 0;
+    const char *auth = strstr(url, "://") + 3;
+    put(buf, len, &o, url, (size_t)(auth - url));
+    size_t host_end = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', host_end);
+    const char *p = auth;
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon) {
+            put(buf, len, &o, auth, (size_t)(colon - auth));
+            put(buf, len, &o, ":***", 4);
+            p = at;
         }
     }
-    /* key=value conninfo or URL query: blank out password=… up to the next separator. */
-    char *pw = strstr(buf, "password=");
-    if (pw) {
-        char *end = pw + strlen("password=");
-        char *sp = end + strcspn(end, " &");
-        char tail[1024];
-        snprintf(tail, sizeof(tail), "%s", sp);
-        snprintf(end, len - (size_t)(end - buf), "***%s", tail);
+    while (*p) {
+        bool key_start = p > url && (p[-1] == '?' || p[-1] == '&');
+        if (key_start && !strncmp(p, "password=", 9)) {
+            put(buf, len, &o, "password=***", 12);
+            p += 9 + strcspn(p + 9, "&#");
+        } else {
+            put(buf, len, &o, p, 1);
+            p++;
+        }
     }
+}
+
+/* key = value form: values may be 'quoted' with \-escapes; spaces may surround '='. */
+static void redact_conninfo(const char *s, char *buf, size_t len)
+{
+    size_t o = 0;
+    const char *p = s;
+    while (*p) {
+        const char *kstart = p;
+        while (*p && *p != '=' && *p != ' ')
+            p++;
+        size_t klen = (size_t)(p - kstart);
+        /* password, sslpassword, … */
+        bool is_password = klen >= 8 && !strncmp(p - 8, "password", 8);
+        while (*p == ' ')
+            p++;
+        if (*p != '=') { /* not a key: copy up to here and go on */
+            put(buf, len, &o, kstart, (size_t)(p - kstart));
+            if (p == kstart && *p)
+                put(buf, len, &o, p++, 1);
+            continue;
+        }
+        p++;
+        while (*p == ' ')
+            p++;
+        const char *vstart = p;
+        if (*p == '\'') {
+            for (p++; *p && *p != '\''; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p)
+                p++;
+        } else {
+            while (*p && *p != ' ')
+                p++;
+        }
+        put(buf, len, &o, kstart, (size_t)(vstart - kstart));
+        if (is_password)
+            put(buf, len, &o, "***", 3);
+        else
+            put(buf, len, &o, vstart, (size_t)(p - vstart));
+        while (*p == ' ')
+            put(buf, len, &o, p++, 1);
+    }
+}
+
+const char *log_redact_url(const char *url, char *buf, size_t len)
+{
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (!url)
+        return buf;
+    if (strstr(url, "://"))
+        redact_url(url, buf, len);
+    else
+        redact_conninfo(url, buf, len);
     return buf;
 }

@@ -89,6 +89,20 @@ static void handle_request(struct evhttp_request *req, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     switch (router_match(routes, routes_count, r->method, path, &r->match)) {
     case 0:
+        for (int i = 0; i < r->match.nparams; i++) {
+            const char *v = r->match.params[i].value;
+            if (!json_is_utf8(v, strlen(v))) {
+                request_error(r, 404, "not_found", NULL, "no such route");
+                return;
+            }
+        }
+        for (struct evkeyval *kv = r->query.tqh_first; kv; kv = kv->next.tqe_next) {
+            if (!json_is_utf8(kv->key, strlen(kv->key)) || !json_is_utf8(kv->value, strlen(kv->value))) {
+                request_error(r, 400, "invalid_field", json_is_utf8(kv->key, strlen(kv->key)) ? kv->key : NULL,
+                              "query parameters must be valid UTF-8");
+                return;
+            }
+        }
         auth_request(r, after_auth);
         return;
     case -2: {

@@ -45,7 +45,7 @@ void keys_create(struct request *r)
         return;
     }
     apikey_hash(key, strlen(key), hash);
-    snprintf(prefix, sizeof(prefix), "%s", key);
+    apikey_shown_prefix(key, prefix);
     r->row = strdup(key);
     if (!r->row) {
         request_error(r, 500, "internal", NULL, "out of memory");

@@ -74,7 +74,7 @@ static int create_key(const struct config *cfg, const char *role_name, const cha
         return 1;
     }
     apikey_hash(key, strlen(key), hash);
-    snprintf(prefix, sizeof(prefix), "%s", key);
+    apikey_shown_prefix(key, prefix);
     const char *params[4] = {label, role_name, hash, prefix};
     PGresult *res = PQexecParams(conn, queries[Q_KEY_INSERT].sql, 4, NULL, params, NULL, NULL, 0);
     int rc = 0;

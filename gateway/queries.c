@@ -24,7 +24,8 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "  FROM input ORDER BY i"
         "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
         "  RETURNING id, fs_job_json(job_queue) AS job)"
-        " SELECT input.i, coalesce(ins.job, fs_job_json(e)), ins.id IS NOT NULL"
+        " SELECT input.i, coalesce(ins.job, CASE WHEN e.id IS NOT NULL THEN fs_job_json(e) END),"
+        "        ins.id IS NOT NULL"
         " FROM input LEFT JOIN ins ON ins.id = input.id"
         " LEFT JOIN job_queue e ON ins.id IS NULL AND e.idempotency_key = input.key"},
 

@@ -157,6 +157,13 @@ void request_db_error(struct request *r, const PGresult *res)
         request_unavailable(r);
         return;
     }
+    if (!strncmp(state, "22", 2)) { /* data exception: input validation should have caught it */
+        char msg[512];
+        log_warn("msg=\"query rejected input\" req_id=%s sqlstate=%s error=%s", r->id, state,
+                 log_quote(PQresultErrorMessage(res), msg, sizeof(msg)));
+        request_error(r, 400, "invalid_field", NULL, "a value was rejected by the database");
+        return;
+    }
     if (!strcmp(state, "23505")) {
         request_error(r, 409, "conflict", NULL, "a resource with that key already exists");
         return;

@@ -112,10 +112,10 @@ const char *router_allow_header(unsigned methods, char *buf, size_t len)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (!(methods & names[i].bit))
             continue;
-        int w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", names[i].name);
-        if (w < 0 || (size_t)w >= len - o)
-            break;
-        o += (size_t)w;
+        size_t need = (o ? 2 : 0) + strlen(names[i].name);
+        if (o + need >= len)
+            break; /* whole names only */
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", names[i].name);
     }
     return buf;
 }

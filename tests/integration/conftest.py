@@ -12,94 +12,19 @@ Run:  FLOWSTATE_BIN_DIR=/abs/build/bin /usr/bin/python3 -m pytest -q -p no:cache
 - `db`: psycopg2 access to the test's database.
 """
 
-import atexit
 import itertools
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg2
 import psycopg2.extras
 import pytest
 
 import fsutil
-from fsutil import PGCTL, PGCTL_FAST_OPTS, Gateway, child_env, create_key, free_port, run_cli, wait_ready
+from fsutil import Cluster, Gateway, child_env, create_key, free_port, run_cli, wait_ready
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
-
-
-class Cluster:
-    """A private PostgreSQL cluster managed by deploy/pgctl.sh."""
-
-    def __init__(self, directory, opts=PGCTL_FAST_OPTS):
-        self.dir = Path(directory)
-        self.opts = opts
-        self.url = None
-        self._destroyed = False
-        atexit.register(self.destroy)
-
-    @classmethod
-    def create(cls, prefix="fs-pg-"):
-        c = cls(tempfile.mkdtemp(prefix=prefix))
-        try:
-            c.start()
-        except BaseException:
-            c.destroy()
-            raise
-        return c
-
-    def _pgctl(self, cmd, timeout=120):
-        return subprocess.run(
-            ["bash", str(PGCTL), cmd, str(self.dir)],
-            env=child_env({"PGCTL_OPTS": self.opts}),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def start(self):
-        p = self._pgctl("start")
-        if p.returncode != 0:
-            pytest.fail(f"pgctl.sh start {self.dir} failed ({p.returncode}):\n{p.stderr}", pytrace=False)
-        lines = p.stdout.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("postgresql://"), (
-            f"pgctl.sh start printed {p.stdout!r}, expected one DATABASE_URL line"
-        )
-        self.url = lines[0]
-        return self.url
-
-    def stop(self):
-        p = self._pgctl("stop")
-        assert p.returncode == 0, f"pgctl.sh stop failed: {p.stderr}"
-
-    def destroy(self):
-        if self._destroyed:
-            return
-        self._destroyed = True
-        try:
-            self._pgctl("destroy")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url_for(self, dbname):
-        return self.url.rsplit("/", 1)[0] + "/" + dbname
-
-    def connect(self, dbname="postgres"):
-        conn = psycopg2.connect(self.url_for(dbname), connect_timeout=10)
-        conn.autocommit = True
-        return conn
-
-    def admin(self, sql):
-        conn = self.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
 
 
 class DB:
@@ -148,6 +73,16 @@ class DB:
 
     def close(self):
         self.conn.close()
+
+
+def pytest_sessionstart(session):
+    # Fail loudly, once, when the binary under test is missing (never skip silently).
+    if not fsutil.GATEWAY_BIN.is_file():
+        pytest.exit(
+            f"flowstate-gateway not found at {fsutil.GATEWAY_BIN}: build it (make) and run with "
+            f"FLOWSTATE_BIN_DIR=/abs/path/to/build/bin",
+            returncode=1,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,19 @@
 processes, the Gateway handle the fixtures hand out, and assertion helpers for API
 responses and timestamps."""
 
+import atexit
 import datetime as dt
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
+import psycopg2
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,6 +28,12 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PGCTL_FAST_OPTS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 _UNSET = object()
+
+
+def _fail(msg, pytrace=False):
+    import pytest
+
+    pytest.fail(msg, pytrace=pytrace)
 
 
 def require_gateway_bin():
@@ -98,6 +108,77 @@ def tail(path, n=60):
     except OSError as e:
         return f"(no log: {e})"
     return "".join(lines[-n:])
+
+
+class Cluster:
+    """A private PostgreSQL cluster managed by deploy/pgctl.sh."""
+
+    def __init__(self, directory, opts=PGCTL_FAST_OPTS):
+        self.dir = Path(directory)
+        self.opts = opts
+        self.url = None
+        self._destroyed = False
+        atexit.register(self.destroy)
+
+    @classmethod
+    def create(cls, prefix="fs-pg-"):
+        c = cls(tempfile.mkdtemp(prefix=prefix))
+        try:
+            c.start()
+        except BaseException:
+            c.destroy()
+            raise
+        return c
+
+    def _pgctl(self, cmd, timeout=120):
+        return subprocess.run(
+            ["bash", str(PGCTL), cmd, str(self.dir)],
+            env=child_env({"PGCTL_OPTS": self.opts}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start(self):
+        p = self._pgctl("start")
+        if p.returncode != 0:
+            _fail(f"pgctl.sh start {self.dir} failed ({p.returncode}):\n{p.stderr}", pytrace=False)
+        lines = p.stdout.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("postgresql://"), (
+            f"pgctl.sh start printed {p.stdout!r}, expected one DATABASE_URL line"
+        )
+        self.url = lines[0]
+        return self.url
+
+    def stop(self):
+        p = self._pgctl("stop")
+        assert p.returncode == 0, f"pgctl.sh stop failed: {p.stderr}"
+
+    def destroy(self):
+        if self._destroyed:
+            return
+        self._destroyed = True
+        try:
+            self._pgctl("destroy")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url_for(self, dbname):
+        return self.url.rsplit("/", 1)[0] + "/" + dbname
+
+    def connect(self, dbname="postgres"):
+        conn = psycopg2.connect(self.url_for(dbname), connect_timeout=10)
+        conn.autocommit = True
+        return conn
+
+    def admin(self, sql):
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
 
 
 class Gateway:

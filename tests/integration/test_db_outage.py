@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from conftest import Cluster
-from fsutil import expect, expect_error, run_cli
+from fsutil import Cluster, expect, expect_error, run_cli
 
 JOB = {"targetAgent": "code_analyzer", "payload": {"type": "ai_task"}}
 

@@ -246,7 +246,9 @@ def test_huge_agent_name(gateway, db):
     r = gateway.put("/api/agents/" + name, json={"state": {}})
     assert r.status_code in (400, 404, 414, 431), r.status_code
     r = gateway.get("/api/jobs/agent/" + name)
-    assert r.status_code in (200, 400, 414, 431), r.status_code
+    assert r.status_code in (200, 400, 404, 414, 431), r.status_code
+    if r.status_code in (400, 404):
+        assert "error" in r.json()
     r = gateway.get("/api/jobs", params={"agent": name})
     assert r.status_code in (200, 400, 414, 431), r.status_code
     assert db.count("agent_states") == 0 and db.count("job_queue") == 0
@@ -278,17 +280,20 @@ def test_duplicate_keys_and_empty_key(gateway):
 
 
 def _raw_http(gw, data, timeout=5):
+    chunks = []
     with socket.create_connection(("127.0.0.1", gw.port), timeout=timeout) as s:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        chunks = []
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the gateway may answer and close before reading everything
         try:
             while True:
                 c = s.recv(65536)
                 if not c:
                     break
                 chunks.append(c)
-        except (ConnectionResetError, socket.timeout):
+        except (OSError, socket.timeout):
             pass
     return b"".join(chunks)
 
