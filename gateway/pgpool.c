@@ -364,7 +364,7 @@ int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *
     return 0;
 }
 
-bool pgpool_is_up(const struct pgpool *pool) { return pool->ready > 0; }
+bool pgpool_is_up(const struct pgpool *pool) { return !pool->down; }
 
 int pgpool_busy(const struct pgpool *pool) { return pool->queued + pool->running; }
 

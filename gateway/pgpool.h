@@ -37,7 +37,8 @@ void pgpool_free(struct pgpool *pool);
 int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *values,
                  pgpool_cb cb, void *arg) __attribute__((warn_unused_result));
 
-/* True while at least one connection is ready. */
+/* False once every connection has failed its last attempt (the database is unreachable);
+ * true while connections are ready or still making their first attempt. */
 bool pgpool_is_up(const struct pgpool *pool);
 /* Queries queued or running. */
 int pgpool_busy(const struct pgpool *pool);

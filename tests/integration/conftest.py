@@ -13,7 +13,7 @@ Run:  FLOWSTATE_BIN_DIR=/abs/build/bin /usr/bin/python3 -m pytest -q -p no:cache
 """
 
 import itertools
-import subprocess
+import signal
 import time
 
 import psycopg2
@@ -21,7 +21,7 @@ import psycopg2.extras
 import pytest
 
 import fsutil
-from fsutil import Cluster, Gateway, child_env, create_key, free_port, run_cli, wait_ready
+from fsutil import Cluster, Gateway, child_env, create_key, free_port, popen_gateway, run_cli, wait_ready
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -73,6 +73,16 @@ class DB:
 
     def close(self):
         self.conn.close()
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_configure(config):
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so fixtures and atexit still stop
+    # the gateways and destroy the throwaway clusters.
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
 def pytest_sessionstart(session):
@@ -169,9 +179,7 @@ def gateway_factory(request, test_db, tmp_path, gateway_bin):
                 }
             )
             logf = open(log_path, "wb")
-            proc = subprocess.Popen(
-                [str(gateway_bin)], env=genv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf
-            )
+            proc = popen_gateway([], genv, stdout=logf, stderr=logf)
             logf.close()
             gw = Gateway(proc, port, url, log_path, admin_key, genv)
             started.append(gw)

@@ -1,6 +1,11 @@
 """GET /health, GET /ready, X-Request-Id, unknown routes (404) and wrong methods (405)."""
 
-from fsutil import REQUEST_ID_RE, expect, expect_error
+import signal
+import time
+
+import requests
+
+from fsutil import REQUEST_ID_RE, child_env, expect, expect_error, free_port, popen_gateway, tail
 
 
 def test_health_without_key(gateway):
@@ -101,3 +106,27 @@ def test_405_with_allow_header(gateway):
     r = gateway.put("/api/documents/search", json={})
     assert r.status_code == 405, r.text
     assert "GET" in _allow(r)
+
+
+def test_health_database_up_from_the_first_answer(test_db, tmp_path, gateway_bin):
+    # The gateway waits for the database (and migrates) before it listens, so even its very
+    # first /health answer must report the database as up.
+    port = free_port()
+    log = tmp_path / "gw.log"
+    with open(log, "wb") as logf:
+        proc = popen_gateway([], child_env({"DATABASE_URL": test_db, "PORT": port, "FLOWSTATE_HOST": "127.0.0.1"}),
+                             stdout=logf, stderr=logf)
+    try:
+        first = None
+        deadline = time.monotonic() + 10
+        while first is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                first = requests.get(f"http://127.0.0.1:{port}/health", timeout=2,
+                                     proxies={"http": None}).json()
+            except requests.ConnectionError:
+                time.sleep(0.002)
+        assert first is not None, f"gateway never answered; log:\n{tail(log)}"
+        assert first["database"] == "up", f"first /health answer: {first}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0, tail(log)

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from fsutil import child_env, expect, free_port, require_gateway_bin, run_cli
+from fsutil import child_env, expect, free_port, popen_gateway, require_gateway_bin, run_cli
 
 
 def test_sigterm_idle_exits_0_promptly(gateway):
@@ -129,11 +129,9 @@ def test_show_config_redacts_password():
 
 def run_gateway_briefly(args=(), env_extra=None, db_url=None, timeout=15):
     """Starts the gateway expecting it to refuse to start; kills it if it serves anyway."""
-    binary = require_gateway_bin()
     env = child_env({"DATABASE_URL": db_url or "postgresql://postgres@127.0.0.1:1/none",
                      "PORT": free_port(), "FLOWSTATE_DB_WAIT": "0", **(env_extra or {})})
-    proc = subprocess.Popen([str(binary), *args], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = popen_gateway(args, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
