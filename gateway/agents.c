@@ -8,18 +8,6 @@
 #include "gateway/queries.h"
 #include "gateway/request.h"
 
-/* Validates an agent name from a body field or path parameter; answers 400 when bad. */
-static int check_agent_name(struct request *r, const char *name, const char *field)
-{
-    if (!name || !json_is_identifier(name, AGENT_NAME_MAX)) {
-        request_error(r, 400, "invalid_field", field,
-                      "%s must be 1 to %d characters of letters, digits, '_', '.' or '-'", field,
-                      AGENT_NAME_MAX);
-        return -1;
-    }
-    return 0;
-}
-
 static void register_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
@@ -41,7 +29,7 @@ void agents_register(struct request *r)
         request_field_error(r, &err);
         return;
     }
-    if (check_agent_name(r, name, "agentName") < 0)
+    if (request_check_agent_name(r, name, "agentName") < 0)
         return;
     char *state_text = state ? cJSON_PrintUnformatted(state) : NULL;
     const char *params[2] = {name, state_text ? state_text : "{}"};
@@ -59,7 +47,7 @@ void agents_list(struct request *r) { request_query_body(r, Q_AGENTS_LIST, 0, NU
 void agents_get(struct request *r)
 {
     const char *name = router_param(&r->match, "agentName");
-    if (check_agent_name(r, name, "agentName") < 0)
+    if (request_check_agent_name(r, name, "agentName") < 0)
         return;
     const char *params[1] = {name};
     request_query_body(r, Q_AGENT_GET, 1, params, 200);
@@ -68,7 +56,7 @@ void agents_get(struct request *r)
 void agents_update(struct request *r)
 {
     const char *name = router_param(&r->match, "agentName");
-    if (check_agent_name(r, name, "agentName") < 0)
+    if (request_check_agent_name(r, name, "agentName") < 0)
         return;
     struct field_error err;
     cJSON *state = NULL;

@@ -125,10 +125,8 @@ void documents_search(struct request *r)
         request_error(r, 400, "invalid_field", "q", "q (the search text, 1 to 1000 characters) is required");
         return;
     }
-    if (agent && !json_is_identifier(agent, AGENT_NAME_MAX)) {
-        request_error(r, 400, "invalid_field", "agentName", "agentName is not a valid agent name");
+    if (agent && request_check_agent_name(r, agent, "agentName") < 0)
         return;
-    }
     if (type && !is_memory_type(type)) {
         request_error(r, 400, "invalid_field", "memoryType",
                       "memoryType must be one of general, conversation, task_result, learning");

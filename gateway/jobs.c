@@ -113,10 +113,8 @@ void jobs_list(struct request *r)
                       "status must be one of pending, running, completed, failed, cancelled");
         return;
     }
-    if (agent && !json_is_identifier(agent, AGENT_NAME_MAX)) {
-        request_error(r, 400, "invalid_field", "agent", "agent is not a valid agent name");
+    if (agent && request_check_agent_name(r, agent, "agent") < 0)
         return;
-    }
     if (request_query_int(r, "limit", 1, 500, &limit) < 0 ||
         request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor_id) < 0)
         return;
@@ -143,10 +141,8 @@ void jobs_pending(struct request *r) { pending_for(r, NULL); }
 void jobs_for_agent(struct request *r)
 {
     const char *agent = router_param(&r->match, "agentName");
-    if (!agent || !json_is_identifier(agent, AGENT_NAME_MAX)) {
-        request_error(r, 400, "invalid_field", "agentName", "agentName is not a valid agent name");
+    if (request_check_agent_name(r, agent, "agentName") < 0)
         return;
-    }
     pending_for(r, agent);
 }
 

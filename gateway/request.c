@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/pgpool.h"
 
 static bool valid_client_id(const char *s)
@@ -230,4 +231,14 @@ int request_path_id(struct request *r, const char *name, char *buf, size_t len)
     }
     snprintf(buf, len, "%lld", n);
     return 0;
+}
+
+int request_check_agent_name(struct request *r, const char *name, const char *field)
+{
+    if (name && json_is_identifier(name, AGENT_NAME_MAX))
+        return 0;
+    request_error(r, 400, "invalid_field", field,
+                  "%s must be 1 to %d characters of letters, digits, '_', '.' or '-'", field,
+                  AGENT_NAME_MAX);
+    return -1;
 }

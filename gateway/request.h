@@ -71,6 +71,10 @@ int request_query_int(struct request *r, const char *name, long min, long max, l
  * or -1 having answered 400 naming the field. */
 int request_path_id(struct request *r, const char *name, char *buf, size_t len);
 
+/* Checks an agent name (body field, path or query parameter): 1..AGENT_NAME_MAX characters of
+ * [A-Za-z0-9_.-]. Returns 0, or -1 having answered 400 naming field. name may be NULL. */
+int request_check_agent_name(struct request *r, const char *name, const char *field);
+
 void request_free(struct request *r);
 
 #endif
