@@ -68,7 +68,6 @@ static const struct leak_case leak_cases[] = {
     {"URL query", "postgresql://u@h/db?password=hunter2&sslmode=require", "hunter2"},
     {"conninfo", "host=y password=hunter2", "hunter2"},
     {"conninfo, quoted", "host=y password='hunter2' dbname=z", "hunter2"},
-#if 1 /* fixed: formerly known bugs */
     /* libpq accepts quoted values with spaces: only up to the space is hidden */
     {"conninfo, quoted with a space", "host=y password='correct horse' dbname=z", "horse"},
     /* libpq accepts blanks around '=': nothing is hidden */
@@ -76,7 +75,6 @@ static const struct leak_case leak_cases[] = {
     /* only the first password= is hidden */
     {"conninfo, password twice", "password=a host=y password=hunter2", "hunter2"},
     {"URL query, password twice", "postgresql://u@h/db?password=a&password=hunter2", "hunter2"},
-#endif
 };
 
 static void leak_case_run(const void *arg)
@@ -146,10 +144,8 @@ static const struct quote_case quote_cases[] = {
     {"cut to fit", "abcdef", 6, "\"abc\""},
     {"escape kept whole", "a\"b", 6, "\"a\\\"\""},
     {"escape dropped whole", "a\"b", 5, "\"a\""},
-#if 1 /* fixed: formerly known bugs */
     /* "\"abc\"" needs exactly 6 bytes, but the last character is dropped */
     {"exact fit", "abc", 6, "\"abc\""},
-#endif
 };
 
 static void quote_case_run(const void *arg)
