@@ -79,6 +79,20 @@ static void after_auth(struct request *r)
 static void handle_request(struct evhttp_request *req, void *arg)
 {
     struct gateway *gw = arg;
+    if (gw->stopped) {
+        /* The loop exits after this iteration: a request read now from a kept-alive
+         * connection could not be finished, so it is refused before anything starts. */
+        static const char body[] =
+            "{\"error\":{\"code\":\"unavailable\",\"message\":\"the gateway is shutting down\"}}\n";
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Connection", "close");
+        evhttp_add_header(h, "Content-Type", "application/json");
+        evhttp_add_header(h, "Retry-After", "1");
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evbuffer_add(out, body, sizeof(body) - 1);
+        evhttp_send_reply(req, 503, "Service Unavailable", NULL);
+        return;
+    }
     struct request *r = request_new(gw, req);
     if (!r) {
         evhttp_send_error(req, 500, NULL);
@@ -120,6 +134,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
 
 static void finish_shutdown(struct gateway *gw, const char *why)
 {
+    if (gw->stopped)
+        return;
+    gw->stopped = true;
     log_info("msg=\"shutdown complete\" reason=%s", why);
     event_base_loopexit(gw->base, NULL);
 }

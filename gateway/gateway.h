@@ -26,6 +26,7 @@ struct gateway {
     time_t started;
     int inflight;  /* requests received and not yet answered */
     bool draining; /* first SIGTERM/SIGINT seen */
+    bool stopped;  /* drain finished: the loop exits after this iteration */
     struct event *sigterm_ev, *sigint_ev, *drain_timer;
     char id_prefix[9];
     unsigned long next_id;
