@@ -1,6 +1,6 @@
 # Flowstate — build, run and test.
 #
-#   make                 build build/bin/flowstate-gateway
+#   make                 build build/bin/: flowstate-gateway, flowstate-pool, one executable per agent
 #   make run             deps + build + private PostgreSQL under ./var + gateway on :3001
 #   make test            deps + build + unit tests + integration tests (throwaway PostgreSQL)
 #   make SANITIZE=address,undefined test    the same under ASan/UBSan (built in build/san/)
@@ -8,7 +8,7 @@
 #   make clean           remove build/
 
 CC      ?= cc
-PKGS    := libevent libpq libcjson openssl
+PKGS    := libevent libpq libcjson openssl libcurl
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
@@ -31,30 +31,47 @@ GEN     := $(BUILD)/gen
 
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+
+AGENTS      := code_analyzer data_processor coordinator learning monitoring
 
 COMMON_SRC  := $(wildcard common/*.c)
 GATEWAY_SRC := $(wildcard gateway/*.c)
+RUNTIME_SRC := $(wildcard worker/runtime/*.c)
+POOL_SRC    := $(wildcard worker/pool/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 MIGRATIONS  := $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/migrations_data.o
 GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(OBJ)/%.o)
-# Unit tests link every gateway module except the one holding main().
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
+POOL_OBJ    := $(POOL_SRC:%.c=$(OBJ)/%.o)
+# Unit tests link every module except the ones holding main().
 GATEWAY_LIB := $(filter-out $(OBJ)/gateway/main.o,$(GATEWAY_OBJ))
+POOL_LIB    := $(filter-out $(OBJ)/worker/pool/main.o,$(POOL_OBJ))
 UNIT_OBJ    := $(UNIT_SRC:%.c=$(OBJ)/%.o)
+PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/%)
 
 PYTEST  := /usr/bin/python3 -m pytest
 
 .PHONY: all run test unit integration deps clean format
 
-all: $(BIN)/flowstate-gateway
+all: $(PROGRAMS)
 
 $(BIN)/flowstate-gateway: $(GATEWAY_OBJ) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/unit-tests: $(UNIT_OBJ) $(GATEWAY_LIB) $(COMMON_OBJ) | $(BIN)
+$(BIN)/flowstate-pool: $(POOL_OBJ) $(COMMON_OBJ) | $(BIN)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# One executable per agent: its file under worker/agents/ on the shared runtime.
+$(AGENTS:%=$(BIN)/%): $(BIN)/%: $(OBJ)/worker/agents/%.o $(RUNTIME_OBJ) $(COMMON_OBJ) | $(BIN)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/unit-tests: $(UNIT_OBJ) $(GATEWAY_LIB) $(RUNTIME_OBJ) $(POOL_LIB) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -94,7 +111,7 @@ test: deps
 	FLOWSTATE_BIN_DIR=$(abspath $(BIN)) $(PYTEST) -q -p no:cacheprovider tests/integration
 
 format:
-	clang-format -i common/*.[ch] gateway/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build

@@ -29,13 +29,14 @@ struct config_def {
 
 #define GW CONFIG_GATEWAY
 #define WK CONFIG_WORKER
+#define PL CONFIG_POOL
 
 static const struct config_def defs[CFG__COUNT] = {
     [CFG_HOST] = {"host", "FLOWSTATE_HOST", TYPE_STRING, "127.0.0.1", 0, 0, NULL, GW, NOT_SECRET,
                   "Address the gateway listens on (0.0.0.0 for all interfaces)."},
     [CFG_PORT] = {"port", "PORT", TYPE_INT, "3001", 1, 65535, NULL, GW, NOT_SECRET,
                   "TCP port the gateway listens on."},
-    [CFG_DATABASE_URL] = {"database-url", "DATABASE_URL", TYPE_STRING, "", 0, 0, NULL, GW | WK,
+    [CFG_DATABASE_URL] = {"database-url", "DATABASE_URL", TYPE_STRING, "", 0, 0, NULL, GW | WK | PL,
                           SECRET_URL, "PostgreSQL connection string (URL or key=value). Required."},
     [CFG_DB_POOL_SIZE] = {"db-pool-size", "FLOWSTATE_DB_POOL_SIZE", TYPE_INT, "4", 1, 64, NULL, GW,
                           NOT_SECRET, "Database connections in the gateway's pool."},
@@ -65,14 +66,54 @@ static const struct config_def defs[CFG__COUNT] = {
                             NULL, GW, NOT_SECRET, "Group commits that may be in flight at once."},
     [CFG_SHUTDOWN_TIMEOUT] = {"shutdown-timeout", "FLOWSTATE_SHUTDOWN_TIMEOUT", TYPE_INT, "30", 1,
                               3600, NULL, GW | WK, NOT_SECRET,
-                              "Seconds a graceful shutdown waits for in-flight work."},
+                              "Seconds a graceful shutdown waits for in-flight work (workers then hand jobs back)."},
     [CFG_LOG_LEVEL] = {"log-level", "FLOWSTATE_LOG_LEVEL", TYPE_CHOICE, "info", 0, 0,
-                       "debug|info|warn|error", GW | WK, NOT_SECRET, "Lowest level logged."},
+                       "debug|info|warn|error", GW | WK | PL, NOT_SECRET, "Lowest level logged."},
     [CFG_BACKEND_API_URL] = {"backend-api-url", "BACKEND_API_URL", TYPE_STRING,
                              "http://127.0.0.1:3001", 0, 0, NULL, WK, NOT_SECRET,
                              "Gateway URL workers report to."},
     [CFG_API_KEY] = {"api-key", "FLOWSTATE_API_KEY", TYPE_STRING, "", 0, 0, NULL, WK, SECRET_ALL,
                      "API key (role agent) workers send to the gateway."},
+    [CFG_RETRY_BASE_MS] = {"retry-base-ms", "FLOWSTATE_RETRY_BASE_MS", TYPE_INT, "1000", 1,
+                           3600000, NULL, GW, NOT_SECRET,
+                           "Backoff before the first retry of a failed job; doubles per attempt, with jitter."},
+    [CFG_RETRY_MAX_MS] = {"retry-max-ms", "FLOWSTATE_RETRY_MAX_MS", TYPE_INT, "300000", 1,
+                          86400000, NULL, GW, NOT_SECRET, "Longest backoff between retries."},
+    [CFG_SWEEP_INTERVAL_MS] = {"sweep-interval-ms", "FLOWSTATE_SWEEP_INTERVAL_MS", TYPE_INT, "1000",
+                               0, 600000, NULL, GW, NOT_SECRET,
+                               "How often the sweeper requeues expired leases, prunes and wakes due retries (0: never)."},
+    [CFG_RETENTION] = {"retention", "FLOWSTATE_RETENTION", TYPE_INT, "604800", 0, 315360000, NULL,
+                       GW, NOT_SECRET,
+                       "Seconds finished jobs are kept before the sweeper deletes them (0: forever)."},
+    [CFG_WAIT_MAX] = {"wait-max", "FLOWSTATE_WAIT_MAX", TYPE_INT, "300", 1, 3600, NULL, GW,
+                      NOT_SECRET, "Longest GET /api/jobs/:id?wait=N long-poll, in seconds."},
+    [CFG_CONCURRENCY] = {"concurrency", "FLOWSTATE_CONCURRENCY", TYPE_INT, "8", 1, 1024, NULL, WK,
+                         NOT_SECRET, "Jobs one worker process runs at once."},
+    [CFG_CLAIM_BATCH] = {"claim-batch", "FLOWSTATE_CLAIM_BATCH", TYPE_INT, "100", 1, 1000, NULL,
+                         WK, NOT_SECRET, "Most jobs one claim statement takes."},
+    [CFG_POLL_INTERVAL_MS] = {"poll-interval-ms", "FLOWSTATE_POLL_INTERVAL_MS", TYPE_INT, "1000",
+                              10, 600000, NULL, WK, NOT_SECRET,
+                              "Idle workers look for jobs this often even without a NOTIFY."},
+    [CFG_LEASE] = {"lease", "FLOWSTATE_LEASE", TYPE_INT, "30", 2, 86400, NULL, WK, NOT_SECRET,
+                   "Seconds a claim holds a job (a job's timeoutSeconds wins); renewed while it runs."},
+    [CFG_HEARTBEAT] = {"heartbeat", "FLOWSTATE_HEARTBEAT", TYPE_INT, "10", 1, 3600, NULL, WK,
+                       NOT_SECRET, "Seconds between a worker's heartbeats to the gateway."},
+    [CFG_REPORT_BATCH] = {"report-batch", "FLOWSTATE_REPORT_BATCH", TYPE_INT, "500", 1, 10000,
+                          NULL, WK, NOT_SECRET, "Most outcomes sent to the gateway in one request."},
+    [CFG_AGENTS] = {"agents", "FLOWSTATE_AGENTS", TYPE_STRING,
+                    "code_analyzer=1,data_processor=1,coordinator=1,learning=1,monitoring=1", 0, 0,
+                    NULL, PL, NOT_SECRET, "Agent executables to run and how many processes of each."},
+    [CFG_AGENTS_FILE] = {"agents-file", "FLOWSTATE_AGENTS_FILE", TYPE_STRING, "", 0, 0, NULL, PL,
+                         NOT_SECRET,
+                         "File holding the --agents list; when set it wins, and SIGHUP re-reads it."},
+    [CFG_AGENT_DIR] = {"agent-dir", "FLOWSTATE_AGENT_DIR", TYPE_STRING, "", 0, 0, NULL, PL,
+                       NOT_SECRET, "Directory of the agent executables (default: beside flowstate-pool)."},
+    [CFG_STOP_TIMEOUT] = {"stop-timeout", "FLOWSTATE_STOP_TIMEOUT", TYPE_INT, "45", 1, 3600, NULL,
+                          PL, NOT_SECRET,
+                          "Seconds the pool waits for stopping workers before SIGKILL."},
+    [CFG_RESPAWN_MAX_MS] = {"respawn-max-ms", "FLOWSTATE_RESPAWN_MAX_MS", TYPE_INT, "30000", 100,
+                            3600000, NULL, PL, NOT_SECRET,
+                            "Longest wait before restarting a worker that keeps failing."},
 };
 
 struct config {
@@ -261,6 +302,14 @@ void config_print_help(const struct config *cfg, FILE *out)
     }
 }
 
+int config_export_env(const struct config *cfg, unsigned scope)
+{
+    for (int i = 0; i < CFG__COUNT; i++)
+        if ((defs[i].scope & scope) && setenv(defs[i].env, config_str(cfg, (enum config_id)i), 1) < 0)
+            return -1;
+    return 0;
+}
+
 void config_show(const struct config *cfg, FILE *out)
 {
     char buf[1024];
@@ -279,7 +328,8 @@ void config_show(const struct config *cfg, FILE *out)
 
 void config_print_markdown(FILE *out)
 {
-    fprintf(out, "| variable | flag | default | range | meaning |\n|---|---|---|---|---|\n");
+    fprintf(out, "| variable | flag | default | range | programs | meaning |\n"
+                 "|---|---|---|---|---|---|\n");
     for (int i = 0; i < CFG__COUNT; i++) {
         const struct config_def *d = &defs[i];
         char bounds[64];
@@ -287,8 +337,12 @@ void config_print_markdown(FILE *out)
         for (char *p = bounds; *p; p++)
             if (*p == '|')
                 *p = '/'; /* a bare | would split the Markdown cell */
-        fprintf(out, "| `%s` | `--%s` | %s%s%s | %s | %s%s |\n", d->env, d->flag,
+        char programs[64];
+        snprintf(programs, sizeof(programs), "%s%s%s%s%s", d->scope & GW ? "gateway" : "",
+                 (d->scope & GW) && (d->scope & (WK | PL)) ? ", " : "", d->scope & WK ? "workers" : "",
+                 (d->scope & WK) && (d->scope & PL) ? ", " : "", d->scope & PL ? "pool" : "");
+        fprintf(out, "| `%s` | `--%s` | %s%s%s | %s | %s | %s |\n", d->env, d->flag,
                 d->def[0] ? "`" : "", d->def[0] ? d->def : "—", d->def[0] ? "`" : "", bounds,
-                d->help, d->scope == CONFIG_WORKER ? " (workers)" : "");
+                programs, d->help);
     }
 }

@@ -11,7 +11,7 @@
 
 /* Which programs read a setting. A program rejects flags outside its scope but accepts
  * environment variables of other scopes silently (one environment serves them all). */
-enum config_scope { CONFIG_GATEWAY = 1u << 0, CONFIG_WORKER = 1u << 1 };
+enum config_scope { CONFIG_GATEWAY = 1u << 0, CONFIG_WORKER = 1u << 1, CONFIG_POOL = 1u << 2 };
 
 enum config_id {
     CFG_HOST,
@@ -32,6 +32,22 @@ enum config_id {
     CFG_LOG_LEVEL,
     CFG_BACKEND_API_URL,
     CFG_API_KEY,
+    CFG_RETRY_BASE_MS,
+    CFG_RETRY_MAX_MS,
+    CFG_SWEEP_INTERVAL_MS,
+    CFG_RETENTION,
+    CFG_WAIT_MAX,
+    CFG_CONCURRENCY,
+    CFG_CLAIM_BATCH,
+    CFG_POLL_INTERVAL_MS,
+    CFG_LEASE,
+    CFG_HEARTBEAT,
+    CFG_REPORT_BATCH,
+    CFG_AGENTS,
+    CFG_AGENTS_FILE,
+    CFG_AGENT_DIR,
+    CFG_STOP_TIMEOUT,
+    CFG_RESPAWN_MAX_MS,
     CFG__COUNT
 };
 
@@ -60,6 +76,10 @@ const char *config_str(const struct config *cfg, enum config_id id);
 
 /* Prints one block per setting of this program's scope: flag, env var, default, bounds, help. */
 void config_print_help(const struct config *cfg, FILE *out);
+/* Puts every setting of scope into the environment (setenv) with this config's values, so
+ * a supervisor's flags reach the programs it execs. Returns 0 or -1 (errno set). */
+int config_export_env(const struct config *cfg, unsigned scope);
+
 /* Prints "NAME=value" per setting with secrets redacted. */
 void config_show(const struct config *cfg, FILE *out);
 /* Prints the settings table as Markdown (the README's configuration table). */

@@ -155,6 +155,7 @@ struct env_case {
 
 #define GW CONFIG_GATEWAY
 #define WK CONFIG_WORKER
+#define PL CONFIG_POOL
 
 #define ENV_OK(lbl, sc, e, i, k, n, s) {lbl, sc, e, 0, NULL, i, k, n, s}
 #define ENV_BAD(lbl, sc, e, has) {lbl, sc, e, -1, has, CFG_PORT, WANT_STR, 0, NULL}
@@ -464,7 +465,7 @@ struct setting_row {
 static const struct setting_row settings[] = {
     {"host", "FLOWSTATE_HOST", "127.0.0.1", GW},
     {"port", "PORT", "3001", GW},
-    {"database-url", "DATABASE_URL", "none", GW | WK},
+    {"database-url", "DATABASE_URL", "none", GW | WK | PL},
     {"db-pool-size", "FLOWSTATE_DB_POOL_SIZE", "4", GW},
     {"db-queue-max", "FLOWSTATE_DB_QUEUE_MAX", "10000", GW},
     {"db-wait", "FLOWSTATE_DB_WAIT", "30", GW | WK},
@@ -477,9 +478,26 @@ static const struct setting_row settings[] = {
     {"batch-max", "FLOWSTATE_BATCH_MAX", "1000", GW},
     {"batch-inflight", "FLOWSTATE_BATCH_INFLIGHT", "2", GW},
     {"shutdown-timeout", "FLOWSTATE_SHUTDOWN_TIMEOUT", "30", GW | WK},
-    {"log-level", "FLOWSTATE_LOG_LEVEL", "info", GW | WK},
+    {"log-level", "FLOWSTATE_LOG_LEVEL", "info", GW | WK | PL},
     {"backend-api-url", "BACKEND_API_URL", "http://127.0.0.1:3001", WK},
     {"api-key", "FLOWSTATE_API_KEY", "none", WK},
+    {"retry-base-ms", "FLOWSTATE_RETRY_BASE_MS", "1000", GW},
+    {"retry-max-ms", "FLOWSTATE_RETRY_MAX_MS", "300000", GW},
+    {"sweep-interval-ms", "FLOWSTATE_SWEEP_INTERVAL_MS", "1000", GW},
+    {"retention", "FLOWSTATE_RETENTION", "604800", GW},
+    {"wait-max", "FLOWSTATE_WAIT_MAX", "300", GW},
+    {"concurrency", "FLOWSTATE_CONCURRENCY", "8", WK},
+    {"claim-batch", "FLOWSTATE_CLAIM_BATCH", "100", WK},
+    {"poll-interval-ms", "FLOWSTATE_POLL_INTERVAL_MS", "1000", WK},
+    {"lease", "FLOWSTATE_LEASE", "30", WK},
+    {"heartbeat", "FLOWSTATE_HEARTBEAT", "10", WK},
+    {"report-batch", "FLOWSTATE_REPORT_BATCH", "500", WK},
+    {"agents", "FLOWSTATE_AGENTS",
+     "code_analyzer=1,data_processor=1,coordinator=1,learning=1,monitoring=1", PL},
+    {"agents-file", "FLOWSTATE_AGENTS_FILE", "none", PL},
+    {"agent-dir", "FLOWSTATE_AGENT_DIR", "none", PL},
+    {"stop-timeout", "FLOWSTATE_STOP_TIMEOUT", "45", PL},
+    {"respawn-max-ms", "FLOWSTATE_RESPAWN_MAX_MS", "30000", PL},
 };
 
 static char *help_text(unsigned scope)
@@ -507,8 +525,8 @@ static void help_head(const struct setting_row *s, char *buf, size_t len)
 static void help_case_run(const void *arg)
 {
     const struct setting_row *s = arg;
-    char *gw = help_text(GW), *wk = help_text(WK);
-    if (CHECK(gw != NULL) && CHECK(wk != NULL)) {
+    char *gw = help_text(GW), *wk = help_text(WK), *pl = help_text(PL);
+    if (CHECK(gw != NULL) && CHECK(wk != NULL) && CHECK(pl != NULL)) {
         char head[128], def[160];
         help_head(s, head, sizeof(head));
         snprintf(def, sizeof(def), "(default: %s)\n", s->def);
@@ -520,8 +538,12 @@ static void help_case_run(const void *arg)
             CHECK_CONTAINS(wk, head);
         else
             CHECK_LACKS(wk, head);
+        if (s->scope & PL)
+            CHECK_CONTAINS(pl, head);
+        else
+            CHECK_LACKS(pl, head);
         /* The default follows on the setting's help line. */
-        const char *block = strstr((s->scope & GW) ? gw : wk, head);
+        const char *block = strstr((s->scope & GW) ? gw : (s->scope & WK) ? wk : pl, head);
         if (CHECK(block != NULL)) {
             const char *nl = strchr(block, '\n');
             CHECK(nl != NULL && strstr(nl + 1, def) != NULL &&
@@ -530,6 +552,7 @@ static void help_case_run(const void *arg)
     }
     free(gw);
     free(wk);
+    free(pl);
 }
 
 /* Exactly one block (two lines) per gateway setting after the heading. */
@@ -565,7 +588,8 @@ static void markdown_rows(const void *arg)
         CHECK_CONTAINS(text, cell);
     }
     CHECK_CONTAINS(text, "debug/info/warn/error"); /* no bare | inside a cell */
-    CHECK_CONTAINS(text, "(workers)");
+    CHECK_CONTAINS(text, "| gateway, workers, pool |");
+    CHECK_CONTAINS(text, "| workers |");
     free(text);
 }
 
