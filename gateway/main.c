@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "common/apikey.h"
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "gateway/gateway.h"
 #include "gateway/queries.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 static void usage(const struct config *cfg, FILE *out)
 {
@@ -149,23 +150,7 @@ int main(int argc, char **argv)
                 label = argv[++i];
             }
         } else if (!strncmp(arg, "--", 2)) {
-            char name[64];
-            const char *eq = strchr(arg, '=');
-            size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-            snprintf(name, sizeof(name), "%.*s", (int)len, arg + 2);
-            const char *value = eq ? eq + 1 : NULL;
-            if (!value && config_flag_is_bool(cfg, name) &&
-                (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
-                value = "on";
-            if (!value && i + 1 < argc)
-                value = argv[++i];
-            if (!value) {
-                fprintf(stderr, "flowstate-gateway: --%s needs a value\n", name);
-                rc = EXIT_USAGE;
-                goto done;
-            }
-            if (config_set_flag(cfg, name, value, err, sizeof(err)) < 0) {
-                fprintf(stderr, "flowstate-gateway: %s\n", err);
+            if (cli_setting_flag(cfg, "flowstate-gateway", argc, argv, &i) < 0) {
                 rc = EXIT_USAGE;
                 goto done;
             }

@@ -1,0 +1,30 @@
+/* cli — setting flags over the config table (see cli.h). */
+#include "common/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+
+int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    char name[64], err[512];
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    snprintf(name, sizeof(name), "%.*s", (int)len, arg + 2);
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value && config_flag_is_bool(cfg, name) && (*i + 1 >= argc || !strncmp(argv[*i + 1], "--", 2)))
+        value = "on";
+    if (!value && *i + 1 < argc)
+        value = argv[++*i];
+    if (!value) {
+        fprintf(stderr, "%s: --%s needs a value\n", prog, name);
+        return -1;
+    }
+    if (config_set_flag(cfg, name, value, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
+    return 0;
+}
