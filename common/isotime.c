@@ -1,7 +1,9 @@
-/* isotime — strict ISO 8601 parser (date, 'T' or ' ', time, optional fraction, Z or ±hh:mm). */
+/* isotime — strict ISO 8601 parser (date, 'T' or ' ', time, optional fraction, Z or ±hh:mm) and the
+ * current time in the same form. */
 #include "common/isotime.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 static bool digits(const char *s, int n, int *out)
@@ -66,4 +68,15 @@ int isotime_parse(const char *s, double *epoch)
     time_t t = timegm(&tm);
     *epoch = (double)t - offset + frac;
     return 0;
+}
+
+char *isotime_now(char buf[ISOTIME_LEN])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, ISOTIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, ISOTIME_LEN - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+    return buf;
 }

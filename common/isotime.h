@@ -8,4 +8,9 @@
  * not a valid timestamp with a zone (date and time must exist: no month 13, no Feb 30). */
 int isotime_parse(const char *s, double *epoch);
 
+#define ISOTIME_LEN 32
+/* Writes the current UTC time with milliseconds ("2030-01-01T00:00:00.123Z") into buf
+ * (ISOTIME_LEN bytes). Returns buf. */
+char *isotime_now(char buf[ISOTIME_LEN]);
+
 #endif

@@ -1,0 +1,29 @@
+/* http_client — a blocking JSON-over-HTTP client for one base URL on libcurl: one
+ * keep-alive connection reused across calls, a Bearer key, bounded timeouts. For worker
+ * threads and tools, never for the gateway's event loop. Not thread-safe: one client per
+ * thread. Call curl_global_init once before creating clients. */
+#ifndef FLOWSTATE_HTTP_CLIENT_H
+#define FLOWSTATE_HTTP_CLIENT_H
+
+#include <stddef.h>
+
+struct http_client;
+
+/* base_url like "http://127.0.0.1:3001" (no trailing slash needed); api_key may be empty.
+ * timeout_ms bounds each whole call. NULL on allocation failure. */
+struct http_client *http_client_new(const char *base_url, const char *api_key, long timeout_ms);
+void http_client_free(struct http_client *hc);
+
+struct http_response {
+    int status;       /* HTTP status, or 0 when no answer came (see error) */
+    const char *body; /* NUL-terminated; valid until the next call on this client */
+    size_t body_len;
+    char error[256];  /* transport error when status is 0 */
+};
+
+/* Sends method path (e.g. "POST", "/api/jobs/complete") with a JSON body (NULL: none) and
+ * waits for the answer. Returns the status (> 0), or 0 on a transport failure. */
+int http_client_send(struct http_client *hc, const char *method, const char *path,
+                     const char *body, struct http_response *resp);
+
+#endif

@@ -1,0 +1,15 @@
+/* coordinator — the agent that delegates tasks to other agents and runs workflows.
+ * Its tasks arrive with the agents issue; until then it runs the runtime's built-in ping
+ * and fails every other task type as unknown (without retry). */
+#include "worker/runtime/agent.h"
+
+static const char *const capabilities[] = {"coordination", "workflow_management", "task_delegation", NULL};
+
+static const struct agent_def agent = {
+    .name = "coordinator",
+    .capabilities = capabilities,
+    .tasks = NULL,
+    .ntasks = 0,
+};
+
+int main(int argc, char **argv) { return runtime_main(&agent, argc, argv); }

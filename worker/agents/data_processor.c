@@ -1,0 +1,15 @@
+/* data_processor — the agent that aggregates, validates and transforms records.
+ * Its tasks arrive with the agents issue; until then it runs the runtime's built-in ping
+ * and fails every other task type as unknown (without retry). */
+#include "worker/runtime/agent.h"
+
+static const char *const capabilities[] = {"data_processing", "transformation", "validation", NULL};
+
+static const struct agent_def agent = {
+    .name = "data_processor",
+    .capabilities = capabilities,
+    .tasks = NULL,
+    .ntasks = 0,
+};
+
+int main(int argc, char **argv) { return runtime_main(&agent, argc, argv); }

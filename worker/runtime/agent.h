@@ -1,0 +1,55 @@
+/* agent — what one agent executable declares (its name, capabilities and task handlers)
+ * and what a task handler may use while it runs. Each file under worker/agents/ defines an
+ * agent_def and a main() that calls runtime_main; the shared runtime does everything else:
+ * registration, claims, leases, reporting, shutdown. */
+#ifndef FLOWSTATE_AGENT_H
+#define FLOWSTATE_AGENT_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What a running task knows about its job. */
+struct task_ctx {
+    const char *agent;  /* agent name */
+    const char *worker; /* "host:pid" of this process */
+    long long job_id;
+    int attempt;
+    const volatile bool *stop; /* set when the job is cancelled, its lease lost, or at shutdown */
+};
+
+/* True once the job should stop (cancelled, lease lost, shutdown deadline). Long tasks check
+ * it between steps; their outcome is then discarded. */
+bool task_should_stop(const struct task_ctx *ctx);
+/* Sleeps ms milliseconds, returning early (false) when the job should stop. */
+bool task_sleep(const struct task_ctx *ctx, long ms);
+
+/* A task's outcome: on success set result (ownership passes to the runtime); on failure
+ * write error and say whether another attempt could succeed. */
+struct task_outcome {
+    cJSON *result;
+    char error[1024];
+    bool retryable;
+};
+
+/* Returns 0 on success, -1 on failure (outcome->error filled). payload is the job's whole
+ * payload object. */
+typedef int (*task_fn)(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *outcome);
+
+struct task_def {
+    const char *name; /* payload.taskType */
+    task_fn run;
+};
+
+struct agent_def {
+    const char *name;
+    const char *const *capabilities; /* NULL-terminated */
+    const struct task_def *tasks;
+    size_t ntasks;
+};
+
+/* Runs an agent process: settings from the environment and flags, then serves until
+ * SIGTERM. Returns the process exit code (WORKER_EXIT_FATAL for unrecoverable set-up). */
+int runtime_main(const struct agent_def *agent, int argc, char **argv);
+
+#endif

@@ -1,0 +1,548 @@
+/* claimer — the worker's main thread: its PostgreSQL connection and the loop around it.
+ *
+ * It claims jobs in batches (fs_jobs_claim: SKIP LOCKED, priority/run_at/id order) when
+ * executor slots are free and there is reason to look: a NOTIFY on the agent's wake
+ * channel, the last claim came back full, or the polling interval passed (the fallback,
+ * and the heartbeat that notices a silently dead connection: every query has a deadline).
+ * It renews the leases of every job it holds (claimed, running, or waiting to be reported)
+ * a third of the way into the lease, and learns there that a job was cancelled or lost.
+ * On SIGTERM it stops claiming, hands back jobs not yet started, lets running ones finish
+ * until the shutdown timeout, then hands back the rest. The connection is re-made with
+ * backoff whenever it fails. */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/backoff.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "worker/runtime/shared.h"
+
+#define QUERY_DEADLINE_S 15.0
+#define REPORTER_FLUSH_S 5.0
+#define HAND_BACK_REASON_STOP "handed back: the worker is shutting down"
+
+enum stmt { S_CLAIM, S_RENEW, S_HAND_BACK, S__COUNT };
+
+static const char *const stmt_sql[S__COUNT] = {
+    [S_CLAIM] = "SELECT id, attempt, lease, payload FROM fs_jobs_claim($1::text, $2::int, $3::text, $4::int)",
+    [S_RENEW] = "SELECT id, state FROM fs_jobs_renew($1::bigint[], $2::int[], $3::text, $4::int)",
+    [S_HAND_BACK] = "SELECT fs_jobs_hand_back($1::bigint[], $2::int[], $3::text, $4::text)",
+};
+static const char *const stmt_name[S__COUNT] = {"claim", "renew", "hand_back"};
+
+struct claimer {
+    struct runtime *rt;
+    PGconn *conn;
+    struct backoff reconnect;
+    double next_connect;
+    bool notified;     /* a wake-up NOTIFY arrived since the last claim */
+    bool last_full;    /* the last claim returned as many jobs as asked */
+    double next_poll;  /* claim by this time even without a NOTIFY */
+    struct job *held;  /* every job claimed and not yet freed */
+    int held_count;
+    bool draining;
+    double drain_deadline;
+};
+
+/* ---- connection -------------------------------------------------------------------- */
+
+static void disconnect(struct claimer *c, const char *why)
+{
+    if (!c->conn)
+        return;
+    char quoted[600];
+    log_warn("msg=\"database connection lost\" error=%s", log_quote(why, quoted, sizeof(quoted)));
+    PQfinish(c->conn);
+    c->conn = NULL;
+    c->next_connect = monotonic_now() + (double)backoff_next(&c->reconnect) / 1000.0;
+}
+
+static bool setup_ok(PGconn *conn, PGresult *res, char *err, size_t errlen)
+{
+    ExecStatusType st = PQresultStatus(res);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok)
+        snprintf(err, errlen, "%s", PQerrorMessage(conn));
+    PQclear(res);
+    return ok;
+}
+
+static int connect_db(struct claimer *c)
+{
+    struct runtime *rt = c->rt;
+    char app[128];
+    snprintf(app, sizeof(app), "flowstate-%s", rt->agent->name);
+    const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "application_name", NULL};
+    const char *vals[] = {config_str(rt->cfg, CFG_DATABASE_URL), "5", "1", "10", "5", "3", app, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    char err[1024] = "";
+    bool ok = conn && PQstatus(conn) == CONNECTION_OK;
+    if (!ok)
+        snprintf(err, sizeof(err), "%s", conn ? PQerrorMessage(conn) : "out of memory");
+    ok = ok && setup_ok(conn, PQexec(conn, "SET TimeZone = 'UTC'; SET statement_timeout = 15000"), err, sizeof(err));
+    for (int i = 0; ok && i < S__COUNT; i++)
+        ok = setup_ok(conn, PQprepare(conn, stmt_name[i], stmt_sql[i], 0, NULL), err, sizeof(err));
+    const char *agent = rt->agent->name;
+    ok = ok && setup_ok(conn, PQexecParams(conn, "SELECT fs_listen($1::text)", 1, NULL, &agent, NULL, NULL, 0),
+                        err, sizeof(err));
+    ok = ok && PQsetnonblocking(conn, 1) == 0;
+    if (!ok) {
+        char quoted[1100];
+        long delay = backoff_next(&c->reconnect);
+        log_warn("msg=\"cannot connect to the database; retrying\" error=%s retry_ms=%ld",
+                 log_quote(err, quoted, sizeof(quoted)), delay);
+        PQfinish(conn);
+        c->next_connect = monotonic_now() + (double)delay / 1000.0;
+        return -1;
+    }
+    log_info("msg=\"database connected; listening for jobs\" agent=%s", agent);
+    c->conn = conn;
+    backoff_reset(&c->reconnect);
+    c->notified = true; /* jobs may have arrived while we were away */
+    return 0;
+}
+
+static void drain_notifies(struct claimer *c)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(c->conn)) != NULL) {
+        c->notified = true;
+        PQfreemem(n);
+    }
+}
+
+/* Runs a prepared statement and waits for its result with a deadline. NULL when the
+ * connection failed (it is then closed) — or the statement failed (logged). */
+static PGresult *db_call(struct claimer *c, enum stmt s, int n, const char *const *values)
+{
+    if (!c->conn)
+        return NULL;
+    if (!PQsendQueryPrepared(c->conn, stmt_name[s], n, values, NULL, NULL, 0)) {
+        disconnect(c, PQerrorMessage(c->conn));
+        return NULL;
+    }
+    double deadline = monotonic_now() + QUERY_DEADLINE_S;
+    PGresult *last = NULL;
+    for (;;) {
+        int flush = PQflush(c->conn);
+        if (flush < 0) {
+            disconnect(c, PQerrorMessage(c->conn));
+            break;
+        }
+        if (flush == 0 && !PQisBusy(c->conn)) {
+            PGresult *r = PQgetResult(c->conn);
+            if (!r)
+                break;
+            PQclear(last);
+            last = r;
+            continue;
+        }
+        double left = deadline - monotonic_now();
+        if (left <= 0) {
+            disconnect(c, "no answer within the query deadline");
+            break;
+        }
+        struct pollfd p = {PQsocket(c->conn), (short)(POLLIN | (flush ? POLLOUT : 0)), 0};
+        if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR) {
+            disconnect(c, strerror(errno));
+            break;
+        }
+        if (!PQconsumeInput(c->conn)) {
+            disconnect(c, PQerrorMessage(c->conn));
+            break;
+        }
+    }
+    if (c->conn)
+        drain_notifies(c);
+    else {
+        PQclear(last);
+        return NULL;
+    }
+    ExecStatusType st = PQresultStatus(last);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        char quoted[600];
+        log_error("msg=\"query failed\" statement=%s error=%s", stmt_name[s],
+                  log_quote(last ? PQresultErrorMessage(last) : "no result", quoted, sizeof(quoted)));
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+/* ---- held jobs --------------------------------------------------------------------- */
+
+static void held_add(struct claimer *c, struct job *j)
+{
+    j->held_prev = NULL;
+    j->held_next = c->held;
+    if (c->held)
+        c->held->held_prev = j;
+    c->held = j;
+    c->held_count++;
+}
+
+static void held_remove(struct claimer *c, struct job *j)
+{
+    if (j->held_prev)
+        j->held_prev->held_next = j->held_next;
+    else
+        c->held = j->held_next;
+    if (j->held_next)
+        j->held_next->held_prev = j->held_prev;
+    c->held_count--;
+}
+
+static void free_acked(struct claimer *c)
+{
+    struct runtime *rt = c->rt;
+    pthread_mutex_lock(&rt->lock);
+    struct jobq acked = rt->acked_q;
+    rt->acked_q = (struct jobq){0};
+    pthread_mutex_unlock(&rt->lock);
+    struct job *j;
+    while ((j = jobq_pop(&acked)) != NULL) {
+        held_remove(c, j);
+        job_free(j);
+    }
+}
+
+/* Renders ids and attempts of jobs as PostgreSQL array literals. */
+static int array_params(struct job **jobs, int n, char **ids, char **attempts)
+{
+    size_t cap = (size_t)n * 22 + 3;
+    *ids = malloc(cap);
+    *attempts = malloc(cap);
+    if (!*ids || !*attempts) {
+        free(*ids);
+        free(*attempts);
+        return -1;
+    }
+    size_t oi = 0, oa = 0;
+    (*ids)[oi++] = '{';
+    (*attempts)[oa++] = '{';
+    for (int i = 0; i < n; i++) {
+        oi += (size_t)snprintf(*ids + oi, cap - oi, "%s%lld", i ? "," : "", jobs[i]->id);
+        oa += (size_t)snprintf(*attempts + oa, cap - oa, "%s%d", i ? "," : "", jobs[i]->attempt);
+    }
+    snprintf(*ids + oi, cap - oi, "}");
+    snprintf(*attempts + oa, cap - oa, "}");
+    return 0;
+}
+
+/* Marks a job as no longer ours: its task is told to stop and its outcome is never sent.
+ * Returns true when the job can be freed now (it was still waiting for an executor). */
+static bool drop_locked(struct runtime *rt, struct job *j)
+{
+    j->stop = true;
+    j->dropped = true;
+    return jobq_remove(&rt->exec_q, j);
+}
+
+/* Hands jobs back to the queue (shutdown) and frees those no thread still uses. */
+static void hand_back(struct claimer *c, struct job **jobs, int n, const char *reason)
+{
+    if (n == 0)
+        return;
+    struct runtime *rt = c->rt;
+    char *ids, *attempts;
+    if (array_params(jobs, n, &ids, &attempts) < 0)
+        return;
+    const char *values[4] = {ids, attempts, rt->worker, reason};
+    PGresult *res = db_call(c, S_HAND_BACK, 4, values);
+    log_info("msg=\"handed jobs back\" count=%d applied=%s", n,
+             res ? PQgetvalue(res, 0, 0) : "unknown (the sweeper will requeue them when their leases expire)");
+    PQclear(res);
+    free(ids);
+    free(attempts);
+}
+
+/* ---- claim and renew --------------------------------------------------------------- */
+
+static int free_slots(struct claimer *c)
+{
+    struct runtime *rt = c->rt;
+    pthread_mutex_lock(&rt->lock);
+    int slots = rt->concurrency - rt->executing - rt->exec_q.len;
+    pthread_mutex_unlock(&rt->lock);
+    /* Outcomes waiting for the gateway still hold leases: bound them too. */
+    int room = 2 * rt->concurrency + rt->claim_batch - c->held_count;
+    if (slots > room)
+        slots = room;
+    return slots < rt->claim_batch ? slots : rt->claim_batch;
+}
+
+static void claim(struct claimer *c)
+{
+    struct runtime *rt = c->rt;
+    int want = free_slots(c);
+    if (want <= 0)
+        return;
+    char want_text[16], lease_text[16];
+    snprintf(want_text, sizeof(want_text), "%d", want);
+    snprintf(lease_text, sizeof(lease_text), "%d", rt->lease_s);
+    const char *values[4] = {rt->agent->name, want_text, rt->worker, lease_text};
+    c->notified = false;
+    PGresult *res = db_call(c, S_CLAIM, 4, values);
+    if (!res)
+        return;
+    int got = PQntuples(res);
+    c->last_full = got == want;
+    c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
+    if (got == 0) {
+        PQclear(res);
+        return;
+    }
+    double now = monotonic_now();
+    pthread_mutex_lock(&rt->lock);
+    for (int i = 0; i < got; i++) {
+        struct job *j = calloc(1, sizeof(*j));
+        if (!j)
+            break; /* the lease will expire and the sweeper requeue it */
+        j->id = atoll(PQgetvalue(res, i, 0));
+        j->attempt = atoi(PQgetvalue(res, i, 1));
+        j->lease_s = atoi(PQgetvalue(res, i, 2));
+        j->payload = cJSON_ParseWithLength(PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3));
+        j->next_renew = now + j->lease_s / 3.0;
+        held_add(c, j);
+        if (!j->payload) {
+            j->failed = true;
+            j->retryable = true;
+            j->error = strdup("the worker could not read the job's payload (out of memory?)");
+            j->finished = true;
+            jobq_push(&rt->report_q, j);
+            pthread_cond_signal(&rt->report_cond);
+            continue;
+        }
+        jobq_push(&rt->exec_q, j);
+    }
+    pthread_cond_broadcast(&rt->exec_cond);
+    pthread_cond_signal(&rt->report_cond); /* the agent may have become busy */
+    pthread_mutex_unlock(&rt->lock);
+    PQclear(res);
+    log_debug("msg=claimed count=%d asked=%d", got, want);
+}
+
+/* Renews leases due within the next second; returns the time the next renewal is due. */
+static double renew(struct claimer *c)
+{
+    struct runtime *rt = c->rt;
+    double now = monotonic_now(), next = now + 3600;
+    int n = 0;
+    for (struct job *j = c->held; j; j = j->held_next)
+        n += !j->dropped && j->next_renew <= now + 1.0;
+    if (n > 0 && c->conn) {
+        struct job **due = malloc((size_t)n * sizeof(*due));
+        if (!due)
+            return now + 1.0;
+        int k = 0;
+        for (struct job *j = c->held; j && k < n; j = j->held_next)
+            if (!j->dropped && j->next_renew <= now + 1.0)
+                due[k++] = j;
+        char *ids, *attempts, lease_text[16];
+        snprintf(lease_text, sizeof(lease_text), "%d", rt->lease_s);
+        PGresult *res = NULL;
+        if (array_params(due, k, &ids, &attempts) == 0) {
+            const char *values[4] = {ids, attempts, rt->worker, lease_text};
+            res = db_call(c, S_RENEW, 4, values);
+            free(ids);
+            free(attempts);
+        }
+        if (res) {
+            pthread_mutex_lock(&rt->lock);
+            for (int r = 0; r < PQntuples(res); r++) {
+                long long id = atoll(PQgetvalue(res, r, 0));
+                const char *state = PQgetvalue(res, r, 1);
+                for (int i = 0; i < k; i++) {
+                    struct job *j = due[i];
+                    if (!j || j->id != id)
+                        continue;
+                    due[i] = NULL;
+                    if (strcmp(state, "ok") == 0) {
+                        j->next_renew = monotonic_now() + j->lease_s / 3.0;
+                        break;
+                    }
+                    log_info("msg=\"job taken away; stopping it\" job=%lld attempt=%d reason=%s", j->id,
+                             j->attempt, strcmp(state, "cancelled") == 0 ? "cancelled" : "lease_lost");
+                    if (drop_locked(rt, j))
+                        jobq_push(&rt->acked_q, j);
+                    break;
+                }
+            }
+            pthread_mutex_unlock(&rt->lock);
+            PQclear(res);
+        }
+        free(due);
+    }
+    for (struct job *j = c->held; j; j = j->held_next)
+        if (!j->dropped && j->next_renew < next)
+            next = j->next_renew;
+    return next - 1.0 > now ? next - 1.0 : now + 0.05;
+}
+
+/* ---- shutdown ---------------------------------------------------------------------- */
+
+static void begin_drain(struct claimer *c)
+{
+    struct runtime *rt = c->rt;
+    c->draining = true;
+    c->drain_deadline = monotonic_now() + rt->shutdown_s;
+    /* Jobs no executor has started go back at once. */
+    pthread_mutex_lock(&rt->lock);
+    int n = rt->exec_q.len, k = 0;
+    struct job **unstarted = n ? malloc((size_t)n * sizeof(*unstarted)) : NULL;
+    struct job *j;
+    while (unstarted && (j = jobq_pop(&rt->exec_q)) != NULL) {
+        j->dropped = true;
+        unstarted[k++] = j;
+    }
+    int running = rt->executing;
+    pthread_mutex_unlock(&rt->lock);
+    log_info("msg=\"stopping: no new claims\" running=%d unstarted=%d timeout_s=%d", running, k,
+             rt->shutdown_s);
+    hand_back(c, unstarted, k, HAND_BACK_REASON_STOP);
+    for (int i = 0; i < k; i++) {
+        held_remove(c, unstarted[i]);
+        job_free(unstarted[i]);
+    }
+    free(unstarted);
+}
+
+/* The shutdown timeout passed (or a second signal came): every job still held goes back. */
+static void hand_back_all(struct claimer *c, const char *reason)
+{
+    struct runtime *rt = c->rt;
+    int n = 0;
+    for (struct job *j = c->held; j; j = j->held_next)
+        n += !j->dropped;
+    if (n == 0)
+        return;
+    struct job **jobs = malloc((size_t)n * sizeof(*jobs));
+    if (!jobs)
+        return;
+    int k = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (struct job *j = c->held; j && k < n; j = j->held_next) {
+        if (j->dropped)
+            continue;
+        jobs[k++] = j;
+        if (drop_locked(rt, j))
+            jobq_push(&rt->acked_q, j);
+        else if (j->finished && jobq_remove(&rt->report_q, j))
+            jobq_push(&rt->acked_q, j);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    hand_back(c, jobs, k, reason);
+    free(jobs);
+}
+
+static int handle_signals(struct claimer *c, int signal_fd)
+{
+    struct signalfd_siginfo si;
+    int stop_now = 0;
+    while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT)
+            continue;
+        if (!c->draining) {
+            begin_drain(c);
+        } else {
+            log_warn("msg=\"second signal; handing back every job now\" signal=%u", si.ssi_signo);
+            stop_now = 1;
+        }
+    }
+    return stop_now;
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+int claimer_run(struct runtime *rt, int signal_fd)
+{
+    struct claimer c = {.rt = rt};
+    backoff_init(&c.reconnect, 100, 10000);
+    c.next_poll = 0;
+    bool abort_now = false;
+    for (;;) {
+        double now = monotonic_now();
+        if (!c.conn && now >= c.next_connect)
+            connect_db(&c);
+        uint64_t tick;
+        while (read(rt->wake_fd, &tick, sizeof(tick)) > 0)
+            ;
+        if (handle_signals(&c, signal_fd))
+            abort_now = true;
+        free_acked(&c);
+
+        if (c.draining && (abort_now || monotonic_now() >= c.drain_deadline)) {
+            if (!abort_now)
+                log_warn("msg=\"shutdown timeout; handing back unfinished jobs\" held=%d", c.held_count);
+            hand_back_all(&c, abort_now ? "handed back: the worker was told to stop at once"
+                                        : "handed back: the job outlived the worker's shutdown timeout");
+            break;
+        }
+        if (c.draining && c.held_count == 0)
+            break;
+
+        double next_renew = c.conn ? renew(&c) : monotonic_now() + 1.0;
+        now = monotonic_now();
+        if (!c.draining && c.conn && (c.notified || c.last_full || now >= c.next_poll)) {
+            bool was_full = c.last_full;
+            claim(&c);
+            if (c.last_full && free_slots(&c) > 0)
+                continue; /* more may be waiting: claim again right away */
+            if (was_full && !c.last_full)
+                c.last_full = false;
+        }
+
+        double until = next_renew;
+        if (!c.draining && c.next_poll < until)
+            until = c.next_poll;
+        if (!c.conn && c.next_connect < until)
+            until = c.next_connect;
+        if (c.draining && c.drain_deadline < until)
+            until = c.drain_deadline;
+        now = monotonic_now();
+        int timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
+        struct pollfd fds[3] = {{rt->wake_fd, POLLIN, 0}, {signal_fd, POLLIN, 0},
+                                {c.conn ? PQsocket(c.conn) : -1, POLLIN, 0}};
+        if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
+            log_error("msg=\"poll failed\" error=\"%s\"", strerror(errno));
+            break;
+        }
+        if (c.conn && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (!PQconsumeInput(c.conn))
+                disconnect(&c, PQerrorMessage(c.conn));
+            else
+                drain_notifies(&c);
+        }
+    }
+    /* Executors finish (their tasks were told to stop if handed back), then the reporter
+     * flushes what finished, says offline and exits. */
+    int stuck = executors_stop(rt, REPORTER_FLUSH_S);
+    pthread_mutex_lock(&rt->lock);
+    rt->reporter_stop = true;
+    rt->reporter_give_up = monotonic_now() + REPORTER_FLUSH_S;
+    pthread_cond_signal(&rt->report_cond);
+    pthread_mutex_unlock(&rt->lock);
+    pthread_join(rt->reporter_thread, NULL);
+    free_acked(&c);
+    if (stuck > 0) {
+        log_warn("msg=\"tasks ignored the stop request; exiting anyway\" count=%d", stuck);
+    } else {
+        while (c.held) {
+            struct job *j = c.held;
+            held_remove(&c, j);
+            job_free(j);
+        }
+    }
+    if (c.conn)
+        PQfinish(c.conn);
+    log_info("msg=stopped");
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* tasks — running one job: picks the handler by payload.taskType (the built-in ping, or
+ * one of the agent's tasks), calls it, and turns what it returns into the job's outcome.
+ * Unknown task types fail without retry: another attempt cannot help. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/isotime.h"
+#include "common/json.h"
+#include "worker/runtime/shared.h"
+
+#define PING_SLEEP_MAX_MS 60000
+#define STOP_CHECK_MS 20
+
+bool task_should_stop(const struct task_ctx *ctx) { return *ctx->stop; }
+
+bool task_sleep(const struct task_ctx *ctx, long ms)
+{
+    double end = monotonic_now() + (double)ms / 1000.0;
+    for (;;) {
+        if (task_should_stop(ctx))
+            return false;
+        double left = end - monotonic_now();
+        if (left <= 0)
+            return true;
+        double step = left < STOP_CHECK_MS / 1000.0 ? left : STOP_CHECK_MS / 1000.0;
+        struct timespec ts = {0, (long)(step * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+/* ping: {"taskType":"ping","sleepMs":N} — proves the path from queue to worker and back;
+ * sleepMs (0..60000) stands in for real work. */
+static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out)
+{
+    long sleep_ms = 0;
+    struct field_error err;
+    if (json_get_int(payload, "sleepMs", false, 0, PING_SLEEP_MAX_MS, &sleep_ms, &err) < 0) {
+        snprintf(out->error, sizeof(out->error), "%s", err.message);
+        out->retryable = false;
+        return -1;
+    }
+    char started[ISOTIME_LEN], finished[ISOTIME_LEN];
+    isotime_now(started);
+    if (sleep_ms > 0 && !task_sleep(ctx, sleep_ms)) {
+        snprintf(out->error, sizeof(out->error), "stopped before the sleep ended");
+        return -1;
+    }
+    isotime_now(finished);
+    cJSON *r = cJSON_CreateObject();
+    if (!r) {
+        snprintf(out->error, sizeof(out->error), "out of memory");
+        out->retryable = true;
+        return -1;
+    }
+    cJSON_AddBoolToObject(r, "pong", true);
+    cJSON_AddStringToObject(r, "agent", ctx->agent);
+    cJSON_AddStringToObject(r, "worker", ctx->worker);
+    cJSON_AddNumberToObject(r, "jobId", (double)ctx->job_id);
+    cJSON_AddNumberToObject(r, "attempt", ctx->attempt);
+    cJSON_AddNumberToObject(r, "sleptMs", (double)sleep_ms);
+    cJSON_AddStringToObject(r, "startedAt", started);
+    cJSON_AddStringToObject(r, "finishedAt", finished);
+    out->result = r;
+    return 0;
+}
+
+static task_fn find_task(const struct agent_def *agent, const char *type)
+{
+    if (strcmp(type, "ping") == 0)
+        return ping_run;
+    for (size_t i = 0; i < agent->ntasks; i++)
+        if (strcmp(agent->tasks[i].name, type) == 0)
+            return agent->tasks[i].run;
+    return NULL;
+}
+
+static void describe_known(const struct agent_def *agent, char *buf, size_t len)
+{
+    size_t o = (size_t)snprintf(buf, len, "ping");
+    for (size_t i = 0; i < agent->ntasks && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, ", %s", agent->tasks[i].name);
+}
+
+void task_run(struct runtime *rt, struct job *job)
+{
+    struct task_ctx ctx = {rt->agent->name, rt->worker, job->id, job->attempt, &job->stop};
+    struct task_outcome out = {.result = NULL, .error = "", .retryable = true};
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(job->payload, "taskType");
+    task_fn fn = cJSON_IsString(type) ? find_task(rt->agent, type->valuestring) : NULL;
+    int rc;
+    if (!fn) {
+        char known[512];
+        describe_known(rt->agent, known, sizeof(known));
+        if (cJSON_IsString(type))
+            snprintf(out.error, sizeof(out.error), "unknown task '%.200s' for agent %s (it runs: %s)",
+                     type->valuestring, rt->agent->name, known);
+        else
+            snprintf(out.error, sizeof(out.error),
+                     "payload.taskType is missing or not a string (agent %s runs: %s)",
+                     rt->agent->name, known);
+        out.retryable = false;
+        rc = -1;
+    } else {
+        rc = fn(&ctx, job->payload, &out);
+    }
+    if (rc == 0 && !out.result)
+        out.result = cJSON_CreateObject();
+    job->failed = rc != 0;
+    job->retryable = out.retryable;
+    job->result = rc == 0 ? out.result : NULL;
+    if (rc != 0) {
+        cJSON_Delete(out.result);
+        job->error = strdup(out.error[0] ? out.error : "the task failed without saying why");
+    }
+}
