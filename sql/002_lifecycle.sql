@@ -140,12 +140,15 @@ LANGUAGE sql AS $$
 $$;
 
 -- Outcome of an item in a batch report: 'ok' (applied), 'conflict' (the job exists but is
--- not running at that attempt: fenced), 'not_found'.
+-- not running at that attempt: fenced), 'not_found'. status and attempts are the job's after
+-- the statement (for a conflict: what it is instead, for the caller's message). Item ids must
+-- be distinct within one call (the gateway checks): two reports for one job in the same
+-- statement would both see the job running.
 --
 -- Complete: items [{id, attempt, result}]. A job with a cancel request still completes: the
 -- work was done.
 CREATE FUNCTION fs_jobs_complete(items jsonb, with_job bool)
-RETURNS TABLE (id bigint, outcome text, status text, job json)
+RETURNS TABLE (id bigint, outcome text, status text, job json, attempts int)
 LANGUAGE sql AS $$
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(items) AS t(id bigint, attempt int, result jsonb)),
@@ -154,21 +157,20 @@ LANGUAGE sql AS $$
             locked_by = NULL, locked_until = NULL, last_error = NULL
         FROM input i
         WHERE j.id = i.id AND j.attempts = i.attempt AND j.status = 'running'
-        RETURNING j.id, j.status, CASE WHEN with_job THEN fs_job_json(j) END AS job)
+        RETURNING j.id, j.status, j.attempts, CASE WHEN with_job THEN fs_job_json(j) END AS job)
     SELECT i.id,
            CASE WHEN u.id IS NOT NULL THEN 'ok'
-                WHEN EXISTS (SELECT 1 FROM job_queue e WHERE e.id = i.id) THEN 'conflict'
+                WHEN e.id IS NOT NULL THEN 'conflict'
                 ELSE 'not_found' END,
-           coalesce(u.status, (SELECT e.status FROM job_queue e WHERE e.id = i.id)),
-           u.job
-    FROM input i LEFT JOIN upd u ON u.id = i.id
+           coalesce(u.status, e.status), u.job, coalesce(u.attempts, e.attempts)
+    FROM input i LEFT JOIN upd u ON u.id = i.id LEFT JOIN job_queue e ON e.id = i.id
 $$;
 
 -- Fail: items [{id, attempt, error, retryable, result}]. Attempts left and retryable → back
 -- to pending after a backoff; otherwise 'failed' (the dead letter). A job with a cancel
 -- request becomes 'cancelled' instead of retrying.
 CREATE FUNCTION fs_jobs_fail(items jsonb, with_job bool, base_ms int, cap_ms int)
-RETURNS TABLE (id bigint, outcome text, status text, job json)
+RETURNS TABLE (id bigint, outcome text, status text, job json, attempts int)
 LANGUAGE sql AS $$
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(items)
@@ -189,14 +191,13 @@ LANGUAGE sql AS $$
             processed_at = CASE WHEN d.next = 'pending' THEN NULL ELSE now() END,
             locked_by = NULL, locked_until = NULL
         FROM decided d WHERE j.id = d.id
-        RETURNING j.id, j.status, CASE WHEN with_job THEN fs_job_json(j) END AS job)
+        RETURNING j.id, j.status, j.attempts, CASE WHEN with_job THEN fs_job_json(j) END AS job)
     SELECT i.id,
            CASE WHEN u.id IS NOT NULL THEN 'ok'
-                WHEN EXISTS (SELECT 1 FROM job_queue e WHERE e.id = i.id) THEN 'conflict'
+                WHEN e.id IS NOT NULL THEN 'conflict'
                 ELSE 'not_found' END,
-           coalesce(u.status, (SELECT e.status FROM job_queue e WHERE e.id = i.id)),
-           u.job
-    FROM input i LEFT JOIN upd u ON u.id = i.id
+           coalesce(u.status, e.status), u.job, coalesce(u.attempts, e.attempts)
+    FROM input i LEFT JOIN upd u ON u.id = i.id LEFT JOIN job_queue e ON e.id = i.id
 $$;
 
 -- Renew the leases of a worker's running jobs (parallel arrays of ids and attempts).

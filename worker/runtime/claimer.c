@@ -289,13 +289,15 @@ static void claim(struct claimer *c)
     snprintf(want_text, sizeof(want_text), "%d", want);
     snprintf(lease_text, sizeof(lease_text), "%d", rt->lease_s);
     const char *values[4] = {rt->agent->name, want_text, rt->worker, lease_text};
+    /* Whatever happens, the next look is at the next poll unless something wakes us. */
     c->notified = false;
+    c->last_full = false;
+    c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
     PGresult *res = db_call(c, S_CLAIM, 4, values);
     if (!res)
         return;
     int got = PQntuples(res);
     c->last_full = got == want;
-    c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
     if (got == 0) {
         PQclear(res);
         return;
@@ -330,21 +332,21 @@ static void claim(struct claimer *c)
     log_debug("msg=claimed count=%d asked=%d", got, want);
 }
 
-/* Renews leases due within the next second; returns the time the next renewal is due. */
+/* Renews the leases that are due; returns the time the next renewal is due. */
 static double renew(struct claimer *c)
 {
     struct runtime *rt = c->rt;
     double now = monotonic_now(), next = now + 3600;
     int n = 0;
     for (struct job *j = c->held; j; j = j->held_next)
-        n += !j->dropped && j->next_renew <= now + 1.0;
+        n += !j->dropped && j->next_renew <= now;
     if (n > 0 && c->conn) {
         struct job **due = malloc((size_t)n * sizeof(*due));
         if (!due)
             return now + 1.0;
         int k = 0;
         for (struct job *j = c->held; j && k < n; j = j->held_next)
-            if (!j->dropped && j->next_renew <= now + 1.0)
+            if (!j->dropped && j->next_renew <= now)
                 due[k++] = j;
         char *ids, *attempts, lease_text[16];
         snprintf(lease_text, sizeof(lease_text), "%d", rt->lease_s);
@@ -378,13 +380,17 @@ static double renew(struct claimer *c)
             }
             pthread_mutex_unlock(&rt->lock);
             PQclear(res);
+        } else {
+            /* Not renewed (no connection or the statement failed): try again in a second. */
+            for (int i = 0; i < k; i++)
+                due[i]->next_renew = now + 1.0;
         }
         free(due);
     }
     for (struct job *j = c->held; j; j = j->held_next)
         if (!j->dropped && j->next_renew < next)
             next = j->next_renew;
-    return next - 1.0 > now ? next - 1.0 : now + 0.05;
+    return next > now ? next : now + 0.05;
 }
 
 /* ---- shutdown ---------------------------------------------------------------------- */
@@ -492,12 +498,9 @@ int claimer_run(struct runtime *rt, int signal_fd)
         double next_renew = c.conn ? renew(&c) : monotonic_now() + 1.0;
         now = monotonic_now();
         if (!c.draining && c.conn && (c.notified || c.last_full || now >= c.next_poll)) {
-            bool was_full = c.last_full;
             claim(&c);
             if (c.last_full && free_slots(&c) > 0)
                 continue; /* more may be waiting: claim again right away */
-            if (was_full && !c.last_full)
-                c.last_full = false;
         }
 
         double until = next_renew;
