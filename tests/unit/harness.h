@@ -57,5 +57,6 @@ void register_router_tests(void);
 void register_apikey_tests(void);
 void register_isotime_tests(void);
 void register_log_tests(void);
+void register_backoff_tests(void);
 
 #endif

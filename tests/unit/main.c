@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     register_apikey_tests();
     register_isotime_tests();
     register_log_tests();
+    register_backoff_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
