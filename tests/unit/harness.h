@@ -58,5 +58,6 @@ void register_apikey_tests(void);
 void register_isotime_tests(void);
 void register_log_tests(void);
 void register_backoff_tests(void);
+void register_jobq_tests(void);
 
 #endif

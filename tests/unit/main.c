@@ -146,6 +146,7 @@ int main(int argc, char **argv)
     register_isotime_tests();
     register_log_tests();
     register_backoff_tests();
+    register_jobq_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
