@@ -123,6 +123,7 @@ int main(int argc, char **argv)
     }
     if (config_load_env(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "flowstate-gateway: %s\n", err);
+        rc = EXIT_USAGE;
         goto done;
     }
     for (int i = 1; i < argc; i++) {

@@ -58,5 +58,11 @@ def test_run_script_serves_jobs_and_stops_on_ctrl_c(db, tmp_path):
         assert states.get("code_analyzer") == "offline", states
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            # run.sh's trap stops the gateway and the pool it started in their own sessions;
+            # SIGKILL would leave them running.
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

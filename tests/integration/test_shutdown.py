@@ -143,13 +143,13 @@ def run_gateway_briefly(args=(), env_extra=None, db_url=None, timeout=15):
 
 def test_unknown_env_setting(test_db):
     code, _, err = run_gateway_briefly(env_extra={"FLOWSTATE_BOGUS": "1"}, db_url=test_db)
-    assert code != 0
+    assert code == 2, f"exit {code}: bad settings exit 2 whether they come from flags or the environment"
     assert "FLOWSTATE_BOGUS" in err, err
 
 
 def test_unknown_flag(test_db):
     code, _, err = run_gateway_briefly(["--bogus"], db_url=test_db)
-    assert code != 0
+    assert code == 2, f"exit {code}"
     assert "bogus" in err, err
     code, _, err = run_gateway_briefly(["--bogus=1"], db_url=test_db)
     assert code != 0 and "bogus" in err, err
@@ -166,7 +166,7 @@ def test_invalid_values(test_db):
         ({"FLOWSTATE_KEY_CACHE_TTL": "-1"}, "FLOWSTATE_KEY_CACHE_TTL"),
     ]:
         code, _, err = run_gateway_briefly(env_extra=env, db_url=test_db)
-        assert code != 0, f"{env} accepted"
+        assert code == 2, f"{env}: exit {code}, want 2"
         assert name in err, f"{env}: stderr does not name {name}:\n{err}"
     code, _, err = run_gateway_briefly(["--port", "70000"], db_url=test_db)
     assert code != 0 and "port" in err.lower(), err
