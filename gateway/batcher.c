@@ -1,23 +1,27 @@
-/* batcher — collects job inserts into one jsonb_to_recordset statement per flush.
+/* batcher — collects rows of one kind into one statement per flush.
  *
  * A flush is deferred to the end of the current loop iteration (event_active), so every
  * request parsed in the same iteration lands in the same statement. When a whole batch
- * fails with a data error (which validation should make impossible), its rows are retried
- * one by one so one bad row cannot fail its neighbours. */
+ * fails with a data error or a transaction rollback (a deadlock, which validation cannot
+ * prevent), its rows are retried one by one so one bad row cannot fail its neighbours.
+ *
+ * Requests that name a job (r->job_id) are never put in one statement with another
+ * request for the same job: the outcome statements match each row to its job, and two
+ * reports for one job must be decided one after the other (the second one is fenced). A
+ * request skipped for that reason keeps its place in the queue for the next statement. */
 #include "gateway/batcher.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "gateway/gateway.h"
 #include "gateway/pgpool.h"
-#include "gateway/queries.h"
 #include "gateway/request.h"
 
-/* A row skipped by ON CONFLICT whose winner was not visible yet gets this many more tries. */
-#define MAX_RETRIES 3
+#define EXTRA_MAX 4
 
 struct batch {
     struct batcher *b;
@@ -26,32 +30,59 @@ struct batch {
     struct request *items[];
 };
 
+/* The job ids already in the batch being taken: open addressing, an entry is live when its
+ * generation is the current one, so nothing needs clearing between batches. */
+struct seen_slot {
+    long long id;
+    unsigned gen;
+};
+
 struct batcher {
     struct gateway *gw;
+    const struct batcher_kind *kind;
+    int nextra;
+    char *extra[EXTRA_MAX];
     int batch_max, inflight_max, inflight;
     struct request *head, *tail;
     int queued;
     struct event *flush_ev;
     struct evbuffer *buf;
+    struct seen_slot *seen;
+    size_t seen_mask;
+    unsigned seen_gen;
 };
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
-struct batcher *batcher_new(struct gateway *gw, int batch_max, int inflight_max)
+struct batcher *batcher_new(struct gateway *gw, const struct batcher_kind *kind, int nextra,
+                            const char *const *extra, int batch_max, int inflight_max)
 {
+    if (nextra < 0 || nextra > EXTRA_MAX)
+        return NULL;
     struct batcher *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
     b->gw = gw;
+    b->kind = kind;
     b->batch_max = batch_max;
     b->inflight_max = inflight_max;
+    b->nextra = nextra;
+    for (int i = 0; i < nextra; i++)
+        if (!(b->extra[i] = strdup(extra[i])))
+            goto fail;
+    size_t cap = 16;
+    while (cap < (size_t)batch_max * 2)
+        cap *= 2;
+    b->seen = calloc(cap, sizeof(*b->seen));
+    b->seen_mask = cap - 1;
     b->flush_ev = event_new(gw->base, -1, 0, flush_cb, b);
     b->buf = evbuffer_new();
-    if (!b->flush_ev || !b->buf) {
-        batcher_free(b);
-        return NULL;
-    }
+    if (!b->seen || !b->flush_ev || !b->buf)
+        goto fail;
     return b;
+fail:
+    batcher_free(b);
+    return NULL;
 }
 
 void batcher_free(struct batcher *b)
@@ -62,10 +93,13 @@ void batcher_free(struct batcher *b)
         event_free(b->flush_ev);
     if (b->buf)
         evbuffer_free(b->buf);
+    for (int i = 0; i < b->nextra; i++)
+        free(b->extra[i]);
+    free(b->seen);
     free(b);
 }
 
-bool batcher_idle(const struct batcher *b) { return b->queued == 0 && b->inflight == 0; }
+bool batcher_idle(const struct batcher *b) { return !b || (b->queued == 0 && b->inflight == 0); }
 
 static void push(struct batcher *b, struct request *r)
 {
@@ -90,9 +124,27 @@ void batcher_add(struct batcher *b, struct request *r)
     schedule(b);
 }
 
-static void insert_done(PGresult *res, void *arg);
+/* Adds id to the current batch's set. False when it is already there. */
+static bool seen_add(struct batcher *b, long long id)
+{
+    size_t i = (size_t)((unsigned long long)id * 0x9E3779B97F4A7C15ULL >> 17) & b->seen_mask;
+    for (;; i = (i + 1) & b->seen_mask) {
+        struct seen_slot *s = &b->seen[i];
+        if (s->gen != b->seen_gen) {
+            s->id = id;
+            s->gen = b->seen_gen;
+            return true;
+        }
+        if (s->id == id)
+            return false;
+    }
+}
 
-/* Takes the next batch off the queue: one solo row, or up to batch_max ordinary ones. */
+static void batch_done(PGresult *res, void *arg);
+
+/* Takes the next batch off the queue: one solo row, or up to batch_max ordinary ones with
+ * distinct job ids. Requests skipped as duplicates stay queued in order; the scan gives up
+ * after batch_max of them so a queue full of reports for one job stays cheap. */
 static struct batch *take_batch(struct batcher *b)
 {
     int want = b->head->solo ? 1 : b->batch_max;
@@ -101,16 +153,29 @@ static struct batch *take_batch(struct batcher *b)
     if (!batch)
         return NULL;
     batch->b = b;
-    batch->n = 0;
     batch->answered = (bool *)(batch->items + want);
-    while (b->head && batch->n < want && (batch->n == 0 || !b->head->solo)) {
-        struct request *r = b->head;
-        b->head = r->next;
+    if (++b->seen_gen == 0) { /* wrapped: stale entries could look live */
+        memset(b->seen, 0, (b->seen_mask + 1) * sizeof(*b->seen));
+        b->seen_gen = 1;
+    }
+    struct request **link = &b->head, *prev = NULL;
+    int skipped = 0;
+    while (*link && batch->n < want && skipped < b->batch_max) {
+        struct request *r = *link;
+        if (batch->n > 0 && r->solo)
+            break;
+        if (r->job_id != 0 && !seen_add(b, r->job_id)) {
+            prev = r;
+            link = &r->next;
+            skipped++;
+            continue;
+        }
+        *link = r->next;
+        if (b->tail == r)
+            b->tail = prev;
         b->queued--;
         batch->items[batch->n++] = r;
     }
-    if (!b->head)
-        b->tail = NULL;
     return batch;
 }
 
@@ -135,8 +200,11 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
             evbuffer_add(b->buf, batch->items[i]->row, strlen(batch->items[i]->row));
         }
         evbuffer_add(b->buf, "]", 2); /* the NUL too */
-        const char *params[1] = {(const char *)evbuffer_pullup(b->buf, -1)};
-        if (!params[0] || pgpool_query(b->gw->pool, Q_JOBS_INSERT, 1, params, insert_done, batch) < 0) {
+        const char *params[1 + EXTRA_MAX] = {(const char *)evbuffer_pullup(b->buf, -1)};
+        for (int i = 0; i < b->nextra; i++)
+            params[1 + i] = b->extra[i];
+        if (!params[0] || pgpool_query(b->gw->pool, b->kind->stmt, 1 + b->nextra, params,
+                                       batch_done, batch) < 0) {
             for (int i = 0; i < batch->n; i++)
                 request_unavailable(batch->items[i]);
             free(batch);
@@ -146,17 +214,18 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void insert_done(PGresult *res, void *arg)
+static void batch_done(PGresult *res, void *arg)
 {
     struct batch *batch = arg;
     struct batcher *b = batch->b;
     b->inflight--;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* 22 data exception, 23 constraint, 40 rollback (deadlock), 42 syntax/access */
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        bool data_error = state && (state[0] == '2' || state[0] == '4');
+        bool retry_alone = state && (state[0] == '2' || state[0] == '4');
         for (int i = 0; i < batch->n; i++) {
             struct request *r = batch->items[i];
-            if (data_error && batch->n > 1) {
+            if (retry_alone && batch->n > 1) {
                 r->solo = true; /* find the one bad row by itself */
                 push(b, r);
             } else {
@@ -171,23 +240,13 @@ static void insert_done(PGresult *res, void *arg)
                 continue;
             struct request *r = batch->items[i];
             answered[i] = true;
-            if (PQgetisnull(res, row, 1)) {
-                /* Lost an idempotency-key race with a statement still in flight. */
-                if (r->retries++ < MAX_RETRIES) {
-                    push(b, r);
-                } else {
-                    request_error(r, 409, "conflict", "idempotencyKey",
-                                  "a job with this idempotencyKey is being created concurrently");
-                }
-                continue;
-            }
-            bool created = PQgetvalue(res, row, 2)[0] == 't';
-            request_reply(r, created ? 201 : 200, PQgetvalue(res, row, 1),
-                          (size_t)PQgetlength(res, row, 1));
+            if (!b->kind->answer(r, res, row))
+                push(b, r);
         }
         for (int i = 0; i < batch->n; i++) {
             if (!answered[i]) {
-                log_error("msg=\"job insert returned no row\" req_id=%s", batch->items[i]->id);
+                log_error("msg=\"batched statement returned no row\" kind=%s req_id=%s",
+                          b->kind->name, batch->items[i]->id);
                 request_error(batch->items[i], 500, "internal", NULL, "internal error");
             }
         }

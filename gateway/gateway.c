@@ -1,7 +1,8 @@
 /* gateway — the HTTP server around one libevent loop: listening, the request pipeline
  * (route -> auth -> content checks -> handler), signals and graceful shutdown.
  *
- * Shutdown: the first SIGTERM/SIGINT closes the listening socket and lets in-flight
+ * Shutdown: the first SIGTERM/SIGINT closes the listening socket, stops the sweeper,
+ * answers every long-poll waiter at once with its job's current state, and lets in-flight
  * requests and group-commit batches finish (replies then carry Connection: close); the
  * loop exits when none are left or FLOWSTATE_SHUTDOWN_TIMEOUT passes. A second signal
  * exits at once. */
@@ -20,10 +21,13 @@
 #include "common/log.h"
 #include "gateway/auth.h"
 #include "gateway/batcher.h"
+#include "gateway/handlers.h"
+#include "gateway/jobwait.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
 #include "gateway/request.h"
 #include "gateway/routes.h"
+#include "gateway/sweeper.h"
 
 static enum route_method method_of(enum evhttp_cmd_type cmd)
 {
@@ -50,7 +54,10 @@ static bool is_json_content_type(const char *ct)
 /* Runs once the caller is authenticated: body checks, then the route's handler. */
 static void after_auth(struct request *r)
 {
-    if (r->match.route->has_body) {
+    int body = r->match.route->has_body;
+    if (body == BODY_OPTIONAL && evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) == 0)
+        body = BODY_NONE; /* r->body stays NULL */
+    if (body != BODY_NONE) {
         struct evhttp_request *req = r->req;
         const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
         if (!is_json_content_type(ct)) {
@@ -143,7 +150,8 @@ static void finish_shutdown(struct gateway *gw, const char *why)
 
 void gateway_request_done(struct gateway *gw)
 {
-    if (gw->draining && gw->inflight == 0 && batcher_idle(gw->batcher))
+    if (gw->draining && gw->inflight == 0 && gw->closing == 0 && batcher_idle(gw->inserts) &&
+        batcher_idle(gw->completes) && batcher_idle(gw->fails))
         finish_shutdown(gw, "drained");
 }
 
@@ -170,6 +178,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     struct timeval tv = {config_int(gw->cfg, CFG_SHUTDOWN_TIMEOUT), 0};
     evtimer_add(gw->drain_timer, &tv);
+    sweeper_stop(gw->sweeper);
+    jobwait_drain(gw->waits);
     gateway_request_done(gw);
 }
 
@@ -180,7 +190,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->started = time(NULL);
     gw->auth_on = config_bool(cfg, CFG_AUTH);
     gw->body_limit = config_int(cfg, CFG_BODY_LIMIT);
-    srandom((unsigned)(time(NULL) ^ (getpid() << 16)));
+    srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 16));
     snprintf(gw->id_prefix, sizeof(gw->id_prefix), "%08lx", (unsigned long)random() & 0xffffffffUL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -210,21 +220,36 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     char session_sql[256];
     snprintf(session_sql, sizeof(session_sql), "%s; SET statement_timeout = %ld",
              QUERIES_SESSION_SQL, config_int(cfg, CFG_STATEMENT_TIMEOUT));
-    gw->pool = pgpool_new(gw->base, config_str(cfg, CFG_DATABASE_URL),
-                          (int)config_int(cfg, CFG_DB_POOL_SIZE), (int)config_int(cfg, CFG_DB_QUEUE_MAX),
-                          session_sql, queries, Q__COUNT);
-    gw->batcher = batcher_new(gw, (int)config_int(cfg, CFG_BATCH_MAX),
-                              (int)config_int(cfg, CFG_BATCH_INFLIGHT));
+    const char *url_text = config_str(cfg, CFG_DATABASE_URL);
+    int batch_max = (int)config_int(cfg, CFG_BATCH_MAX);
+    int batch_inflight = (int)config_int(cfg, CFG_BATCH_INFLIGHT);
+    char base_ms[24], cap_ms[24];
+    snprintf(base_ms, sizeof(base_ms), "%ld", config_int(cfg, CFG_RETRY_BASE_MS));
+    snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(cfg, CFG_RETRY_MAX_MS));
+    const char *complete_params[1] = {"true"};
+    const char *fail_params[3] = {"true", base_ms, cap_ms};
+    gw->pool = pgpool_new(gw->base, "main", url_text, (int)config_int(cfg, CFG_DB_POOL_SIZE),
+                          (int)config_int(cfg, CFG_DB_QUEUE_MAX), session_sql, queries, Q__COUNT);
+    gw->listen = pgpool_new(gw->base, "listen", url_text, 1, 1, QUERIES_LISTEN_SQL, NULL, 0);
+    gw->inserts = batcher_new(gw, &jobs_insert_kind, 0, NULL, batch_max, batch_inflight);
+    gw->completes = batcher_new(gw, &outcomes_complete_kind, 1, complete_params, batch_max,
+                                batch_inflight);
+    gw->fails = batcher_new(gw, &outcomes_fail_kind, 3, fail_params, batch_max, batch_inflight);
+    gw->waits = jobwait_new(gw);
+    gw->sweeper = sweeper_new(gw, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
+                              config_int(cfg, CFG_RETENTION));
     gw->auth = authcache_new((int)config_int(cfg, CFG_KEY_CACHE_TTL));
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
-    if (!gw->pool || !gw->batcher || !gw->auth || !gw->sigterm_ev || !gw->sigint_ev ||
+    if (!gw->pool || !gw->listen || !gw->inserts || !gw->completes || !gw->fails ||
+        !gw->waits || !gw->sweeper || !gw->auth || !gw->sigterm_ev || !gw->sigint_ev ||
         !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
         evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;
     }
+    pgpool_set_hooks(gw->listen, jobwait_notify, jobwait_resync, gw->waits);
     log_info("msg=listening url=http://%s:%d database=%s auth=%s", host, port,
              log_redact_url(config_str(cfg, CFG_DATABASE_URL), url, sizeof(url)),
              gw->auth_on ? "on" : "off");
@@ -239,10 +264,17 @@ int gateway_run(struct gateway *gw)
 
 void gateway_close(struct gateway *gw)
 {
+    /* The loop has stopped, so no callback runs any more: the pools drop what is in flight
+     * without calling back, and the waiters and batchers free what they still hold. */
     if (gw->http)
         evhttp_free(gw->http);
-    batcher_free(gw->batcher);
+    pgpool_free(gw->listen);
     pgpool_free(gw->pool);
+    sweeper_free(gw->sweeper);
+    jobwait_free(gw->waits);
+    batcher_free(gw->inserts);
+    batcher_free(gw->completes);
+    batcher_free(gw->fails);
     authcache_free(gw->auth);
     if (gw->sigterm_ev)
         event_free(gw->sigterm_ev);

@@ -1,5 +1,6 @@
 /* gateway — the process-wide state every handler reaches through its request: the event
- * loop, the HTTP server, the database pool, the job batcher and the key cache. */
+ * loop, the HTTP server, the database pools, the group-commit batchers, the long-poll
+ * waiters, the sweeper and the key cache. */
 #ifndef FLOWSTATE_GATEWAY_H
 #define FLOWSTATE_GATEWAY_H
 
@@ -12,19 +13,27 @@ struct config;
 struct pgpool;
 struct batcher;
 struct authcache;
+struct jobwait;
+struct sweeper;
 
 struct gateway {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     const struct config *cfg;
-    struct pgpool *pool;
-    struct batcher *batcher;
+    struct pgpool *pool;       /* every query */
+    struct pgpool *listen;     /* one connection: LISTEN fs_jobs, for the waiters */
+    struct batcher *inserts;   /* POST /api/jobs */
+    struct batcher *completes; /* POST /api/jobs/:id/complete */
+    struct batcher *fails;     /* POST /api/jobs/:id/fail */
+    struct jobwait *waits;     /* GET /api/jobs/:id?wait=N */
+    struct sweeper *sweeper;
     struct authcache *auth;
     bool auth_on;
     long body_limit;
     time_t started;
     int inflight;  /* requests received and not yet answered */
+    int closing;   /* connections still sending a reply given while draining */
     bool draining; /* first SIGTERM/SIGINT seen */
     bool stopped;  /* drain finished: the loop exits after this iteration */
     struct event *sigterm_ev, *sigint_ev, *drain_timer;

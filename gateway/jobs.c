@@ -1,13 +1,16 @@
-/* jobs — creating (through the group-commit batcher), reading, listing and changing the
- * status of jobs in job_queue. */
+/* jobs — creating (through the group-commit batcher), reading (with an optional long-poll
+ * wait), listing, cancelling, retrying and changing the status of jobs in job_queue. The
+ * outcomes workers report (complete, fail) are in outcomes.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/isotime.h"
 #include "gateway/batcher.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
+#include "gateway/jobwait.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
 #include "gateway/request.h"
@@ -15,6 +18,9 @@
 #define PRIORITY_DEFAULT 2
 #define MAX_ATTEMPTS_LIMIT 100
 #define IDEMPOTENCY_KEY_MAX 200
+#define TIMEOUT_SECONDS_MAX 86400
+/* A row skipped by ON CONFLICT whose winner was not visible yet gets this many more tries. */
+#define INSERT_RETRIES 3
 
 static const char *const job_statuses[] = {"pending", "running", "completed", "failed", "cancelled"};
 
@@ -37,13 +43,14 @@ static char *job_row_from_body(const cJSON *body, struct field_error *err)
 {
     const char *agent = NULL, *run_at = NULL, *key = NULL;
     cJSON *payload = NULL;
-    long priority = PRIORITY_DEFAULT, max_attempts = 3;
+    long priority = PRIORITY_DEFAULT, max_attempts = 3, timeout = 0;
     double run_at_epoch = 0;
     if (json_get_string(body, "targetAgent", true, 1, AGENT_NAME_MAX, &agent, err) < 0 ||
         json_get_object(body, "payload", true, &payload, err) < 0 ||
         json_get_int(body, "priority", false, 0, 4, &priority, err) < 0 ||
         json_get_string(body, "runAt", false, 1, 64, &run_at, err) < 0 ||
         json_get_int(body, "maxAttempts", false, 1, MAX_ATTEMPTS_LIMIT, &max_attempts, err) < 0 ||
+        json_get_int(body, "timeoutSeconds", false, 1, TIMEOUT_SECONDS_MAX, &timeout, err) < 0 ||
         json_get_string(body, "idempotencyKey", false, 1, IDEMPOTENCY_KEY_MAX, &key, err) < 0)
         return NULL;
     if (!json_is_identifier(agent, AGENT_NAME_MAX)) {
@@ -66,6 +73,8 @@ static char *job_row_from_body(const cJSON *body, struct field_error *err)
     if (run_at)
         cJSON_AddNumberToObject(row, "run_at", run_at_epoch);
     cJSON_AddNumberToObject(row, "max_attempts", (double)max_attempts);
+    if (timeout > 0)
+        cJSON_AddNumberToObject(row, "timeout", (double)timeout);
     if (key)
         cJSON_AddStringToObject(row, "key", key);
     char *text = cJSON_PrintUnformatted(row);
@@ -79,6 +88,25 @@ oom:
     return NULL;
 }
 
+/* Insert rows come back as (i, job or NULL, created). */
+static bool insert_answer(struct request *r, const PGresult *res, int row)
+{
+    if (PQgetisnull(res, row, 1)) {
+        /* Lost an idempotency-key race with a statement still in flight. */
+        if (r->retries++ < INSERT_RETRIES)
+            return false;
+        request_error(r, 409, "conflict", "idempotencyKey",
+                      "a job with this idempotencyKey is being created concurrently");
+        return true;
+    }
+    bool created = PQgetvalue(res, row, 2)[0] == 't';
+    request_reply(r, created ? 201 : 200, PQgetvalue(res, row, 1),
+                  (size_t)PQgetlength(res, row, 1));
+    return true;
+}
+
+const struct batcher_kind jobs_insert_kind = {"insert", Q_JOBS_INSERT, insert_answer};
+
 void jobs_create(struct request *r)
 {
     struct field_error err;
@@ -90,14 +118,20 @@ void jobs_create(struct request *r)
             request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    batcher_add(r->gw->batcher, r);
+    batcher_add(r->gw->inserts, r);
 }
 
 void jobs_get(struct request *r)
 {
     char id[24];
-    if (request_path_id(r, "id", id, sizeof(id)) < 0)
+    long wait = 0;
+    if (request_path_id(r, "id", id, sizeof(id)) < 0 ||
+        request_query_int(r, "wait", 0, config_int(r->gw->cfg, CFG_WAIT_MAX), &wait) < 0)
         return;
+    if (wait > 0) {
+        jobwait_add(r->gw->waits, r, strtoll(id, NULL, 10), (int)wait);
+        return;
+    }
     const char *params[1] = {id};
     request_query_body(r, Q_JOB_GET, 1, params, 200);
 }
@@ -200,4 +234,70 @@ void jobs_set_status(struct request *r)
     if (pgpool_query(r->gw->pool, Q_JOB_SET_STATUS, 4, params, set_status_done, r) < 0)
         request_unavailable(r);
     free(result_text);
+}
+
+/* Cancel and retry return (status before, job after); no row: no such job. */
+static void cancel_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
+        return;
+    }
+    const char *before = PQgetvalue(res, 0, 0);
+    if (is_terminal(before)) {
+        request_error(r, 409, "conflict", NULL, "job %lld is already %s; it cannot be cancelled",
+                      r->job_id, before);
+        return;
+    }
+    /* A running job only has its cancel requested: 202, the worker stops it later. */
+    request_reply(r, strcmp(before, "running") == 0 ? 202 : 200, PQgetvalue(res, 0, 1),
+                  (size_t)PQgetlength(res, 0, 1));
+}
+
+void jobs_cancel(struct request *r)
+{
+    char id[24];
+    if (request_path_id(r, "id", id, sizeof(id)) < 0)
+        return;
+    r->job_id = strtoll(id, NULL, 10);
+    const char *params[1] = {id};
+    if (pgpool_query(r->gw->pool, Q_JOB_CANCEL, 1, params, cancel_done, r) < 0)
+        request_unavailable(r);
+}
+
+static void retry_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
+        return;
+    }
+    const char *before = PQgetvalue(res, 0, 0);
+    if (strcmp(before, "failed") != 0 && strcmp(before, "cancelled") != 0) {
+        request_error(r, 409, "conflict", NULL,
+                      "job %lld is %s; only failed or cancelled jobs can be retried",
+                      r->job_id, before);
+        return;
+    }
+    request_reply(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+}
+
+void jobs_retry(struct request *r)
+{
+    char id[24];
+    if (request_path_id(r, "id", id, sizeof(id)) < 0)
+        return;
+    r->job_id = strtoll(id, NULL, 10);
+    const char *params[1] = {id};
+    if (pgpool_query(r->gw->pool, Q_JOB_RETRY, 1, params, retry_done, r) < 0)
+        request_unavailable(r);
 }

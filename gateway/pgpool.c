@@ -4,7 +4,11 @@
  * A connection moves DOWN -> CONNECTING -> SETUP (session settings and PREPAREs in one
  * round trip) -> IDLE <-> BUSY, and back to DOWN whenever libpq reports it broken. While no
  * connection is ready and the last attempt failed, the pool is "down": new queries are
- * refused at once (the caller answers 503) instead of piling up behind a dead server. */
+ * refused at once (the caller answers 503) instead of piling up behind a dead server.
+ *
+ * NOTIFY messages are drained after every read (and after each finished result, since
+ * libpq may parse them from data it already holds, which the socket will not signal
+ * again) and handed to the owner's hook, if any. */
 #include "gateway/pgpool.h"
 
 #include <stdlib.h>
@@ -40,6 +44,7 @@ struct conn {
 
 struct pgpool {
     struct event_base *base;
+    char *name;
     char *conninfo;
     char *setup_sql;
     const struct pgpool_stmt *stmts;
@@ -51,6 +56,9 @@ struct pgpool {
     int ready; /* connections IDLE or BUSY */
     int running;
     bool down;
+    pgpool_notify_cb on_notify;
+    pgpool_ready_cb on_ready;
+    void *hook_arg;
 };
 
 static void conn_start(struct conn *c);
@@ -67,7 +75,7 @@ static void free_event(struct event **ev)
 static void log_pg_error(const char *what, struct conn *c)
 {
     char msg[512];
-    log_warn("msg=\"%s\" conn=%d error=%s", what, c->index,
+    log_warn("msg=\"%s\" pool=%s conn=%d error=%s", what, c->pool->name, c->index,
              log_quote(c->pg ? PQerrorMessage(c->pg) : "out of memory", msg, sizeof(msg)));
 }
 
@@ -125,7 +133,8 @@ static void conn_reset(struct conn *c)
     }
     if (pool->ready == 0) {
         if (!pool->down)
-            log_error("msg=\"database unreachable; answering 503 until it is back\"");
+            log_error("msg=\"database unreachable; answering 503 until it is back\" pool=%s",
+                      pool->name);
         pool->down = true;
         fail_queued(pool);
     }
@@ -161,9 +170,22 @@ static void conn_ready(struct conn *c)
     c->failures = 0;
     pool->ready++;
     if (pool->down)
-        log_info("msg=\"database reachable again\" conn=%d", c->index);
+        log_info("msg=\"database reachable again\" pool=%s conn=%d", pool->name, c->index);
     pool->down = false;
     dispatch(pool);
+    if (pool->on_ready)
+        pool->on_ready(pool->hook_arg);
+}
+
+/* Hands every NOTIFY libpq has parsed to the owner (or just frees it). */
+static void drain_notifies(struct conn *c)
+{
+    PGnotify *n;
+    while (c->pg && (n = PQnotifies(c->pg)) != NULL) {
+        if (c->pool->on_notify)
+            c->pool->on_notify(n->relname, n->extra ? n->extra : "", c->pool->hook_arg);
+        PQfreemem(n);
+    }
 }
 
 /* A query finished on c: hand the result over and reuse the connection. */
@@ -196,9 +218,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         conn_reset(c);
         return;
     }
-    PGnotify *n;
-    while ((n = PQnotifies(c->pg)) != NULL)
-        PQfreemem(n);
+    drain_notifies(c);
     if (c->state == CONN_IDLE) {
         if (PQstatus(c->pg) == CONNECTION_BAD) {
             log_pg_error("database connection lost", c);
@@ -218,6 +238,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             } else {
                 conn_finish_query(c);
             }
+            drain_notifies(c); /* c->pg is NULL if the connection was lost meanwhile */
             return;
         }
         ExecStatusType st = PQresultStatus(r);
@@ -382,13 +403,15 @@ static char *build_setup_sql(const char *session_sql, const struct pgpool_stmt *
     return sql;
 }
 
-struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int size, int queue_max,
-                          const char *session_sql, const struct pgpool_stmt *stmts, int nstmts)
+struct pgpool *pgpool_new(struct event_base *base, const char *name, const char *conninfo,
+                          int size, int queue_max, const char *session_sql,
+                          const struct pgpool_stmt *stmts, int nstmts)
 {
     struct pgpool *pool = calloc(1, sizeof(*pool));
     if (!pool)
         return NULL;
     pool->base = base;
+    pool->name = strdup(name);
     pool->stmts = stmts;
     pool->nstmts = nstmts;
     pool->size = size;
@@ -396,7 +419,7 @@ struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int siz
     pool->conninfo = strdup(conninfo);
     pool->setup_sql = build_setup_sql(session_sql, stmts, nstmts);
     pool->conns = calloc((size_t)size, sizeof(struct conn));
-    if (!pool->conninfo || !pool->setup_sql || !pool->conns)
+    if (!pool->name || !pool->conninfo || !pool->setup_sql || !pool->conns)
         goto fail;
     for (int i = 0; i < size; i++) {
         struct conn *c = &pool->conns[i];
@@ -439,5 +462,14 @@ void pgpool_free(struct pgpool *pool)
     free(pool->conns);
     free(pool->setup_sql);
     free(pool->conninfo);
+    free(pool->name);
     free(pool);
+}
+
+void pgpool_set_hooks(struct pgpool *pool, pgpool_notify_cb on_notify, pgpool_ready_cb on_ready,
+                      void *arg)
+{
+    pool->on_notify = on_notify;
+    pool->on_ready = on_ready;
+    pool->hook_arg = arg;
 }

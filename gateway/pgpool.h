@@ -1,7 +1,9 @@
 /* pgpool — a small pool of non-blocking libpq connections driven by the gateway's libevent
  * loop. Queries wait in a bounded FIFO for a free connection; every connection prepares the
  * same statements when it connects; lost connections reconnect with growing backoff. No call
- * here ever blocks the loop. */
+ * here ever blocks the loop. A pool can also hand its owner the NOTIFY messages its
+ * connections receive and tell it each time a connection (re)connects, which is how the
+ * gateway keeps one LISTEN connection (a pool of size 1 whose session SQL runs LISTEN). */
 #ifndef FLOWSTATE_PGPOOL_H
 #define FLOWSTATE_PGPOOL_H
 
@@ -20,13 +22,26 @@ struct pgpool_stmt {
  * database is unreachable. The pool clears res after the callback returns. */
 typedef void (*pgpool_cb)(PGresult *res, void *arg);
 
+/* A NOTIFY received on one of the pool's connections: channel and payload (never NULL;
+ * valid only during the call). */
+typedef void (*pgpool_notify_cb)(const char *channel, const char *payload, void *arg);
+/* A connection finished its session set-up (first connect or reconnect). Anything sent
+ * while it was down, NOTIFYs included, is lost: the owner re-reads what it cares about. */
+typedef void (*pgpool_ready_cb)(void *arg);
+
 struct pgpool;
 
-/* Starts size connections (they connect in the background). session_sql (may be NULL) runs
- * on each new connection before the statements are prepared. stmts must outlive the pool.
- * NULL on allocation failure. */
-struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int size, int queue_max,
-                          const char *session_sql, const struct pgpool_stmt *stmts, int nstmts);
+/* Starts size connections (they connect in the background). name labels the pool's log
+ * lines. session_sql (may be NULL) runs on each new connection before the statements are
+ * prepared. stmts (may be NULL when nstmts is 0) must outlive the pool. NULL on allocation
+ * failure. */
+struct pgpool *pgpool_new(struct event_base *base, const char *name, const char *conninfo,
+                          int size, int queue_max, const char *session_sql,
+                          const struct pgpool_stmt *stmts, int nstmts);
+/* Sets the owner's hooks (either may be NULL). Call right after pgpool_new: connections
+ * cannot finish connecting before the loop runs again. */
+void pgpool_set_hooks(struct pgpool *pool, pgpool_notify_cb on_notify, pgpool_ready_cb on_ready,
+                      void *arg);
 /* Closes every connection. Queries still queued or running are dropped without callbacks:
  * call it only after the requests that made them have finished. Accepts NULL. */
 void pgpool_free(struct pgpool *pool);

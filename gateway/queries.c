@@ -8,19 +8,19 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "SELECT role FROM api_keys WHERE key_hash = $1::text AND revoked_at IS NULL"},
 
     /* Group commit: $1 is a JSON array of rows {i, agent, payload, priority, run_at,
-     * max_attempts, key}. Ids are drawn up front so each input row can be matched to its
-     * inserted row; a row skipped by ON CONFLICT is answered with the job that holds its
-     * idempotency key (NULL when that job is not yet visible: the caller retries it). */
+     * max_attempts, timeout, key}. Ids are drawn up front so each input row can be matched
+     * to its inserted row; a row skipped by ON CONFLICT is answered with the job that holds
+     * its idempotency key (NULL when that job is not yet visible: the caller retries it). */
     [Q_JOBS_INSERT] = {"fs_jobs_insert",
         "WITH input AS MATERIALIZED ("
         "  SELECT t.*, nextval('job_queue_id_seq') AS id"
         "  FROM jsonb_to_recordset($1::jsonb) AS t(i int, agent text, payload jsonb,"
-        "       priority int, run_at float8, max_attempts int, key text)),"
+        "       priority int, run_at float8, max_attempts int, timeout int, key text)),"
         " ins AS ("
         "  INSERT INTO job_queue (id, target_agent, payload, priority, run_at, max_attempts,"
-        "                         idempotency_key)"
+        "                         timeout_seconds, idempotency_key)"
         "  SELECT id, agent, payload, coalesce(priority, 2),"
-        "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), key"
+        "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), timeout, key"
         "  FROM input ORDER BY i"
         "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
         "  RETURNING id, fs_job_json(job_queue) AS job)"
@@ -75,6 +75,65 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "    AND cur.status IN ('pending', 'running')"
         "  RETURNING fs_job_json(j) AS job)"
         " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    /* Outcomes with fencing (sql/002_lifecycle.sql). $1 is a JSON array of items
+     * {i, id, attempt, result[, error, retryable]} with distinct ids; $2 whether to return
+     * each applied job's JSON. Rows come back in item order as (i, outcome, status, job,
+     * attempts, id, reported attempt); see fs_jobs_complete for the outcomes. */
+    [Q_JOBS_COMPLETE] = {"fs_jobs_complete",
+        "WITH o AS MATERIALIZED (SELECT * FROM fs_jobs_complete($1::jsonb, $2::bool))"
+        " SELECT t.i, o.outcome, o.status, o.job, o.attempts, t.id, t.attempt"
+        " FROM o JOIN jsonb_to_recordset($1::jsonb) AS t(i int, id bigint, attempt int)"
+        "   ON t.id = o.id"
+        " ORDER BY t.i"},
+
+    /* As above; $3 and $4 are the retry backoff's base and cap in milliseconds. */
+    [Q_JOBS_FAIL] = {"fs_jobs_fail",
+        "WITH o AS MATERIALIZED (SELECT * FROM fs_jobs_fail($1::jsonb, $2::bool, $3::int,"
+        "                                                   $4::int))"
+        " SELECT t.i, o.outcome, o.status, o.job, o.attempts, t.id, t.attempt"
+        " FROM o JOIN jsonb_to_recordset($1::jsonb) AS t(i int, id bigint, attempt int)"
+        "   ON t.id = o.id"
+        " ORDER BY t.i"},
+
+    /* Cancel: pending -> cancelled now; running -> cancel_requested (the worker stops at its
+     * next lease renewal). Returns the status before and the job after (unchanged when it
+     * was already finished); no row when there is no such job. $1 id. */
+    [Q_JOB_CANCEL] = {"fs_job_cancel",
+        "WITH cur AS (SELECT j.id, j.status, fs_job_json(j) AS job FROM job_queue j"
+        "             WHERE j.id = $1::bigint FOR UPDATE),"
+        " upd AS ("
+        "  UPDATE job_queue j SET"
+        "    status = CASE WHEN cur.status = 'pending' THEN 'cancelled' ELSE j.status END,"
+        "    processed_at = CASE WHEN cur.status = 'pending' THEN now() ELSE j.processed_at END,"
+        "    last_error = CASE WHEN cur.status = 'pending' THEN 'cancelled' ELSE j.last_error END,"
+        "    cancel_requested = (cur.status = 'running')"
+        "  FROM cur WHERE j.id = cur.id AND cur.status IN ('pending', 'running')"
+        "  RETURNING fs_job_json(j) AS job)"
+        " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    /* Retry: failed or cancelled -> pending now, with a fresh budget of the old max_attempts
+     * on top of the attempts made (attempts never decreases: it is the fencing token). The
+     * last error is kept for the record; the result is cleared. Same shape as cancel. */
+    [Q_JOB_RETRY] = {"fs_job_retry",
+        "WITH cur AS (SELECT j.id, j.status, fs_job_json(j) AS job FROM job_queue j"
+        "             WHERE j.id = $1::bigint FOR UPDATE),"
+        " upd AS ("
+        "  UPDATE job_queue j SET status = 'pending', run_at = now(), processed_at = NULL,"
+        "    max_attempts = least(j.attempts::bigint + j.max_attempts, 2147483647)::int,"
+        "    cancel_requested = false, result = NULL, locked_by = NULL, locked_until = NULL"
+        "  FROM cur WHERE j.id = cur.id AND cur.status IN ('failed', 'cancelled')"
+        "  RETURNING fs_job_json(j) AS job)"
+        " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    /* Long-poll re-reads: $1 an array of ids. Rows (id, finished, job) ordered by id; a job
+     * that no longer exists has no row. */
+    [Q_JOBS_GET_MANY] = {"fs_jobs_get_many",
+        "SELECT j.id, j.status IN ('completed', 'failed', 'cancelled'), fs_job_json(j)"
+        " FROM job_queue j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id"},
+
+    /* $1 retention seconds, $2 prune or not, $3 most rows pruned, $4 due window in ms. */
+    [Q_SWEEP] = {"fs_sweep", "SELECT fs_sweep($1::int, $2::bool, $3::int, $4::int)"},
 
     [Q_AGENT_REGISTER] = {"fs_agent_register",
         "INSERT INTO agent_states AS a (agent_name, state) VALUES ($1::text, $2::jsonb)"

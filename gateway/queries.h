@@ -14,6 +14,12 @@ enum query_id {
     Q_JOBS_LIST,
     Q_JOBS_PENDING,
     Q_JOB_SET_STATUS,
+    Q_JOBS_COMPLETE,
+    Q_JOBS_FAIL,
+    Q_JOB_CANCEL,
+    Q_JOB_RETRY,
+    Q_JOBS_GET_MANY,
+    Q_SWEEP,
     Q_AGENT_REGISTER,
     Q_AGENTS_LIST,
     Q_AGENT_GET,
@@ -31,5 +37,8 @@ extern const struct pgpool_stmt queries[Q__COUNT];
 
 /* Run on every new connection before the statements are prepared. */
 #define QUERIES_SESSION_SQL "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway'"
+/* The LISTEN connection's whole session: it runs no other statement. */
+#define QUERIES_LISTEN_SQL                                                                     \
+    "SET application_name = 'flowstate-gateway-listen'; LISTEN fs_jobs"
 
 #endif

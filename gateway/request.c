@@ -83,13 +83,30 @@ static void log_request(struct request *r, int status)
             method_name(r->method), log_quote(path ? path : "", qpath, sizeof(qpath)), status, ms);
 }
 
+/* evhttp closes a connection once its Connection: close reply is written. */
+static void drained_connection_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct gateway *gw = arg;
+    gw->closing--;
+    gateway_request_done(gw);
+}
+
 void request_reply(struct request *r, int status, const char *json, size_t len)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
     evhttp_add_header(out, "Content-Type", "application/json");
     evhttp_add_header(out, "X-Request-Id", r->id);
-    if (r->gw->draining)
+    if (r->gw->draining) {
         evhttp_add_header(out, "Connection", "close");
+        /* The reply is only queued here; the loop must run until it is written, or the
+         * last replies of a drain would be lost when the loop exits. evhttp serves one
+         * request per connection at a time, so a connection is counted once. */
+        struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+        if (evcon) {
+            evhttp_connection_set_closecb(evcon, drained_connection_closed, r->gw);
+            r->gw->closing++;
+        }
+    }
     struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
     evbuffer_add(buf, json, len);
     evbuffer_add(buf, "\n", 1);
@@ -153,8 +170,10 @@ void request_db_error(struct request *r, const PGresult *res)
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (!state)
         state = "";
-    /* 08 connection, 53 resources, 57 operator intervention (shutdown, cancel, timeout) */
-    if (!strncmp(state, "08", 2) || !strncmp(state, "53", 2) || !strncmp(state, "57", 2)) {
+    /* 08 connection, 40 rollback (deadlock, serialization), 53 resources, 57 operator
+     * intervention (shutdown, cancel, timeout): all worth retrying */
+    if (!strncmp(state, "08", 2) || !strncmp(state, "40", 2) || !strncmp(state, "53", 2) ||
+        !strncmp(state, "57", 2)) {
         request_unavailable(r);
         return;
     }

@@ -31,6 +31,9 @@ struct request {
     int ok_status;          /* status a handler's success reply uses */
     struct request *next;   /* for lists such as the job batcher's */
     char *row;              /* handler scratch owned by the request (freed with it) */
+    long long job_id;       /* the job the request is about, when known (0: none; see
+                             * batcher_add) */
+    int items;              /* reports in a batch request (outcomes.c) */
     int retries;
     bool solo;
 };
@@ -48,8 +51,9 @@ void request_error(struct request *r, int status, const char *code, const char *
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* 400 invalid_field from a field_error. */
 void request_field_error(struct request *r, const struct field_error *err);
-/* Maps a failed query to the right reply: NULL or connection/resource errors -> 503,
- * unique violation -> 409, anything else -> 500 with the detail only in the log. */
+/* Maps a failed query to the right reply: NULL or connection/resource errors, a deadlock
+ * or serialization failure -> 503 (retry), unique violation -> 409, anything else -> 500
+ * with the detail only in the log. */
 void request_db_error(struct request *r, const PGresult *res);
 /* 503 unavailable with Retry-After. */
 void request_unavailable(struct request *r);

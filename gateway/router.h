@@ -17,12 +17,19 @@ enum route_method {
     METHOD_OTHER = 1 << 4,
 };
 
+/* What a route does with a request body. */
+enum route_body {
+    BODY_NONE = 0,     /* ignored */
+    BODY_JSON = 1,     /* required: a JSON object (415, 413, 400 otherwise) */
+    BODY_OPTIONAL = 2, /* may be empty; when present, checked like BODY_JSON */
+};
+
 struct route {
     enum route_method method;
     const char *pattern; /* "/api/jobs/:id/status" */
     route_handler_fn handler;
     unsigned roles;      /* ROLE_BIT()s allowed; 0 = public, no key needed */
-    int has_body;        /* needs a JSON object body */
+    int has_body;        /* an enum route_body */
 };
 
 #define ROUTER_MAX_PARAMS 4

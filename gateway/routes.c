@@ -1,5 +1,6 @@
 /* routes — every route the gateway serves and who may call it. Literal paths come before
- * parameterised ones ("/api/jobs/pending" before "/api/jobs/:id"). roles 0 = public. */
+ * parameterised ones ("/api/jobs/pending" and "/api/jobs/complete" before "/api/jobs/:id").
+ * roles 0 = public. The last column says what happens to a body (enum route_body). */
 #include "gateway/routes.h"
 
 #include "common/apikey.h"
@@ -18,12 +19,18 @@ const struct route routes[] = {
     {METHOD_GET, "/api/agents/:agentName", agents_get, ANYONE, 0},
     {METHOD_PUT, "/api/agents/:agentName", agents_update, WRITERS, 1},
 
-    {METHOD_POST, "/api/jobs", jobs_create, WRITERS, 1},
+    {METHOD_POST, "/api/jobs", jobs_create, WRITERS, BODY_JSON},
     {METHOD_GET, "/api/jobs", jobs_list, ANYONE, 0},
     {METHOD_GET, "/api/jobs/pending", jobs_pending, ANYONE, 0},
+    {METHOD_POST, "/api/jobs/complete", jobs_complete_batch, WRITERS, BODY_JSON},
+    {METHOD_POST, "/api/jobs/fail", jobs_fail_batch, WRITERS, BODY_JSON},
     {METHOD_GET, "/api/jobs/agent/:agentName", jobs_for_agent, ANYONE, 0},
     {METHOD_GET, "/api/jobs/:id", jobs_get, ANYONE, 0},
-    {METHOD_PUT, "/api/jobs/:jobId/status", jobs_set_status, WRITERS, 1},
+    {METHOD_PUT, "/api/jobs/:jobId/status", jobs_set_status, WRITERS, BODY_JSON},
+    {METHOD_POST, "/api/jobs/:id/complete", jobs_complete, WRITERS, BODY_JSON},
+    {METHOD_POST, "/api/jobs/:id/fail", jobs_fail, WRITERS, BODY_JSON},
+    {METHOD_POST, "/api/jobs/:id/cancel", jobs_cancel, WRITERS, BODY_OPTIONAL},
+    {METHOD_POST, "/api/jobs/:id/retry", jobs_retry, WRITERS, BODY_OPTIONAL},
 
     {METHOD_POST, "/api/documents", documents_create, WRITERS, 1},
     {METHOD_GET, "/api/documents/search", documents_search, ANYONE, 0},

@@ -57,7 +57,9 @@ void register_router_tests(void);
 void register_apikey_tests(void);
 void register_isotime_tests(void);
 void register_log_tests(void);
+void register_jobwait_tests(void);
 void register_backoff_tests(void);
 void register_jobq_tests(void);
+void register_pool_agents_tests(void);
 
 #endif

@@ -145,8 +145,10 @@ int main(int argc, char **argv)
     register_apikey_tests();
     register_isotime_tests();
     register_log_tests();
+    register_jobwait_tests();
     register_backoff_tests();
     register_jobq_tests();
+    register_pool_agents_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {

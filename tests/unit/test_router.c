@@ -115,6 +115,19 @@ static const struct route_case route_cases[] = {
     E404(PUT, "/api/jobs/42/status/x"),
     E405(PUT, "/api/jobs/42%2Fstatus", GET), /* one segment: GET /api/jobs/:id */
     OK1(GET, "/api/jobs/42%2Fstatus", "/api/jobs/:id", "id", "42/status"),
+    /* lifecycle: batch reports are literal routes listed before :id */
+    OK0(POST, "/api/jobs/complete", "/api/jobs/complete"),
+    OK0(POST, "/api/jobs/fail/", "/api/jobs/fail"),
+    OK1(GET, "/api/jobs/complete", "/api/jobs/:id", "id", "complete"),
+    E405(PUT, "/api/jobs/fail", POST | GET),
+    OK1(POST, "/api/jobs/42/complete", "/api/jobs/:id/complete", "id", "42"),
+    OK1(POST, "/api/jobs/42/fail", "/api/jobs/:id/fail", "id", "42"),
+    OK1(POST, "/api/jobs/42/cancel", "/api/jobs/:id/cancel", "id", "42"),
+    OK1(POST, "/api/jobs/42/retry/", "/api/jobs/:id/retry", "id", "42"),
+    E405(GET, "/api/jobs/42/cancel", POST),
+    E405(PUT, "/api/jobs/42/complete", POST),
+    E404(POST, "/api/jobs/42/complete/x"),
+    E404(POST, "/api/jobs/42/finish"),
     /* documents */
     OK0(POST, "/api/documents", "/api/documents"),
     E405(GET, "/api/documents", POST),

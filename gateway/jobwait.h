@@ -1,0 +1,40 @@
+/* jobwait — long polls: GET /api/jobs/:id?wait=N holds its request until the job is
+ * finished (completed, failed or cancelled) or N seconds pass, then answers with the job.
+ * Waiters are woken by the NOTIFYs on channel fs_jobs that the gateway's LISTEN connection
+ * receives, never by polling. */
+#ifndef FLOWSTATE_JOBWAIT_H
+#define FLOWSTATE_JOBWAIT_H
+
+struct gateway;
+struct request;
+struct jobwait;
+
+/* NULL on allocation failure. */
+struct jobwait *jobwait_new(struct gateway *gw);
+/* Frees every waiter without answering (their requests are freed): only after the loop
+ * has stopped and the pools are freed. Accepts NULL. */
+void jobwait_free(struct jobwait *jw);
+
+/* Takes r over: answers 200 with job id once it is finished or after seconds (its current
+ * state then), 404 when there is no such job, 503 when the database cannot be read. While
+ * the gateway drains, answers at once. */
+void jobwait_add(struct jobwait *jw, struct request *r, long long id, int seconds);
+
+/* pgpool hooks of the LISTEN connection (arg is the jobwait). A notification on fs_jobs
+ * wakes the waiters of the jobs it lists as finished; a reconnect wakes them all, since
+ * notifications may have been missed while the connection was down. */
+void jobwait_notify(const char *channel, const char *payload, void *arg);
+void jobwait_resync(void *arg);
+
+/* Graceful shutdown: every waiter is answered now with its job's current state. */
+void jobwait_drain(struct jobwait *jw);
+
+/* Requests waiting (for tests and logs). */
+int jobwait_count(const struct jobwait *jw);
+
+/* Parses an fs_jobs payload ({"<status>":[ids…],…} or {"truncated":true}) and calls each(id,
+ * arg) for every job it lists under completed, failed or cancelled. Returns 0, or -1 when
+ * every waiter must re-read instead: truncated, or a payload it does not understand. */
+int jobwait_parse_payload(const char *payload, void (*each)(long long id, void *arg), void *arg);
+
+#endif

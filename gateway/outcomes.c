@@ -1,0 +1,336 @@
+/* outcomes — workers report how their jobs ended: complete and fail, one job per request
+ * (group-committed through the batcher, so reports arriving together share a statement)
+ * or many per request (one statement). Every report carries the attempt it claimed; the
+ * database applies it only while the job is still running at that attempt (fencing), so a
+ * late or repeated report gets 409 and changes nothing. */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "gateway/batcher.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
+#include "gateway/pgpool.h"
+#include "gateway/queries.h"
+#include "gateway/request.h"
+
+#define ATTEMPT_MAX 2147483647L
+#define JOB_ID_MAX 9007199254740991L /* ids in a JSON body are exact up to 2^53 - 1 */
+#define ERROR_MAX_CHARS 10000
+#define REPORTS_MAX 10000
+
+/* Result columns of Q_JOBS_COMPLETE and Q_JOBS_FAIL. */
+enum { COL_I, COL_OUTCOME, COL_STATUS, COL_JOB, COL_ATTEMPTS, COL_ID, COL_ATTEMPT };
+
+/* Characters (code points) of a valid UTF-8 string. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Puts prefix ("jobs[3].") before the field name in err's field and message (every message
+ * starts with the field's name). Returns -1. */
+static int prefix_error(struct field_error *err, const char *prefix)
+{
+    if (!prefix[0] || !err->field[0])
+        return -1;
+    struct field_error e;
+    int n = snprintf(e.field, sizeof(e.field), "%s%s", prefix, err->field);
+    int m = snprintf(e.message, sizeof(e.message), "%s%s", prefix, err->message);
+    if (n > 0 && m > 0)
+        *err = e;
+    return -1;
+}
+
+/* Appends the JSON text of item to out. Returns 0, or -1 when out of memory. */
+static int add_json(struct evbuffer *out, const char *key, const cJSON *item)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    if (!text)
+        return -1;
+    int rc = evbuffer_add_printf(out, ",\"%s\":%s", key, text) < 0 ? -1 : 0;
+    free(text);
+    return rc;
+}
+
+/* Validates one report (a single report's body, or one element of "jobs") and appends its
+ * row for fs_jobs_complete/fs_jobs_fail to out, without the opening brace:
+ * `"id":…,"attempt":…[,"result":…][,"error":…,"retryable":…]}`. prefix ("" or "jobs[3].")
+ * goes before field names in errors. Returns 0, or -1 with err filled (err->field empty
+ * when out of memory). */
+static int render_report(struct evbuffer *out, const cJSON *obj, bool fail, long long id,
+                         const char *prefix, struct field_error *err)
+{
+    long attempt = 0;
+    const char *error = NULL;
+    bool retryable = true;
+    if (json_get_int(obj, "attempt", true, 1, ATTEMPT_MAX, &attempt, err) < 0)
+        return prefix_error(err, prefix);
+    if (fail) {
+        if (json_get_string(obj, "error", true, 1, (size_t)-1, &error, err) < 0 ||
+            json_get_bool(obj, "retryable", false, &retryable, err) < 0)
+            return prefix_error(err, prefix);
+        if (utf8_chars(error) > ERROR_MAX_CHARS) {
+            field_error_set(err, "error", "error must be at most %d characters long",
+                            ERROR_MAX_CHARS);
+            return prefix_error(err, prefix);
+        }
+    }
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(obj, "result");
+    if (evbuffer_add_printf(out, "\"id\":%lld,\"attempt\":%ld", id, attempt) < 0 ||
+        (result && add_json(out, "result", result) < 0) ||
+        (fail && (add_json(out, "error", cJSON_GetObjectItemCaseSensitive(obj, "error")) < 0 ||
+                  evbuffer_add_printf(out, ",\"retryable\":%s", retryable ? "true" : "false") < 0)) ||
+        evbuffer_add(out, "}", 1) < 0)
+        goto oom;
+    return 0;
+oom:
+    err->field[0] = '\0';
+    return -1;
+}
+
+/* The 409 message for a fenced report, from a result row. */
+static void conflict_message(const PGresult *res, int row, char *buf, size_t len)
+{
+    const char *id = PQgetvalue(res, row, COL_ID), *status = PQgetvalue(res, row, COL_STATUS);
+    const char *attempts = PQgetvalue(res, row, COL_ATTEMPTS);
+    const char *attempt = PQgetvalue(res, row, COL_ATTEMPT);
+    if (strcmp(status, "running") == 0 && strcmp(attempts, attempt) == 0)
+        snprintf(buf, len, "job %s changed while this report for attempt %s was applied; read it "
+                 "again", id, attempt);
+    else
+        snprintf(buf, len, "job %s is %s (attempt %s); this report is for attempt %s", id, status,
+                 attempts, attempt);
+}
+
+/* ---- one report per request, group-committed ------------------------------------------ */
+
+static bool single_answer(struct request *r, const PGresult *res, int row)
+{
+    const char *outcome = PQgetvalue(res, row, COL_OUTCOME);
+    if (strcmp(outcome, "ok") == 0) {
+        if (PQgetisnull(res, row, COL_JOB)) { /* the statement runs with with_job = true */
+            log_error("msg=\"applied outcome came back without its job\" req_id=%s", r->id);
+            request_error(r, 500, "internal", NULL, "internal error (request id %s)", r->id);
+        } else {
+            request_reply(r, 200, PQgetvalue(res, row, COL_JOB),
+                          (size_t)PQgetlength(res, row, COL_JOB));
+        }
+    } else if (strcmp(outcome, "conflict") == 0) {
+        char msg[256];
+        conflict_message(res, row, msg, sizeof(msg));
+        request_error(r, 409, "conflict", NULL, "%s", msg);
+    } else {
+        request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
+    }
+    return true;
+}
+
+const struct batcher_kind outcomes_complete_kind = {"complete", Q_JOBS_COMPLETE, single_answer};
+const struct batcher_kind outcomes_fail_kind = {"fail", Q_JOBS_FAIL, single_answer};
+
+static void report_single(struct request *r, bool fail)
+{
+    char id[24];
+    if (request_path_id(r, "id", id, sizeof(id)) < 0)
+        return;
+    long long job_id = strtoll(id, NULL, 10);
+    struct field_error err;
+    struct evbuffer *out = evbuffer_new();
+    if (!out || render_report(out, r->body, fail, job_id, "", &err) < 0) {
+        if (out && err.field[0])
+            request_field_error(r, &err);
+        else
+            request_error(r, 500, "internal", NULL, "out of memory");
+        if (out)
+            evbuffer_free(out);
+        return;
+    }
+    size_t len = evbuffer_get_length(out);
+    r->row = malloc(len + 1);
+    if (!r->row) {
+        evbuffer_free(out);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    evbuffer_remove(out, r->row, len);
+    r->row[len] = '\0';
+    evbuffer_free(out);
+    r->job_id = job_id;
+    batcher_add(fail ? r->gw->fails : r->gw->completes, r);
+}
+
+void jobs_complete(struct request *r) { report_single(r, false); }
+
+void jobs_fail(struct request *r) { report_single(r, true); }
+
+/* ---- many reports in one request ------------------------------------------------------- */
+
+struct report_key {
+    long long id;
+    int index;
+};
+
+static int compare_keys(const void *a, const void *b)
+{
+    const struct report_key *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->index - y->index;
+}
+
+/* The first report (in input order) whose id an earlier report already has, or -1. Sorts
+ * keys. */
+static int first_duplicate(struct report_key *keys, int n, int *earlier)
+{
+    qsort(keys, (size_t)n, sizeof(*keys), compare_keys);
+    int found = -1;
+    for (int k = 1; k < n; k++) {
+        if (keys[k].id != keys[k - 1].id || (found >= 0 && keys[k].index >= found))
+            continue;
+        found = keys[k].index;
+        /* the first of this id's run is the earliest report with it */
+        int first = k - 1;
+        while (first > 0 && keys[first - 1].id == keys[k].id)
+            first--;
+        *earlier = keys[first].index;
+    }
+    return found;
+}
+
+static void batch_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    int rows = PQntuples(res);
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    bool ok = rows == r->items;
+    evbuffer_add(out, "{\"results\":[", 12);
+    for (int row = 0; ok && row < rows; row++) {
+        ok = atoi(PQgetvalue(res, row, COL_I)) == row; /* one row per report, in order */
+        const char *id = PQgetvalue(res, row, COL_ID);
+        const char *outcome = PQgetvalue(res, row, COL_OUTCOME);
+        const char *sep = row ? "," : "";
+        if (strcmp(outcome, "ok") == 0) {
+            evbuffer_add_printf(out, "%s{\"id\":%s,\"status\":\"%s\"}", sep, id,
+                                PQgetvalue(res, row, COL_STATUS));
+        } else if (strcmp(outcome, "conflict") == 0) {
+            char msg[256];
+            conflict_message(res, row, msg, sizeof(msg));
+            evbuffer_add_printf(out, "%s{\"id\":%s,\"error\":{\"code\":\"conflict\",\"message\":\"%s\"}}",
+                                sep, id, msg);
+        } else {
+            evbuffer_add_printf(out, "%s{\"id\":%s,\"error\":{\"code\":\"not_found\",\"message\":\"no job %s\"}}",
+                                sep, id, id);
+        }
+    }
+    evbuffer_add(out, "]}", 2);
+    const char *text = (const char *)evbuffer_pullup(out, -1);
+    if (!ok || !text) {
+        if (!ok)
+            log_error("msg=\"outcome statement returned unexpected rows\" req_id=%s rows=%d reports=%d",
+                      r->id, rows, r->items);
+        evbuffer_free(out);
+        request_error(r, 500, "internal", NULL, "internal error (request id %s)", r->id);
+        return;
+    }
+    request_reply(r, 200, text, evbuffer_get_length(out));
+    evbuffer_free(out);
+}
+
+static void report_batch(struct request *r, bool fail)
+{
+    struct field_error err = {{0}, {0}};
+    struct evbuffer *out = NULL;
+    struct report_key *keys = NULL;
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(r->body, "jobs");
+    if (!jobs || cJSON_IsNull(jobs)) {
+        request_error(r, 400, "invalid_field", "jobs", "jobs is required");
+        return;
+    }
+    int n = cJSON_IsArray(jobs) ? cJSON_GetArraySize(jobs) : -1;
+    if (n < 1 || n > REPORTS_MAX) {
+        request_error(r, 400, "invalid_field", "jobs", "jobs must be an array of 1 to %d reports",
+                      REPORTS_MAX);
+        return;
+    }
+    if (!(keys = malloc((size_t)n * sizeof(*keys))) || !(out = evbuffer_new()))
+        goto oom;
+    evbuffer_add(out, "[", 1);
+    int k = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, jobs)
+    {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "jobs[%d].", k);
+        long id = 0;
+        if (!cJSON_IsObject(item)) {
+            char field[32];
+            snprintf(field, sizeof(field), "jobs[%d]", k);
+            field_error_set(&err, field, "%s must be an object", field);
+            goto invalid;
+        }
+        if (json_get_int(item, "id", true, 1, JOB_ID_MAX, &id, &err) < 0) {
+            prefix_error(&err, prefix);
+            goto invalid;
+        }
+        if (evbuffer_add_printf(out, "%s{\"i\":%d,", k ? "," : "", k) < 0)
+            goto oom;
+        if (render_report(out, item, fail, id, prefix, &err) < 0) {
+            if (!err.field[0])
+                goto oom;
+            goto invalid;
+        }
+        keys[k].id = id;
+        keys[k].index = k;
+        k++;
+    }
+    int earlier = 0, dup = first_duplicate(keys, n, &earlier);
+    if (dup >= 0) {
+        char field[32];
+        snprintf(field, sizeof(field), "jobs[%d].id", dup);
+        request_error(r, 400, "invalid_field", field,
+                      "jobs[%d].id repeats jobs[%d].id: report each job once per request", dup,
+                      earlier);
+        goto done;
+    }
+    if (evbuffer_add(out, "]", 2) < 0) /* the NUL too */
+        goto oom;
+    char base_ms[24], cap_ms[24];
+    snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
+    snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
+    const char *params[4] = {(const char *)evbuffer_pullup(out, -1), "false", base_ms, cap_ms};
+    if (!params[0])
+        goto oom;
+    r->items = n;
+    if (pgpool_query(r->gw->pool, fail ? Q_JOBS_FAIL : Q_JOBS_COMPLETE, fail ? 4 : 2, params,
+                     batch_done, r) < 0)
+        request_unavailable(r);
+    goto done;
+invalid:
+    request_field_error(r, &err);
+    goto done;
+oom:
+    request_error(r, 500, "internal", NULL, "out of memory");
+done:
+    free(keys);
+    if (out)
+        evbuffer_free(out);
+}
+
+void jobs_complete_batch(struct request *r) { report_batch(r, false); }
+
+void jobs_fail_batch(struct request *r) { report_batch(r, true); }
