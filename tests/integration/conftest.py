@@ -212,3 +212,44 @@ def gateway_factory(request, test_db, tmp_path, gateway_bin):
 @pytest.fixture
 def gateway(gateway_factory):
     return gateway_factory()
+
+
+# --- worker stack (tests/integration/stack.py) ---------------------------------------------
+
+
+@pytest.fixture
+def stack_factory(request, gateway_factory, db, tmp_path):
+    """make(db_url=None) -> stack.Stack on the test's database (or db_url). Teardown stops
+    every process it started (workers before the gateways) and fails the test on a non-zero
+    exit, a process that had to be killed, or a sanitizer report in a log."""
+    import stack as stack_module
+
+    made = []
+
+    def make(db_url=None):
+        own = db_url is not None
+        d = DB(db_url) if own else db
+        s = stack_module.Stack(gateway_factory, d, tmp_path / f"stack{len(made) + 1}")
+        s.tmp.mkdir(parents=True, exist_ok=True)
+        made.append((s, own))
+        return s
+
+    yield make
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    problems = []
+    for s, own in reversed(made):
+        try:
+            s.teardown(failed)
+        except pytest.fail.Exception as e:
+            problems.append(str(e))
+        finally:
+            if own:
+                s.db.close()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def stack(stack_factory):
+    return stack_factory()

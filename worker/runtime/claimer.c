@@ -22,6 +22,7 @@
 #include "common/backoff.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/workerid.h"
 #include "worker/runtime/shared.h"
 
 #define QUERY_DEADLINE_S 15.0
@@ -474,6 +475,7 @@ int claimer_run(struct runtime *rt, int signal_fd)
     backoff_init(&c.reconnect, 100, 10000);
     c.next_poll = 0;
     bool abort_now = false;
+    int exit_code = 0;
     for (;;) {
         double now = monotonic_now();
         if (!c.conn && now >= c.next_connect)
@@ -485,6 +487,15 @@ int claimer_run(struct runtime *rt, int signal_fd)
             abort_now = true;
         free_acked(&c);
 
+        pthread_mutex_lock(&rt->lock);
+        bool refused = rt->key_refused;
+        pthread_mutex_unlock(&rt->lock);
+        if (refused) {
+            /* Nothing we hold could be reported: every job goes back now. */
+            hand_back_all(&c, "handed back: the gateway refused the worker's API key");
+            exit_code = WORKER_EXIT_FATAL;
+            break;
+        }
         if (c.draining && (abort_now || monotonic_now() >= c.drain_deadline)) {
             if (!abort_now)
                 log_warn("msg=\"shutdown timeout; handing back unfinished jobs\" held=%d", c.held_count);
@@ -547,5 +558,5 @@ int claimer_run(struct runtime *rt, int signal_fd)
     if (c.conn)
         PQfinish(c.conn);
     log_info("msg=stopped");
-    return 0;
+    return exit_code;
 }

@@ -43,6 +43,26 @@ static cJSON *agent_state(const struct runtime *rt, const char *status, int acti
 
 static bool transient(int status) { return status == 0 || status == 429 || status >= 500; }
 
+static bool key_refused_status(int status) { return status == 401 || status == 403; }
+
+/* The gateway refused our key at work (revoked, or not an agent key): no retry can help, and
+ * jobs we claim could never be reported. Tells the main thread, which hands every job back
+ * and exits with WORKER_EXIT_FATAL. */
+static void key_refused(struct runtime *rt, int status, const char *body)
+{
+    pthread_mutex_lock(&rt->lock);
+    bool first = !rt->key_refused;
+    rt->key_refused = true;
+    runtime_wake(rt);
+    pthread_mutex_unlock(&rt->lock);
+    if (first) {
+        char quoted[400];
+        log_error("msg=\"the gateway refused our API key; handing every job back and exiting\" status=%d "
+                  "error=%s",
+                  status, log_quote(body, quoted, sizeof(quoted)));
+    }
+}
+
 /* PUT-merges our fields into the agent's state, registering the agent when it is unknown.
  * Returns the last HTTP status (0: no answer). */
 static int send_state(struct http_client *hc, const struct runtime *rt, const char *status,
@@ -238,7 +258,11 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct job **j
             j->retryable = false;
             send_kind(rt, hc, jobs + done, 1, true);
             done++;
-        } else if (transient(code) || code == 401 || code == 403) {
+        } else if (key_refused_status(code)) {
+            /* Not acked: the jobs stay held, and the main thread hands them back. */
+            key_refused(rt, code, resp.body);
+            return;
+        } else if (transient(code)) {
             char quoted[400];
             long delay = backoff_next(&bo);
             log_warn("msg=\"cannot report outcomes; retrying\" status=%d error=%s retry_ms=%ld jobs=%d",
@@ -339,7 +363,9 @@ static void *reporter_main(void *arg)
         if (now >= next_beat || (busy != was_busy && now - last_beat >= 1.0)) {
             struct http_response resp;
             int code = send_state(hc, rt, busy ? "busy" : "idle", active, &resp);
-            if (code != 200 && code != 201)
+            if (key_refused_status(code))
+                key_refused(rt, code, resp.body);
+            else if (code != 200 && code != 201)
                 log_warn("msg=\"heartbeat failed\" status=%d error=\"%.200s\"", code,
                          code ? "" : resp.error);
             was_busy = busy;

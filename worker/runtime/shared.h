@@ -68,6 +68,7 @@ struct runtime {
     bool exec_stop;             /* executors exit once exec_q is empty */
     bool reporter_stop;         /* the reporter flushes report_q, says offline, exits */
     double reporter_give_up;    /* monotonic deadline for resending reports during shutdown */
+    bool key_refused;           /* the gateway answered 401/403: hand everything back, exit 78 */
     int wake_fd;                /* eventfd: wakes the main thread */
     pthread_t *exec_threads;    /* concurrency of them */
     pthread_t reporter_thread;
