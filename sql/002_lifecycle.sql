@@ -85,11 +85,16 @@ CREATE FUNCTION fs_jobs_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO events (type, severity, job_id, agent_name, data)
     SELECT CASE
+             -- a hand-back (worker shutting down) raises max_attempts instead of using one
+             WHEN n.status = 'pending' AND o.status = 'running' AND n.max_attempts > o.max_attempts
+               THEN 'job.handed_back'
              WHEN n.status = 'pending' AND o.status = 'running' THEN 'job.retry'
              WHEN n.status = 'pending' THEN 'job.requeued'
              WHEN n.status = 'failed' THEN 'job.dead'
              ELSE 'job.cancelled' END,
            CASE
+             WHEN n.status = 'pending' AND o.status = 'running' AND n.max_attempts > o.max_attempts
+               THEN 'info'
              WHEN n.status = 'pending' AND o.status = 'running' THEN 'warning'
              WHEN n.status = 'failed' THEN 'error'
              ELSE 'info' END,
@@ -264,8 +269,8 @@ LANGUAGE sql AS $$
 $$;
 
 -- One sweep, run by any gateway; concurrent sweeps skip (advisory lock). Expired leases are
--- released as lost; with prune, finished jobs older than retention_s are deleted (at most
--- prune_max per sweep); agents whose delayed or backed-off jobs came due within the last
+-- released as lost; with prune, finished jobs and events older than retention_s are deleted
+-- (at most prune_max of each per sweep); agents whose delayed or backed-off jobs came due within the last
 -- due_window_ms are woken. Returns counts as JSON, or NULL when another sweep held the lock.
 CREATE FUNCTION fs_sweep(retention_s int, prune bool, prune_max int, due_window_ms int)
 RETURNS json LANGUAGE plpgsql AS $$
@@ -297,6 +302,10 @@ BEGIN
                 ORDER BY q.processed_at LIMIT prune_max)
             RETURNING 1)
         SELECT count(*) INTO pruned FROM del;
+        DELETE FROM events WHERE id IN (
+            SELECT e.id FROM events e
+            WHERE e.created_at < now() - make_interval(secs => retention_s)
+            ORDER BY e.created_at LIMIT prune_max);
     END IF;
     SELECT array_agg(DISTINCT q.target_agent) INTO woken FROM job_queue q
     WHERE q.status = 'pending' AND q.run_at > q.created_at

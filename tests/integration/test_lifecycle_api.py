@@ -989,6 +989,8 @@ def test_retention_prunes_old_finished_jobs_only(gateway_factory, db):
     db.execute("UPDATE job_queue SET created_at = now() - interval '3 hours' WHERE id = ANY(%s)",
                ([old_pending, old_running],))
     gone = {old_done, old_failed, old_cancelled}
+    db.execute("INSERT INTO events (type, created_at) VALUES ('test.old', now() - interval '2 hours'),"
+               " ('test.recent', now())")
 
     def pruned():
         left = {r["id"] for r in db.query("SELECT id FROM job_queue")}
@@ -996,6 +998,8 @@ def test_retention_prunes_old_finished_jobs_only(gateway_factory, db):
 
     left = poll(pruned, 90, interval=0.2, what="old finished jobs pruned")
     assert left == {recent_done, old_pending, old_running}
+    kinds = {r["type"] for r in db.query("SELECT type FROM events WHERE type LIKE 'test.%'")}
+    assert kinds == {"test.recent"}, f"events older than the retention must go, recent ones stay: {kinds}"
     expect_error(gw.get(f"/api/jobs/{old_done}"), 404, "not_found")
     assert "pruned=3" in gw.log_tail(200)
 

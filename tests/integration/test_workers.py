@@ -279,6 +279,8 @@ def test_sigterm_hands_back_jobs_outliving_the_shutdown_timeout(stack):
             f"job {job_id} after the hand-back: status {r['status']} attempts {r['attempts']} "
             f"max_attempts {r['max_attempts']} (expected pending, 1, 3+1)")
         assert "shutdown timeout" in (r["last_error"] or "") and r["locked_by"] is None, f"job {job_id}: {r}"
+        kinds = [(e["type"], e["severity"]) for e in stack.events(job_id)]
+        assert kinds == [("job.handed_back", "info")], f"job {job_id}: events {kinds} (a hand-back is not a failed attempt)"
     assert not refusals(w.log()), f"a handed-back job was reported: {refusals(w.log())}"
     # the next worker runs them (quickly this time)
     stack.db.execute("UPDATE job_queue SET payload = payload || '{\"sleepMs\": 0}'")
