@@ -39,6 +39,8 @@ COMMON_SRC  := $(wildcard common/*.c)
 GATEWAY_SRC := $(wildcard gateway/*.c)
 RUNTIME_SRC := $(wildcard worker/runtime/*.c)
 POOL_SRC    := $(wildcard worker/pool/*.c)
+# An agent's task modules live in worker/agents/<agent>/ beside its main file.
+AGENT_LIB_SRC := $(foreach a,$(AGENTS),$(wildcard worker/agents/$(a)/*.c))
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 MIGRATIONS  := $(sort $(wildcard sql/[0-9]*.sql))
 
@@ -46,6 +48,7 @@ COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/migrations_data.o
 GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(OBJ)/%.o)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
 POOL_OBJ    := $(POOL_SRC:%.c=$(OBJ)/%.o)
+AGENT_LIB_OBJ := $(AGENT_LIB_SRC:%.c=$(OBJ)/%.o)
 # Unit tests link every module except the ones holding main().
 GATEWAY_LIB := $(filter-out $(OBJ)/gateway/main.o,$(GATEWAY_OBJ))
 POOL_LIB    := $(filter-out $(OBJ)/worker/pool/main.o,$(POOL_OBJ))
@@ -66,12 +69,15 @@ $(BIN)/flowstate-pool: $(POOL_OBJ) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# One executable per agent: its file under worker/agents/ on the shared runtime.
-$(AGENTS:%=$(BIN)/%): $(BIN)/%: $(OBJ)/worker/agents/%.o $(RUNTIME_OBJ) $(COMMON_OBJ) | $(BIN)
+# One executable per agent: its file under worker/agents/ and its task modules in
+# worker/agents/<agent>/, on the shared runtime.
+.SECONDEXPANSION:
+$(AGENTS:%=$(BIN)/%): $(BIN)/%: $(OBJ)/worker/agents/%.o \
+		$$(patsubst %.c,$(OBJ)/%.o,$$(wildcard worker/agents/$$*/*.c)) $(RUNTIME_OBJ) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/unit-tests: $(UNIT_OBJ) $(GATEWAY_LIB) $(RUNTIME_OBJ) $(POOL_LIB) $(COMMON_OBJ) | $(BIN)
+$(BIN)/unit-tests: $(UNIT_OBJ) $(GATEWAY_LIB) $(RUNTIME_OBJ) $(POOL_LIB) $(AGENT_LIB_OBJ) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -111,7 +117,7 @@ test: deps
 	FLOWSTATE_BIN_DIR=$(abspath $(BIN)) $(PYTEST) -q -p no:cacheprovider tests/integration
 
 format:
-	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build
