@@ -9,6 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/http_client.h"
+
+struct runtime;
+
 /* What a running task knows about its job. */
 struct task_ctx {
     const char *agent;  /* agent name */
@@ -16,6 +20,7 @@ struct task_ctx {
     long long job_id;
     int attempt;
     const volatile bool *stop; /* set when the job is cancelled, its lease lost, or at shutdown */
+    struct runtime *rt;        /* for task_gateway */
 };
 
 /* True once the job should stop (cancelled, lease lost, shutdown deadline). Long tasks check
@@ -23,6 +28,14 @@ struct task_ctx {
 bool task_should_stop(const struct task_ctx *ctx);
 /* Sleeps ms milliseconds, returning early (false) when the job should stop. */
 bool task_sleep(const struct task_ctx *ctx, long ms);
+
+/* Calls the gateway as this worker (BACKEND_API_URL, with its key): e.g. to store a memory
+ * or create a job for another agent. body is JSON or NULL. Returns the HTTP status, or 0
+ * when no answer came (resp->error says why). resp->body stays valid until the calling
+ * thread's next task_gateway call. Each executor thread keeps its own keep-alive
+ * connection. */
+int task_gateway(const struct task_ctx *ctx, const char *method, const char *path, const char *body,
+                 struct http_response *resp);
 
 /* A task's outcome: on success set result (ownership passes to the runtime); on failure
  * write error and say whether another attempt could succeed. */

@@ -87,7 +87,7 @@ static void describe_known(const struct agent_def *agent, char *buf, size_t len)
 
 void task_run(struct runtime *rt, struct job *job)
 {
-    struct task_ctx ctx = {rt->agent->name, rt->worker, job->id, job->attempt, &job->stop};
+    struct task_ctx ctx = {rt->agent->name, rt->worker, job->id, job->attempt, &job->stop, rt};
     struct task_outcome out = {.result = NULL, .error = "", .retryable = true};
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(job->payload, "taskType");
     task_fn fn = cJSON_IsString(type) ? find_task(rt->agent, type->valuestring) : NULL;
