@@ -70,10 +70,12 @@ $(BIN)/flowstate-pool: $(POOL_OBJ) $(COMMON_OBJ) | $(BIN)
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # One executable per agent: its file under worker/agents/ and its task modules in
-# worker/agents/<agent>/, on the shared runtime.
+# worker/agents/<agent>/, on the shared runtime. (No patsubst here: in a static pattern
+# rule its % would be replaced by the stem before the second expansion.)
 .SECONDEXPANSION:
 $(AGENTS:%=$(BIN)/%): $(BIN)/%: $(OBJ)/worker/agents/%.o \
-		$$(patsubst %.c,$(OBJ)/%.o,$$(wildcard worker/agents/$$*/*.c)) $(RUNTIME_OBJ) $(COMMON_OBJ) | $(BIN)
+		$$(addprefix $(OBJ)/,$$(addsuffix .o,$$(basename $$(wildcard worker/agents/$$*/*.c)))) \
+		$(RUNTIME_OBJ) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

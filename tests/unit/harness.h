@@ -61,5 +61,7 @@ void register_jobwait_tests(void);
 void register_backoff_tests(void);
 void register_jobq_tests(void);
 void register_pool_agents_tests(void);
+void register_code_rules_tests(void);
+void register_code_analysis_tests(void);
 
 #endif

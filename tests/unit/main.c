@@ -149,6 +149,8 @@ int main(int argc, char **argv)
     register_backoff_tests();
     register_jobq_tests();
     register_pool_agents_tests();
+    register_code_rules_tests();
+    register_code_analysis_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
