@@ -4,8 +4,11 @@
 #ifndef FLOWSTATE_HANDLERS_H
 #define FLOWSTATE_HANDLERS_H
 
+#include <cjson/cJSON.h>
+
 struct request;
 struct batcher_kind;
+struct field_error;
 
 void health_get(struct request *r);
 void ready_get(struct request *r);
@@ -32,6 +35,19 @@ void jobs_fail_batch(struct request *r);
 void documents_create(struct request *r);
 void documents_get(struct request *r);
 void documents_search(struct request *r);
+void documents_list(struct request *r);
+void documents_similar(struct request *r);
+void documents_cluster(struct request *r); /* cluster.c */
+
+/* The seed's worker API (worker_api.c) and inter-agent messages (messages.c). */
+void worker_agents_list(struct request *r);
+void worker_agent_status(struct request *r);
+void worker_agent_task(struct request *r);
+void worker_agent_memory(struct request *r);
+void worker_system_health(struct request *r);
+void messages_send(struct request *r);
+void messages_get(struct request *r);
+void messages_for_agent(struct request *r);
 
 void keys_create(struct request *r);
 void keys_list(struct request *r);
@@ -41,6 +57,11 @@ void keys_revoke(struct request *r);
 extern const struct batcher_kind jobs_insert_kind;       /* jobs.c: job inserts */
 extern const struct batcher_kind outcomes_complete_kind; /* outcomes.c */
 extern const struct batcher_kind outcomes_fail_kind;     /* outcomes.c */
+
+/* Validates a POST /api/jobs body and renders it as a row for the insert batcher (see
+ * batcher_add). Returns the text (caller frees), or NULL with err set (err->field empty:
+ * out of memory). Shared by every route that creates jobs. */
+char *jobs_row_from_body(const cJSON *body, struct field_error *err);
 
 /* Agent names (targetAgent, :agentName): 1..AGENT_NAME_MAX of [A-Za-z0-9_.-]. */
 #define AGENT_NAME_MAX 100

@@ -39,7 +39,7 @@ static bool is_terminal(const char *s)
 
 /* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
  * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
-static char *job_row_from_body(const cJSON *body, struct field_error *err)
+char *jobs_row_from_body(const cJSON *body, struct field_error *err)
 {
     const char *agent = NULL, *run_at = NULL, *key = NULL;
     cJSON *payload = NULL;
@@ -100,8 +100,11 @@ static bool insert_answer(struct request *r, const PGresult *res, int row)
         return true;
     }
     bool created = PQgetvalue(res, row, 2)[0] == 't';
-    request_reply(r, created ? 201 : 200, PQgetvalue(res, row, 1),
-                  (size_t)PQgetlength(res, row, 1));
+    if (r->on_created)
+        r->on_created(r, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1), created);
+    else
+        request_reply(r, created ? 201 : 200, PQgetvalue(res, row, 1),
+                      (size_t)PQgetlength(res, row, 1));
     return true;
 }
 
@@ -110,7 +113,7 @@ const struct batcher_kind jobs_insert_kind = {"insert", Q_JOBS_INSERT, insert_an
 void jobs_create(struct request *r)
 {
     struct field_error err;
-    r->row = job_row_from_body(r->body, &err);
+    r->row = jobs_row_from_body(r->body, &err);
     if (!r->row) {
         if (err.field[0])
             request_field_error(r, &err);

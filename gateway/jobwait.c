@@ -280,7 +280,11 @@ static void read_done(PGresult *res, void *arg)
         if (row < 0) {
             request_error(waiter_release(w), 404, "not_found", NULL, "no such resource");
         } else if (PQgetvalue(res, row, 1)[0] == 't' || w->expired) {
-            request_reply(waiter_release(w), 200, PQgetvalue(res, row, 2),
+            /* Finished: 200. Still pending or running: the request's ok_status (200 for
+             * GET /api/jobs/:id?wait, 202 for POST /agents/:name/task). */
+            bool finished = PQgetvalue(res, row, 1)[0] == 't';
+            struct request *r = waiter_release(w);
+            request_reply(r, finished ? 200 : r->ok_status, PQgetvalue(res, row, 2),
                           (size_t)PQgetlength(res, row, 2));
         } else {
             w->fresh = false;

@@ -155,32 +155,111 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "  updated_at = now()"
         " WHERE a.agent_name = $1::text RETURNING fs_agent_json(a)"},
 
-    /* metadata.timestamp defaults to the time of storage (the seed orders memories by it). */
+    /* metadata.timestamp defaults to the time of storage (the seed orders memories by it).
+     * $3 embedding (real[] text) and $4 its model, both NULL when none was computed. */
     [Q_DOCUMENT_INSERT] = {"fs_document_insert",
-        "INSERT INTO documents AS d (content, metadata)"
+        "INSERT INTO documents AS d (content, metadata, embedding, embedding_model)"
         " VALUES ($1::text, CASE WHEN $2::jsonb ? 'timestamp' THEN $2::jsonb"
-        "         ELSE $2::jsonb || jsonb_build_object('timestamp', now()) END)"
+        "         ELSE $2::jsonb || jsonb_build_object('timestamp', now()) END,"
+        "         $3::real[], $4::text)"
         " RETURNING fs_document_json(d)"},
 
     [Q_DOCUMENT_GET] = {"fs_document_get",
         "SELECT fs_document_json(d) FROM documents d WHERE d.id = $1::bigint"},
 
-    /* Keyword search. $1 query (websearch syntax), $2 agentName, $3 memoryType, $4 tag,
-     * $5 minImportance, $6 limit. */
+    /* Every memory query starts with the six filter parameters MEMORY_MATCH reads. */
+#define MEMORY_MATCH(d)                                                                        \
+    "fs_memory_match(" d ", $1::text, $2::text, $3::text, $4::int, $5::timestamptz,"          \
+    " $6::timestamptz)"
+
+    /* Listing: $7 sort ('recent' or 'importance'), $8 offset (the cursor), $9 limit. One row
+     * more than asked says whether there is a next page. */
+    [Q_DOCUMENTS_LIST] = {"fs_documents_list",
+        "SELECT json_build_object("
+        "  'documents', coalesce(json_agg(p.doc ORDER BY p.n) FILTER (WHERE p.n <= $9::int), '[]'),"
+        "  'nextCursor', CASE WHEN count(*) > $9::int THEN ($8::int + $9::int)::text END)"
+        " FROM (SELECT fs_document_json(q.d) AS doc,"
+        "              row_number() OVER (ORDER BY q.imp DESC NULLS LAST, q.t DESC, q.id DESC) AS n"
+        "       FROM (SELECT d, d.id, fs_memory_time(d.metadata, d.created_at) AS t,"
+        "                    CASE WHEN $7::text = 'importance'"
+        "                         THEN fs_memory_importance(d.metadata) END AS imp"
+        "             FROM documents d WHERE " MEMORY_MATCH("d")
+        "             ORDER BY imp DESC NULLS LAST, t DESC, d.id DESC"
+        "             LIMIT $9::int + 1 OFFSET $8::int) q) p"},
+
+    /* Keyword search: $7 query (websearch syntax), $8 limit. */
     [Q_DOCUMENTS_SEARCH] = {"fs_documents_search",
         "SELECT json_build_object('mode', 'keyword', 'documents',"
         "  coalesce(json_agg(r.doc ORDER BY r.rank DESC, r.id DESC), '[]'))"
         " FROM (SELECT d.id, s.rank,"
         "              fs_document_json(d)::jsonb || jsonb_build_object('rank', s.rank) AS doc"
-        "       FROM documents d, websearch_to_tsquery('english', $1::text) q,"
+        "       FROM documents d, websearch_to_tsquery('english', $7::text) q,"
         "            LATERAL (SELECT ts_rank(d.search_vector, q) AS rank) s"
-        "       WHERE d.search_vector @@ q"
-        "         AND ($2::text IS NULL OR d.metadata->>'agentName' = $2::text)"
-        "         AND ($3::text IS NULL OR d.metadata->>'memoryType' = $3::text)"
-        "         AND ($4::text IS NULL OR d.metadata->'tags' ? $4::text)"
-        "         AND ($5::int IS NULL OR (jsonb_typeof(d.metadata->'importance') = 'number'"
-        "              AND (d.metadata->>'importance')::numeric >= $5::int))"
-        "       ORDER BY s.rank DESC, d.id DESC LIMIT $6::int) r"},
+        "       WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
+        "       ORDER BY s.rank DESC, d.id DESC LIMIT $8::int) r"},
+
+    /* Semantic search, an exact scan: $7 the query's embedding, $8 its model, $9 limit.
+     * Only documents embedded by the same model are compared. */
+    [Q_DOCUMENTS_SEMANTIC] = {"fs_documents_semantic",
+        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
+        "  coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
+        "                    ORDER BY s.score DESC, s.id DESC), '[]'))"
+        " FROM (SELECT x.id, x.score FROM"
+        "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
+        "         FROM documents d WHERE d.embedding_model = $8::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "       WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $9::int) s"
+        " JOIN documents d ON d.id = s.id"},
+
+    /* Hybrid search, reciprocal rank fusion: the best $11 keyword matches and the best $11
+     * semantic matches, fused as wk/(60 + keyword rank) + ws/(60 + semantic rank). $7 query
+     * text, $8 its embedding, $9 model, $10 limit, $12 wk, $13 ws. */
+    [Q_DOCUMENTS_HYBRID] = {"fs_documents_hybrid",
+        "WITH kw AS ("
+        "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r"
+        "  FROM documents d, websearch_to_tsquery('english', $7::text) q"
+        "  WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
+        "  ORDER BY r LIMIT $11::int),"
+        " sem AS ("
+        "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
+        "  FROM (SELECT d.id, fs_embedding_dot(d.embedding, $8::real[]) AS score"
+        "        FROM documents d WHERE d.embedding_model = $9::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "  WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
+        " f AS ("
+        "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"
+        "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)"
+        "           AS score"
+        "  FROM kw FULL JOIN sem ON kw.id = sem.id)"
+        " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"
+        "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"
+        "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("
+        "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"
+        "     ORDER BY t.score DESC, t.id DESC), '[]'))"
+        " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t"
+        " JOIN documents d ON d.id = t.id"},
+
+    /* Documents like document $7 (same model, itself excluded): $8 limit. NULL (404) when
+     * there is no document $7. */
+    [Q_DOCUMENT_SIMILAR] = {"fs_document_similar",
+        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
+        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "  (SELECT coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
+        "                            ORDER BY s.score DESC, s.id DESC), '[]')"
+        "   FROM (SELECT x.id, x.score FROM"
+        "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
+        "           FROM documents d WHERE d.embedding_model = src.embedding_model"
+        "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
+        "   JOIN documents d ON d.id = s.id)) END"
+        " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint"},
+
+    /* Clustering input: id, embedding, the first 2000 characters of content and metadata
+     * of the memories matching the filters that model $7 embedded, at most $8 rows (the
+     * caller asks one more than it accepts). */
+    [Q_DOCUMENTS_EMBEDDINGS] = {"fs_documents_embeddings",
+        "SELECT d.id, d.embedding, left(d.content, 2000), d.metadata FROM documents d"
+        " WHERE d.embedding_model = $7::text AND cardinality(d.embedding) > 0"
+        "   AND " MEMORY_MATCH("d") " ORDER BY d.id LIMIT $8::int"},
+#undef MEMORY_MATCH
 
     /* $1 name, $2 role, $3 key hash, $4 shown prefix. */
     [Q_KEY_INSERT] = {"fs_key_insert",
@@ -195,4 +274,54 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_KEY_REVOKE] = {"fs_key_revoke",
         "UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())"
         " WHERE k.id = $1::bigint RETURNING fs_key_json(k), k.key_hash"},
+
+    /* Inter-agent messages (sql/004_worker_api.sql): the message and its delivery job in one
+     * statement. $1 from, $2 to, $3 text, $4 type, $5 requires_response, $6 reply_to (NULL,
+     * or an existing message: no row otherwise). A second reply to one message is a unique
+     * violation (409). */
+    [Q_MESSAGE_SEND] = {"fs_message_send",
+        "WITH m AS ("
+        "  INSERT INTO agent_messages AS am (from_agent, to_agent, message, message_type,"
+        "                                    requires_response, reply_to, job_id)"
+        "  SELECT $1::text, $2::text, $3::text, $4::text, $5::bool, $6::bigint,"
+        "         nextval('job_queue_id_seq')"
+        "  WHERE $6::bigint IS NULL OR EXISTS (SELECT 1 FROM agent_messages r WHERE r.id = $6::bigint)"
+        "  RETURNING am.*),"
+        " j AS ("
+        "  INSERT INTO job_queue (id, target_agent, payload, priority)"
+        "  SELECT m.job_id, m.to_agent, jsonb_build_object('type', 'inter_agent_message',"
+        "         'taskType', 'inter_agent_message', 'messageId', m.id, 'fromAgent', m.from_agent,"
+        "         'message', m.message, 'messageType', m.message_type,"
+        "         'requiresResponse', m.requires_response, 'replyTo', m.reply_to), 3"
+        "  FROM m RETURNING id)"
+        " SELECT fs_message_json(m::agent_messages, 'sent') FROM m, j"},
+
+    [Q_MESSAGE_GET] = {"fs_message_get",
+        "SELECT fs_message_json(m, fs_message_status(m)) FROM agent_messages m WHERE m.id = $1::bigint"},
+
+    /* Newest first with a keyset cursor. $1 agent, $2 direction (in, out, all), $3 cursor
+     * (exclusive upper id) or NULL, $4 limit. */
+    [Q_MESSAGES_LIST] = {"fs_messages_list",
+        "SELECT json_build_object("
+        "  'messages', coalesce(json_agg(fs_message_json(p.m, fs_message_status(p.m)) ORDER BY p.id DESC)"
+        "                       FILTER (WHERE p.rn <= $4::int), '[]'),"
+        "  'next_cursor', CASE WHEN count(*) > $4::int"
+        "                 THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END)"
+        " FROM (SELECT m, m.id, row_number() OVER (ORDER BY m.id DESC) AS rn FROM agent_messages m"
+        "       WHERE (($2::text IN ('in', 'all') AND m.to_agent = $1::text)"
+        "           OR ($2::text IN ('out', 'all') AND m.from_agent = $1::text))"
+        "         AND ($3::bigint IS NULL OR m.id < $3::bigint)"
+        "       ORDER BY m.id DESC LIMIT $4::int + 1) p"},
+
+    [Q_WORKER_AGENTS] = {"fs_worker_agents",
+        "SELECT json_build_object('agents',"
+        "  coalesce(json_agg(fs_agent_summary(a) ORDER BY a.agent_name), '[]'))"
+        " FROM agent_states a"},
+
+    [Q_WORKER_AGENT_STATUS] = {"fs_worker_agent_status",
+        "SELECT fs_agent_summary(a)::jsonb || jsonb_build_object('state', a.state)"
+        " FROM agent_states a WHERE a.agent_name = $1::text"},
+
+    /* $1: seconds without a heartbeat after which an agent that is not offline is stale. */
+    [Q_SYSTEM_HEALTH] = {"fs_system_health", "SELECT fs_system_health($1::int)"},
 };

@@ -34,6 +34,9 @@ struct request {
     long long job_id;       /* the job the request is about, when known (0: none; see
                              * batcher_add) */
     int items;              /* reports in a batch request (outcomes.c) */
+    int wait_s;             /* POST /agents/:name/task: seconds to wait for the job */
+    /* When set, a job insert (batcher) hands the created job to this instead of replying. */
+    void (*on_created)(struct request *r, const char *job, size_t len, bool created);
     int retries;
     bool solo;
 };

@@ -33,8 +33,22 @@ const struct route routes[] = {
     {METHOD_POST, "/api/jobs/:id/retry", jobs_retry, WRITERS, BODY_OPTIONAL},
 
     {METHOD_POST, "/api/documents", documents_create, WRITERS, 1},
+    {METHOD_GET, "/api/documents", documents_list, ANYONE, 0},
     {METHOD_GET, "/api/documents/search", documents_search, ANYONE, 0},
+    {METHOD_POST, "/api/documents/cluster", documents_cluster, ANYONE, BODY_JSON},
     {METHOD_GET, "/api/documents/:id", documents_get, ANYONE, 0},
+    {METHOD_GET, "/api/documents/:id/similar", documents_similar, ANYONE, 0},
+
+    {METHOD_GET, "/api/agents/:agentName/messages", messages_for_agent, ANYONE, 0},
+    {METHOD_GET, "/api/messages/:id", messages_get, ANYONE, 0},
+
+    /* The seed's worker API (snake_case), served by the gateway. */
+    {METHOD_GET, "/agents", worker_agents_list, ANYONE, 0},
+    {METHOD_POST, "/agents/message", messages_send, WRITERS, BODY_JSON},
+    {METHOD_GET, "/agents/:agent_name/status", worker_agent_status, ANYONE, 0},
+    {METHOD_POST, "/agents/:agent_name/task", worker_agent_task, WRITERS, BODY_JSON},
+    {METHOD_POST, "/agents/:agent_name/memory", worker_agent_memory, WRITERS, BODY_JSON},
+    {METHOD_POST, "/system/health-check", worker_system_health, ANYONE, BODY_OPTIONAL},
 
     {METHOD_POST, "/api/keys", keys_create, ROLES_ADMIN, 1},
     {METHOD_GET, "/api/keys", keys_list, ROLES_ADMIN, 0},

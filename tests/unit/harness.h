@@ -61,10 +61,11 @@ void register_jobwait_tests(void);
 void register_backoff_tests(void);
 void register_jobq_tests(void);
 void register_pool_agents_tests(void);
-void register_code_rules_tests(void);
-void register_code_analysis_tests(void);
 void register_data_aggregate_tests(void);
 void register_data_schema_tests(void);
 void register_data_transform_tests(void);
+void register_code_rules_tests(void);
+void register_code_analysis_tests(void);
+void register_embed_tests(void);
 
 #endif

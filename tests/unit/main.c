@@ -149,11 +149,12 @@ int main(int argc, char **argv)
     register_backoff_tests();
     register_jobq_tests();
     register_pool_agents_tests();
-    register_code_rules_tests();
-    register_code_analysis_tests();
     register_data_aggregate_tests();
     register_data_schema_tests();
     register_data_transform_tests();
+    register_code_rules_tests();
+    register_code_analysis_tests();
+    register_embed_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {

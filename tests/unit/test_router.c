@@ -130,8 +130,11 @@ static const struct route_case route_cases[] = {
     E404(POST, "/api/jobs/42/finish"),
     /* documents */
     OK0(POST, "/api/documents", "/api/documents"),
-    E405(GET, "/api/documents", POST),
+    OK0(GET, "/api/documents", "/api/documents"),
+    E405(PUT, "/api/documents", GET | POST),
     OK0(GET, "/api/documents/search", "/api/documents/search"),
+    OK0(POST, "/api/documents/cluster", "/api/documents/cluster"),
+    OK1(GET, "/api/documents/7/similar", "/api/documents/:id/similar", "id", "7"),
     E405(POST, "/api/documents/search", GET),
     OK1(GET, "/api/documents/7", "/api/documents/:id", "id", "7"),
     E405(PUT, "/api/documents/7", GET),

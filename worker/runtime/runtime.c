@@ -43,7 +43,7 @@ static void usage(const struct agent_def *agent, const struct config *cfg)
            "(BACKEND_API_URL), claims this agent's jobs from PostgreSQL (DATABASE_URL), runs\n"
            "them, and reports each outcome to the gateway. Usually started by flowstate-pool.\n"
            "\n"
-           "Tasks (payload.taskType): ping",
+           "Tasks (payload.taskType): ping, inter_agent_message",
            agent->name, agent->name);
     for (size_t i = 0; i < agent->ntasks; i++)
         printf(", %s", agent->tasks[i].name);

@@ -88,6 +88,9 @@ int executors_stop(struct runtime *rt, double wait_s);
  * outcome fields. */
 void task_run(struct runtime *rt, struct job *job);
 
+/* The built-in inter_agent_message task (message_task.c). */
+int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out);
+
 /* The reporter thread (reporter.c). register_agent runs once before claiming starts:
  * returns 0, -1 (transient: retry later) or -2 (fatal: the key or settings were refused). */
 int reporter_register(struct runtime *rt, char *err, size_t errlen);

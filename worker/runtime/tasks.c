@@ -72,6 +72,8 @@ static task_fn find_task(const struct agent_def *agent, const char *type)
 {
     if (strcmp(type, "ping") == 0)
         return ping_run;
+    if (strcmp(type, "inter_agent_message") == 0)
+        return message_task_run;
     for (size_t i = 0; i < agent->ntasks; i++)
         if (strcmp(agent->tasks[i].name, type) == 0)
             return agent->tasks[i].run;
@@ -80,7 +82,7 @@ static task_fn find_task(const struct agent_def *agent, const char *type)
 
 static void describe_known(const struct agent_def *agent, char *buf, size_t len)
 {
-    size_t o = (size_t)snprintf(buf, len, "ping");
+    size_t o = (size_t)snprintf(buf, len, "ping, inter_agent_message");
     for (size_t i = 0; i < agent->ntasks && o < len; i++)
         o += (size_t)snprintf(buf + o, len - o, ", %s", agent->tasks[i].name);
 }
