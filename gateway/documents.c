@@ -1,7 +1,11 @@
 /* documents — agent memories: storing them with validated metadata and their embedding,
  * reading them back (by id, or listed with filters and a sort), and searching them by
  * keyword, by meaning (semantic) or both (hybrid), or by likeness to one document.
- * Clustering is in cluster.c; the shared filters in memory.c. */
+ * Clustering is in cluster.c; the shared filters in memory.c. Semantic scoring asks the
+ * vector cache (vectors.c) for the few candidates that can rank and lets SQL score those
+ * exactly; without a ready cache it is the exact scan in SQL. Either way the results are
+ * the same; the X-Search-Path response header (cache or sql) says which ran. */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,8 @@
 #include "gateway/memory.h"
 #include "gateway/queries.h"
 #include "gateway/request.h"
+#include "gateway/vecstore.h"
+#include "gateway/vectors.h"
 
 #define TAGS_MAX 64
 #define TAG_LEN_MAX 100
@@ -77,6 +83,19 @@ fail:
     return -1;
 }
 
+/* The insert's reply: caches the stored vector (r->row) under the new id, then answers. */
+static void created(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (r->row && res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        const char *doc = PQgetvalue(res, 0, 0); /* fs_document_json: {"id":N,… */
+        if (strncmp(doc, "{\"id\":", 6) == 0)
+            vectors_put(r->gw->vectors, strtoll(doc + 6, NULL, 10), memory_provider(r)->model,
+                        (const float *)(const void *)r->row);
+    }
+    request_reply_first_cell(res, arg);
+}
+
 void documents_create(struct request *r)
 {
     struct field_error err;
@@ -115,7 +134,12 @@ void documents_create(struct request *r)
     else
         log_warn("msg=\"embedding failed; stored without one\" req_id=%s provider=%s", r->id, p->name);
     const char *params[4] = {content, meta_text, vec_text, vec_text ? p->model : NULL};
-    request_query_body(r, Q_DOCUMENT_INSERT, 4, params, 201);
+    /* The vector goes to the cache once the insert returns the id. */
+    if (vec_text && (r->row = malloc((size_t)p->dims * sizeof(float))))
+        memcpy(r->row, vec, (size_t)p->dims * sizeof(float));
+    r->ok_status = 201;
+    if (pgpool_query(r->gw->pool, Q_DOCUMENT_INSERT, 4, params, created, r) < 0)
+        request_unavailable(r);
     free(vec_text);
     free(meta_text);
 }
@@ -172,6 +196,153 @@ static int query_weight(struct request *r, const char *name, enum config_id sett
 
 /* Semantic candidates each side of a hybrid search contributes before fusion. */
 #define HYBRID_DEPTH 100
+/* Most candidates the cache may hand SQL to score; more (rare: many near-equal scores)
+ * and the search scans in SQL instead. */
+#define CANDIDATES_MAX 2000
+
+enum sem_kind { SEM_SEMANTIC, SEM_HYBRID, SEM_SIMILAR };
+
+/* A semantic, hybrid or similar search in progress (kept in r->row). */
+struct sem {
+    enum sem_kind kind;
+    struct memory_filter f;
+    const char *q; /* the query text (hybrid) */
+    char id[24];   /* the source document (similar) */
+    char limit[16], wk[32], ws[32];
+    int k;         /* candidates ranked: limit, or HYBRID_DEPTH for hybrid */
+    float err;     /* the query's error when it is a cached (dequantised) vector */
+    float vec[EMBED_DIMS_MAX];
+};
+
+static void set_path(struct request *r, const char *path)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    evhttp_remove_header(h, "X-Search-Path");
+    evhttp_add_header(h, "X-Search-Path", path);
+}
+
+/* The exact scan in SQL (no usable cache). */
+static void sem_sql(struct request *r, struct sem *s)
+{
+    const struct embed_provider *p = memory_provider(r);
+    const char *const *f = s->f.params;
+    set_path(r, "sql");
+    if (s->kind == SEM_SIMILAR) {
+        const char *params[8] = {f[0], f[1], f[2], f[3], f[4], f[5], s->id, s->limit};
+        request_query_body(r, Q_DOCUMENT_SIMILAR, 8, params, 200);
+        return;
+    }
+    char *vec_text = embed_to_pg_array(s->vec, p->dims);
+    if (!vec_text) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    if (s->kind == SEM_SEMANTIC) {
+        const char *params[9] = {f[0], f[1], f[2], f[3], f[4], f[5], vec_text, p->model, s->limit};
+        request_query_body(r, Q_DOCUMENTS_SEMANTIC, 9, params, 200);
+    } else {
+        char depth[16];
+        snprintf(depth, sizeof(depth), "%d", HYBRID_DEPTH);
+        const char *params[13] = {f[0], f[1], f[2], f[3], f[4], f[5], s->q, vec_text,
+                                  p->model, s->limit, depth, s->wk, s->ws};
+        request_query_body(r, Q_DOCUMENTS_HYBRID, 13, params, 200);
+    }
+    free(vec_text);
+}
+
+/* Ranks the cache (only ids in allow when it is not NULL) and lets SQL score the
+ * candidates; ids allowed but not cached yet are candidates too. */
+static void sem_cached(struct request *r, struct sem *s, const long long *allow, long nallow)
+{
+    const struct embed_provider *p = memory_provider(r);
+    const struct vecstore *store = vectors_store(r->gw->vectors, p->model);
+    long long *ids = store ? malloc(CANDIDATES_MAX * sizeof(*ids)) : NULL;
+    long n = ids ? vecstore_candidates(store, s->vec, s->err, allow, allow ? (size_t)nallow : 0,
+                                       s->kind == SEM_SIMILAR ? atoll(s->id) : 0, s->k, ids,
+                                       CANDIDATES_MAX)
+                 : -1;
+    for (long i = 0; n >= 0 && allow && i < nallow; i++)
+        if (!vecstore_has(store, allow[i]))
+            n = n < CANDIDATES_MAX ? (ids[n] = allow[i], n + 1) : -1;
+    char *ids_text = n >= 0 ? vectors_ids_text(ids, n) : NULL;
+    free(ids);
+    if (!ids_text) {
+        sem_sql(r, s);
+        return;
+    }
+    set_path(r, "cache");
+    const char *const *f = s->f.params;
+    char *vec_text = NULL;
+    if (s->kind == SEM_SIMILAR) {
+        const char *params[9] = {f[0], f[1], f[2], f[3], f[4], f[5], s->id, s->limit, ids_text};
+        request_query_body(r, Q_DOCUMENT_SIMILAR_IDS, 9, params, 200);
+    } else if (!(vec_text = embed_to_pg_array(s->vec, p->dims))) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+    } else if (s->kind == SEM_SEMANTIC) {
+        const char *params[10] = {f[0], f[1], f[2], f[3], f[4], f[5], vec_text, p->model,
+                                  s->limit, ids_text};
+        request_query_body(r, Q_DOCUMENTS_SEMANTIC_IDS, 10, params, 200);
+    } else {
+        char depth[16];
+        snprintf(depth, sizeof(depth), "%d", HYBRID_DEPTH);
+        const char *params[14] = {f[0], f[1], f[2], f[3], f[4], f[5], s->q, vec_text,
+                                  p->model, s->limit, depth, s->wk, s->ws, ids_text};
+        request_query_body(r, Q_DOCUMENTS_HYBRID_IDS, 14, params, 200);
+    }
+    free(vec_text);
+    free(ids_text);
+}
+
+/* The ids passing the filters, from SQL (the filters' exact semantics stay there). */
+static void sem_filtered(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    struct sem *s = (struct sem *)(void *)r->row;
+    long long *allow = NULL;
+    long n = -1;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        n = vectors_parse_ids(PQgetvalue(res, 0, 0), &allow);
+    else if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    if (n < 0)
+        sem_sql(r, s);
+    else
+        sem_cached(r, s, allow, n);
+    free(allow);
+}
+
+static bool has_filter(const struct memory_filter *f)
+{
+    for (int i = 0; i < MEMORY_FILTER_PARAMS; i++)
+        if (f->params[i])
+            return true;
+    return false;
+}
+
+/* Runs search s (now owned by r) through the cache when it can answer, else in SQL. */
+static void sem_run(struct request *r, struct sem *s)
+{
+    r->row = (char *)(void *)s;
+    const struct embed_provider *p = memory_provider(r);
+    const struct vecstore *store = vectors_store(r->gw->vectors, p->model);
+    if (s->kind == SEM_SIMILAR && store &&
+        vecstore_get(store, atoll(s->id), s->vec, &s->err) < 0)
+        store = NULL; /* not cached (absent, another model): SQL answers, 404 included */
+    if (!store) {
+        sem_sql(r, s);
+        return;
+    }
+    if (!has_filter(&s->f)) {
+        sem_cached(r, s, NULL, 0);
+        return;
+    }
+    const char *const *f = s->f.params;
+    const char *params[7] = {f[0], f[1], f[2], f[3], f[4], f[5], p->model};
+    if (pgpool_query(r->gw->pool, Q_DOCUMENTS_FILTER_IDS, 7, params, sem_filtered, r) < 0)
+        request_unavailable(r);
+}
 
 void documents_search(struct request *r)
 {
@@ -198,7 +369,7 @@ void documents_search(struct request *r)
         request_error(r, 400, "invalid_field", "wSemantic", "wKeyword and wSemantic cannot both be 0");
         return;
     }
-    char limit_text[16], depth_text[16], wk_text[32], ws_text[32];
+    char limit_text[16];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     if (strcmp(mode, "keyword") == 0) {
         const char *params[8] = {f.params[0], f.params[1], f.params[2], f.params[3],
@@ -207,38 +378,47 @@ void documents_search(struct request *r)
         return;
     }
     const struct embed_provider *p = memory_provider(r);
-    float vec[EMBED_DIMS_MAX];
-    char *vec_text = NULL;
-    if (embed_text(p, q, strlen(q), vec) < 0 || !(vec_text = embed_to_pg_array(vec, p->dims))) {
+    struct sem *s = calloc(1, sizeof(*s));
+    if (!s) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    if (embed_text(p, q, strlen(q), s->vec) < 0) {
+        free(s);
         request_error(r, 503, "unavailable", NULL, "the embedding provider %s failed; retry later", p->name);
         return;
     }
-    if (strcmp(mode, "semantic") == 0) {
-        const char *params[9] = {f.params[0], f.params[1], f.params[2], f.params[3], f.params[4],
-                                 f.params[5], vec_text, p->model, limit_text};
-        request_query_body(r, Q_DOCUMENTS_SEMANTIC, 9, params, 200);
-    } else {
-        snprintf(depth_text, sizeof(depth_text), "%d", HYBRID_DEPTH);
-        snprintf(wk_text, sizeof(wk_text), "%.6g", wk);
-        snprintf(ws_text, sizeof(ws_text), "%.6g", ws);
-        const char *params[13] = {f.params[0], f.params[1], f.params[2], f.params[3], f.params[4],
-                                  f.params[5], q, vec_text, p->model, limit_text, depth_text,
-                                  wk_text, ws_text};
-        request_query_body(r, Q_DOCUMENTS_HYBRID, 13, params, 200);
-    }
-    free(vec_text);
+    s->kind = strcmp(mode, "semantic") == 0 ? SEM_SEMANTIC : SEM_HYBRID;
+    s->f = f;
+    if (f.params[3] == f.min_text)
+        s->f.params[3] = s->f.min_text;
+    s->q = q;
+    s->k = s->kind == SEM_SEMANTIC ? (int)limit : HYBRID_DEPTH;
+    memcpy(s->limit, limit_text, sizeof(limit_text));
+    snprintf(s->wk, sizeof(s->wk), "%.6g", wk);
+    snprintf(s->ws, sizeof(s->ws), "%.6g", ws);
+    sem_run(r, s);
 }
 
 void documents_similar(struct request *r)
 {
-    char id[24], limit_text[16];
+    char id[24];
     long limit = 10;
     struct memory_filter f;
     if (request_path_id(r, "id", id, sizeof(id)) < 0 || memory_filter_from_query(r, &f) < 0 ||
         request_query_int(r, "limit", 1, 100, &limit) < 0)
         return;
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    const char *params[8] = {f.params[0], f.params[1], f.params[2], f.params[3],
-                             f.params[4], f.params[5], id, limit_text};
-    request_query_body(r, Q_DOCUMENT_SIMILAR, 8, params, 200);
+    struct sem *s = calloc(1, sizeof(*s));
+    if (!s) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    s->kind = SEM_SIMILAR;
+    s->f = f;
+    if (f.params[3] == f.min_text)
+        s->f.params[3] = s->f.min_text;
+    s->k = (int)limit;
+    memcpy(s->id, id, sizeof(id));
+    snprintf(s->limit, sizeof(s->limit), "%ld", limit);
+    sem_run(r, s);
 }

@@ -23,6 +23,7 @@
 #include "gateway/batcher.h"
 #include "gateway/handlers.h"
 #include "gateway/jobwait.h"
+#include "gateway/vectors.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
 #include "gateway/request.h"
@@ -183,6 +184,22 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     gateway_request_done(gw);
 }
 
+/* The LISTEN connection's hooks: job notifications for the waiters, document ones for
+ * the vector cache; a reconnect re-syncs both. */
+static void listen_notify(const char *channel, const char *payload, void *arg)
+{
+    struct gateway *gw = arg;
+    jobwait_notify(channel, payload, gw->waits);
+    vectors_notify(channel, payload, gw->vectors);
+}
+
+static void listen_ready(void *arg)
+{
+    struct gateway *gw = arg;
+    jobwait_resync(gw->waits);
+    vectors_resync(gw->vectors);
+}
+
 int gateway_open(struct gateway *gw, const struct config *cfg)
 {
     memset(gw, 0, sizeof(*gw));
@@ -236,6 +253,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                                 batch_inflight);
     gw->fails = batcher_new(gw, &outcomes_fail_kind, 3, fail_params, batch_max, batch_inflight);
     gw->waits = jobwait_new(gw);
+    gw->vectors = vectors_new(gw);
     gw->sweeper = sweeper_new(gw, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
                               config_int(cfg, CFG_RETENTION));
     gw->auth = authcache_new((int)config_int(cfg, CFG_KEY_CACHE_TTL));
@@ -243,13 +261,13 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
     if (!gw->pool || !gw->listen || !gw->inserts || !gw->completes || !gw->fails ||
-        !gw->waits || !gw->sweeper || !gw->auth || !gw->sigterm_ev || !gw->sigint_ev ||
+        !gw->waits || !gw->vectors || !gw->sweeper || !gw->auth || !gw->sigterm_ev || !gw->sigint_ev ||
         !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
         evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;
     }
-    pgpool_set_hooks(gw->listen, jobwait_notify, jobwait_resync, gw->waits);
+    pgpool_set_hooks(gw->listen, listen_notify, listen_ready, gw);
     log_info("msg=listening url=http://%s:%d database=%s auth=%s", host, port,
              log_redact_url(config_str(cfg, CFG_DATABASE_URL), url, sizeof(url)),
              gw->auth_on ? "on" : "off");
@@ -272,6 +290,7 @@ void gateway_close(struct gateway *gw)
     pgpool_free(gw->pool);
     sweeper_free(gw->sweeper);
     jobwait_free(gw->waits);
+    vectors_free(gw->vectors);
     batcher_free(gw->inserts);
     batcher_free(gw->completes);
     batcher_free(gw->fails);

@@ -15,6 +15,7 @@ struct batcher;
 struct authcache;
 struct jobwait;
 struct sweeper;
+struct vectors;
 
 struct gateway {
     struct event_base *base;
@@ -27,6 +28,7 @@ struct gateway {
     struct batcher *completes; /* POST /api/jobs/:id/complete */
     struct batcher *fails;     /* POST /api/jobs/:id/fail */
     struct jobwait *waits;     /* GET /api/jobs/:id?wait=N */
+    struct vectors *vectors;   /* embedding cache for semantic search */
     struct sweeper *sweeper;
     struct authcache *auth;
     bool auth_on;

@@ -49,6 +49,10 @@ void messages_send(struct request *r);
 void messages_get(struct request *r);
 void messages_for_agent(struct request *r);
 
+/* Job statistics (stats.c) and operator events (events.c). */
+void stats_jobs(struct request *r);
+void events_create(struct request *r);
+
 void keys_create(struct request *r);
 void keys_list(struct request *r);
 void keys_revoke(struct request *r);

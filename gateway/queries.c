@@ -259,6 +259,80 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "SELECT d.id, d.embedding, left(d.content, 2000), d.metadata FROM documents d"
         " WHERE d.embedding_model = $7::text AND cardinality(d.embedding) > 0"
         "   AND " MEMORY_MATCH("d") " ORDER BY d.id LIMIT $8::int"},
+
+    /* The vector cache (vectors.c, documents.c). The ids of the memories of model $7 that
+     * pass the filters, for a filtered search over the cache. */
+    [Q_DOCUMENTS_FILTER_IDS] = {"fs_documents_filter_ids",
+        "SELECT coalesce(array_agg(d.id), '{}') FROM documents d"
+        " WHERE d.embedding_model = $7::text AND " MEMORY_MATCH("d")},
+
+    /* Q_DOCUMENTS_SEMANTIC over the candidate ids $10 the cache found: the same scores,
+     * order and filters, computed for a few rows only. */
+    [Q_DOCUMENTS_SEMANTIC_IDS] = {"fs_documents_semantic_ids",
+        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
+        "  coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
+        "                    ORDER BY s.score DESC, s.id DESC), '[]'))"
+        " FROM (SELECT x.id, x.score FROM"
+        "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
+        "         FROM documents d WHERE d.id = ANY($10::bigint[]) AND d.embedding_model = $8::text"
+        "           AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "       WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $9::int) s"
+        " JOIN documents d ON d.id = s.id"},
+
+    /* Q_DOCUMENTS_HYBRID with its semantic side over the candidate ids $14. */
+    [Q_DOCUMENTS_HYBRID_IDS] = {"fs_documents_hybrid_ids",
+        "WITH kw AS ("
+        "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r"
+        "  FROM documents d, websearch_to_tsquery('english', $7::text) q"
+        "  WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
+        "  ORDER BY r LIMIT $11::int),"
+        " sem AS ("
+        "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
+        "  FROM (SELECT d.id, fs_embedding_dot(d.embedding, $8::real[]) AS score"
+        "        FROM documents d WHERE d.id = ANY($14::bigint[]) AND d.embedding_model = $9::text"
+        "          AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "  WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
+        " f AS ("
+        "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"
+        "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)"
+        "           AS score"
+        "  FROM kw FULL JOIN sem ON kw.id = sem.id)"
+        " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"
+        "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"
+        "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("
+        "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"
+        "     ORDER BY t.score DESC, t.id DESC), '[]'))"
+        " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t"
+        " JOIN documents d ON d.id = t.id"},
+
+    /* Q_DOCUMENT_SIMILAR over the candidate ids $9. */
+    [Q_DOCUMENT_SIMILAR_IDS] = {"fs_document_similar_ids",
+        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
+        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "  (SELECT coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
+        "                            ORDER BY s.score DESC, s.id DESC), '[]')"
+        "   FROM (SELECT x.id, x.score FROM"
+        "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
+        "           FROM documents d WHERE d.id = ANY($9::bigint[])"
+        "             AND d.embedding_model = src.embedding_model"
+        "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
+        "   JOIN documents d ON d.id = s.id)) END"
+        " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint"},
+
+    /* Loading the cache: the next keyset page after id $2 of model $1's embeddings of $3
+     * dimensions, $4 rows. */
+    [Q_VECTORS_PAGE] = {"fs_vectors_page",
+        "SELECT d.id, d.embedding FROM documents d"
+        " WHERE d.embedding_model = $1::text AND d.id > $2::bigint"
+        "   AND cardinality(d.embedding) = $3::int ORDER BY d.id LIMIT $4::int"},
+
+    /* Re-reading notified documents $1: a row per id still there, its embedding NULL unless
+     * model $2 made it with $3 dimensions. */
+    [Q_VECTORS_FETCH] = {"fs_vectors_fetch",
+        "SELECT d.id, CASE WHEN d.embedding_model = $2::text AND cardinality(d.embedding) = $3::int"
+        "                  THEN d.embedding END"
+        " FROM documents d WHERE d.id = ANY($1::bigint[])"},
 #undef MEMORY_MATCH
 
     /* $1 name, $2 role, $3 key hash, $4 shown prefix. */
@@ -324,4 +398,14 @@ const struct pgpool_stmt queries[Q__COUNT] = {
 
     /* $1: seconds without a heartbeat after which an agent that is not offline is stale. */
     [Q_SYSTEM_HEALTH] = {"fs_system_health", "SELECT fs_system_health($1::int)"},
+
+    /* GET /api/stats/jobs: $1 window in seconds, $2 agent or NULL (sql/005_stats.sql). */
+    [Q_JOB_STATS] = {"fs_job_stats", "SELECT fs_job_stats($1::int, $2::text)"},
+
+    /* POST /api/events: $1 type, $2 severity, $3 agent or NULL, $4 job id or NULL, $5 data. */
+    [Q_EVENT_INSERT] = {"fs_event_insert",
+        "INSERT INTO events (type, severity, agent_name, job_id, data)"
+        " VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::jsonb)"
+        " RETURNING json_build_object('id', id, 'type', type, 'severity', severity,"
+        "   'agentName', agent_name, 'jobId', job_id, 'data', data, 'createdAt', created_at)"},
 };

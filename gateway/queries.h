@@ -32,6 +32,12 @@ enum query_id {
     Q_DOCUMENTS_HYBRID,
     Q_DOCUMENT_SIMILAR,
     Q_DOCUMENTS_EMBEDDINGS,
+    Q_DOCUMENTS_FILTER_IDS,
+    Q_DOCUMENTS_SEMANTIC_IDS,
+    Q_DOCUMENTS_HYBRID_IDS,
+    Q_DOCUMENT_SIMILAR_IDS,
+    Q_VECTORS_PAGE,
+    Q_VECTORS_FETCH,
     Q_KEY_INSERT,
     Q_KEYS_LIST,
     Q_KEY_REVOKE,
@@ -41,6 +47,8 @@ enum query_id {
     Q_WORKER_AGENTS,
     Q_WORKER_AGENT_STATUS,
     Q_SYSTEM_HEALTH,
+    Q_JOB_STATS,
+    Q_EVENT_INSERT,
     Q__COUNT
 };
 
@@ -50,6 +58,6 @@ extern const struct pgpool_stmt queries[Q__COUNT];
 #define QUERIES_SESSION_SQL "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway'"
 /* The LISTEN connection's whole session: it runs no other statement. */
 #define QUERIES_LISTEN_SQL                                                                     \
-    "SET application_name = 'flowstate-gateway-listen'; LISTEN fs_jobs"
+    "SET application_name = 'flowstate-gateway-listen'; LISTEN fs_jobs; LISTEN fs_documents"
 
 #endif

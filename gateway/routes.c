@@ -50,6 +50,9 @@ const struct route routes[] = {
     {METHOD_POST, "/agents/:agent_name/memory", worker_agent_memory, WRITERS, BODY_JSON},
     {METHOD_POST, "/system/health-check", worker_system_health, ANYONE, BODY_OPTIONAL},
 
+    {METHOD_GET, "/api/stats/jobs", stats_jobs, ANYONE, 0},
+    {METHOD_POST, "/api/events", events_create, WRITERS, BODY_JSON},
+
     {METHOD_POST, "/api/keys", keys_create, ROLES_ADMIN, 1},
     {METHOD_GET, "/api/keys", keys_list, ROLES_ADMIN, 0},
     {METHOD_DELETE, "/api/keys/:id", keys_revoke, ROLES_ADMIN, 0},

@@ -155,6 +155,12 @@ int main(int argc, char **argv)
     register_code_rules_tests();
     register_code_analysis_tests();
     register_embed_tests();
+    register_vectors_tests();
+    register_coordinator_choose_tests();
+    register_coordinator_refpath_tests();
+    register_coordinator_plan_tests();
+    register_monitoring_rules_tests();
+    register_learning_insights_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {

@@ -1,15 +1,21 @@
-/* coordinator — the agent that delegates tasks to other agents and runs workflows.
- * Its tasks arrive with the agents issue; until then it runs the runtime's built-in ping
- * and fails every other task type as unknown (without retry). */
+/* coordinator — the agent that hands tasks to other agents (delegate_task) and runs
+ * ordered multi-step workflows whose steps are delegated jobs (coordinate_workflow). The
+ * work lives in worker/agents/coordinator/; see docs/agents/coordinator.md. */
+#include "worker/agents/coordinator/tasks.h"
 #include "worker/runtime/agent.h"
 
 static const char *const capabilities[] = {"coordination", "workflow_management", "task_delegation", NULL};
 
+static const struct task_def tasks[] = {
+    {"delegate_task", coord_delegate_run},
+    {"coordinate_workflow", coord_workflow_run},
+};
+
 static const struct agent_def agent = {
     .name = "coordinator",
     .capabilities = capabilities,
-    .tasks = NULL,
-    .ntasks = 0,
+    .tasks = tasks,
+    .ntasks = sizeof(tasks) / sizeof(tasks[0]),
 };
 
 int main(int argc, char **argv) { return runtime_main(&agent, argc, argv); }

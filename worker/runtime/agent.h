@@ -37,6 +37,19 @@ bool task_sleep(const struct task_ctx *ctx, long ms);
 int task_gateway(const struct task_ctx *ctx, const char *method, const char *path, const char *body,
                  struct http_response *resp);
 
+/* The worker's settings (common/config.h: config_int, config_str), for tasks that read
+ * their own (FLOWSTATE_ALERT_WEBHOOKS) or the worker's (FLOWSTATE_LEASE). Owned by the
+ * runtime; valid while the task runs. */
+struct config;
+const struct config *task_config(const struct task_ctx *ctx);
+
+struct task_outcome;
+/* task_gateway with a cJSON body (NULL: none) and a parsed answer: returns the answer
+ * (caller frees; NULL when the body is not JSON) and sets *status. When no answer came,
+ * *status is 0 and out->error says why, with out->retryable set. */
+cJSON *task_gateway_json(const struct task_ctx *ctx, const char *method, const char *path,
+                         const cJSON *body, int *status, struct task_outcome *out);
+
 /* A task's outcome: on success set result (ownership passes to the runtime); on failure
  * write error and say whether another attempt could succeed. */
 struct task_outcome {
@@ -44,6 +57,15 @@ struct task_outcome {
     char error[1024];
     bool retryable;
 };
+
+/* Helpers for handlers. task_fail fills out->error and out->retryable and returns -1.
+ * task_data is payload.data, or an empty object when it is absent (never NULL).
+ * task_refused describes a gateway answer other than the one expected (what: e.g. "GET
+ * /api/stats/jobs", with the answer's error message when it has one), retryable on 429 and
+ * 5xx; returns -1. */
+int task_fail(struct task_outcome *out, bool retryable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const cJSON *task_data(const cJSON *payload);
+int task_refused(struct task_outcome *out, const char *what, int status, const cJSON *answer);
 
 /* Returns 0 on success, -1 on failure (outcome->error filled). payload is the job's whole
  * payload object. */

@@ -1,7 +1,9 @@
 /* services — what a running task may ask of the rest of Flowstate: calls to the gateway
  * over a keep-alive connection owned by the calling executor thread. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
@@ -34,4 +36,53 @@ int task_gateway(const struct task_ctx *ctx, const char *method, const char *pat
         }
     }
     return http_client_send(hc, method, path, body, resp);
+}
+
+const struct config *task_config(const struct task_ctx *ctx) { return ctx->rt->cfg; }
+
+cJSON *task_gateway_json(const struct task_ctx *ctx, const char *method, const char *path,
+                         const cJSON *body, int *status, struct task_outcome *out)
+{
+    char *text = NULL;
+    if (body && !(text = cJSON_PrintUnformatted(body))) {
+        *status = 0;
+        snprintf(out->error, sizeof(out->error), "out of memory");
+        out->retryable = true;
+        return NULL;
+    }
+    struct http_response resp;
+    *status = task_gateway(ctx, method, path, text, &resp);
+    free(text);
+    if (*status == 0) {
+        snprintf(out->error, sizeof(out->error), "cannot reach the gateway for %s %s: %s", method, path,
+                 resp.error);
+        out->retryable = true;
+        return NULL;
+    }
+    return cJSON_ParseWithLength(resp.body, resp.body_len);
+}
+
+int task_fail(struct task_outcome *out, bool retryable, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->error, sizeof(out->error), fmt, ap);
+    va_end(ap);
+    out->retryable = retryable;
+    return -1;
+}
+
+const cJSON *task_data(const cJSON *payload)
+{
+    static const cJSON empty = {.type = cJSON_Object};
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(payload, "data");
+    return cJSON_IsObject(d) ? d : &empty;
+}
+
+int task_refused(struct task_outcome *out, const char *what, int status, const cJSON *answer)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(answer, "error"), "message");
+    bool has = cJSON_IsString(m);
+    return task_fail(out, status == 429 || status >= 500, "%s failed (HTTP %d)%s%s", what, status, has ? ": " : "",
+                     has ? m->valuestring : "");
 }

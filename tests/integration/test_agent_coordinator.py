@@ -1,0 +1,154 @@
+"""The coordinator agent end to end: real coordinator, code_analyzer and data_processor
+workers; delegate_task and coordinate_workflow jobs created through the gateway create
+child jobs through the gateway in turn, and the stored results (coordinator and children)
+are checked in the database."""
+
+from fsutil import expect
+
+CODE = "def add(a, b):\n    return a + b\n"
+
+
+def start_agents(stack):
+    for agent in ("coordinator", "code_analyzer", "data_processor"):
+        stack.start_worker(agent)
+
+
+def run_coordinator(stack, task_type, data, status="completed", timeout=60):
+    job_id = stack.create_job("coordinator", {"type": "ai_task", "taskType": task_type, "data": data})["id"]
+    return stack.wait_status([job_id], status, timeout, f"coordinator {task_type} {status}")[job_id]
+
+
+def children(stack, parent_id):
+    return stack.db.query("SELECT * FROM job_queue WHERE (payload->>'parentJobId')::bigint = %s ORDER BY id",
+                          (parent_id,))
+
+
+def test_delegate_by_capability_waits_for_the_result(stack):
+    start_agents(stack)
+    row = run_coordinator(stack, "delegate_task", {
+        "task": {"taskType": "analyze_code", "code": CODE, "language": "python"},
+        "capability": "code_analysis", "wait": 30, "priority": 3})
+    res = row["result"]
+    [child] = children(stack, row["id"])
+    assert res["delegatedTo"] == "code_analyzer" and res["jobId"] == child["id"], res
+    assert res["status"] == "completed" and res["result"] == child["result"], (res, child)
+    assert child["status"] == "completed" and child["attempts"] == 1, child
+    assert "agents with capability code_analysis: code_analyzer (queue" in res["reason"], res["reason"]
+    assert res["reused"] is False, res
+    assert child["target_agent"] == "code_analyzer" and child["priority"] == 3, child
+    assert child["payload"] == {"type": "ai_task", "taskType": "analyze_code", "parentJobId": row["id"],
+                                "data": {"code": CODE, "language": "python"}}, child["payload"]
+    assert child["idempotency_key"] == f"coord-{row['id']}-delegate", child
+
+
+def test_delegate_without_wait_returns_the_pending_child(stack):
+    start_agents(stack)
+    # No capability, no agent: the built-in map sends transform_data to data_processor.
+    row = run_coordinator(stack, "delegate_task", {
+        "task": {"taskType": "transform_data", "records": [{"a": 2}, {"a": 1}],
+                 "steps": [{"op": "sort", "by": [{"field": "a"}]}]},
+        "timeoutSeconds": 30})
+    res = row["result"]
+    assert res["delegatedTo"] == "data_processor" and res["status"] == "pending", res
+    assert "result" not in res and "task type transform_data goes to data_processor" in res["reason"], res
+    child = stack.wait_status([res["jobId"]], "completed", 30, "the delegated job completed")[res["jobId"]]
+    assert child["result"]["records"] == [{"a": 1}, {"a": 2}], child["result"]
+    assert child["timeout_seconds"] == 30, child
+
+
+def test_delegate_without_candidate_fails_at_once(stack):
+    start_agents(stack)
+    row = run_coordinator(stack, "delegate_task", {"task": {"taskType": "analyze_code", "code": CODE},
+                                                   "capability": "telepathy"}, status="failed")
+    assert row["attempts"] == 1 and "no agent for task analyze_code" in row["last_error"], row
+    assert "capability telepathy: none registered" in row["last_error"], row
+    assert children(stack, row["id"]) == []
+    bad = run_coordinator(stack, "delegate_task", {"task": {"code": CODE}}, status="failed")
+    assert bad["attempts"] == 1 and bad["last_error"] == "data.task.taskType is required", bad
+
+
+def test_retried_coordinator_reattaches_to_its_child(stack):
+    start_agents(stack)
+    data = {"task": {"taskType": "detect_bugs", "code": CODE}, "wait": 30}
+    first = run_coordinator(stack, "delegate_task", data)
+    child_id = first["result"]["jobId"]
+    # A second attempt of the same coordinator job (as after a failure): its children's
+    # idempotency keys do not include the attempt, so it finds the child and reuses it.
+    stack.db.execute("UPDATE job_queue SET status = 'failed', last_error = 'simulated' WHERE id = %s",
+                     (first["id"],))
+    expect(stack.gateway().post(f"/api/jobs/{first['id']}/retry"), 200)
+    second = stack.wait_job(first["id"], lambda r: r["status"] == "completed" and r["result"] != first["result"],
+                            30, "the retried coordinator job completed")
+    res = second["result"]
+    assert res["reused"] is True and res["jobId"] == child_id and res["status"] == "completed", res
+    assert res["result"] == first["result"]["result"], res
+    assert [c["id"] for c in children(stack, first["id"])] == [child_id]
+
+
+def workflow(records):
+    return {
+        "input": {"records": records, "minimum": 20},
+        "steps": [
+            {"name": "clean", "taskType": "transform_data", "capability": "transformation",
+             "data": {"steps": [{"op": "filter", "field": "amount", "operator": "gte", "value": 20}]},
+             "input": {"records": "$.input.records"}},
+            {"name": "stats", "taskType": "process_data",
+             "data": {"fields": ["amount"]},
+             "input": {"records": "$.steps.clean.result.records"}},
+            {"name": "notify", "taskType": "ping", "agent": "code_analyzer",
+             "input": {"total": "$.steps.stats.result.fields.amount.sum", "first": "$.steps.clean.result.records[0]"}},
+        ],
+    }
+
+
+def test_three_step_workflow(stack):
+    start_agents(stack)
+    records = [{"id": 1, "amount": 10}, {"id": 2, "amount": 20}, {"id": 3, "amount": 40}]
+    row = run_coordinator(stack, "coordinate_workflow", workflow(records))
+    res = row["result"]
+    assert res["status"] == "completed", res
+    clean, stats, notify = res["steps"]
+    assert [s["name"] for s in res["steps"]] == ["clean", "stats", "notify"], res
+    assert [s["agent"] for s in res["steps"]] == ["data_processor", "data_processor", "code_analyzer"], res
+    assert all(s["status"] == "completed" and isinstance(s["durationMs"], int) for s in res["steps"]), res
+    assert clean["result"]["records"] == [{"id": 2, "amount": 20}, {"id": 3, "amount": 40}], clean
+    assert stats["result"]["count"] == 2 and stats["result"]["fields"]["amount"]["sum"] == 60, stats
+    assert notify["result"]["pong"] is True and notify["result"]["agent"] == "code_analyzer", notify
+    assert res["output"] == notify["result"], res
+    kids = {c["id"]: c for c in children(stack, row["id"])}
+    assert sorted(kids) == sorted(s["jobId"] for s in res["steps"]), kids
+    # The later steps' data came from the earlier results.
+    assert kids[stats["jobId"]]["payload"]["data"] == {"fields": ["amount"], "records": clean["result"]["records"]}
+    assert kids[notify["jobId"]]["payload"]["data"] == {"total": 60, "first": {"id": 2, "amount": 20}}
+    assert kids[clean["jobId"]]["idempotency_key"] == f"coord-{row['id']}-step-clean"
+
+
+def test_workflow_stops_at_the_failed_step(stack):
+    start_agents(stack)
+    records = [{"id": 1, "amount": 30}]
+    broken = workflow(records)
+    broken["steps"][1]["input"]["records"] = "$.input.records[0].amount"  # 30: not a list of records
+    row = run_coordinator(stack, "coordinate_workflow", broken)
+    res = row["result"]
+    assert res["status"] == "failed" and res["output"] is None, res
+    clean, stats, notify = res["steps"]
+    assert clean["status"] == "completed" and stats["status"] == "failed", res
+    assert "data.records" in stats["error"] and "result" not in stats, stats
+    assert notify == {"name": "notify", "status": "skipped"}, notify
+    assert len(children(stack, row["id"])) == 2
+    # With stopOnFailure false the last step still runs (its reference to stats cannot
+    # resolve, so it fails without a job).
+    go_on = {**broken, "stopOnFailure": False}
+    res = run_coordinator(stack, "coordinate_workflow", go_on)["result"]
+    assert [s["status"] for s in res["steps"]] == ["completed", "failed", "failed"], res
+    assert res["steps"][2]["jobId"] is None and "leads nowhere" in res["steps"][2]["error"], res
+
+
+def test_workflow_is_validated_up_front(stack):
+    start_agents(stack)
+    bad = workflow([{"amount": 1}])
+    bad["steps"][1]["input"]["records"] = "$.steps.notify.result.records"
+    row = run_coordinator(stack, "coordinate_workflow", bad, status="failed")
+    assert row["attempts"] == 1, row
+    assert row["last_error"].startswith("data.steps[1].input.records refers to step 'notify'"), row
+    assert children(stack, row["id"]) == []

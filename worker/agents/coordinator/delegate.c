@@ -1,0 +1,170 @@
+/* delegate — choose, create, wait: the gateway side of delegation (see delegate.h). */
+#include "worker/agents/coordinator/delegate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+static int fail(struct task_outcome *out, bool retryable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct task_outcome *out, bool retryable, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->error, sizeof(out->error), fmt, ap);
+    va_end(ap);
+    out->retryable = retryable;
+    return -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Gateway answers worth another attempt: none at all, overload, server errors. */
+static bool transient(int status) { return status == 0 || status == 429 || status >= 500; }
+
+/* Sends the request and parses the answer; NULL (out filled) unless the status is 2xx. */
+static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, const char *body, int *status,
+                   struct task_outcome *out)
+{
+    struct http_response resp;
+    *status = task_gateway(ctx, method, path, body, &resp);
+    if (*status == 0) {
+        fail(out, true, "cannot reach the gateway for %s %s: %s", method, path, resp.error);
+        return NULL;
+    }
+    cJSON *doc = cJSON_Parse(resp.body);
+    if (*status < 200 || *status > 299 || !doc) {
+        fail(out, transient(*status), "%s %s answered HTTP %d: %.300s", method, path, *status, resp.body);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* Takes the child's id, targetAgent and status from a job object (d->job). */
+static int take_job(struct delegation *d, cJSON *job, struct task_outcome *out)
+{
+    cJSON_Delete(d->job);
+    d->job = job;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(job, "id");
+    const cJSON *agent = cJSON_GetObjectItemCaseSensitive(job, "targetAgent");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(job, "status");
+    if (!cJSON_IsNumber(id) || !cJSON_IsString(agent) || !cJSON_IsString(status))
+        return fail(out, true, "the gateway answered a job without id, targetAgent or status");
+    d->job_id = (long long)id->valuedouble;
+    snprintf(d->agent, sizeof(d->agent), "%s", agent->valuestring);
+    snprintf(d->status, sizeof(d->status), "%s", status->valuestring);
+    return 0;
+}
+
+bool delegate_finished(const char *status)
+{
+    return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
+}
+
+static int create_child(struct task_ctx *ctx, const struct delegate_req *req, struct delegation *d,
+                        struct task_outcome *out)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "coord-%lld-%s", ctx->job_id, req->step);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "targetAgent", d->choice.agent);
+    cJSON *payload = cJSON_AddObjectToObject(body, "payload");
+    cJSON_AddStringToObject(payload, "type", "ai_task");
+    cJSON_AddStringToObject(payload, "taskType", req->target.task_type);
+    cJSON_AddItemToObject(payload, "data", req->data ? cJSON_Duplicate(req->data, 1) : cJSON_CreateObject());
+    /* POST /api/jobs has no parentJobId field (job_queue.parent_job_id is not exposed), so
+     * the link to the coordinator job travels in the payload. */
+    cJSON_AddNumberToObject(payload, "parentJobId", (double)ctx->job_id);
+    if (req->priority >= 0)
+        cJSON_AddNumberToObject(body, "priority", (double)req->priority);
+    if (req->timeout_seconds > 0)
+        cJSON_AddNumberToObject(body, "timeoutSeconds", (double)req->timeout_seconds);
+    cJSON_AddStringToObject(body, "idempotencyKey", key);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!text)
+        return fail(out, true, "out of memory");
+    int status;
+    cJSON *job = call(ctx, "POST", "/api/jobs", text, &status, out);
+    free(text);
+    if (!job) {
+        if (status == 409) /* a concurrent creation with the same key: try again later */
+            out->retryable = true;
+        return -1;
+    }
+    d->reused = status == 200; /* the key exists: the child of an earlier attempt */
+    return take_job(d, job, out);
+}
+
+/* Waits up to wait_s seconds for the child to finish, in DELEGATE_SLICE_S slices. */
+static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d, struct task_outcome *out)
+{
+    double deadline = now_s() + wait_s;
+    while (!delegate_finished(d->status)) {
+        if (task_should_stop(ctx))
+            return fail(out, true, "stopped while waiting for job %lld", d->job_id);
+        double left = deadline - now_s();
+        if (left < 1)
+            return 0;
+        int slice = left < DELEGATE_SLICE_S ? (int)left : DELEGATE_SLICE_S;
+        char path[96];
+        snprintf(path, sizeof(path), "/api/jobs/%lld?wait=%d", d->job_id, slice);
+        int status;
+        cJSON *job = call(ctx, "GET", path, NULL, &status, out);
+        if (job) {
+            if (take_job(d, job, out) < 0)
+                return -1;
+        } else if (!transient(status)) {
+            return -1;
+        } else if (now_s() + 1 >= deadline) {
+            return -1; /* out says what failed last */
+        } else {
+            log_warn("coordinator: waiting for job %lld: %s; trying again", d->job_id, out->error);
+            task_sleep(ctx, 1000);
+        }
+    }
+    return 0;
+}
+
+int delegate_run(struct task_ctx *ctx, const struct delegate_req *req, struct delegation *d,
+                 struct task_outcome *out)
+{
+    memset(d, 0, sizeof(*d));
+    int status;
+    cJSON *agents = call(ctx, "GET", "/agents", NULL, &status, out);
+    if (!agents)
+        return -1;
+    int rc = choose_agent(agents, req->target.task_type, req->target.agent, req->target.capability, &d->choice);
+    cJSON_Delete(agents);
+    if (rc < 0)
+        return fail(out, false, "no agent for task %s: %s", req->target.task_type, d->choice.reason);
+    if (create_child(ctx, req, d, out) < 0)
+        return -1;
+    return req->wait_s > 0 ? wait_child(ctx, req->wait_s, d, out) : 0;
+}
+
+void delegate_cancel(struct task_ctx *ctx, const struct delegation *d)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/api/jobs/%lld/cancel", d->job_id);
+    struct http_response resp;
+    int status = task_gateway(ctx, "POST", path, "{}", &resp);
+    if (status != 200 && status != 202)
+        log_warn("coordinator: cancelling job %lld: HTTP %d %s", d->job_id, status, status ? resp.body : resp.error);
+}
+
+void delegation_clear(struct delegation *d)
+{
+    cJSON_Delete(d->job);
+    d->job = NULL;
+}
