@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/embed.h"
 #include "common/log.h"
 
 extern char **environ;
@@ -88,8 +89,21 @@ static const struct config_def defs[CFG__COUNT] = {
     [CFG_WAIT_MAX] = {"wait-max", "FLOWSTATE_WAIT_MAX", TYPE_INT, "300", 1, 3600, NULL, GW,
                       NOT_SECRET, "Longest GET /api/jobs/:id?wait=N long-poll, in seconds."},
     [CFG_EMBED_PROVIDER] = {"embed-provider", "FLOWSTATE_EMBED_PROVIDER", TYPE_CHOICE, "local", 0,
-                            0, "local", GW, NOT_SECRET,
-                            "Embedding provider for memory search (local: built-in, offline, model local-hash-v1-256)."},
+                            0, "local|openai|ollama", GW, NOT_SECRET,
+                            "Embedding provider for memory search (local: built-in, offline, model local-hash-v1-256; openai: an OpenAI-compatible /v1/embeddings; ollama: Ollama's /api/embed)."},
+    [CFG_EMBED_URL] = {"embed-url", "FLOWSTATE_EMBED_URL", TYPE_STRING, "", 0, 0, NULL, GW, SECRET_URL,
+                       "Base URL of a remote embedding provider (empty: https://api.openai.com for openai, http://127.0.0.1:11434 for ollama)."},
+    [CFG_EMBED_MODEL] = {"embed-model", "FLOWSTATE_EMBED_MODEL", TYPE_STRING, "", 0, 0, NULL, GW,
+                         NOT_SECRET,
+                         "Model a remote embedding provider runs (required for openai and ollama; stored as provider:model)."},
+    [CFG_EMBED_API_KEY] = {"embed-api-key", "FLOWSTATE_EMBED_API_KEY", TYPE_STRING, "", 0, 0, NULL,
+                           GW, SECRET_ALL, "Bearer key sent to a remote embedding provider (empty: none)."},
+    [CFG_EMBED_DIMS] = {"embed-dims", "FLOWSTATE_EMBED_DIMS", TYPE_INT, "0", 0, EMBED_DIMS_MAX, NULL, GW,
+                        NOT_SECRET,
+                        "Dimension of a remote model's vectors (required for openai and ollama; answers of another size fail)."},
+    [CFG_EMBED_TIMEOUT_MS] = {"embed-timeout-ms", "FLOWSTATE_EMBED_TIMEOUT_MS", TYPE_INT, "10000",
+                              100, 600000, NULL, GW, NOT_SECRET,
+                              "Milliseconds one remote embedding may take, retries on 429/5xx included."},
     [CFG_HYBRID_KEYWORD_WEIGHT] = {"hybrid-keyword-weight", "FLOWSTATE_HYBRID_KEYWORD_WEIGHT",
                                    TYPE_INT, "1", 0, 100, NULL, GW, NOT_SECRET,
                                    "Default weight of the keyword rank in hybrid search (wKeyword)."},
@@ -121,6 +135,17 @@ static const struct config_def defs[CFG__COUNT] = {
     [CFG_ALERT_WEBHOOKS] = {"alert-webhooks", "FLOWSTATE_ALERT_WEBHOOKS", TYPE_STRING, "", 0, 0, NULL,
                             WK, SECRET_ALL,
                             "Comma-separated webhook URLs the monitoring agent's send_alert POSTs each alert to."},
+    [CFG_LLM_PROVIDER] = {"llm-provider", "FLOWSTATE_LLM_PROVIDER", TYPE_CHOICE, "off", 0, 0,
+                          "off|openai|ollama", WK, NOT_SECRET,
+                          "LLM agents may consult (openai: an OpenAI-compatible /v1/chat/completions; ollama: /api/chat; off: none)."},
+    [CFG_LLM_URL] = {"llm-url", "FLOWSTATE_LLM_URL", TYPE_STRING, "", 0, 0, NULL, WK, SECRET_URL,
+                     "Base URL of the LLM provider (empty: https://api.openai.com for openai, http://127.0.0.1:11434 for ollama)."},
+    [CFG_LLM_MODEL] = {"llm-model", "FLOWSTATE_LLM_MODEL", TYPE_STRING, "", 0, 0, NULL, WK,
+                       NOT_SECRET, "Model the LLM provider runs (required unless llm-provider is off)."},
+    [CFG_LLM_API_KEY] = {"llm-api-key", "FLOWSTATE_LLM_API_KEY", TYPE_STRING, "", 0, 0, NULL, WK,
+                         SECRET_ALL, "Bearer key sent to the LLM provider (empty: none)."},
+    [CFG_LLM_TIMEOUT_MS] = {"llm-timeout-ms", "FLOWSTATE_LLM_TIMEOUT_MS", TYPE_INT, "30000", 100,
+                            600000, NULL, WK, NOT_SECRET, "Milliseconds one LLM call may take."},
     [CFG_AGENTS] = {"agents", "FLOWSTATE_AGENTS", TYPE_STRING,
                     "code_analyzer=1,data_processor=1,coordinator=1,learning=1,monitoring=1", 0, 0,
                     NULL, PL, NOT_SECRET, "Agent executables to run and how many processes of each."},

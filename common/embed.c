@@ -172,7 +172,7 @@ static int local_embed(const struct embed_provider *p, const char *text, size_t 
 }
 
 static const struct embed_provider providers[] = {
-    {"local", EMBED_LOCAL_MODEL, EMBED_LOCAL_DIMS, local_embed},
+    {"local", EMBED_LOCAL_MODEL, EMBED_LOCAL_DIMS, EMBED_API_LOCAL, local_embed},
 };
 
 const struct embed_provider *embed_provider_find(const char *name)
@@ -185,6 +185,8 @@ const struct embed_provider *embed_provider_find(const char *name)
 
 int embed_text(const struct embed_provider *p, const char *text, size_t len, float *out)
 {
+    if (!p->embed)
+        return -1;
     return p->embed(p, text, len > EMBED_TEXT_MAX ? EMBED_TEXT_MAX : len, out);
 }
 

@@ -74,6 +74,12 @@ void http_client_free(struct http_client *hc)
     free(hc);
 }
 
+void http_client_set_timeout(struct http_client *hc, long timeout_ms)
+{
+    if (timeout_ms > 0)
+        hc->timeout_ms = timeout_ms;
+}
+
 int http_client_send(struct http_client *hc, const char *method, const char *path,
                      const char *body, struct http_response *resp)
 {

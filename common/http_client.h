@@ -13,6 +13,8 @@ struct http_client;
  * timeout_ms bounds each whole call. NULL on allocation failure. */
 struct http_client *http_client_new(const char *base_url, const char *api_key, long timeout_ms);
 void http_client_free(struct http_client *hc);
+/* Changes the bound of each following call (ms > 0). */
+void http_client_set_timeout(struct http_client *hc, long timeout_ms);
 
 struct http_response {
     int status;       /* HTTP status, or 0 when no answer came (see error) */

@@ -14,6 +14,7 @@
 #include "common/embed.h"
 #include "common/isotime.h"
 #include "common/log.h"
+#include "gateway/embedder.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/memory.h"
@@ -96,6 +97,32 @@ static void created(PGresult *res, void *arg)
     request_reply_first_cell(res, arg);
 }
 
+/* The content's embedding is known (vec), or the provider failed (vec NULL: the document
+ * is stored without one, so keyword search still finds it; the embedder has logged the
+ * failure and written its embed.failed event). Inserts the document. */
+static void create_embedded(const float *vec, const char *error, void *arg)
+{
+    struct request *r = arg;
+    const struct embed_provider *p = memory_provider(r);
+    char *meta_text = r->row;
+    const char *content = cJSON_GetObjectItemCaseSensitive(r->body, "content")->valuestring;
+    char *vec_text = vec ? embed_to_pg_array(vec, p->dims) : NULL;
+    r->row = NULL;
+    if (!vec)
+        log_warn("msg=\"embedding failed; stored without one\" req_id=%s provider=%s error=\"%s\"",
+                 r->id, p->name, error);
+    /* The vector goes to the cache once the insert returns the id. */
+    if (vec_text && (r->row = malloc((size_t)p->dims * sizeof(float))))
+        memcpy(r->row, vec, (size_t)p->dims * sizeof(float));
+    const char *params[4] = {content, meta_text, vec_text, vec_text ? p->model : NULL};
+    if (vec && !vec_text)
+        request_error(r, 500, "internal", NULL, "out of memory");
+    else if (pgpool_query(r->gw->pool, Q_DOCUMENT_INSERT, 4, params, created, r) < 0)
+        request_unavailable(r);
+    free(vec_text);
+    free(meta_text);
+}
+
 void documents_create(struct request *r)
 {
     struct field_error err;
@@ -124,24 +151,13 @@ void documents_create(struct request *r)
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    /* The local provider is pure CPU (microseconds for a normal document, and it reads at
-     * most EMBED_TEXT_MAX bytes), so it runs here on the loop. */
-    const struct embed_provider *p = memory_provider(r);
-    float vec[EMBED_DIMS_MAX];
-    char *vec_text = NULL;
-    if (embed_text(p, content, strlen(content), vec) == 0)
-        vec_text = embed_to_pg_array(vec, p->dims);
-    else
-        log_warn("msg=\"embedding failed; stored without one\" req_id=%s provider=%s", r->id, p->name);
-    const char *params[4] = {content, meta_text, vec_text, vec_text ? p->model : NULL};
-    /* The vector goes to the cache once the insert returns the id. */
-    if (vec_text && (r->row = malloc((size_t)p->dims * sizeof(float))))
-        memcpy(r->row, vec, (size_t)p->dims * sizeof(float));
+    /* The provider answers through the embedder (inline for local, on its threads for a
+     * remote one); the metadata waits in r->row until then. */
+    r->row = meta_text;
     r->ok_status = 201;
-    if (pgpool_query(r->gw->pool, Q_DOCUMENT_INSERT, 4, params, created, r) < 0)
-        request_unavailable(r);
-    free(vec_text);
-    free(meta_text);
+    if (embedder_submit(r->gw->embedder, "store", content, strlen(content), create_embedded, r) < 0)
+        request_error(r, 503, "unavailable", NULL,
+                      "the embedding provider is overloaded (its queue is full); retry later");
 }
 
 void documents_get(struct request *r)
@@ -344,6 +360,23 @@ static void sem_run(struct request *r, struct sem *s)
         request_unavailable(r);
 }
 
+/* The query's embedding is known (vec), or the provider failed: 503, since a semantic
+ * ranking cannot be made without it (keyword mode still works). */
+static void search_embedded(const float *vec, const char *error, void *arg)
+{
+    struct request *r = arg;
+    struct sem *s = (struct sem *)(void *)r->row;
+    const struct embed_provider *p = memory_provider(r);
+    if (!vec) {
+        request_error(r, 503, "embedding_unavailable", NULL,
+                      "the embedding provider %s failed (%s); retry later or use mode=keyword",
+                      p->name, error);
+        return;
+    }
+    memcpy(s->vec, vec, (size_t)p->dims * sizeof(float));
+    sem_run(r, s);
+}
+
 void documents_search(struct request *r)
 {
     const char *q = request_query_param(r, "q");
@@ -377,15 +410,9 @@ void documents_search(struct request *r)
         request_query_body(r, Q_DOCUMENTS_SEARCH, 8, params, 200);
         return;
     }
-    const struct embed_provider *p = memory_provider(r);
     struct sem *s = calloc(1, sizeof(*s));
     if (!s) {
         request_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    if (embed_text(p, q, strlen(q), s->vec) < 0) {
-        free(s);
-        request_error(r, 503, "unavailable", NULL, "the embedding provider %s failed; retry later", p->name);
         return;
     }
     s->kind = strcmp(mode, "semantic") == 0 ? SEM_SEMANTIC : SEM_HYBRID;
@@ -397,7 +424,10 @@ void documents_search(struct request *r)
     memcpy(s->limit, limit_text, sizeof(limit_text));
     snprintf(s->wk, sizeof(s->wk), "%.6g", wk);
     snprintf(s->ws, sizeof(s->ws), "%.6g", ws);
-    sem_run(r, s);
+    r->row = (char *)(void *)s; /* freed with r */
+    if (embedder_submit(r->gw->embedder, "search", q, strlen(q), search_embedded, r) < 0)
+        request_error(r, 503, "unavailable", NULL,
+                      "the embedding provider is overloaded (its queue is full); retry later");
 }
 
 void documents_similar(struct request *r)

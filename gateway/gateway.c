@@ -22,6 +22,7 @@
 #include "gateway/auth.h"
 #include "gateway/batcher.h"
 #include "gateway/handlers.h"
+#include "gateway/embedder.h"
 #include "gateway/jobwait.h"
 #include "gateway/vectors.h"
 #include "gateway/pgpool.h"
@@ -253,6 +254,11 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                                 batch_inflight);
     gw->fails = batcher_new(gw, &outcomes_fail_kind, 3, fail_params, batch_max, batch_inflight);
     gw->waits = jobwait_new(gw);
+    char embed_err[256];
+    if (!(gw->embedder = embedder_new(gw, embed_err, sizeof(embed_err)))) {
+        log_error("msg=\"cannot start the embedding provider\" error=\"%s\"", embed_err);
+        return -1;
+    }
     gw->vectors = vectors_new(gw);
     gw->sweeper = sweeper_new(gw, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
                               config_int(cfg, CFG_RETENTION));
@@ -286,6 +292,7 @@ void gateway_close(struct gateway *gw)
      * without calling back, and the waiters and batchers free what they still hold. */
     if (gw->http)
         evhttp_free(gw->http);
+    embedder_free(gw->embedder); /* joins its threads; drops queued texts */
     pgpool_free(gw->listen);
     pgpool_free(gw->pool);
     sweeper_free(gw->sweeper);

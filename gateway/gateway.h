@@ -28,6 +28,7 @@ struct gateway {
     struct batcher *completes; /* POST /api/jobs/:id/complete */
     struct batcher *fails;     /* POST /api/jobs/:id/fail */
     struct jobwait *waits;     /* GET /api/jobs/:id?wait=N */
+    struct embedder *embedder; /* the embedding provider (threads for a remote one) */
     struct vectors *vectors;   /* embedding cache for semantic search */
     struct sweeper *sweeper;
     struct authcache *auth;

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/isotime.h"
+#include "gateway/embedder.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/request.h"
@@ -94,5 +95,5 @@ int memory_filter_from_json(const cJSON *obj, struct memory_filter *f, struct fi
 
 const struct embed_provider *memory_provider(struct request *r)
 {
-    return embed_provider_find(config_str(r->gw->cfg, CFG_EMBED_PROVIDER));
+    return embedder_provider(r->gw->embedder);
 }

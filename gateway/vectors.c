@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/log.h"
+#include "gateway/embedder.h"
 #include "gateway/gateway.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
@@ -263,7 +264,7 @@ struct vectors *vectors_new(struct gateway *gw)
     if (!v)
         return NULL;
     v->gw = gw;
-    v->p = embed_provider_find(config_str(gw->cfg, CFG_EMBED_PROVIDER));
+    v->p = embedder_provider(gw->embedder);
     v->max = config_int(gw->cfg, CFG_VECTOR_CACHE_MAX);
     v->enabled = v->p && config_bool(gw->cfg, CFG_VECTOR_CACHE) && v->max > 0;
     if (v->enabled && (!(v->store = vecstore_new(v->p->dims)) ||

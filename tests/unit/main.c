@@ -155,6 +155,7 @@ int main(int argc, char **argv)
     register_code_rules_tests();
     register_code_analysis_tests();
     register_embed_tests();
+    register_embed_remote_tests();
     register_vectors_tests();
     register_coordinator_choose_tests();
     register_coordinator_refpath_tests();

@@ -32,7 +32,7 @@ static void provider_case(const void *arg)
     REQUIRE(local() != NULL);
     CHECK_STR(local()->model, "local-hash-v1-256");
     CHECK_LONG(local()->dims, 256);
-    CHECK(embed_provider_find("openai") == NULL);
+    CHECK(embed_provider_find("openai") == NULL); /* remote: built by the gateway's embedder */
 }
 
 /* Texts that must embed to a unit vector, the same one every time. */

@@ -43,6 +43,17 @@ int task_gateway(const struct task_ctx *ctx, const char *method, const char *pat
 struct config;
 const struct config *task_config(const struct task_ctx *ctx);
 
+/* Asks the configured LLM (llm-provider: an OpenAI-compatible chat completions endpoint or
+ * Ollama's /api/chat) for one answer to prompt, with an optional system message (NULL:
+ * none). Blocks up to llm-timeout-ms. Returns 0 with the text in out (outlen bytes,
+ * NUL-terminated, cut when longer), or -1 with the reason in out: no provider configured,
+ * no answer, an HTTP error, an answer without text. Every call made is recorded as an
+ * llm.call event (POST /api/events: provider, model, durationMs, outcome). A failure is
+ * the task's to report; it must never fail the job. task_llm_enabled says whether a
+ * provider is configured (so the task can skip building a prompt). */
+int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt, char *out, size_t outlen);
+bool task_llm_enabled(const struct task_ctx *ctx);
+
 struct task_outcome;
 /* task_gateway with a cJSON body (NULL: none) and a parsed answer: returns the answer
  * (caller frees; NULL when the body is not JSON) and sets *status. When no answer came,

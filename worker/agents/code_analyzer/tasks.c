@@ -101,6 +101,43 @@ static int finish(cJSON *r, struct task_outcome *out)
     return 0;
 }
 
+#define REVIEW_MAX 4000
+
+static const char review_system[] =
+    "You are a senior code reviewer. Given static metrics of one source file, write a short "
+    "review (at most 5 sentences): what the numbers say about its maintainability and the one "
+    "or two things to improve first. No preamble.";
+
+/* With an LLM configured, adds "review" (its short review of the metrics) to r, or "review":
+ * null and "reviewError" when the call failed; without one, leaves r as it is. The job never
+ * fails because of it. */
+static void add_review(const struct task_ctx *ctx, cJSON *r, const char *summary)
+{
+    if (!task_llm_enabled(ctx))
+        return;
+    char prompt[2048], text[REVIEW_MAX];
+    const cJSON *fns = cJSON_GetObjectItemCaseSensitive(r, "functions");
+    size_t o = (size_t)snprintf(prompt, sizeof(prompt), "Metrics: %s.\n", summary);
+    int listed = 0;
+    const cJSON *fn;
+    cJSON_ArrayForEach(fn, fns)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        const cJSON *cc = cJSON_GetObjectItemCaseSensitive(fn, "complexity");
+        if (listed >= 10 || o >= sizeof(prompt) || !cJSON_IsString(name) || !cJSON_IsNumber(cc))
+            continue;
+        o += (size_t)snprintf(prompt + o, sizeof(prompt) - o, "Function %s: complexity %d\n",
+                              name->valuestring, cc->valueint);
+        listed++;
+    }
+    if (task_llm(ctx, review_system, prompt, text, sizeof(text)) == 0) {
+        cJSON_AddStringToObject(r, "review", text);
+    } else {
+        cJSON_AddNullToObject(r, "review");
+        cJSON_AddStringToObject(r, "reviewError", text);
+    }
+}
+
 int code_analyze_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out)
 {
     struct code_job job;
@@ -124,6 +161,7 @@ int code_analyze_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
                  lang_name(job.src->lang), m.total, m.code, m.comment, m.blank, m.nfns,
                  m.nfns == 1 ? "" : "s", m.avg_complexity, m.max_nesting, m.score);
         cJSON_AddStringToObject(r, "summary", sum);
+        add_review(ctx, r, sum);
     }
     cJSON_Delete(body);
     metrics_free(&m);
