@@ -3,8 +3,10 @@
  * keyword, by meaning (semantic) or both (hybrid), or by likeness to one document.
  * Clustering is in cluster.c; the shared filters in memory.c. Semantic scoring asks the
  * vector cache (vectors.c) for the few candidates that can rank and lets SQL score those
- * exactly; without a ready cache it is the exact scan in SQL. Either way the results are
- * the same; the X-Search-Path response header (cache or sql) says which ran. */
+ * exactly; without a ready cache it is pgvector's ordered search when the server has the
+ * pgvector column (pgvector.c; HNSW, approximate), else the exact scan in SQL. The cache and
+ * the exact scan give the same results; the X-Search-Path response header (cache, pgvector
+ * or sql) says which ran. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/memory.h"
+#include "gateway/pgvector.h"
 #include "gateway/queries.h"
 #include "gateway/request.h"
 #include "gateway/vecstore.h"
@@ -237,11 +240,56 @@ static void set_path(struct request *r, const char *path)
     evhttp_add_header(h, "X-Search-Path", path);
 }
 
-/* The exact scan in SQL (no usable cache). */
+/* pgvector's ordered search (no usable cache, and the pgvector column exists): the same
+ * parameters and response as the exact scan, ranked by cosine distance (HNSW: approximate
+ * when the model's index exists). */
+static void sem_pgvector(struct request *r, struct sem *s, const char *sql)
+{
+    const struct embed_provider *p = memory_provider(r);
+    const char *const *f = s->f.params;
+    set_path(r, "pgvector");
+    r->ok_status = 200;
+    int rc;
+    if (s->kind == SEM_SIMILAR) {
+        const char *params[8] = {f[0], f[1], f[2], f[3], f[4], f[5], s->id, s->limit};
+        rc = pgpool_query_sql(r->gw->pool, sql, 8, params, request_reply_first_cell, r);
+    } else {
+        char *arr = embed_to_pg_array(s->vec, p->dims);
+        char *vec_text = arr ? pgvector_literal(arr) : NULL;
+        free(arr);
+        if (!vec_text) {
+            request_error(r, 500, "internal", NULL, "out of memory");
+            return;
+        }
+        if (s->kind == SEM_SEMANTIC) {
+            const char *params[9] = {f[0], f[1], f[2], f[3], f[4], f[5], vec_text, p->model, s->limit};
+            rc = pgpool_query_sql(r->gw->pool, sql, 9, params, request_reply_first_cell, r);
+        } else {
+            char depth[16];
+            snprintf(depth, sizeof(depth), "%d", HYBRID_DEPTH);
+            const char *params[13] = {f[0], f[1], f[2], f[3], f[4], f[5], s->q, vec_text,
+                                      p->model, s->limit, depth, s->wk, s->ws};
+            rc = pgpool_query_sql(r->gw->pool, sql, 13, params, request_reply_first_cell, r);
+        }
+        free(vec_text);
+    }
+    if (rc < 0)
+        request_unavailable(r);
+}
+
+/* No usable cache: pgvector's ordered search when the column exists, else the exact scan
+ * in SQL. */
 static void sem_sql(struct request *r, struct sem *s)
 {
     const struct embed_provider *p = memory_provider(r);
     const char *const *f = s->f.params;
+    const char *pgv = pgvector_sql(r->gw->pgvector, s->kind == SEM_SIMILAR  ? PGV_SIMILAR
+                                                    : s->kind == SEM_HYBRID ? PGV_HYBRID
+                                                                            : PGV_SEMANTIC);
+    if (pgv) {
+        sem_pgvector(r, s, pgv);
+        return;
+    }
     set_path(r, "sql");
     if (s->kind == SEM_SIMILAR) {
         const char *params[8] = {f[0], f[1], f[2], f[3], f[4], f[5], s->id, s->limit};

@@ -24,6 +24,7 @@
 #include "gateway/handlers.h"
 #include "gateway/embedder.h"
 #include "gateway/jobwait.h"
+#include "gateway/pgvector.h"
 #include "gateway/vectors.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
@@ -199,6 +200,7 @@ static void listen_ready(void *arg)
     struct gateway *gw = arg;
     jobwait_resync(gw->waits);
     vectors_resync(gw->vectors);
+    pgvector_probe(gw->pgvector);
 }
 
 int gateway_open(struct gateway *gw, const struct config *cfg)
@@ -235,7 +237,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
         return -1;
     }
 
-    char session_sql[256];
+    char session_sql[512];
     snprintf(session_sql, sizeof(session_sql), "%s; SET statement_timeout = %ld",
              QUERIES_SESSION_SQL, config_int(cfg, CFG_STATEMENT_TIMEOUT));
     const char *url_text = config_str(cfg, CFG_DATABASE_URL);
@@ -260,6 +262,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
         return -1;
     }
     gw->vectors = vectors_new(gw);
+    gw->pgvector = pgvector_new(gw);
     gw->sweeper = sweeper_new(gw, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
                               config_int(cfg, CFG_RETENTION));
     gw->auth = authcache_new((int)config_int(cfg, CFG_KEY_CACHE_TTL));
@@ -267,8 +270,8 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
     if (!gw->pool || !gw->listen || !gw->inserts || !gw->completes || !gw->fails ||
-        !gw->waits || !gw->vectors || !gw->sweeper || !gw->auth || !gw->sigterm_ev || !gw->sigint_ev ||
-        !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
+        !gw->waits || !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth ||
+        !gw->sigterm_ev || !gw->sigint_ev || !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
         evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;
@@ -298,6 +301,7 @@ void gateway_close(struct gateway *gw)
     sweeper_free(gw->sweeper);
     jobwait_free(gw->waits);
     vectors_free(gw->vectors);
+    pgvector_free(gw->pgvector);
     batcher_free(gw->inserts);
     batcher_free(gw->completes);
     batcher_free(gw->fails);

@@ -30,6 +30,7 @@ struct gateway {
     struct jobwait *waits;     /* GET /api/jobs/:id?wait=N */
     struct embedder *embedder; /* the embedding provider (threads for a remote one) */
     struct vectors *vectors;   /* embedding cache for semantic search */
+    struct pgvector *pgvector; /* the pgvector search path, when the column exists */
     struct sweeper *sweeper;
     struct authcache *auth;
     bool auth_on;

@@ -21,6 +21,7 @@ enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_IDLE, CONN_BUSY }
 struct query {
     struct query *next;
     int stmt;
+    const char *sql; /* unprepared text (pgpool_query_sql), or NULL: statement stmt */
     int nparams;
     const char **values; /* points into the same allocation */
     pgpool_cb cb;
@@ -322,8 +323,9 @@ static void conn_send(struct conn *c, struct query *q)
     c->state = CONN_BUSY;
     c->query = q;
     pool->running++;
-    if (!PQsendQueryPrepared(c->pg, pool->stmts[q->stmt].name, q->nparams, q->values, NULL, NULL,
-                             0)) {
+    if (!(q->sql ? PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, q->values, NULL, NULL, 0)
+                 : PQsendQueryPrepared(c->pg, pool->stmts[q->stmt].name, q->nparams, q->values,
+                                       NULL, NULL, 0))) {
         log_pg_error("sending a query failed", c);
         conn_reset(c);
         return;
@@ -346,12 +348,14 @@ static void dispatch(struct pgpool *pool)
     }
 }
 
-int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *values,
-                 pgpool_cb cb, void *arg)
+/* Queues statement stmt, or the unprepared text sql when it is not NULL (copied with the
+ * values into one allocation). */
+static int enqueue(struct pgpool *pool, int stmt, const char *sql, int nparams,
+                   const char *const *values, pgpool_cb cb, void *arg)
 {
     if (pool->down || pool->queued >= pool->queue_max)
         return -1;
-    size_t size = sizeof(struct query) + (size_t)nparams * sizeof(char *);
+    size_t size = sizeof(struct query) + (size_t)nparams * sizeof(char *) + (sql ? strlen(sql) + 1 : 0);
     for (int i = 0; i < nparams; i++)
         if (values[i])
             size += strlen(values[i]) + 1;
@@ -375,6 +379,11 @@ int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *
         q->values[i] = p;
         p += len;
     }
+    q->sql = NULL;
+    if (sql) {
+        memcpy(p, sql, strlen(sql) + 1);
+        q->sql = p;
+    }
     if (pool->tail)
         pool->tail->next = q;
     else
@@ -383,6 +392,18 @@ int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *
     pool->queued++;
     dispatch(pool);
     return 0;
+}
+
+int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *values,
+                 pgpool_cb cb, void *arg)
+{
+    return enqueue(pool, stmt, NULL, nparams, values, cb, arg);
+}
+
+int pgpool_query_sql(struct pgpool *pool, const char *sql, int nparams, const char *const *values,
+                     pgpool_cb cb, void *arg)
+{
+    return enqueue(pool, 0, sql, nparams, values, cb, arg);
 }
 
 bool pgpool_is_up(const struct pgpool *pool) { return !pool->down; }

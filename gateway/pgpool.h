@@ -52,6 +52,13 @@ void pgpool_free(struct pgpool *pool);
 int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *values,
                  pgpool_cb cb, void *arg) __attribute__((warn_unused_result));
 
+/* pgpool_query for a statement that is not prepared on the connections: sql is sent with
+ * its parameters (PQsendQueryParams; one statement, copied). For statements that can only
+ * be parsed on some servers (e.g. those naming an extension's types), so preparing them on
+ * connect would fail there. */
+int pgpool_query_sql(struct pgpool *pool, const char *sql, int nparams, const char *const *values,
+                     pgpool_cb cb, void *arg) __attribute__((warn_unused_result));
+
 /* False once every connection has failed its last attempt (the database is unreachable);
  * true while connections are ready or still making their first attempt. */
 bool pgpool_is_up(const struct pgpool *pool);

@@ -333,6 +333,13 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "SELECT d.id, CASE WHEN d.embedding_model = $2::text AND cardinality(d.embedding) = $3::int"
         "                  THEN d.embedding END"
         " FROM documents d WHERE d.id = ANY($1::bigint[])"},
+
+    /* Whether sql/007_pgvector_search.sql made the untyped vector column (pgvector.c). Names
+     * no pgvector type, so it prepares on any server. */
+    [Q_PGVECTOR_PROBE] = {"fs_pgvector_probe",
+        "SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) = 'vector'"
+        "                 FROM pg_attribute a WHERE a.attrelid = 'documents'::regclass"
+        "                   AND a.attname = 'embedding_vec' AND NOT a.attisdropped), false)"},
 #undef MEMORY_MATCH
 
     /* $1 name, $2 role, $3 key hash, $4 shown prefix. */

@@ -38,6 +38,7 @@ enum query_id {
     Q_DOCUMENT_SIMILAR_IDS,
     Q_VECTORS_PAGE,
     Q_VECTORS_FETCH,
+    Q_PGVECTOR_PROBE,
     Q_KEY_INSERT,
     Q_KEYS_LIST,
     Q_KEY_REVOKE,
@@ -55,7 +56,13 @@ enum query_id {
 extern const struct pgpool_stmt queries[Q__COUNT];
 
 /* Run on every new connection before the statements are prepared. */
-#define QUERIES_SESSION_SQL "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway'"
+#define QUERIES_SESSION_SQL                                                                    \
+    "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway';"                         \
+    " SET hnsw.ef_search = 200; SET hnsw.iterative_scan = strict_order"
+/* (The hnsw.* settings are for the pgvector path, pgvector.c: a hybrid search asks HNSW for
+ * 100 neighbours, more than the default ef_search of 40 returns; iterative scans (pgvector
+ * 0.8+) keep looking when filters remove neighbours. Without pgvector they are inert
+ * placeholders; an older pgvector drops the unknown one with a warning.) */
 /* The LISTEN connection's whole session: it runs no other statement. */
 #define QUERIES_LISTEN_SQL                                                                     \
     "SET application_name = 'flowstate-gateway-listen'; LISTEN fs_jobs; LISTEN fs_documents"

@@ -6,7 +6,7 @@
  * hand-written) insert, update and delete, and re-synced (mark and sweep, still serving)
  * each time the LISTEN connection reconnects. Until the first load finishes, or when the
  * vector-cache setting is off, or when the documents outgrow vector-cache-max, it offers
- * nothing and searches take the exact SQL scan. */
+ * nothing and searches take the pgvector path (pgvector.h) or the exact SQL scan. */
 #ifndef FLOWSTATE_VECTORS_H
 #define FLOWSTATE_VECTORS_H
 
