@@ -5,6 +5,8 @@
 #   make test            deps + build + unit tests + integration tests (throwaway PostgreSQL)
 #   make SANITIZE=address,undefined test    the same under ASan/UBSan (built in build/san/)
 #   make deps            install missing Debian packages (as root) or say what to install
+#   make bench           benchmarks against the ceilings (minutes): docs/benchmarks.md + plot
+#   make bench SMOKE=1   the same at tiny sizes (seconds), report in build/bench/
 #   make clean           remove build/
 
 CC      ?= cc
@@ -57,7 +59,7 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration deps clean format
+.PHONY: all run test unit integration deps clean format bench
 
 all: $(PROGRAMS)
 
@@ -117,6 +119,12 @@ test: deps
 	@$(MAKE) --no-print-directory all $(BIN)/unit-tests
 	$(BIN)/unit-tests
 	FLOWSTATE_BIN_DIR=$(abspath $(BIN)) $(PYTEST) -q -p no:cacheprovider tests/integration
+
+# Benchmarks (tests/bench/README.md). Not part of `make test`. REPEATS=n to change the runs.
+bench: all
+	@sh deploy/deps.sh
+	@sh tests/bench/deps.sh
+	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/run.py $(if $(SMOKE),--smoke) $(if $(REPEATS),--repeats $(REPEATS))
 
 format:
 	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]

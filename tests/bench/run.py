@@ -1,0 +1,696 @@
+#!/usr/bin/python3
+"""Flowstate benchmarks (`make bench`, `make bench SMOKE=1`). See tests/bench/README.md.
+
+Starts a private PostgreSQL (default durability) in a temp dir, builds the ceilings
+(build/bench/hello, build/bench/claimloop), runs every scenario REPEATS times against
+Flowstate and the ceilings, and writes the report (docs/benchmarks.md and
+docs/benchmarks-drain.svg; in smoke mode build/bench/benchmarks-smoke.md and
+build/bench/benchmarks-drain-smoke.svg). Python 3 stdlib + psycopg2 only.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / "build" / "bin"
+OUT = ROOT / "build" / "bench"
+PGCTL = ROOT / "deploy" / "pgctl.sh"
+AGENT = "code_analyzer"
+
+FULL = dict(repeats=3, wrk_seconds=10, drain_jobs=20000, drain_procs=(1, 2, 4),
+            latency_rate=500, latency_seconds=10, crash_jobs=8, crash_sleep_ms=1000,
+            concurrency=16)
+SMOKE = dict(repeats=1, wrk_seconds=1, drain_jobs=2000, drain_procs=(1, 2, 4),
+             latency_rate=200, latency_seconds=2, crash_jobs=4, crash_sleep_ms=500,
+             concurrency=16)
+
+COMMANDS = []  # every command the benchmark ran, for the report (deduplicated, in order)
+PROCS = []  # processes to stop at exit
+
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def note_cmd(cmd, env=None):
+    s = " ".join(str(c) for c in cmd)
+    if env:
+        s = " ".join(f"{k}={v}" for k, v in env.items()) + " " + s
+    s = s.replace(str(ROOT) + "/", "")
+    if s not in COMMANDS:
+        COMMANDS.append(s)
+
+
+def run(cmd, env=None, **kw):
+    note_cmd(cmd, kw.pop("note_env", None))
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([str(c) for c in cmd], env=full_env, check=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def start(cmd, env=None, log_path=None, note_env=None):
+    note_cmd(cmd, note_env)
+    full_env = dict(os.environ, **(env or {}))
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    p = subprocess.Popen([str(c) for c in cmd], env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    PROCS.append(p)
+    return p
+
+
+def stop(p, timeout=30):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in PROCS:
+        PROCS.remove(p)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port, path="/health", timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answers on 127.0.0.1:{port}{path}")
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def vm_hwm_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rfind(")") + 2:].split()
+            if len(fields) > 1 and int(fields[1]) == pid:
+                out.append(int(d))
+    return sorted(out)
+
+
+class Bench:
+    def __init__(self, cfg, smoke):
+        self.cfg = cfg
+        self.smoke = smoke
+        self.results = {}  # name -> list of values (one per repeat)
+        self.errors = []
+        self.tmp = Path(tempfile.mkdtemp(prefix="fsbench.", dir="/tmp"))
+        self.pgdir = self.tmp / "pg"
+        self.logs = OUT / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for f in self.logs.glob("*.log"):
+            f.unlink()
+        self.url = None
+        self.db = None
+
+    # ---------------------------------------------------------------- setup
+    def build_ceilings(self):
+        OUT.mkdir(parents=True, exist_ok=True)
+        cc = os.environ.get("CC", "cc")
+
+        def pkg(*names):
+            return run(["pkg-config", "--cflags", "--libs", *names]).stdout.split()
+        flags = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
+        run([cc, *flags, "-o", OUT / "hello", ROOT / "tests/bench/hello.c", *pkg("libevent")])
+        run([cc, *flags, "-o", OUT / "claimloop", ROOT / "tests/bench/claimloop.c", *pkg("libpq")])
+
+    def start_pg(self):
+        note_cmd(["bash", "deploy/pgctl.sh", "start", "$TMPDIR/pg"])
+        self.url = subprocess.run(["bash", str(PGCTL), "start", str(self.pgdir)], check=True,
+                                  stdout=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, PGCTL_OPTS="")).stdout.strip()
+        self.db = psycopg2.connect(self.url)
+        self.db.autocommit = True
+        env = {"DATABASE_URL": self.url}
+        run([BIN / "flowstate-gateway", "--migrate"], env=env)
+        self.admin_key = run([BIN / "flowstate-gateway", "--create-key", "admin"], env=env).stdout.split()[-1]
+        self.agent_key = run([BIN / "flowstate-gateway", "--create-key", "agent"], env=env).stdout.split()[-1]
+        with open(OUT / "post.lua", "w") as f:
+            f.write('wrk.method = "POST"\n'
+                    'wrk.body = \'{"targetAgent":"code_analyzer","payload":{"taskType":"ping"}}\'\n'
+                    'wrk.headers["Content-Type"] = "application/json"\n'
+                    f'wrk.headers["Authorization"] = "Bearer {self.admin_key}"\n')
+
+    def cleanup(self):
+        for p in list(PROCS):
+            try:
+                stop(p, timeout=10)
+            except Exception:
+                pass
+        if self.db is not None:
+            try:
+                self.db.close()
+            except Exception:
+                pass
+        subprocess.run(["bash", str(PGCTL), "destroy", str(self.pgdir)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def sql(self, q, args=None):
+        with self.db.cursor() as c:
+            c.execute(q, args)
+            return c.fetchall() if c.description else None
+
+    def reset(self):
+        self.sql("TRUNCATE job_queue RESTART IDENTITY CASCADE")
+
+    def gateway(self, tag):
+        port = free_port()
+        env = {"DATABASE_URL": self.url, "PORT": str(port), "FLOWSTATE_LOG_LEVEL": "warn",
+               "FLOWSTATE_MIGRATE_ON_START": "off"}
+        p = start([BIN / "flowstate-gateway"], env=env, log_path=self.logs / f"gateway-{tag}.log",
+                  note_env={"PORT": port, "FLOWSTATE_LOG_LEVEL": "warn", "FLOWSTATE_MIGRATE_ON_START": "off"})
+        wait_http(port)
+        return p, port
+
+    def pool(self, port, procs, tag, extra=None):
+        env = {"DATABASE_URL": self.url, "BACKEND_API_URL": f"http://127.0.0.1:{port}",
+               "FLOWSTATE_API_KEY": self.agent_key, "FLOWSTATE_LOG_LEVEL": "warn"}
+        env.update(extra or {})
+        note = {"BACKEND_API_URL": f"http://127.0.0.1:{port}", "FLOWSTATE_API_KEY": "fsk_…",
+                "FLOWSTATE_LOG_LEVEL": "warn"}
+        note.update(extra or {})
+        return start([BIN / "flowstate-pool", "--agents", f"{AGENT}={procs}",
+                      "--concurrency", self.cfg["concurrency"]], env=env,
+                     log_path=self.logs / f"pool-{tag}.log", note_env=note)
+
+    def record(self, name, value):
+        self.results.setdefault(name, []).append(value)
+
+    # ---------------------------------------------------------------- wrk
+    def wrk(self, port, path, conns, threads, script=None):
+        cmd = ["wrk", "-t", threads, "-c", conns, "-d", f"{self.cfg['wrk_seconds']}s"]
+        if script:
+            cmd += ["-s", script]
+        cmd.append(f"http://127.0.0.1:{port}{path}")
+        out = run(cmd).stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if not m:
+            raise RuntimeError(f"wrk printed no rate:\n{out}")
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        errs = re.search(r"Socket errors:.*", out)
+        if bad and int(bad.group(1)) > 0:
+            raise RuntimeError(f"wrk: {bad.group(0)} on {path}")
+        if errs and re.search(r"(connect|read|write|timeout) [1-9]", errs.group(0)):
+            raise RuntimeError(f"wrk: {errs.group(0)} on {path}")
+        return float(m.group(1))
+
+    def scenario_http(self, rep):
+        """(1) enqueue and (4) GET /health, with the hello-world ceiling."""
+        hport = free_port()
+        hello = start([OUT / "hello", hport], log_path=self.logs / "hello.log")
+        wait_http(hport)
+        for c, t in ((1, 1), (32, 2)):
+            self.record(f"hello_get_c{c}", self.wrk(hport, "/health", c, t))
+        stop(hello)
+        self.reset()
+        gw, port = self.gateway(f"http-{rep}")
+        for c, t in ((1, 1), (32, 2)):
+            self.record(f"health_c{c}", self.wrk(port, "/health", c, t))
+        for c, t in ((1, 1), (32, 2)):
+            before = self.sql("SELECT count(*) FROM job_queue")[0][0]
+            rate = self.wrk(port, "/api/jobs", c, t, script=OUT / "post.lua")
+            after = self.sql("SELECT count(*) FROM job_queue")[0][0]
+            if after - before < rate * self.cfg["wrk_seconds"] * 0.5:
+                raise RuntimeError(f"enqueue: wrk says {rate}/s but only {after - before} jobs were stored")
+            self.record(f"enqueue_c{c}", rate)
+        stop(gw)
+        self.reset()
+
+    # ---------------------------------------------------------------- drain
+    def prepare_drain(self, n, sleep_ms=0):
+        self.reset()
+        payload = json.dumps({"taskType": "ping", "sleepMs": sleep_ms} if sleep_ms else {"taskType": "ping"})
+        self.sql("INSERT INTO job_queue (payload, target_agent) SELECT %s::jsonb, %s FROM generate_series(1, %s)",
+                 (payload, AGENT, n))
+        self.sql("VACUUM ANALYZE job_queue")
+        self.sql("CHECKPOINT")
+
+    def wait_drained(self, n, timeout, procs=()):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.sql("SELECT count(*) FROM job_queue WHERE status IN ('pending','running')")[0][0]
+            if left == 0:
+                break
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"{p.args[0]} exited with {p.returncode} while draining")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"drain: {left} of {n} jobs still open after {timeout} s")
+            time.sleep(0.1)
+        done, secs, max_att = self.sql(
+            "SELECT count(*) FILTER (WHERE status='completed'),"
+            " extract(epoch FROM max(processed_at) - min(started_at)), max(attempts) FROM job_queue")[0]
+        if done != n:
+            raise RuntimeError(f"drain: {done} of {n} jobs completed")
+        return n / float(secs), max_att
+
+    def scenario_drain(self, rep):
+        n = self.cfg["drain_jobs"]
+        timeout = max(120, n / 200)
+        # the ceiling: 2 claim-loop processes, no gateway
+        self.prepare_drain(n)
+        loops = [start([OUT / "claimloop", self.url, AGENT, 100], log_path=self.logs / "claimloop.log",
+                       note_env={}) for _ in range(2)]
+        for p in loops:
+            p.wait(timeout=timeout)
+            PROCS.remove(p)
+            if p.returncode != 0:
+                raise RuntimeError("claimloop failed (see build/bench/logs/claimloop.log)")
+        rate, _ = self.wait_drained(n, timeout)
+        self.record("claimloop_drain", rate)
+        for procs in self.cfg["drain_procs"]:
+            self.prepare_drain(n)
+            gw, port = self.gateway(f"drain{procs}-{rep}")
+            pool = self.pool(port, procs, f"drain{procs}-{rep}")
+            rate, max_att = self.wait_drained(n, timeout, procs=(gw, pool))
+            workers = children_of(pool.pid)
+            whwm = [vm_hwm_kb(w) for w in workers]
+            ghwm = vm_hwm_kb(gw.pid)
+            stop(pool, timeout=60)
+            stop(gw)
+            self.record(f"drain_p{procs}", rate)
+            if max_att and max_att > 1:
+                log(f"note: drain with {procs} processes: some job took {max_att} attempts")
+            if procs == max(self.cfg["drain_procs"]):
+                self.record("rss_gateway_drain", ghwm / 1024)
+                self.record("rss_worker_drain", max(w for w in whwm if w) / 1024)
+        self.reset()
+
+    # ---------------------------------------------------------------- latency
+    def scenario_latency(self, rep):
+        self.reset()
+        gw, port = self.gateway(f"latency-{rep}")
+        pool = self.pool(port, 1, f"latency-{rep}")
+        time.sleep(1.0)  # let the worker register and LISTEN
+        rate, secs = self.cfg["latency_rate"], self.cfg["latency_seconds"]
+        total = rate * secs
+        nthreads = 4
+        body = json.dumps({"targetAgent": AGENT, "payload": {"taskType": "ping"}})
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.admin_key}"}
+        errors = []
+        late = [0]
+        t0 = time.monotonic() + 0.2
+
+        def sender(k):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            for i in range(k, total, nthreads):
+                due = t0 + i / rate
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)
+                elif now - due > 0.05:
+                    late[0] += 1
+                try:
+                    conn.request("POST", "/api/jobs", body, headers)
+                    r = conn.getresponse()
+                    r.read()
+                    if r.status != 201:
+                        errors.append(r.status)
+                except OSError as e:
+                    errors.append(str(e))
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(nthreads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sent_secs = time.monotonic() - t0
+        if errors:
+            raise RuntimeError(f"latency: {len(errors)} POSTs failed, e.g. {errors[0]}")
+        self.wait_drained(total, 120, procs=(gw, pool))
+        workers = children_of(pool.pid)
+        whwm = [vm_hwm_kb(w) for w in workers]
+        ghwm = vm_hwm_kb(gw.pid)
+        stop(pool, timeout=60)
+        stop(gw)
+        q = ("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)),"
+             " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)),"
+             " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at)),"
+             " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at))"
+             " FROM job_queue")
+        s50, s99, c50, c99 = self.sql(q)[0]
+        self.record("lat_started_p50", s50 * 1000)
+        self.record("lat_started_p99", s99 * 1000)
+        self.record("lat_completed_p50", c50 * 1000)
+        self.record("lat_completed_p99", c99 * 1000)
+        self.record("lat_offered_rate", total / sent_secs)
+        self.record("rss_gateway_latency", ghwm / 1024)
+        self.record("rss_worker_latency", max(w for w in whwm if w) / 1024)
+        if late[0]:
+            log(f"note: latency: {late[0]} of {total} requests left more than 50 ms late")
+        self.reset()
+
+    # ---------------------------------------------------------------- crash
+    def scenario_crash(self, rep):
+        self.reset()
+        n, sleep_ms = self.cfg["crash_jobs"], self.cfg["crash_sleep_ms"]
+        gw, port = self.gateway(f"crash-{rep}")
+        pool = self.pool(port, 2, f"crash-{rep}", extra={"FLOWSTATE_SHUTDOWN_TIMEOUT": "1"})
+        deadline = time.monotonic() + 15
+        while len(children_of(pool.pid)) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("crash: the pool did not start 2 workers")
+            time.sleep(0.05)
+        time.sleep(1.0)
+        # long ping jobs: the claims must all happen before the kill
+        self.sql("INSERT INTO job_queue (payload, target_agent) SELECT %s::jsonb, %s FROM generate_series(1, %s)",
+                 (json.dumps({"taskType": "ping", "sleepMs": sleep_ms * 4}), AGENT, n))
+        deadline = time.monotonic() + 10
+        while True:
+            rows = self.sql("SELECT id, locked_by FROM job_queue WHERE status = 'running'")
+            if len(rows) == n:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"crash: only {len(rows)} of {n} jobs running")
+            time.sleep(0.02)
+        holders = {}
+        for jid, lb in rows:
+            holders.setdefault(int(lb.rsplit(":", 1)[1]), []).append(jid)
+        victim, ids = max(holders.items(), key=lambda kv: len(kv[1]))
+        # let the re-runs be short: the recovery, not the job, is measured
+        self.sql("UPDATE job_queue SET payload = %s::jsonb WHERE id = ANY(%s)",
+                 (json.dumps({"taskType": "ping", "sleepMs": sleep_ms}), ids))
+        t_kill = time.time()
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            left = self.sql("SELECT count(*) FROM job_queue WHERE id = ANY(%s) AND status <> 'completed'", (ids,))[0][0]
+            if left == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"crash: {left} of the killed worker's jobs not completed after 60 s")
+            time.sleep(0.02)
+        restarted, completed, min_att = self.sql(
+            "SELECT extract(epoch FROM max(started_at)), extract(epoch FROM max(processed_at)), min(attempts)"
+            " FROM job_queue WHERE id = ANY(%s)", (ids,))[0]
+        if min_att < 2:
+            raise RuntimeError("crash: a killed job was not run again")
+        stop(pool, timeout=60)
+        stop(gw)
+        self.record("crash_reclaimed", (float(restarted) - t_kill) * 1000)
+        self.record("crash_completed", (float(completed) - t_kill) * 1000)
+        self.record("crash_overhead", (float(completed) - t_kill) * 1000 - sleep_ms)
+        self.record("crash_jobs_killed", len(ids))
+        self.reset()
+
+    # ---------------------------------------------------------------- report
+    def info(self):
+        def sh(cmd):
+            try:
+                return subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True).stdout.strip()
+            except OSError:
+                return "?"
+        cpu = "?"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem_kb = int(f.readline().split()[1])
+        pg = {k: self.sql(f"SHOW {k}")[0][0] for k in
+              ("server_version", "fsync", "synchronous_commit", "shared_buffers", "wal_level",
+               "max_connections", "full_page_writes")}
+        return {
+            "nproc": os.cpu_count(), "cpu": cpu, "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+            "kernel": platform.release(), "pg": pg,
+            "flowstate": sh(f"{BIN}/flowstate-gateway --version") + " (git " + sh(f"git -C {ROOT} rev-parse --short HEAD")
+            + (", uncommitted changes" if sh(f"git -C {ROOT} status --porcelain -- common gateway worker sql") else "") + ")",
+            "libevent": sh("pkg-config --modversion libevent"), "libpq": sh("pkg-config --modversion libpq"),
+            "cc": sh(f"{os.environ.get('CC', 'cc')} --version | head -1"), "wrk": sh("wrk --version 2>&1 | head -1"),
+            "python": platform.python_version(), "psycopg2": psycopg2.__version__.split()[0],
+            "gnuplot": sh("gnuplot --version") if shutil.which("gnuplot") else "not installed",
+        }
+
+    def plot(self, svg):
+        procs = self.cfg["drain_procs"]
+        dat = OUT / "drain.dat"
+        with open(dat, "w") as f:
+            f.write("# processes flowstate_jobs_per_s claimloop_ceiling\n")
+            ceil = median(self.results["claimloop_drain"])
+            for p in procs:
+                f.write(f"{p} {median(self.results[f'drain_p{p}']):.0f} {ceil:.0f}\n")
+        script = f"""set terminal svg size 640,400 dynamic font "sans,11"
+set output "{svg}"
+set title "Drain: {self.cfg['drain_jobs']} ping jobs (median of {self.cfg['repeats']})"
+set xlabel "worker processes (flowstate-pool --agents code_analyzer=P --concurrency {self.cfg['concurrency']})"
+set ylabel "jobs/s (first claim to last completion)"
+set xtics ({", ".join(str(p) for p in procs)})
+set xrange [0.5:{max(procs) + 0.5}]
+set yrange [0:*]
+set grid ytics
+set key bottom right
+plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate", \\
+     "{dat}" using 1:3 with lines lw 2 dt 2 title "C claim loop, 2 processes (ceiling)"
+"""
+        (OUT / "drain.gp").write_text(script)
+        run(["gnuplot", OUT / "drain.gp"])
+
+    def write_report(self, path, svg, argv, elapsed):
+        R = self.results
+        m = {k: median(v) for k, v in R.items()}
+
+        def f(v, unit=""):
+            if v is None:
+                return "—"
+            if abs(v) >= 100:
+                return f"{v:,.0f}{unit}"
+            return f"{v:.1f}{unit}"
+
+        def ratio(a, b):
+            return a / b if a is not None and b else None
+
+        def pf(ok):
+            return "—" if ok is None else ("**pass**" if ok else "**miss**")
+
+        best_drain = max(m[f"drain_p{p}"] for p in self.cfg["drain_procs"])
+        best_p = max(self.cfg["drain_procs"], key=lambda p: m[f"drain_p{p}"])
+        rows = []
+
+        def row(name, val, unit, ceil_name, ceil, target, ok):
+            r = ratio(val, ceil)
+            rows.append(f"| {name} | {f(val, unit)} | {ceil_name} | {f(ceil, unit) if ceil else '—'} | "
+                        f"{'—' if r is None else f'{r:.2f}×'} | {target} | {pf(ok)} |")
+
+        c = self.cfg
+        row("Enqueue `POST /api/jobs`, 1 connection", m["enqueue_c1"], " req/s", "hello GET, 1 conn", m["hello_get_c1"], "", None)
+        r32 = ratio(m["enqueue_c32"], m["hello_get_c32"])
+        row("Enqueue `POST /api/jobs`, 32 connections", m["enqueue_c32"], " req/s", "hello GET, 32 conns",
+            m["hello_get_c32"], "≥ 0.50× hello GET", r32 >= 0.5)
+        rows.append("| Batch enqueue (1,000-job batches) | no batch create route | — | — | — | ≥ 100,000 jobs/s | **miss** (not implemented) |")
+        for p in c["drain_procs"]:
+            r = ratio(m[f"drain_p{p}"], m["claimloop_drain"])
+            row(f"Drain, {p} worker process{'es' if p > 1 else ''}", m[f"drain_p{p}"], " jobs/s",
+                "C claim loop, 2 procs", m["claimloop_drain"],
+                "≥ 0.80× claim loop" if p == best_p else "", (r >= 0.8) if p == best_p else None)
+        rows.append("| Drain vs best peer | — | peers not run yet | — | — | ≥ 1.3× best peer | — |")
+        row(f"created→started p50 @ {c['latency_rate']}/s", m["lat_started_p50"], " ms", "", None, "≤ 5 ms",
+            m["lat_started_p50"] <= 5)
+        row(f"created→started p99 @ {c['latency_rate']}/s", m["lat_started_p99"], " ms", "", None, "≤ 25 ms",
+            m["lat_started_p99"] <= 25)
+        row(f"created→completed p50 @ {c['latency_rate']}/s", m["lat_completed_p50"], " ms", "", None, "", None)
+        row(f"created→completed p99 @ {c['latency_rate']}/s", m["lat_completed_p99"], " ms", "", None, "", None)
+        row("`GET /health`, 1 connection", m["health_c1"], " req/s", "hello GET, 1 conn", m["hello_get_c1"], "", None)
+        row("`GET /health`, 32 connections", m["health_c32"], " req/s", "hello GET, 32 conns", m["hello_get_c32"],
+            "≥ 0.90× hello GET", ratio(m["health_c32"], m["hello_get_c32"]) >= 0.9)
+        for s, label in (("drain", "drain"), ("latency", "latency")):
+            row(f"Gateway peak RSS ({label})", m[f"rss_gateway_{s}"], " MB", "", None, "≤ 30 MB", m[f"rss_gateway_{s}"] <= 30)
+            row(f"Worker peak RSS ({label})", m[f"rss_worker_{s}"], " MB", "", None, "≤ 10 MB", m[f"rss_worker_{s}"] <= 10)
+        row("Crash: kill -9 → jobs claimed again", m["crash_reclaimed"], " ms", "", None, "", None)
+        row(f"Crash: kill -9 → jobs completed, minus the {c['crash_sleep_ms']} ms job", m["crash_overhead"], " ms",
+            "", None, "≤ 2,000 ms", m["crash_overhead"] <= 2000)
+
+        info = self.info()
+        pg = info["pg"]
+        raw = [f"| `{k}` | " + ", ".join(f(v) for v in vs) + " |" for k, vs in sorted(R.items())]
+        mode = "SMOKE (tiny sizes; not a measurement)" if self.smoke else "full"
+        text = f"""# Flowstate benchmarks
+
+Generated by `{' '.join(argv)}` on {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
+({mode} run, {elapsed:.0f} s). Every figure is the median of {c['repeats']} run(s); each ratio is
+against the ceiling measured in the same run on the same machine and PostgreSQL cluster.
+Peers (graphile-worker, pg-boss) are not measured yet. What each scenario does:
+[tests/bench/README.md](../tests/bench/README.md).
+
+| figure | Flowstate | ceiling | ceiling value | ratio | target (issue 5) | result |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Drain throughput against worker processes:
+
+![drain throughput]({svg.name})
+
+## Sizes
+
+- Enqueue and `GET /health`: `wrk` for {c['wrk_seconds']} s; 1 connection with 1 thread, 32 connections with 2 threads.
+  `POST /api/jobs` body `{{"targetAgent":"code_analyzer","payload":{{"taskType":"ping"}}}}` with an admin key.
+- Drain: {c['drain_jobs']:,} pre-queued `ping` jobs (inserted by SQL, then `VACUUM ANALYZE` and `CHECKPOINT`);
+  `flowstate-pool --agents code_analyzer=P --concurrency {c['concurrency']}` (claim batch and report batch at their
+  defaults) with P = {', '.join(map(str, c['drain_procs']))}; jobs/s = jobs / (last `processed_at` − first `started_at`).
+  Ceiling: 2 `build/bench/claimloop` processes (claim 100 `FOR UPDATE SKIP LOCKED`, mark completed, repeat).
+- Latency: {c['latency_rate']} `POST /api/jobs`/s for {c['latency_seconds']} s (4 keep-alive connections, paced),
+  1 worker process, concurrency {c['concurrency']}; percentiles of `started_at − created_at` and
+  `processed_at − created_at` over every job. Offered rate achieved: {f(m['lat_offered_rate'])}/s.
+- Memory: `VmHWM` from `/proc/<pid>/status` of the gateway and of the largest worker at the end of the
+  drain with {max(c['drain_procs'])} processes and of the latency run (each in a fresh gateway and pool).
+- Crash: a pool with 2 workers (concurrency {c['concurrency']}), {c['crash_jobs']} long `ping` jobs all running; the
+  worker holding the most is killed with SIGKILL after its jobs' payload is shortened to `sleepMs`
+  {c['crash_sleep_ms']} (so the re-run is short); time from the kill to the jobs' new `started_at` and
+  to their `processed_at`, minus the {c['crash_sleep_ms']} ms run.
+
+## Machine and software
+
+- {info['nproc']} CPUs: {info['cpu']}; {info['ram']} RAM; Linux {info['kernel']}
+- PostgreSQL {pg['server_version']} (private cluster from `deploy/pgctl.sh`, default settings plus
+  `max_connections=200`): fsync `{pg['fsync']}`, synchronous_commit `{pg['synchronous_commit']}`,
+  shared_buffers `{pg['shared_buffers']}`, wal_level `{pg['wal_level']}`, full_page_writes `{pg['full_page_writes']}`
+- Flowstate: {info['flowstate']}; libevent {info['libevent']}; libpq {info['libpq']}; {info['cc']}
+- {info['wrk']}; Python {info['python']}, psycopg2 {info['psycopg2']}; {info['gnuplot']}
+- Everything (PostgreSQL, gateway, workers, load generator) shares the same {info['nproc']} CPUs.
+
+## Every run
+
+| figure | values |
+|---|---|
+{chr(10).join(raw)}
+
+## Commands
+
+```sh
+{' '.join(argv)}
+{chr(10).join(COMMANDS)}
+```
+"""
+        path.write_text(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat, report under build/bench/")
+    ap.add_argument("--repeats", type=int, help="runs of each scenario (default 3; smoke 1)")
+    ap.add_argument("--drain-jobs", type=int, help="jobs per drain run")
+    args = ap.parse_args()
+    cfg = dict(SMOKE if args.smoke else FULL)
+    if args.repeats:
+        cfg["repeats"] = args.repeats
+    if args.drain_jobs:
+        cfg["drain_jobs"] = args.drain_jobs
+    for tool in ("wrk", "gnuplot"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} is missing (make bench installs it as root: sh tests/bench/deps.sh)")
+    for exe in ("flowstate-gateway", "flowstate-pool", AGENT):
+        if not (BIN / exe).exists():
+            sys.exit(f"bench: {BIN / exe} is missing (make all)")
+    if args.smoke:
+        report, svg = OUT / "benchmarks-smoke.md", OUT / "benchmarks-drain-smoke.svg"
+    else:
+        report, svg = ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "benchmarks-drain.svg"
+    OUT.mkdir(parents=True, exist_ok=True)
+    for p in (report, svg):
+        if args.smoke and p.exists():
+            p.unlink()
+    argv = ["make bench" + (" SMOKE=1" if args.smoke else "")] if os.environ.get("BENCH_VIA_MAKE") else \
+        ["/usr/bin/python3", "tests/bench/run.py"] + sys.argv[1:]
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    b = Bench(cfg, args.smoke)
+    t_start = time.monotonic()
+    scenarios = [("http (enqueue, GET /health, hello ceiling)", b.scenario_http),
+                 ("drain (claim loop ceiling, 1/2/4 processes)", b.scenario_drain),
+                 ("latency", b.scenario_latency),
+                 ("crash recovery", b.scenario_crash)]
+    failed = []
+    try:
+        log("building the ceilings into build/bench/")
+        b.build_ceilings()
+        log(f"starting a private PostgreSQL in {b.pgdir}")
+        b.start_pg()
+        for name, fn in scenarios:
+            for rep in range(cfg["repeats"]):
+                t = time.monotonic()
+                try:
+                    fn(rep)
+                    log(f"{name}: run {rep + 1}/{cfg['repeats']} done in {time.monotonic() - t:.1f} s")
+                except (RuntimeError, subprocess.SubprocessError, psycopg2.Error, OSError) as e:
+                    msg = e.stderr if isinstance(e, subprocess.CalledProcessError) else e
+                    log(f"{name}: run {rep + 1} FAILED: {msg}")
+                    failed.append(name)
+                    for p in list(PROCS):
+                        stop(p, timeout=10)
+        if failed:
+            log(f"failed scenarios: {', '.join(sorted(set(failed)))}; logs in build/bench/logs/")
+            return 1
+        b.plot(svg)
+        b.write_report(report, svg, argv, time.monotonic() - t_start)
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    except (subprocess.CalledProcessError, psycopg2.Error, OSError) as e:
+        log(f"setup failed: {e}\n{getattr(e, 'stderr', '') or ''}")
+        return 1
+    finally:
+        b.cleanup()
+    if not report.exists() or not svg.exists():
+        log("the report was not produced")
+        return 1
+    for k, v in sorted(b.results.items()):
+        log(f"{k:22s} median {median(v):12.1f}   runs {', '.join(f'{x:.1f}' for x in v)}")
+    log(f"report: {report.relative_to(ROOT)}, plot: {svg.relative_to(ROOT)} ({time.monotonic() - t_start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
