@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/log.h"
 
 int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv, int *i)
 {
@@ -27,4 +28,11 @@ int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv
         return -1;
     }
     return 0;
+}
+
+void cli_apply_log_level(const struct config *cfg)
+{
+    enum log_level level = LOG_INFO;
+    if (log_level_parse(config_str(cfg, CFG_LOG_LEVEL), &level) == 0)
+        log_set_level(level);
 }

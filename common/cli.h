@@ -14,4 +14,7 @@ struct config;
  * having printed "prog: message" to stderr. */
 int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv, int *i);
 
+/* Sets the log level from cfg's FLOWSTATE_LOG_LEVEL (already validated by the table). */
+void cli_apply_log_level(const struct config *cfg);
+
 #endif

@@ -246,3 +246,15 @@ bool json_is_identifier(const char *s, size_t max_len)
     }
     return n >= 1 && n <= max_len;
 }
+
+double json_number_or(const cJSON *obj, const char *name, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+const char *json_string_or_null(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

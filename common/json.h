@@ -32,6 +32,11 @@ int json_get_object(const cJSON *obj, const char *name, bool required, cJSON **o
 int json_get_string_array(const cJSON *obj, const char *name, bool required, size_t max_items,
                           size_t max_len, cJSON **out, struct field_error *err);
 
+/* Lenient reads of data we produced ourselves (e.g. a gateway answer): the number, or dflt
+ * when the field is missing or not a number; the string, or NULL. */
+double json_number_or(const cJSON *obj, const char *name, double dflt);
+const char *json_string_or_null(const cJSON *obj, const char *name);
+
 /* Parses text of length len as a JSON object. NULL (err filled, field "body") when it is
  * not JSON or not an object. The caller frees with cJSON_Delete. */
 cJSON *json_parse_object(const char *text, size_t len, struct field_error *err);

@@ -239,19 +239,27 @@ void jobs_set_status(struct request *r)
     free(result_text);
 }
 
-/* Cancel and retry return (status before, job after); no row: no such job. */
-static void cancel_done(PGresult *res, void *arg)
+/* Cancel and retry return (status before, job after). Returns the status before, or NULL
+ * having answered (a database error, or no row: no such job). */
+static const char *transition_before(struct request *r, const PGresult *res)
 {
-    struct request *r = arg;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         request_db_error(r, res);
-        return;
+        return NULL;
     }
     if (PQntuples(res) == 0) {
         request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
-        return;
+        return NULL;
     }
-    const char *before = PQgetvalue(res, 0, 0);
+    return PQgetvalue(res, 0, 0);
+}
+
+static void cancel_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    const char *before = transition_before(r, res);
+    if (!before)
+        return;
     if (is_terminal(before)) {
         request_error(r, 409, "conflict", NULL, "job %lld is already %s; it cannot be cancelled",
                       r->job_id, before);
@@ -262,29 +270,26 @@ static void cancel_done(PGresult *res, void *arg)
                   (size_t)PQgetlength(res, 0, 1));
 }
 
-void jobs_cancel(struct request *r)
+/* Runs a cancel or retry statement for the job in the path. */
+static void transition(struct request *r, int stmt, pgpool_cb done)
 {
     char id[24];
     if (request_path_id(r, "id", id, sizeof(id)) < 0)
         return;
     r->job_id = strtoll(id, NULL, 10);
     const char *params[1] = {id};
-    if (pgpool_query(r->gw->pool, Q_JOB_CANCEL, 1, params, cancel_done, r) < 0)
+    if (pgpool_query(r->gw->pool, stmt, 1, params, done, r) < 0)
         request_unavailable(r);
 }
+
+void jobs_cancel(struct request *r) { transition(r, Q_JOB_CANCEL, cancel_done); }
 
 static void retry_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        request_db_error(r, res);
+    const char *before = transition_before(r, res);
+    if (!before)
         return;
-    }
-    if (PQntuples(res) == 0) {
-        request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
-        return;
-    }
-    const char *before = PQgetvalue(res, 0, 0);
     if (strcmp(before, "failed") != 0 && strcmp(before, "cancelled") != 0) {
         request_error(r, 409, "conflict", NULL,
                       "job %lld is %s; only failed or cancelled jobs can be retried",
@@ -294,13 +299,4 @@ static void retry_done(PGresult *res, void *arg)
     request_reply(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 }
 
-void jobs_retry(struct request *r)
-{
-    char id[24];
-    if (request_path_id(r, "id", id, sizeof(id)) < 0)
-        return;
-    r->job_id = strtoll(id, NULL, 10);
-    const char *params[1] = {id};
-    if (pgpool_query(r->gw->pool, Q_JOB_RETRY, 1, params, retry_done, r) < 0)
-        request_unavailable(r);
-}
+void jobs_retry(struct request *r) { transition(r, Q_JOB_RETRY, retry_done); }

@@ -162,9 +162,7 @@ int main(int argc, char **argv)
         }
     }
 
-    enum log_level level = LOG_INFO;
-    if (log_level_parse(config_str(cfg, CFG_LOG_LEVEL), &level) == 0)
-        log_set_level(level);
+    cli_apply_log_level(cfg);
 
     switch (mode) {
     case HELP:

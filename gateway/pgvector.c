@@ -17,6 +17,7 @@
 #include "gateway/gateway.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
+#include "gateway/search_sql.h"
 
 struct pgvector {
     struct gateway *gw;
@@ -25,11 +26,9 @@ struct pgvector {
     char *sql[PGV__COUNT];
 };
 
-/* The filters (as in queries.c) plus the index's predicate. */
+/* The filters (search_sql.h) plus the index's predicate. */
 #define PGV_MATCH(d)                                                                           \
-    d ".embedding_model = @M AND vector_dims(" d ".embedding_vec) = @N"                        \
-    " AND fs_memory_match(" d ", $1::text, $2::text, $3::text, $4::int, $5::timestamptz,"      \
-    " $6::timestamptz)"
+    d ".embedding_model = @M AND vector_dims(" d ".embedding_vec) = @N AND " MEMORY_MATCH(d)
 /* Cosine distance to q: the index's expression on the left. */
 #define PGV_DIST(q) "(d.embedding_vec::vector(@N) <=> " q ")"
 /* A zero vector has no cosine (pgvector answers NaN, which PostgreSQL orders above every
@@ -40,8 +39,7 @@ static const char *const templates[PGV__COUNT] = {
     /* Q_DOCUMENTS_SEMANTIC: $7 the query vector, $8 model, $9 limit. */
     [PGV_SEMANTIC] =
         "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
-        "  coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                    ORDER BY s.score DESC, s.id DESC), '[]'))"
+        "  " SCORED_DOCUMENTS_JSON ")"
         " FROM (SELECT x.id, x.score FROM"
         "        (SELECT d.id, 1 - " PGV_DIST("$7::vector(@N)") " AS score"
         "         FROM documents d WHERE " PGV_MATCH("d")
@@ -52,30 +50,14 @@ static const char *const templates[PGV__COUNT] = {
     /* Q_DOCUMENTS_HYBRID: $7 text, $8 query vector, $9 model, $10 limit, $11 depth, $12 wk,
      * $13 ws. */
     [PGV_HYBRID] =
-        "WITH kw AS ("
-        "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r"
-        "  FROM documents d, websearch_to_tsquery('english', $7::text) q"
-        "  WHERE d.search_vector @@ q AND fs_memory_match(d, $1::text, $2::text, $3::text, $4::int,"
-        "        $5::timestamptz, $6::timestamptz)"
-        "  ORDER BY r LIMIT $11::int),"
+        HYBRID_KEYWORD_CTE
         " sem AS ("
         "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
         "  FROM (SELECT d.id, 1 - " PGV_DIST("$8::vector(@N)") " AS score"
         "        FROM documents d WHERE " PGV_MATCH("d")
         "        ORDER BY " PGV_DIST("$8::vector(@N)") " LIMIT $11::int) x"
         "  WHERE " PGV_RANKS("x") " ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
-        " f AS ("
-        "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"
-        "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)"
-        "           AS score"
-        "  FROM kw FULL JOIN sem ON kw.id = sem.id)"
-        " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"
-        "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"
-        "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("
-        "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"
-        "     ORDER BY t.score DESC, t.id DESC), '[]'))"
-        " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t"
-        " JOIN documents d ON d.id = t.id",
+        HYBRID_FUSION,
 
     /* Q_DOCUMENT_SIMILAR: $7 the source document, $8 limit. A source of another model (or
      * without a vector) is answered by the exact scan, as Q_DOCUMENT_SIMILAR would. */
@@ -83,8 +65,7 @@ static const char *const templates[PGV__COUNT] = {
         "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
         "  'id', src.id, 'model', src.embedding_model, 'documents',"
         "  CASE WHEN src.embedding_model = @M AND vector_dims(src.embedding_vec) = @N THEN"
-        "  (SELECT coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                            ORDER BY s.score DESC, s.id DESC), '[]')"
+        "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
         "          (SELECT d.id, 1 - " PGV_DIST("src.embedding_vec::vector(@N)") " AS score"
         "           FROM documents d WHERE " PGV_MATCH("d") " AND d.id <> src.id"
@@ -92,13 +73,11 @@ static const char *const templates[PGV__COUNT] = {
         "         WHERE " PGV_RANKS("x") ") s"
         "   JOIN documents d ON d.id = s.id)"
         "  ELSE"
-        "  (SELECT coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                            ORDER BY s.score DESC, s.id DESC), '[]')"
+        "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
         "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
         "           FROM documents d WHERE d.embedding_model = src.embedding_model"
-        "             AND d.id <> src.id AND fs_memory_match(d, $1::text, $2::text, $3::text,"
-        "             $4::int, $5::timestamptz, $6::timestamptz) OFFSET 0) x"
+        "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
         "   JOIN documents d ON d.id = s.id) END) END"
         " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint",

@@ -1,6 +1,8 @@
 /* queries — the gateway's SQL, one entry per statement (see queries.h). */
 #include "gateway/queries.h"
 
+#include "gateway/search_sql.h"
+
 const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_PING] = {"fs_ping", "SELECT 1"},
 
@@ -167,10 +169,8 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_DOCUMENT_GET] = {"fs_document_get",
         "SELECT fs_document_json(d) FROM documents d WHERE d.id = $1::bigint"},
 
-    /* Every memory query starts with the six filter parameters MEMORY_MATCH reads. */
-#define MEMORY_MATCH(d)                                                                        \
-    "fs_memory_match(" d ", $1::text, $2::text, $3::text, $4::int, $5::timestamptz,"          \
-    " $6::timestamptz)"
+    /* Every memory query starts with the six filter parameters MEMORY_MATCH reads
+     * (search_sql.h). */
 
     /* Listing: $7 sort ('recent' or 'importance'), $8 offset (the cursor), $9 limit. One row
      * more than asked says whether there is a next page. */
@@ -202,8 +202,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
      * Only documents embedded by the same model are compared. */
     [Q_DOCUMENTS_SEMANTIC] = {"fs_documents_semantic",
         "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
-        "  coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                    ORDER BY s.score DESC, s.id DESC), '[]'))"
+        "  " SCORED_DOCUMENTS_JSON ")"
         " FROM (SELECT x.id, x.score FROM"
         "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
         "         FROM documents d WHERE d.embedding_model = $8::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
@@ -214,36 +213,20 @@ const struct pgpool_stmt queries[Q__COUNT] = {
      * semantic matches, fused as wk/(60 + keyword rank) + ws/(60 + semantic rank). $7 query
      * text, $8 its embedding, $9 model, $10 limit, $12 wk, $13 ws. */
     [Q_DOCUMENTS_HYBRID] = {"fs_documents_hybrid",
-        "WITH kw AS ("
-        "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r"
-        "  FROM documents d, websearch_to_tsquery('english', $7::text) q"
-        "  WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
-        "  ORDER BY r LIMIT $11::int),"
+        HYBRID_KEYWORD_CTE
         " sem AS ("
         "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
         "  FROM (SELECT d.id, fs_embedding_dot(d.embedding, $8::real[]) AS score"
         "        FROM documents d WHERE d.embedding_model = $9::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "  WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
-        " f AS ("
-        "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"
-        "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)"
-        "           AS score"
-        "  FROM kw FULL JOIN sem ON kw.id = sem.id)"
-        " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"
-        "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"
-        "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("
-        "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"
-        "     ORDER BY t.score DESC, t.id DESC), '[]'))"
-        " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t"
-        " JOIN documents d ON d.id = t.id"},
+        HYBRID_FUSION},
 
     /* Documents like document $7 (same model, itself excluded): $8 limit. NULL (404) when
      * there is no document $7. */
     [Q_DOCUMENT_SIMILAR] = {"fs_document_similar",
         "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
         "  'id', src.id, 'model', src.embedding_model, 'documents',"
-        "  (SELECT coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                            ORDER BY s.score DESC, s.id DESC), '[]')"
+        "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
         "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
         "           FROM documents d WHERE d.embedding_model = src.embedding_model"
@@ -270,8 +253,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
      * order and filters, computed for a few rows only. */
     [Q_DOCUMENTS_SEMANTIC_IDS] = {"fs_documents_semantic_ids",
         "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
-        "  coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                    ORDER BY s.score DESC, s.id DESC), '[]'))"
+        "  " SCORED_DOCUMENTS_JSON ")"
         " FROM (SELECT x.id, x.score FROM"
         "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
         "         FROM documents d WHERE d.id = ANY($10::bigint[]) AND d.embedding_model = $8::text"
@@ -281,36 +263,20 @@ const struct pgpool_stmt queries[Q__COUNT] = {
 
     /* Q_DOCUMENTS_HYBRID with its semantic side over the candidate ids $14. */
     [Q_DOCUMENTS_HYBRID_IDS] = {"fs_documents_hybrid_ids",
-        "WITH kw AS ("
-        "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r"
-        "  FROM documents d, websearch_to_tsquery('english', $7::text) q"
-        "  WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
-        "  ORDER BY r LIMIT $11::int),"
+        HYBRID_KEYWORD_CTE
         " sem AS ("
         "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
         "  FROM (SELECT d.id, fs_embedding_dot(d.embedding, $8::real[]) AS score"
         "        FROM documents d WHERE d.id = ANY($14::bigint[]) AND d.embedding_model = $9::text"
         "          AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "  WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
-        " f AS ("
-        "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"
-        "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)"
-        "           AS score"
-        "  FROM kw FULL JOIN sem ON kw.id = sem.id)"
-        " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"
-        "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"
-        "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("
-        "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"
-        "     ORDER BY t.score DESC, t.id DESC), '[]'))"
-        " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t"
-        " JOIN documents d ON d.id = t.id"},
+        HYBRID_FUSION},
 
     /* Q_DOCUMENT_SIMILAR over the candidate ids $9. */
     [Q_DOCUMENT_SIMILAR_IDS] = {"fs_document_similar_ids",
         "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
         "  'id', src.id, 'model', src.embedding_model, 'documents',"
-        "  (SELECT coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"
-        "                            ORDER BY s.score DESC, s.id DESC), '[]')"
+        "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
         "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
         "           FROM documents d WHERE d.id = ANY($9::bigint[])"
@@ -340,7 +306,6 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) = 'vector'"
         "                 FROM pg_attribute a WHERE a.attrelid = 'documents'::regclass"
         "                   AND a.attname = 'embedding_vec' AND NOT a.attisdropped), false)"},
-#undef MEMORY_MATCH
 
     /* $1 name, $2 role, $3 key hash, $4 shown prefix. */
     [Q_KEY_INSERT] = {"fs_key_insert",

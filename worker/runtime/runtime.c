@@ -79,9 +79,7 @@ static int parse_settings(const struct agent_def *agent, struct config *cfg, int
             return WORKER_EXIT_FATAL;
         }
     }
-    enum log_level level = LOG_INFO;
-    if (log_level_parse(config_str(cfg, CFG_LOG_LEVEL), &level) == 0)
-        log_set_level(level);
+    cli_apply_log_level(cfg);
     if (help) {
         usage(agent, cfg);
         return 0;

@@ -1,25 +1,12 @@
 /* delegate — choose, create, wait: the gateway side of delegation (see delegate.h). */
 #include "worker/agents/coordinator/delegate.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/log.h"
-
-static int fail(struct task_outcome *out, bool retryable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct task_outcome *out, bool retryable, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->error, sizeof(out->error), fmt, ap);
-    va_end(ap);
-    out->retryable = retryable;
-    return -1;
-}
 
 static double now_s(void)
 {
@@ -38,12 +25,12 @@ static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, c
     struct http_response resp;
     *status = task_gateway(ctx, method, path, body, &resp);
     if (*status == 0) {
-        fail(out, true, "cannot reach the gateway for %s %s: %s", method, path, resp.error);
+        task_fail(out, true, "cannot reach the gateway for %s %s: %s", method, path, resp.error);
         return NULL;
     }
     cJSON *doc = cJSON_Parse(resp.body);
     if (*status < 200 || *status > 299 || !doc) {
-        fail(out, transient(*status), "%s %s answered HTTP %d: %.300s", method, path, *status, resp.body);
+        task_fail(out, transient(*status), "%s %s answered HTTP %d: %.300s", method, path, *status, resp.body);
         cJSON_Delete(doc);
         return NULL;
     }
@@ -59,7 +46,7 @@ static int take_job(struct delegation *d, cJSON *job, struct task_outcome *out)
     const cJSON *agent = cJSON_GetObjectItemCaseSensitive(job, "targetAgent");
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(job, "status");
     if (!cJSON_IsNumber(id) || !cJSON_IsString(agent) || !cJSON_IsString(status))
-        return fail(out, true, "the gateway answered a job without id, targetAgent or status");
+        return task_fail(out, true, "the gateway answered a job without id, targetAgent or status");
     d->job_id = (long long)id->valuedouble;
     snprintf(d->agent, sizeof(d->agent), "%s", agent->valuestring);
     snprintf(d->status, sizeof(d->status), "%s", status->valuestring);
@@ -93,7 +80,7 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     if (!text)
-        return fail(out, true, "out of memory");
+        return task_fail(out, true, "out of memory");
     int status;
     cJSON *job = call(ctx, "POST", "/api/jobs", text, &status, out);
     free(text);
@@ -112,7 +99,7 @@ static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d, st
     double deadline = now_s() + wait_s;
     while (!delegate_finished(d->status)) {
         if (task_should_stop(ctx))
-            return fail(out, true, "stopped while waiting for job %lld", d->job_id);
+            return task_fail(out, true, "stopped while waiting for job %lld", d->job_id);
         double left = deadline - now_s();
         if (left < 1)
             return 0;
@@ -147,7 +134,7 @@ int delegate_run(struct task_ctx *ctx, const struct delegate_req *req, struct de
     int rc = choose_agent(agents, req->target.task_type, req->target.agent, req->target.capability, &d->choice);
     cJSON_Delete(agents);
     if (rc < 0)
-        return fail(out, false, "no agent for task %s: %s", req->target.task_type, d->choice.reason);
+        return task_fail(out, false, "no agent for task %s: %s", req->target.task_type, d->choice.reason);
     if (create_child(ctx, req, d, out) < 0)
         return -1;
     return req->wait_s > 0 ? wait_child(ctx, req->wait_s, d, out) : 0;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
+
 int feedback_outcome(const struct feedback *f)
 {
     if (f->success >= 0)
@@ -24,18 +26,6 @@ int feedback_importance(const struct feedback *f)
     if (f->rating >= 1 && f->rating <= 5)
         return 4 + 2 * abs(f->rating - 3);
     return feedback_outcome(f) == 0 ? 7 : 5;
-}
-
-static double num(const cJSON *obj, const char *name, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const char *str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* obj[name] as an object, replaced by a new one when absent or of another type.
@@ -81,9 +71,9 @@ static int fold(cJSON *s, const struct feedback *f)
     if (!s)
         return -1;
     int outcome = feedback_outcome(f);
-    double count = num(s, "count", 0) + 1, successes = num(s, "successes", 0) + (outcome == 1);
-    double failures = num(s, "failures", 0) + (outcome == 0);
-    double ratings = num(s, "ratings", 0) + (f->rating > 0), sum = num(s, "ratingSum", 0) + f->rating;
+    double count = json_number_or(s, "count", 0) + 1, successes = json_number_or(s, "successes", 0) + (outcome == 1);
+    double failures = json_number_or(s, "failures", 0) + (outcome == 0);
+    double ratings = json_number_or(s, "ratings", 0) + (f->rating > 0), sum = json_number_or(s, "ratingSum", 0) + f->rating;
     set_num(s, "count", count);
     set_num(s, "successes", successes);
     set_num(s, "failures", failures);
@@ -106,18 +96,18 @@ int feedback_merge(cJSON *feedback, const char *task, const struct feedback *f)
 
 static double sub(const cJSON *g, const char *obj, const char *name)
 {
-    return num(cJSON_GetObjectItemCaseSensitive(g, obj), name, -1);
+    return json_number_or(cJSON_GetObjectItemCaseSensitive(g, obj), name, -1);
 }
 
 static const char *top_error(const cJSON *g)
 {
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(g, "topErrors"), 0);
-    return str(first, "error");
+    return json_string_or_null(first, "error");
 }
 
 static void scope_of(const cJSON *g, char *buf, size_t len)
 {
-    const char *a = str(g, "agent"), *t = str(g, "taskType");
+    const char *a = json_string_or_null(g, "agent"), *t = json_string_or_null(g, "taskType");
     snprintf(buf, len, "%s/%s", a ? a : "?", t && t[0] ? t : "(no taskType)");
 }
 
@@ -129,7 +119,7 @@ static cJSON *item(cJSON *list, const cJSON *g, const char *key, const char *val
     if (!it || !cJSON_AddItemToArray(list, it))
         return cJSON_Delete(it), NULL;
     cJSON_AddStringToObject(it, key, value);
-    const char *a = str(g, "agent"), *t = str(g, "taskType");
+    const char *a = json_string_or_null(g, "agent"), *t = json_string_or_null(g, "taskType");
     if (a)
         cJSON_AddStringToObject(it, "agent", a);
     if (t)
@@ -153,7 +143,7 @@ static void sort_desc(cJSON *list, const char *key)
     for (int i = 0; i < n; i++) {
         cJSON *it = cJSON_DetachItemFromArray(list, 0);
         int j = i;
-        while (j > 0 && num(items[j - 1], key, 0) < num(it, key, 0)) {
+        while (j > 0 && json_number_or(items[j - 1], key, 0) < json_number_or(it, key, 0)) {
             items[j] = items[j - 1];
             j--;
         }
@@ -173,11 +163,11 @@ cJSON *learning_patterns(const cJSON *stats, const struct advice_limits *lim)
     char scope[256], msg[700];
     cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(stats, "byTask"))
     {
-        double finished = num(g, "finished", 0), failed = num(g, "failed", -1), total = num(g, "total", 0);
+        double finished = json_number_or(g, "finished", 0), failed = json_number_or(g, "failed", -1), total = json_number_or(g, "total", 0);
         const cJSON *counts = cJSON_GetObjectItemCaseSensitive(g, "counts");
         if (failed < 0)
-            failed = num(counts, "failed", 0);
-        double rate = num(g, "failureRate", 0), retries = num(g, "retries", 0);
+            failed = json_number_or(counts, "failed", 0);
+        double rate = json_number_or(g, "failureRate", 0), retries = json_number_or(g, "retries", 0);
         scope_of(g, scope, sizeof(scope));
         if (failed > 0 && finished >= (double)lim->min_samples) {
             const char *err = top_error(g);
@@ -260,8 +250,8 @@ cJSON *learning_recommendations(const cJSON *stats, const struct advice_limits *
             cJSON_AddNumberToObject(s, "timeoutSeconds", ceil(p99 * 2 / 1000));
         }
         const cJSON *counts = cJSON_GetObjectItemCaseSensitive(g, "counts");
-        double failed = num(counts, "failed", 0), retries = num(g, "retries", -1);
-        double finished = num(g, "finished", 0), rate = num(g, "failureRate", 0);
+        double failed = json_number_or(counts, "failed", 0), retries = json_number_or(g, "retries", -1);
+        double finished = json_number_or(g, "finished", 0), rate = json_number_or(g, "failureRate", 0);
         if (failed > 0 && retries == 0) {
             snprintf(msg, sizeof(msg),
                      "%s: all %.0f failures ended on their first attempt "
@@ -291,7 +281,7 @@ cJSON *learning_recommendations(const cJSON *stats, const struct advice_limits *
     {
         double p90 = sub(g, "queueWaitMs", "p90");
         if (lim->max_wait_p90_ms > 0 && p90 >= lim->max_wait_p90_ms) {
-            const char *a = str(g, "agent");
+            const char *a = json_string_or_null(g, "agent");
             snprintf(msg, sizeof(msg),
                      "%s jobs wait %.0f ms in the queue at p90 (limit %.0f ms): add "
                      "workers",
@@ -301,7 +291,7 @@ cJSON *learning_recommendations(const cJSON *stats, const struct advice_limits *
             cJSON_AddNumberToObject(ev, "p90QueueWaitMs", p90);
             cJSON_AddNumberToObject(ev, "thresholdMs", lim->max_wait_p90_ms);
             cJSON_AddNumberToObject(ev, "pending",
-                                    num(cJSON_GetObjectItemCaseSensitive(g, "counts"), "pending", 0));
+                                    json_number_or(cJSON_GetObjectItemCaseSensitive(g, "counts"), "pending", 0));
             cJSON *s = it ? cJSON_AddObjectToObject(it, "suggestion") : NULL;
             cJSON_AddNumberToObject(s, "addProcesses", 1);
         }

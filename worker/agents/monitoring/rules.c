@@ -5,17 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static double num(const cJSON *obj, const char *name, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const char *str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
+#include "common/json.h"
 
 static cJSON *problem(cJSON *list, const char *kind, const char *severity, const char *agent, const char *msg)
 {
@@ -45,7 +35,7 @@ cJSON *monitor_health_problems(const cJSON *report, long max_queue_depth)
         problem(list, "stale_agent", "warning", it->valuestring, msg);
     }
     const cJSON *queue = cJSON_GetObjectItemCaseSensitive(report, "queue");
-    double expired = num(queue, "expired_leases", 0);
+    double expired = json_number_or(queue, "expired_leases", 0);
     if (expired > 0) {
         snprintf(msg, sizeof(msg), "%.0f running job%s hold an expired lease", expired,
                  expired == 1 ? "" : "s");
@@ -55,8 +45,8 @@ cJSON *monitor_health_problems(const cJSON *report, long max_queue_depth)
     }
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(report, "agents"))
     {
-        const char *name = str(it, "agent_name");
-        double pending = num(cJSON_GetObjectItemCaseSensitive(it, "jobs"), "pending", 0);
+        const char *name = json_string_or_null(it, "agent_name");
+        double pending = json_number_or(cJSON_GetObjectItemCaseSensitive(it, "jobs"), "pending", 0);
         if (!name || pending <= (double)max_queue_depth)
             continue;
         snprintf(msg, sizeof(msg), "agent %s has %.0f pending jobs (more than %ld)", name, pending,
@@ -83,7 +73,7 @@ static void show(char *buf, size_t len, double value, bool ms)
 static void alert(cJSON *list, const cJSON *group, const char *metric, double value, double threshold,
                   bool ms)
 {
-    const char *agent = str(group, "agent"), *task = str(group, "taskType");
+    const char *agent = json_string_or_null(group, "agent"), *task = json_string_or_null(group, "taskType");
     char scope[256], msg[512], v[64], t[64];
     if (agent && task)
         snprintf(scope, sizeof(scope), "%s/%s", agent, task);
@@ -113,8 +103,8 @@ static void check_group(cJSON *list, const cJSON *group, const struct metric_lim
 {
     if (!cJSON_IsObject(group))
         return;
-    double finished = num(group, "finished", 0);
-    double rate = num(group, "failureRate", 0);
+    double finished = json_number_or(group, "finished", 0);
+    double rate = json_number_or(group, "failureRate", 0);
     if (limits->max_error_rate >= 0 && finished > 0 && rate > limits->max_error_rate)
         alert(list, group, "errorRate", rate, limits->max_error_rate, false);
     const cJSON *p99 =

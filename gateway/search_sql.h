@@ -1,0 +1,46 @@
+/* search_sql — SQL text shared by every memory search statement: the exact scans and the
+ * cache-candidate forms in queries.c and the pgvector forms in pgvector.c. The filters, the
+ * scored-document JSON and the rank fusion are written once here, so the three paths
+ * cannot drift apart in what they match or how they answer.
+ *
+ * Parameter conventions: $1..$6 are the filters (agentName, memoryType, tag,
+ * minImportance, since, until); hybrid statements read the query text from $7, the model
+ * from $9, the limit from $10, the depth from $11 and the weights from $12 and $13. */
+#ifndef FLOWSTATE_SEARCH_SQL_H
+#define FLOWSTATE_SEARCH_SQL_H
+
+/* The memory filters applied to documents row d. */
+#define MEMORY_MATCH(d)                                                                        \
+    "fs_memory_match(" d ", $1::text, $2::text, $3::text, $4::int, $5::timestamptz,"          \
+    " $6::timestamptz)"
+
+/* The documents of subquery s (id, score) as API JSON with their score, best first. */
+#define SCORED_DOCUMENTS_JSON                                                                  \
+    "coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"    \
+    " ORDER BY s.score DESC, s.id DESC), '[]')"
+
+/* Hybrid search, first CTE: the best $11 keyword matches and their ranks. */
+#define HYBRID_KEYWORD_CTE                                                                     \
+    "WITH kw AS ("                                                                             \
+    "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r" \
+    "  FROM documents d, websearch_to_tsquery('english', $7::text) q"                          \
+    "  WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")                                      \
+    "  ORDER BY r LIMIT $11::int),"
+
+/* Hybrid search, the rest after a CTE `sem` (id, r): reciprocal rank fusion
+ * wk/(60 + keyword rank) + ws/(60 + semantic rank), and the answer. */
+#define HYBRID_FUSION                                                                          \
+    " f AS ("                                                                                  \
+    "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"                         \
+    "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)" \
+    "           AS score"                                                                      \
+    "  FROM kw FULL JOIN sem ON kw.id = sem.id)"                                               \
+    " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"                          \
+    "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"         \
+    "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("       \
+    "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"                        \
+    "     ORDER BY t.score DESC, t.id DESC), '[]'))"                                           \
+    " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t" \
+    " JOIN documents d ON d.id = t.id"
+
+#endif
