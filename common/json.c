@@ -16,6 +16,18 @@ int field_error_set(struct field_error *err, const char *field, const char *fmt,
     return -1;
 }
 
+int field_error_prefix(struct field_error *err, const char *prefix)
+{
+    if (!prefix[0] || !err->field[0])
+        return -1;
+    struct field_error e;
+    int n = snprintf(e.field, sizeof(e.field), "%s%s", prefix, err->field);
+    int m = snprintf(e.message, sizeof(e.message), "%s%s", prefix, err->message);
+    if (n > 0 && m > 0)
+        *err = e;
+    return -1;
+}
+
 /* Shared prologue: finds the field, handles absent/null. Returns NULL when the caller should
  * return *rc right away. */
 static cJSON *lookup(const cJSON *obj, const char *name, bool required, int *rc,

@@ -18,6 +18,9 @@ struct field_error {
 /* Fills err with "field" and a printf-formatted message. Always returns -1. */
 int field_error_set(struct field_error *err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Puts prefix ("jobs[3].") before the field name in err's field and message (every message
+ * starts with the field's name), for errors inside an array item. Always returns -1. */
+int field_error_prefix(struct field_error *err, const char *prefix);
 
 int json_get_string(const cJSON *obj, const char *name, bool required, size_t min_len,
                     size_t max_len, const char **out, struct field_error *err);

@@ -19,6 +19,7 @@ void agents_get(struct request *r);
 void agents_update(struct request *r);
 
 void jobs_create(struct request *r);
+void jobs_create_batch(struct request *r); /* jobs_batch.c */
 void jobs_get(struct request *r);
 void jobs_list(struct request *r);
 void jobs_pending(struct request *r);

@@ -15,6 +15,7 @@
 #include "gateway/handlers.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
+#include "gateway/repeats.h"
 #include "gateway/request.h"
 
 #define ATTEMPT_MAX 2147483647L
@@ -32,20 +33,6 @@ static size_t utf8_chars(const char *s)
     for (; *s; s++)
         n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
-}
-
-/* Puts prefix ("jobs[3].") before the field name in err's field and message (every message
- * starts with the field's name). Returns -1. */
-static int prefix_error(struct field_error *err, const char *prefix)
-{
-    if (!prefix[0] || !err->field[0])
-        return -1;
-    struct field_error e;
-    int n = snprintf(e.field, sizeof(e.field), "%s%s", prefix, err->field);
-    int m = snprintf(e.message, sizeof(e.message), "%s%s", prefix, err->message);
-    if (n > 0 && m > 0)
-        *err = e;
-    return -1;
 }
 
 /* Appends the JSON text of item to out. Returns 0, or -1 when out of memory. */
@@ -71,15 +58,15 @@ static int render_report(struct evbuffer *out, const cJSON *obj, bool fail, long
     const char *error = NULL;
     bool retryable = true;
     if (json_get_int(obj, "attempt", true, 1, ATTEMPT_MAX, &attempt, err) < 0)
-        return prefix_error(err, prefix);
+        return field_error_prefix(err, prefix);
     if (fail) {
         if (json_get_string(obj, "error", true, 1, (size_t)-1, &error, err) < 0 ||
             json_get_bool(obj, "retryable", false, &retryable, err) < 0)
-            return prefix_error(err, prefix);
+            return field_error_prefix(err, prefix);
         if (utf8_chars(error) > ERROR_MAX_CHARS) {
             field_error_set(err, "error", "error must be at most %d characters long",
                             ERROR_MAX_CHARS);
-            return prefix_error(err, prefix);
+            return field_error_prefix(err, prefix);
         }
     }
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(obj, "result");
@@ -172,38 +159,6 @@ void jobs_fail(struct request *r) { report_single(r, true); }
 
 /* ---- many reports in one request ------------------------------------------------------- */
 
-struct report_key {
-    long long id;
-    int index;
-};
-
-static int compare_keys(const void *a, const void *b)
-{
-    const struct report_key *x = a, *y = b;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->index - y->index;
-}
-
-/* The first report (in input order) whose id an earlier report already has, or -1. Sorts
- * keys. */
-static int first_duplicate(struct report_key *keys, int n, int *earlier)
-{
-    qsort(keys, (size_t)n, sizeof(*keys), compare_keys);
-    int found = -1;
-    for (int k = 1; k < n; k++) {
-        if (keys[k].id != keys[k - 1].id || (found >= 0 && keys[k].index >= found))
-            continue;
-        found = keys[k].index;
-        /* the first of this id's run is the earliest report with it */
-        int first = k - 1;
-        while (first > 0 && keys[first - 1].id == keys[k].id)
-            first--;
-        *earlier = keys[first].index;
-    }
-    return found;
-}
-
 static void batch_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
@@ -255,7 +210,7 @@ static void report_batch(struct request *r, bool fail)
 {
     struct field_error err = {{0}, {0}};
     struct evbuffer *out = NULL;
-    struct report_key *keys = NULL;
+    struct item_key *keys = NULL;
     const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(r->body, "jobs");
     if (!jobs || cJSON_IsNull(jobs)) {
         request_error(r, 400, "invalid_field", "jobs", "jobs is required");
@@ -284,7 +239,7 @@ static void report_batch(struct request *r, bool fail)
             goto invalid;
         }
         if (json_get_int(item, "id", true, 1, JOB_ID_MAX, &id, &err) < 0) {
-            prefix_error(&err, prefix);
+            field_error_prefix(&err, prefix);
             goto invalid;
         }
         if (evbuffer_add_printf(out, "%s{\"i\":%d,", k ? "," : "", k) < 0)
@@ -294,11 +249,10 @@ static void report_batch(struct request *r, bool fail)
                 goto oom;
             goto invalid;
         }
-        keys[k].id = id;
-        keys[k].index = k;
+        keys[k] = (struct item_key){.id = id, .index = k};
         k++;
     }
-    int earlier = 0, dup = first_duplicate(keys, n, &earlier);
+    int earlier = 0, dup = first_repeated_key(keys, n, &earlier);
     if (dup >= 0) {
         char field[32];
         snprintf(field, sizeof(field), "jobs[%d].id", dup);

@@ -3,33 +3,52 @@
 
 #include "gateway/search_sql.h"
 
+/* Job inserts, single (group commit) and batch: $1 is a JSON array of rows {i, agent,
+ * payload, priority, run_at, max_attempts, timeout, key}. Ids are drawn up front so each
+ * input row can be matched to its inserted row; ON CONFLICT skips rows whose idempotency
+ * key exists. CTEs `input` and `ins` (RETURNING the given columns). */
+#define JOBS_INSERT_CTES(returning)                                                              \
+    "WITH input AS MATERIALIZED ("                                                               \
+    "  SELECT t.*, nextval('job_queue_id_seq') AS id"                                            \
+    "  FROM jsonb_to_recordset($1::jsonb) AS t(i int, agent text, payload jsonb,"                \
+    "       priority int, run_at float8, max_attempts int, timeout int, key text)),"             \
+    " ins AS ("                                                                                  \
+    "  INSERT INTO job_queue (id, target_agent, payload, priority, run_at, max_attempts,"        \
+    "                         timeout_seconds, idempotency_key)"                                 \
+    "  SELECT id, agent, payload, coalesce(priority, 2),"                                        \
+    "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), timeout, key"    \
+    "  FROM input ORDER BY i"                                                                    \
+    "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"               \
+    "  RETURNING " returning ")"
+
 const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_PING] = {"fs_ping", "SELECT 1"},
 
     [Q_AUTH_LOOKUP] = {"fs_auth_lookup",
         "SELECT role FROM api_keys WHERE key_hash = $1::text AND revoked_at IS NULL"},
 
-    /* Group commit: $1 is a JSON array of rows {i, agent, payload, priority, run_at,
-     * max_attempts, timeout, key}. Ids are drawn up front so each input row can be matched
-     * to its inserted row; a row skipped by ON CONFLICT is answered with the job that holds
-     * its idempotency key (NULL when that job is not yet visible: the caller retries it). */
+    /* Group commit (rows as in JOBS_INSERT_CTES), answered as (i, job, created): a row
+     * skipped by ON CONFLICT is answered with the job that holds its idempotency key (NULL
+     * when that job is not yet visible: the caller retries it). */
     [Q_JOBS_INSERT] = {"fs_jobs_insert",
-        "WITH input AS MATERIALIZED ("
-        "  SELECT t.*, nextval('job_queue_id_seq') AS id"
-        "  FROM jsonb_to_recordset($1::jsonb) AS t(i int, agent text, payload jsonb,"
-        "       priority int, run_at float8, max_attempts int, timeout int, key text)),"
-        " ins AS ("
-        "  INSERT INTO job_queue (id, target_agent, payload, priority, run_at, max_attempts,"
-        "                         timeout_seconds, idempotency_key)"
-        "  SELECT id, agent, payload, coalesce(priority, 2),"
-        "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), timeout, key"
-        "  FROM input ORDER BY i"
-        "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-        "  RETURNING id, fs_job_json(job_queue) AS job)"
+        JOBS_INSERT_CTES("id, fs_job_json(job_queue) AS job")
         " SELECT input.i, coalesce(ins.job, CASE WHEN e.id IS NOT NULL THEN fs_job_json(e) END),"
         "        ins.id IS NOT NULL"
         " FROM input LEFT JOIN ins ON ins.id = input.id"
         " LEFT JOIN job_queue e ON ins.id IS NULL AND e.idempotency_key = input.key"},
+
+    /* POST /api/jobs/batch: the same rows in one statement, answered in item order as
+     * (i, id, created) without the jobs' JSON. An item whose idempotency key already exists
+     * gets that job's id; NULL when its winner is still being inserted by another
+     * statement. The hashed IN keeps the answer linear in the number of items. */
+    [Q_JOBS_INSERT_BATCH] = {"fs_jobs_insert_batch",
+        JOBS_INSERT_CTES("id")
+        " SELECT x.i, CASE WHEN x.created THEN x.id"
+        "                  ELSE (SELECT e.id FROM job_queue e WHERE e.idempotency_key = x.key) END,"
+        "        x.created"
+        " FROM (SELECT input.i, input.id, input.key, input.id IN (SELECT id FROM ins) AS created"
+        "       FROM input) x"
+        " ORDER BY x.i"},
 
     [Q_JOB_GET] = {"fs_job_get",
         "SELECT fs_job_json(j) FROM job_queue j WHERE j.id = $1::bigint"},

@@ -20,6 +20,7 @@ const struct route routes[] = {
     {METHOD_PUT, "/api/agents/:agentName", agents_update, WRITERS, 1},
 
     {METHOD_POST, "/api/jobs", jobs_create, WRITERS, BODY_JSON},
+    {METHOD_POST, "/api/jobs/batch", jobs_create_batch, WRITERS, BODY_JSON},
     {METHOD_GET, "/api/jobs", jobs_list, ANYONE, 0},
     {METHOD_GET, "/api/jobs/pending", jobs_pending, ANYONE, 0},
     {METHOD_POST, "/api/jobs/complete", jobs_complete_batch, WRITERS, BODY_JSON},

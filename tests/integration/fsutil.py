@@ -6,6 +6,7 @@ import atexit
 import datetime as dt
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -355,3 +356,40 @@ def assert_recent(s, within=120):
     delta = abs((utcnow() - t).total_seconds())
     assert delta < within, f"timestamp {s} is {delta:.0f}s away from now"
     return t
+
+
+class Listener:
+    """A psycopg2 connection LISTENing on channels; collects (channel, payload)."""
+
+    def __init__(self, url, *channels):
+        self.conn = psycopg2.connect(url)
+        self.conn.autocommit = True
+        with self.conn.cursor() as cur:
+            for ch in channels:
+                cur.execute(f'LISTEN "{ch}"')
+
+    def collect(self, seconds):
+        out = []
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if select.select([self.conn], [], [], left)[0]:
+                self.conn.poll()
+                while self.conn.notifies:
+                    n = self.conn.notifies.pop(0)
+                    out.append((n.channel, n.payload))
+        return out
+
+    def wait_for(self, pred, seconds):
+        got = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            got += self.collect(0.1)
+            if any(pred(c, p) for c, p in got):
+                return got
+        raise AssertionError(f"no matching notification within {seconds}s; got {got}")
+
+    def close(self):
+        self.conn.close()

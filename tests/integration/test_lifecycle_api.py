@@ -8,7 +8,6 @@ through the gateway's API."""
 
 import datetime as dt
 import json
-import select
 import signal
 import socket
 import threading
@@ -19,7 +18,7 @@ import psycopg2
 import pytest
 import requests
 
-from fsutil import Cluster, assert_recent, expect, expect_error, parse_ts, run_cli, utcnow
+from fsutil import Cluster, Listener, assert_recent, expect, expect_error, parse_ts, run_cli, utcnow
 
 AGENT = "lifecycle_agent"
 WORKER = "test:1"
@@ -95,43 +94,6 @@ def poll(fn, timeout, interval=0.05, what="condition"):
 def snapshot(db):
     """Everything a bad request must leave alone."""
     return db.counts(), db.query("SELECT * FROM job_queue ORDER BY id")
-
-
-class Listener:
-    """A psycopg2 connection LISTENing on channels; collects (channel, payload)."""
-
-    def __init__(self, url, *channels):
-        self.conn = psycopg2.connect(url)
-        self.conn.autocommit = True
-        with self.conn.cursor() as cur:
-            for ch in channels:
-                cur.execute(f'LISTEN "{ch}"')
-
-    def collect(self, seconds):
-        out = []
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if select.select([self.conn], [], [], left)[0]:
-                self.conn.poll()
-                while self.conn.notifies:
-                    n = self.conn.notifies.pop(0)
-                    out.append((n.channel, n.payload))
-        return out
-
-    def wait_for(self, pred, seconds):
-        got = []
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            got += self.collect(0.1)
-            if any(pred(c, p) for c, p in got):
-                return got
-        raise AssertionError(f"no matching notification within {seconds}s; got {got}")
-
-    def close(self):
-        self.conn.close()
 
 
 # --- timeoutSeconds -----------------------------------------------------------------------

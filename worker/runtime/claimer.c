@@ -267,25 +267,35 @@ static void hand_back(struct claimer *c, struct job **jobs, int n, const char *r
 
 /* ---- claim and renew --------------------------------------------------------------- */
 
-static int free_slots(struct claimer *c)
+/* How many jobs to claim now: the room for running and prefetched jobs, at most a claim
+ * batch, and bounded by the jobs held in all (outcomes waiting for the gateway still hold
+ * leases). Without urgency (a NOTIFY or the poll) a claim waits for room worth a batch. */
+static int claim_size(struct claimer *c, bool urgent)
 {
     struct runtime *rt = c->rt;
     pthread_mutex_lock(&rt->lock);
-    int slots = rt->concurrency - rt->executing - rt->exec_q.len;
+    int slots = runtime_room(rt);
+    int least = urgent ? 1 : runtime_refill_min(rt);
+    rt->refill_asked = false;
     pthread_mutex_unlock(&rt->lock);
-    /* Outcomes waiting for the gateway still hold leases: bound them too. */
-    int room = 2 * rt->concurrency + rt->claim_batch - c->held_count;
+    int room = 2 * rt->concurrency + rt->prefetch + rt->claim_batch - c->held_count;
     if (slots > room)
         slots = room;
-    return slots < rt->claim_batch ? slots : rt->claim_batch;
+    if (slots > rt->claim_batch)
+        slots = rt->claim_batch;
+    return slots >= least ? slots : 0;
 }
 
-static void claim(struct claimer *c)
+/* Claims a batch if there is room; returns whether a claim statement ran. */
+static bool claim(struct claimer *c, bool urgent)
 {
     struct runtime *rt = c->rt;
-    int want = free_slots(c);
-    if (want <= 0)
-        return;
+    int want = claim_size(c, urgent);
+    if (want <= 0) {
+        /* No room: the executors wake us when there is; a due poll waits for that too. */
+        c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
+        return false;
+    }
     char want_text[16], lease_text[16];
     snprintf(want_text, sizeof(want_text), "%d", want);
     snprintf(lease_text, sizeof(lease_text), "%d", rt->lease_s);
@@ -296,12 +306,12 @@ static void claim(struct claimer *c)
     c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
     PGresult *res = db_call(c, S_CLAIM, 4, values);
     if (!res)
-        return;
+        return true;
     int got = PQntuples(res);
     c->last_full = got == want;
     if (got == 0) {
         PQclear(res);
-        return;
+        return true;
     }
     double now = monotonic_now();
     pthread_mutex_lock(&rt->lock);
@@ -331,6 +341,7 @@ static void claim(struct claimer *c)
     pthread_mutex_unlock(&rt->lock);
     PQclear(res);
     log_debug("msg=claimed count=%d asked=%d", got, want);
+    return true;
 }
 
 /* Renews the leases that are due; returns the time the next renewal is due. */
@@ -509,9 +520,8 @@ int claimer_run(struct runtime *rt, int signal_fd)
         double next_renew = c.conn ? renew(&c) : monotonic_now() + 1.0;
         now = monotonic_now();
         if (!c.draining && c.conn && (c.notified || c.last_full || now >= c.next_poll)) {
-            claim(&c);
-            if (c.last_full && free_slots(&c) > 0)
-                continue; /* more may be waiting: claim again right away */
+            if (claim(&c, c.notified || now >= c.next_poll) && c.last_full)
+                continue; /* more may be waiting: claim again if there is room */
         }
 
         double until = next_renew;

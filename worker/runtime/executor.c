@@ -1,5 +1,6 @@
 /* executor — the threads that run tasks: each takes the next claimed job, runs it, and
- * queues its outcome for the reporter, waking the main thread so it can claim again. */
+ * queues its outcome for the reporter, waking the main thread once there is room enough
+ * to claim again. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -24,13 +25,23 @@ static void *executor_main(void *arg)
         pthread_mutex_lock(&rt->lock);
         rt->executing--;
         job->finished = true;
+        job->finished_at = monotonic_now();
+        bool wake = false;
         if (job->dropped) {
             jobq_push(&rt->acked_q, job);
+            wake = true; /* the main thread frees it */
         } else {
             jobq_push(&rt->report_q, job);
-            pthread_cond_signal(&rt->report_cond);
+            if (rt->report_q.len == 1 || outcomes_due(rt, job->finished_at))
+                pthread_cond_signal(&rt->report_cond);
         }
-        runtime_wake(rt);
+        /* One wake per refill, not one per job: the main thread claims in batches. */
+        if (!rt->refill_asked && runtime_room(rt) >= runtime_refill_min(rt)) {
+            rt->refill_asked = true;
+            wake = true;
+        }
+        if (wake)
+            runtime_wake(rt);
     }
     pthread_mutex_unlock(&rt->lock);
     return NULL;

@@ -308,6 +308,15 @@ static void report(struct runtime *rt, struct http_client *hc, struct job **jobs
     free(sorted);
 }
 
+/* Whether the finished jobs should be reported now: a full batch, nothing else running
+ * that could join them, or the oldest has waited report_delay_s. Under rt->lock. */
+bool outcomes_due(const struct runtime *rt, double now)
+{
+    const struct job *oldest = rt->report_q.head;
+    return oldest && (rt->report_q.len >= rt->report_batch || rt->executing + rt->exec_q.len == 0 ||
+                      now >= oldest->finished_at + rt->report_delay_s);
+}
+
 static void *reporter_main(void *arg)
 {
     struct runtime *rt = arg;
@@ -325,10 +334,12 @@ static void *reporter_main(void *arg)
         for (;;) {
             bool busy = rt->executing + rt->exec_q.len > 0;
             double now = monotonic_now();
-            if (rt->report_q.head || rt->reporter_stop || now >= next_beat ||
+            if (outcomes_due(rt, now) || rt->reporter_stop || now >= next_beat ||
                 (busy != was_busy && now - last_beat >= 1.0))
                 break;
             double until = busy != was_busy ? last_beat + 1.0 : next_beat;
+            if (rt->report_q.head && rt->report_q.head->finished_at + rt->report_delay_s < until)
+                until = rt->report_q.head->finished_at + rt->report_delay_s;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             double wait = until - now;

@@ -35,6 +35,17 @@ void runtime_wake(struct runtime *rt)
     (void)w;
 }
 
+int runtime_room(const struct runtime *rt)
+{
+    return rt->concurrency + rt->prefetch - rt->executing - rt->exec_q.len;
+}
+
+int runtime_refill_min(const struct runtime *rt)
+{
+    int half = (rt->prefetch < rt->claim_batch ? rt->prefetch : rt->claim_batch) / 2;
+    return half > 1 ? half : 1;
+}
+
 static void usage(const struct agent_def *agent, const struct config *cfg)
 {
     printf("Usage: %s [--setting VALUE ...]\n"
@@ -156,7 +167,9 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
         .cfg = cfg,
         .concurrency = (int)config_int(cfg, CFG_CONCURRENCY),
         .claim_batch = (int)config_int(cfg, CFG_CLAIM_BATCH),
+        .prefetch = (int)config_int(cfg, CFG_PREFETCH),
         .report_batch = (int)config_int(cfg, CFG_REPORT_BATCH),
+        .report_delay_s = (double)config_int(cfg, CFG_REPORT_DELAY_MS) / 1000.0,
         .poll_ms = (int)config_int(cfg, CFG_POLL_INTERVAL_MS),
         .lease_s = (int)config_int(cfg, CFG_LEASE),
         .heartbeat_s = (int)config_int(cfg, CFG_HEARTBEAT),

@@ -36,6 +36,7 @@ struct job {
     bool finished;      /* the task has returned (under lock) */
     /* the outcome, written by the executor before it queues the job for the reporter */
     bool failed, retryable;
+    double finished_at; /* monotonic seconds, when the task returned */
     cJSON *result;
     char *error;
     struct job *next; /* link in whichever queue holds it */
@@ -57,6 +58,8 @@ struct runtime {
     const struct config *cfg;
     char worker[300]; /* host:pid, as stored in job_queue.locked_by */
     int concurrency, claim_batch, report_batch, poll_ms, lease_s, heartbeat_s, shutdown_s;
+    int prefetch;          /* claimed jobs kept queued beyond the running ones */
+    double report_delay_s; /* how long an outcome may wait for others while jobs still run */
 
     pthread_mutex_t lock;
     pthread_cond_t exec_cond;   /* executors wait for exec_q */
@@ -65,6 +68,7 @@ struct runtime {
     struct jobq report_q;       /* finished, waiting to be reported */
     struct jobq acked_q;        /* reported or dropped: the main thread frees them */
     int executing;              /* tasks running right now */
+    bool refill_asked;          /* an executor woke the main thread to claim more */
     bool exec_stop;             /* executors exit once exec_q is empty */
     bool reporter_stop;         /* the reporter flushes report_q, says offline, exits */
     double reporter_give_up;    /* monotonic deadline for resending reports during shutdown */
@@ -74,8 +78,14 @@ struct runtime {
     pthread_t reporter_thread;
 };
 
-/* Wakes the main thread's poll (an executor freed a slot, the reporter acked jobs). */
+/* Wakes the main thread's poll (executors freed enough room to claim, the reporter acked
+ * jobs). */
 void runtime_wake(struct runtime *rt);
+/* Jobs the process can take now (room for running and prefetched jobs), and the least
+ * room worth a claim when more jobs are probably waiting: half a claim batch with prefetch,
+ * one free executor without. Both under rt->lock. */
+int runtime_room(const struct runtime *rt);
+int runtime_refill_min(const struct runtime *rt);
 double monotonic_now(void);
 
 /* Executor threads (executor.c), kept in rt->exec_threads. */
@@ -95,6 +105,9 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
  * returns 0, -1 (transient: retry later) or -2 (fatal: the key or settings were refused). */
 int reporter_register(struct runtime *rt, char *err, size_t errlen);
 int reporter_start(struct runtime *rt);
+/* Whether finished jobs should be reported now rather than wait for others to share the
+ * request (under rt->lock); executors use it to wake the reporter only when it matters. */
+bool outcomes_due(const struct runtime *rt, double now);
 
 /* The main thread's loop (claimer.c) until SIGTERM and a drain; then stops the executors
  * and the reporter. Returns the process exit code. */
