@@ -102,20 +102,13 @@ const struct pgpool_stmt queries[Q__COUNT] = {
      * each applied job's JSON. Rows come back in item order as (i, outcome, status, job,
      * attempts, id, reported attempt); see fs_jobs_complete for the outcomes. */
     [Q_JOBS_COMPLETE] = {"fs_jobs_complete",
-        "WITH o AS MATERIALIZED (SELECT * FROM fs_jobs_complete($1::jsonb, $2::bool))"
-        " SELECT t.i, o.outcome, o.status, o.job, o.attempts, t.id, t.attempt"
-        " FROM o JOIN jsonb_to_recordset($1::jsonb) AS t(i int, id bigint, attempt int)"
-        "   ON t.id = o.id"
-        " ORDER BY t.i"},
+        "SELECT i, outcome, status, job, attempts, id, reported"
+        " FROM fs_jobs_complete($1::jsonb, $2::bool) ORDER BY i"},
 
     /* As above; $3 and $4 are the retry backoff's base and cap in milliseconds. */
     [Q_JOBS_FAIL] = {"fs_jobs_fail",
-        "WITH o AS MATERIALIZED (SELECT * FROM fs_jobs_fail($1::jsonb, $2::bool, $3::int,"
-        "                                                   $4::int))"
-        " SELECT t.i, o.outcome, o.status, o.job, o.attempts, t.id, t.attempt"
-        " FROM o JOIN jsonb_to_recordset($1::jsonb) AS t(i int, id bigint, attempt int)"
-        "   ON t.id = o.id"
-        " ORDER BY t.i"},
+        "SELECT i, outcome, status, job, attempts, id, reported"
+        " FROM fs_jobs_fail($1::jsonb, $2::bool, $3::int, $4::int) ORDER BY i"},
 
     /* Cancel: pending -> cancelled now; running -> cancel_requested (the worker stops at its
      * next lease renewal). Returns the status before and the job after (unchanged when it
