@@ -5,7 +5,7 @@
 #   make test            deps + build + unit tests + integration tests (throwaway PostgreSQL)
 #   make SANITIZE=address,undefined test    the same under ASan/UBSan (built in build/san/)
 #   make deps            install missing Debian packages (as root) or say what to install
-#   make bench           benchmarks against the ceilings (minutes): docs/benchmarks.md + plot
+#   make bench           benchmarks against the ceilings and peers (minutes): docs/benchmarks.md + plot
 #   make bench SMOKE=1   the same at tiny sizes (seconds), report in build/bench/
 #   make clean           remove build/
 
@@ -123,8 +123,8 @@ test: deps
 # Benchmarks (tests/bench/README.md). Not part of `make test`. REPEATS=n to change the runs.
 bench: all
 	@sh deploy/deps.sh
-	@sh tests/bench/deps.sh
-	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/run.py $(if $(SMOKE),--smoke) $(if $(REPEATS),--repeats $(REPEATS))
+	@sh tests/bench/deps.sh $(if $(SMOKE)$(NO_PEERS),,--peers)
+	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/run.py $(if $(SMOKE),--smoke) $(if $(REPEATS),--repeats $(REPEATS)) $(if $(NO_PEERS),--no-peers)
 
 format:
 	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]

@@ -1,8 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages `make bench` needs beyond `make deps` (wrk, gnuplot), when
-# they are missing. As root it runs apt-get; otherwise it prints the command and fails.
+# Installs the Debian packages `make bench` needs beyond `make deps` (wrk, gnuplot; with
+# --peers also npm, which installs the peers and Node 22 from the npm registry), when they
+# are missing. As root it runs apt-get; otherwise it prints the command and fails.
 set -eu
 PACKAGES="wrk gnuplot-nox python3-psycopg2 libevent-dev libpq-dev pkg-config"
+if [ "${1:-}" = "--peers" ] && ! command -v npm >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES npm"
+fi
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -28,18 +28,30 @@ from pathlib import Path
 
 import psycopg2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402  (tests/bench/peers.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
 OUT = ROOT / "build" / "bench"
 PGCTL = ROOT / "deploy" / "pgctl.sh"
 AGENT = "code_analyzer"
 
-FULL = dict(repeats=3, wrk_seconds=10, drain_jobs=20000, drain_procs=(1, 2, 4),
+FULL = dict(repeats=3, wrk_seconds=10, drain_jobs=50000, drain_procs=(1, 2, 4),
             latency_rate=500, latency_seconds=10, crash_jobs=8, crash_sleep_ms=1000,
-            concurrency=16)
+            concurrency=16, prefetch=200, batch_jobs=1000, peers=True)
 SMOKE = dict(repeats=1, wrk_seconds=1, drain_jobs=2000, drain_procs=(1, 2, 4),
              latency_rate=200, latency_seconds=2, crash_jobs=4, crash_sleep_ms=500,
-             concurrency=16)
+             concurrency=16, prefetch=200, batch_jobs=1000, peers=False)
+
+PEERS_SETUP = """Peer settings, as their docs recommend for throughput (comments at the top of
+`tests/bench/peers/graphile.mjs` and `pgboss.mjs` cite each): graphile-worker with
+concurrentJobs 24, localQueue size 500 (batched fetching), completeJobBatchDelay and
+failJobBatchDelay 0 (batched completion), maxPoolSize 25, prepared statements; pg-boss with
+work() batchSize 100 (one complete() per batch), localConcurrency 4 polling loops per process,
+burstWhenBatchFull, pollingIntervalSeconds 0.5. Both pre-queue with their bulk APIs (addJobs,
+insert). Their jobs/s run from the first handler call to the moment the database shows no
+open job (polled every 20 ms)."""
 
 COMMANDS = []  # every command the benchmark ran, for the report (deduplicated, in order)
 PROCS = []  # processes to stop at exit
@@ -111,15 +123,20 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-def vm_hwm_kb(pid):
+def proc_status_kb(pid, field):
+    """A kB field of /proc/<pid>/status (VmHWM: peak RSS; RssAnon: private memory now)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def vm_hwm_kb(pid):
+    return proc_status_kb(pid, "VmHWM")
 
 
 def children_of(pid):
@@ -151,6 +168,8 @@ class Bench:
             f.unlink()
         self.url = None
         self.db = None
+        self.peer_results = {}  # "drain graphile-worker ×2" etc. -> list of values
+        self.peer_versions = {}
 
     # ---------------------------------------------------------------- setup
     def build_ceilings(self):
@@ -177,6 +196,13 @@ class Bench:
         with open(OUT / "post.lua", "w") as f:
             f.write('wrk.method = "POST"\n'
                     'wrk.body = \'{"targetAgent":"code_analyzer","payload":{"taskType":"ping"}}\'\n'
+                    'wrk.headers["Content-Type"] = "application/json"\n'
+                    f'wrk.headers["Authorization"] = "Bearer {self.admin_key}"\n')
+        batch = {"jobs": [{"targetAgent": AGENT, "payload": {"taskType": "ping"}}] * self.cfg["batch_jobs"]}
+        (OUT / "batch.json").write_text(json.dumps(batch))
+        with open(OUT / "batch.lua", "w") as f:
+            f.write('wrk.method = "POST"\n'
+                    f'local f = io.open("{OUT / "batch.json"}"); wrk.body = f:read("*a"); f:close()\n'
                     'wrk.headers["Content-Type"] = "application/json"\n'
                     f'wrk.headers["Authorization"] = "Bearer {self.admin_key}"\n')
 
@@ -212,7 +238,7 @@ class Bench:
         wait_http(port)
         return p, port
 
-    def pool(self, port, procs, tag, extra=None):
+    def pool(self, port, procs, tag, extra=None, prefetch=0):
         env = {"DATABASE_URL": self.url, "BACKEND_API_URL": f"http://127.0.0.1:{port}",
                "FLOWSTATE_API_KEY": self.agent_key, "FLOWSTATE_LOG_LEVEL": "warn"}
         env.update(extra or {})
@@ -220,7 +246,7 @@ class Bench:
                 "FLOWSTATE_LOG_LEVEL": "warn"}
         note.update(extra or {})
         return start([BIN / "flowstate-pool", "--agents", f"{AGENT}={procs}",
-                      "--concurrency", self.cfg["concurrency"]], env=env,
+                      "--concurrency", self.cfg["concurrency"], "--prefetch", prefetch], env=env,
                      log_path=self.logs / f"pool-{tag}.log", note_env=note)
 
     def record(self, name, value):
@@ -263,6 +289,13 @@ class Bench:
             if after - before < rate * self.cfg["wrk_seconds"] * 0.5:
                 raise RuntimeError(f"enqueue: wrk says {rate}/s but only {after - before} jobs were stored")
             self.record(f"enqueue_c{c}", rate)
+        for c, t in ((1, 1), (4, 2)):
+            self.reset()
+            rate = self.wrk(port, "/api/jobs/batch", c, t, script=OUT / "batch.lua") * self.cfg["batch_jobs"]
+            stored = self.sql("SELECT count(*) FROM job_queue")[0][0]
+            if stored < rate * self.cfg["wrk_seconds"] * 0.5:
+                raise RuntimeError(f"batch enqueue: wrk says {rate} jobs/s but only {stored} jobs were stored")
+            self.record(f"enqueue_batch_c{c}", rate)
         stop(gw)
         self.reset()
 
@@ -286,7 +319,7 @@ class Bench:
                     raise RuntimeError(f"{p.args[0]} exited with {p.returncode} while draining")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"drain: {left} of {n} jobs still open after {timeout} s")
-            time.sleep(0.1)
+            time.sleep(0.2)
         done, secs, max_att = self.sql(
             "SELECT count(*) FILTER (WHERE status='completed'),"
             " extract(epoch FROM max(processed_at) - min(started_at)), max(attempts) FROM job_queue")[0]
@@ -308,22 +341,25 @@ class Bench:
                 raise RuntimeError("claimloop failed (see build/bench/logs/claimloop.log)")
         rate, _ = self.wait_drained(n, timeout)
         self.record("claimloop_drain", rate)
-        for procs in self.cfg["drain_procs"]:
+        runs = [(procs, self.cfg["prefetch"]) for procs in self.cfg["drain_procs"]] + [(2, 0)]
+        for procs, prefetch in runs:
             self.prepare_drain(n)
-            gw, port = self.gateway(f"drain{procs}-{rep}")
-            pool = self.pool(port, procs, f"drain{procs}-{rep}")
+            gw, port = self.gateway(f"drain{procs}-{prefetch}-{rep}")
+            pool = self.pool(port, procs, f"drain{procs}-{prefetch}-{rep}", prefetch=prefetch)
             rate, max_att = self.wait_drained(n, timeout, procs=(gw, pool))
             workers = children_of(pool.pid)
             whwm = [vm_hwm_kb(w) for w in workers]
+            wanon = [proc_status_kb(w, "RssAnon") for w in workers]
             ghwm = vm_hwm_kb(gw.pid)
             stop(pool, timeout=60)
             stop(gw)
-            self.record(f"drain_p{procs}", rate)
+            self.record(f"drain_p{procs}" if prefetch else f"drain_p{procs}_noprefetch", rate)
             if max_att and max_att > 1:
                 log(f"note: drain with {procs} processes: some job took {max_att} attempts")
-            if procs == max(self.cfg["drain_procs"]):
+            if procs == max(self.cfg["drain_procs"]) and prefetch:
                 self.record("rss_gateway_drain", ghwm / 1024)
                 self.record("rss_worker_drain", max(w for w in whwm if w) / 1024)
+                self.record("rss_anon_worker_drain", max(w for w in wanon if w) / 1024)
         self.reset()
 
     # ---------------------------------------------------------------- latency
@@ -443,6 +479,21 @@ class Bench:
         self.record("crash_jobs_killed", len(ids))
         self.reset()
 
+    # ---------------------------------------------------------------- peers
+    def scenario_peers(self, rep):
+        """graphile-worker and pg-boss on the same cluster: drain per configuration, then
+        single adds at 1 and 32 in flight and batch adds."""
+        c = self.cfg
+        for conf in peers.CONFIGS:
+            rate = peers.drain(conf.peer, self.url, c["drain_jobs"], conf.procs, self.logs)
+            self.peer_results.setdefault(f"drain {conf.label}", []).append(rate)
+        for peer in peers.PEERS:
+            for conns in (1, 32):
+                rate = peers.enqueue(peer, self.url, conns, c["wrk_seconds"], self.logs)
+                self.peer_results.setdefault(f"enqueue {peer} c{conns}", []).append(rate)
+            rate = peers.enqueue_batch(peer, self.url, c["batch_jobs"], c["wrk_seconds"], self.logs)
+            self.peer_results.setdefault(f"batch {peer}", []).append(rate)
+
     # ---------------------------------------------------------------- report
     def info(self):
         def sh(cmd):
@@ -476,23 +527,30 @@ class Bench:
     def plot(self, svg):
         procs = self.cfg["drain_procs"]
         dat = OUT / "drain.dat"
+        peer_names = list(peers.PEERS) if self.peer_results else []
         with open(dat, "w") as f:
-            f.write("# processes flowstate_jobs_per_s claimloop_ceiling\n")
+            f.write("# processes flowstate_jobs_per_s claimloop_ceiling " + " ".join(peer_names) + "\n")
             ceil = median(self.results["claimloop_drain"])
             for p in procs:
-                f.write(f"{p} {median(self.results[f'drain_p{p}']):.0f} {ceil:.0f}\n")
+                cols = [median(self.peer_results[k]) if k in self.peer_results else float("nan")
+                        for k in (f"drain {name} ×{p}" for name in peer_names)]
+                f.write(f"{p} {median(self.results[f'drain_p{p}']):.0f} {ceil:.0f}"
+                        + "".join(f" {v:.0f}" if v == v else " NaN" for v in cols) + "\n")
+        peer_lines = "".join(f', \\\n     "{dat}" using 1:{4 + i} with linespoints lw 2 pt {5 + i} title "{name}"'
+                             for i, name in enumerate(peer_names))
         script = f"""set terminal svg size 640,400 dynamic font "sans,11"
 set output "{svg}"
-set title "Drain: {self.cfg['drain_jobs']} ping jobs (median of {self.cfg['repeats']})"
-set xlabel "worker processes (flowstate-pool --agents code_analyzer=P --concurrency {self.cfg['concurrency']})"
+set title "Drain: {self.cfg['drain_jobs']} no-op jobs (median of {self.cfg['repeats']})"
+set xlabel "worker processes"
 set ylabel "jobs/s (first claim to last completion)"
 set xtics ({", ".join(str(p) for p in procs)})
 set xrange [0.5:{max(procs) + 0.5}]
 set yrange [0:*]
+set datafile missing "NaN"
 set grid ytics
 set key bottom right
-plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate", \\
-     "{dat}" using 1:3 with lines lw 2 dt 2 title "C claim loop, 2 processes (ceiling)"
+plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate (--prefetch {self.cfg['prefetch']})", \\
+     "{dat}" using 1:3 with lines lw 2 dt 2 title "C claim loop, 2 processes (ceiling)"{peer_lines}
 """
         (OUT / "drain.gp").write_text(script)
         run(["gnuplot", OUT / "drain.gp"])
@@ -528,13 +586,24 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate", \\
         r32 = ratio(m["enqueue_c32"], m["hello_get_c32"])
         row("Enqueue `POST /api/jobs`, 32 connections", m["enqueue_c32"], " req/s", "hello GET, 32 conns",
             m["hello_get_c32"], "≥ 0.50× hello GET", r32 >= 0.5)
-        rows.append("| Batch enqueue (1,000-job batches) | no batch create route | — | — | — | ≥ 100,000 jobs/s | **miss** (not implemented) |")
+        row(f"Batch enqueue `POST /api/jobs/batch`, {c['batch_jobs']:,}-job batches, 1 connection", m["enqueue_batch_c1"],
+            " jobs/s", "", None, "", None)
+        row(f"Batch enqueue `POST /api/jobs/batch`, {c['batch_jobs']:,}-job batches, 4 connections", m["enqueue_batch_c4"],
+            " jobs/s", "", None, "≥ 100,000 jobs/s", m["enqueue_batch_c4"] >= 100000)
         for p in c["drain_procs"]:
             r = ratio(m[f"drain_p{p}"], m["claimloop_drain"])
             row(f"Drain, {p} worker process{'es' if p > 1 else ''}", m[f"drain_p{p}"], " jobs/s",
                 "C claim loop, 2 procs", m["claimloop_drain"],
                 "≥ 0.80× claim loop" if p == best_p else "", (r >= 0.8) if p == best_p else None)
-        rows.append("| Drain vs best peer | — | peers not run yet | — | — | ≥ 1.3× best peer | — |")
+        row("Drain, 2 worker processes, default settings (no prefetch)", m["drain_p2_noprefetch"], " jobs/s",
+            "C claim loop, 2 procs", m["claimloop_drain"], "", None)
+        if self.peer_results:
+            best_peer, best_peer_rate = max(((k, median(v)) for k, v in self.peer_results.items()
+                                             if k.startswith("drain ")), key=lambda kv: kv[1])
+            row("Drain, best Flowstate configuration", best_drain, " jobs/s", f"best peer: {best_peer[6:]}",
+                best_peer_rate, "≥ 1.3× best peer", best_drain >= 1.3 * best_peer_rate)
+        else:
+            rows.append("| Drain vs best peer | — | peers not run (smoke mode) | — | — | ≥ 1.3× best peer | — |")
         row(f"created→started p50 @ {c['latency_rate']}/s", m["lat_started_p50"], " ms", "", None, "≤ 5 ms",
             m["lat_started_p50"] <= 5)
         row(f"created→started p99 @ {c['latency_rate']}/s", m["lat_started_p99"], " ms", "", None, "≤ 25 ms",
@@ -547,25 +616,56 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate", \\
         for s, label in (("drain", "drain"), ("latency", "latency")):
             row(f"Gateway peak RSS ({label})", m[f"rss_gateway_{s}"], " MB", "", None, "≤ 30 MB", m[f"rss_gateway_{s}"] <= 30)
             row(f"Worker peak RSS ({label})", m[f"rss_worker_{s}"], " MB", "", None, "≤ 10 MB", m[f"rss_worker_{s}"] <= 10)
+        row("Worker private memory (RssAnon) after the drain; the rest of its RSS is shared libraries",
+            m["rss_anon_worker_drain"], " MB", "", None, "", None)
         row("Crash: kill -9 → jobs claimed again", m["crash_reclaimed"], " ms", "", None, "", None)
         row(f"Crash: kill -9 → jobs completed, minus the {c['crash_sleep_ms']} ms job", m["crash_overhead"], " ms",
             "", None, "≤ 2,000 ms", m["crash_overhead"] <= 2000)
 
+        peer_rows = []
+        if self.peer_results:
+            P = {k: median(v) for k, v in self.peer_results.items()}
+            for conf in peers.CONFIGS:
+                v = P[f"drain {conf.label}"]
+                peer_rows.append(f"| Drain, {conf.label} | {f(v, ' jobs/s')} | {f(best_drain, ' jobs/s')} | "
+                                 f"{ratio(best_drain, v):.2f}× |")
+            for name in peers.PEERS:
+                for conns in (1, 32):
+                    v = P[f"enqueue {name} c{conns}"]
+                    fs = m[f"enqueue_c{conns}"]
+                    peer_rows.append(f"| Single adds, {name}, {conns} in flight | {f(v, ' jobs/s')} | "
+                                     f"{f(fs, ' jobs/s')} (`POST /api/jobs`) | {ratio(fs, v):.2f}× |")
+                v = P[f"batch {name}"]
+                fs = m["enqueue_batch_c4"]
+                peer_rows.append(f"| Batch adds ({c['batch_jobs']:,} a call), {name} | {f(v, ' jobs/s')} | "
+                                 f"{f(fs, ' jobs/s')} (`POST /api/jobs/batch`, 4 conns) | {ratio(fs, v):.2f}× |")
+            peers_text = ("| peer figure | peer | Flowstate (best) | Flowstate ÷ peer |\n|---|---|---|---|\n"
+                          + "\n".join(peer_rows) + "\n\n" + PEERS_SETUP)
+        else:
+            peers_text = "Not run (smoke mode runs Flowstate and the ceilings only)."
         info = self.info()
         pg = info["pg"]
-        raw = [f"| `{k}` | " + ", ".join(f(v) for v in vs) + " |" for k, vs in sorted(R.items())]
+        raw = [f"| `{k}` | " + ", ".join(f(v) for v in vs) + " |"
+               for k, vs in sorted({**R, **self.peer_results}.items())]
         mode = "SMOKE (tiny sizes; not a measurement)" if self.smoke else "full"
         text = f"""# Flowstate benchmarks
 
 Generated by `{' '.join(argv)}` on {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
 ({mode} run, {elapsed:.0f} s). Every figure is the median of {c['repeats']} run(s); each ratio is
 against the ceiling measured in the same run on the same machine and PostgreSQL cluster.
-Peers (graphile-worker, pg-boss) are not measured yet. What each scenario does:
+What each scenario does:
 [tests/bench/README.md](../tests/bench/README.md).
 
 | figure | Flowstate | ceiling | ceiling value | ratio | target (issue 5) | result |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
+
+## Peers
+
+Measured in the same run, on the same cluster, one after another (see
+[tests/bench/peers/README.md](../tests/bench/peers/README.md)).
+
+{peers_text}
 
 Drain throughput against worker processes:
 
@@ -575,9 +675,12 @@ Drain throughput against worker processes:
 
 - Enqueue and `GET /health`: `wrk` for {c['wrk_seconds']} s; 1 connection with 1 thread, 32 connections with 2 threads.
   `POST /api/jobs` body `{{"targetAgent":"code_analyzer","payload":{{"taskType":"ping"}}}}` with an admin key.
+- Batch enqueue: `wrk` `POST /api/jobs/batch` with {c['batch_jobs']:,} `ping` jobs a request, 1 connection/1 thread
+  and 4 connections/2 threads; jobs/s = requests/s × {c['batch_jobs']:,} (the stored row count is checked).
 - Drain: {c['drain_jobs']:,} pre-queued `ping` jobs (inserted by SQL, then `VACUUM ANALYZE` and `CHECKPOINT`);
-  `flowstate-pool --agents code_analyzer=P --concurrency {c['concurrency']}` (claim batch and report batch at their
-  defaults) with P = {', '.join(map(str, c['drain_procs']))}; jobs/s = jobs / (last `processed_at` − first `started_at`).
+  `flowstate-pool --agents code_analyzer=P --concurrency {c['concurrency']} --prefetch {c['prefetch']}` (claim batch and
+  report batch at their defaults) with P = {', '.join(map(str, c['drain_procs']))}, and P = 2 with `--prefetch 0` (the
+  default); jobs/s = jobs / (last `processed_at` − first `started_at`).
   Ceiling: 2 `build/bench/claimloop` processes (claim 100 `FOR UPDATE SKIP LOCKED`, mark completed, repeat).
 - Latency: {c['latency_rate']} `POST /api/jobs`/s for {c['latency_seconds']} s (4 keep-alive connections, paced),
   1 worker process, concurrency {c['concurrency']}; percentiles of `started_at − created_at` and
@@ -597,6 +700,7 @@ Drain throughput against worker processes:
   shared_buffers `{pg['shared_buffers']}`, wal_level `{pg['wal_level']}`, full_page_writes `{pg['full_page_writes']}`
 - Flowstate: {info['flowstate']}; libevent {info['libevent']}; libpq {info['libpq']}; {info['cc']}
 - {info['wrk']}; Python {info['python']}, psycopg2 {info['psycopg2']}; {info['gnuplot']}
+- Peers: {', '.join(f'{k} {v}' for k, v in self.peer_versions.items()) or 'not run'}
 - Everything (PostgreSQL, gateway, workers, load generator) shares the same {info['nproc']} CPUs.
 
 ## Every run
@@ -620,12 +724,15 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat, report under build/bench/")
     ap.add_argument("--repeats", type=int, help="runs of each scenario (default 3; smoke 1)")
     ap.add_argument("--drain-jobs", type=int, help="jobs per drain run")
+    ap.add_argument("--no-peers", action="store_true", help="skip graphile-worker and pg-boss (full mode)")
     args = ap.parse_args()
     cfg = dict(SMOKE if args.smoke else FULL)
     if args.repeats:
         cfg["repeats"] = args.repeats
     if args.drain_jobs:
         cfg["drain_jobs"] = args.drain_jobs
+    if args.no_peers:
+        cfg["peers"] = False
     for tool in ("wrk", "gnuplot"):
         if not shutil.which(tool):
             sys.exit(f"bench: {tool} is missing (make bench installs it as root: sh tests/bench/deps.sh)")
@@ -652,10 +759,15 @@ def main():
                  ("drain (claim loop ceiling, 1/2/4 processes)", b.scenario_drain),
                  ("latency", b.scenario_latency),
                  ("crash recovery", b.scenario_crash)]
+    if cfg["peers"]:
+        scenarios.append(("peers (graphile-worker, pg-boss)", b.scenario_peers))
     failed = []
     try:
         log("building the ceilings into build/bench/")
         b.build_ceilings()
+        if cfg["peers"]:
+            log("installing the peers (npm ci in tests/bench/peers, when needed)")
+            b.peer_versions = peers.install()
         log(f"starting a private PostgreSQL in {b.pgdir}")
         b.start_pg()
         for name, fn in scenarios:
@@ -686,7 +798,7 @@ def main():
     if not report.exists() or not svg.exists():
         log("the report was not produced")
         return 1
-    for k, v in sorted(b.results.items()):
+    for k, v in sorted({**b.results, **b.peer_results}.items()):
         log(f"{k:22s} median {median(v):12.1f}   runs {', '.join(f'{x:.1f}' for x in v)}")
     log(f"report: {report.relative_to(ROOT)}, plot: {svg.relative_to(ROOT)} ({time.monotonic() - t_start:.0f} s)")
     return 0
