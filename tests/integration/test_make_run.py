@@ -13,13 +13,24 @@ import requests
 from fsutil import BIN_DIR, REPO, child_env, free_port
 
 
+def default_sigint():
+    """In the child before exec: SIGINT handled by default and not blocked. A suite started in
+    the background by a shell without job control inherits SIGINT ignored, and bash cannot
+    trap a signal that was ignored when it started, so run.sh would never see the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_run_script_serves_jobs_and_stops_on_ctrl_c(db, tmp_path):
     port = free_port()
     log = tmp_path / "run.log"
     env = child_env({"DATABASE_URL": db.url, "PORT": port, "FLOWSTATE_AGENTS": "code_analyzer=1,monitoring=1"})
     with open(log, "wb") as out:
+        # SIGINT back to its default (see default_sigint): the script must see Ctrl-C however
+        # the suite itself was started.
         proc = subprocess.Popen(["bash", str(REPO / "deploy" / "run.sh"), str(BIN_DIR)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=default_sigint)
     try:
         key = None
         deadline = time.monotonic() + 60
