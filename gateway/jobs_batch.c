@@ -14,11 +14,11 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "gateway/batchbody.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
-#include "gateway/repeats.h"
 #include "gateway/request.h"
 
 #define JOBS_BATCH_MAX 10000
@@ -69,80 +69,35 @@ static void batch_inserted(PGresult *res, void *arg)
     evbuffer_free(out);
 }
 
+/* One job: the row POST /api/jobs would insert; its idempotencyKey is the item's key. */
+static int render_job(struct evbuffer *out, const cJSON *item, const char *prefix,
+                      struct item_key *key, struct field_error *err, void *arg)
+{
+    (void)arg;
+    char *row = jobs_row_from_body(item, err);
+    if (!row)
+        return field_error_prefix(err, prefix);
+    int rc = evbuffer_add(out, row, strlen(row));
+    free(row);
+    if (rc < 0) {
+        err->field[0] = '\0';
+        return -1;
+    }
+    const cJSON *idem = cJSON_GetObjectItemCaseSensitive(item, "idempotencyKey");
+    if (cJSON_IsString(idem))
+        *key = (struct item_key){.present = true, .text = idem->valuestring, .index = key->index};
+    return 0;
+}
+
 void jobs_create_batch(struct request *r)
 {
-    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(r->body, "jobs");
-    if (!jobs || cJSON_IsNull(jobs)) {
-        request_error(r, 400, "invalid_field", "jobs", "jobs is required");
+    static const struct batch_body spec = {JOBS_BATCH_MAX, "jobs", "idempotencyKey",
+                                           "each key once per request", render_job, NULL};
+    struct evbuffer *rows = batch_body_render(r, &spec, &r->items);
+    if (!rows)
         return;
-    }
-    int n = cJSON_IsArray(jobs) ? cJSON_GetArraySize(jobs) : -1;
-    if (n < 1 || n > JOBS_BATCH_MAX) {
-        request_error(r, 400, "invalid_field", "jobs", "jobs must be an array of 1 to %d jobs",
-                      JOBS_BATCH_MAX);
-        return;
-    }
-    struct field_error err = {{0}, {0}};
-    struct item_key *keys = malloc((size_t)n * sizeof(*keys));
-    struct evbuffer *rows = evbuffer_new();
-    int nkeys = 0, k = 0;
-    if (!keys || !rows)
-        goto oom;
-    evbuffer_add(rows, "[", 1);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, jobs)
-    {
-        char prefix[32];
-        snprintf(prefix, sizeof(prefix), "jobs[%d].", k);
-        if (!cJSON_IsObject(item)) {
-            char field[32];
-            snprintf(field, sizeof(field), "jobs[%d]", k);
-            field_error_set(&err, field, "%s must be an object", field);
-            goto invalid;
-        }
-        char *row = jobs_row_from_body(item, &err);
-        if (!row) {
-            if (!err.field[0])
-                goto oom;
-            field_error_prefix(&err, prefix);
-            goto invalid;
-        }
-        int rc = evbuffer_add_printf(rows, "%s{\"i\":%d,%s", k ? "," : "", k, row);
-        free(row);
-        if (rc < 0)
-            goto oom;
-        const cJSON *key = cJSON_GetObjectItemCaseSensitive(item, "idempotencyKey");
-        if (cJSON_IsString(key)) {
-            keys[nkeys++] = (struct item_key){.text = key->valuestring, .index = k};
-        }
-        k++;
-    }
-    int earlier = 0, repeated = first_repeated_key(keys, nkeys, &earlier);
-    if (repeated >= 0) {
-        char field[48];
-        snprintf(field, sizeof(field), "jobs[%d].idempotencyKey", repeated);
-        request_error(r, 400, "invalid_field", field,
-                      "jobs[%d].idempotencyKey repeats jobs[%d].idempotencyKey: each key once per "
-                      "request",
-                      repeated, earlier);
-        goto done;
-    }
-    if (evbuffer_add(rows, "]", 2) < 0) /* the NUL too */
-        goto oom;
     const char *params[1] = {(const char *)evbuffer_pullup(rows, -1)};
-    if (!params[0])
-        goto oom;
-    r->items = n;
     if (pgpool_query(r->gw->pool, Q_JOBS_INSERT_BATCH, 1, params, batch_inserted, r) < 0)
         request_unavailable(r);
-    goto done;
-invalid:
-    request_field_error(r, &err);
-    goto done;
-oom:
-    request_error(r, 500, "internal", NULL, "out of memory");
-done:
-    free(keys);
-    if (rows)
-        evbuffer_free(rows);
+    evbuffer_free(rows);
 }

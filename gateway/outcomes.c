@@ -10,12 +10,12 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "gateway/batchbody.h"
 #include "gateway/batcher.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
-#include "gateway/repeats.h"
 #include "gateway/request.h"
 
 #define ATTEMPT_MAX 2147483647L
@@ -206,83 +206,32 @@ static void batch_done(PGresult *res, void *arg)
     evbuffer_free(out);
 }
 
+/* One report of a batch: its id is the item's key. arg: whether the batch fails jobs. */
+static int render_batch_report(struct evbuffer *out, const cJSON *item, const char *prefix,
+                               struct item_key *key, struct field_error *err, void *arg)
+{
+    long id = 0;
+    if (json_get_int(item, "id", true, 1, JOB_ID_MAX, &id, err) < 0)
+        return field_error_prefix(err, prefix);
+    *key = (struct item_key){.present = true, .id = id, .index = key->index};
+    return render_report(out, item, *(const bool *)arg, id, prefix, err);
+}
+
 static void report_batch(struct request *r, bool fail)
 {
-    struct field_error err = {{0}, {0}};
-    struct evbuffer *out = NULL;
-    struct item_key *keys = NULL;
-    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(r->body, "jobs");
-    if (!jobs || cJSON_IsNull(jobs)) {
-        request_error(r, 400, "invalid_field", "jobs", "jobs is required");
+    const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
+                                    render_batch_report, &fail};
+    struct evbuffer *rows = batch_body_render(r, &spec, &r->items);
+    if (!rows)
         return;
-    }
-    int n = cJSON_IsArray(jobs) ? cJSON_GetArraySize(jobs) : -1;
-    if (n < 1 || n > REPORTS_MAX) {
-        request_error(r, 400, "invalid_field", "jobs", "jobs must be an array of 1 to %d reports",
-                      REPORTS_MAX);
-        return;
-    }
-    if (!(keys = malloc((size_t)n * sizeof(*keys))) || !(out = evbuffer_new()))
-        goto oom;
-    evbuffer_add(out, "[", 1);
-    int k = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, jobs)
-    {
-        char prefix[32];
-        snprintf(prefix, sizeof(prefix), "jobs[%d].", k);
-        long id = 0;
-        if (!cJSON_IsObject(item)) {
-            char field[32];
-            snprintf(field, sizeof(field), "jobs[%d]", k);
-            field_error_set(&err, field, "%s must be an object", field);
-            goto invalid;
-        }
-        if (json_get_int(item, "id", true, 1, JOB_ID_MAX, &id, &err) < 0) {
-            field_error_prefix(&err, prefix);
-            goto invalid;
-        }
-        if (evbuffer_add_printf(out, "%s{\"i\":%d,", k ? "," : "", k) < 0)
-            goto oom;
-        if (render_report(out, item, fail, id, prefix, &err) < 0) {
-            if (!err.field[0])
-                goto oom;
-            goto invalid;
-        }
-        keys[k] = (struct item_key){.id = id, .index = k};
-        k++;
-    }
-    int earlier = 0, dup = first_repeated_key(keys, n, &earlier);
-    if (dup >= 0) {
-        char field[32];
-        snprintf(field, sizeof(field), "jobs[%d].id", dup);
-        request_error(r, 400, "invalid_field", field,
-                      "jobs[%d].id repeats jobs[%d].id: report each job once per request", dup,
-                      earlier);
-        goto done;
-    }
-    if (evbuffer_add(out, "]", 2) < 0) /* the NUL too */
-        goto oom;
     char base_ms[24], cap_ms[24];
     snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
     snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
-    const char *params[4] = {(const char *)evbuffer_pullup(out, -1), "false", base_ms, cap_ms};
-    if (!params[0])
-        goto oom;
-    r->items = n;
+    const char *params[4] = {(const char *)evbuffer_pullup(rows, -1), "false", base_ms, cap_ms};
     if (pgpool_query(r->gw->pool, fail ? Q_JOBS_FAIL : Q_JOBS_COMPLETE, fail ? 4 : 2, params,
                      batch_done, r) < 0)
         request_unavailable(r);
-    goto done;
-invalid:
-    request_field_error(r, &err);
-    goto done;
-oom:
-    request_error(r, 500, "internal", NULL, "out of memory");
-done:
-    free(keys);
-    if (out)
-        evbuffer_free(out);
+    evbuffer_free(rows);
 }
 
 void jobs_complete_batch(struct request *r) { report_batch(r, false); }
