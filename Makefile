@@ -33,7 +33,8 @@ GEN     := $(BUILD)/gen
 
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+# libcurl is not linked: common/http_tls loads it on the first https:// call.
+LDLIBS  += $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lm -pthread
 
 AGENTS      := code_analyzer data_processor coordinator learning monitoring
 

@@ -1,7 +1,8 @@
-/* http_client — a blocking JSON-over-HTTP client for one base URL on libcurl: one
- * keep-alive connection reused across calls, a Bearer key, bounded timeouts. For worker
- * threads and tools, never for the gateway's event loop. Not thread-safe: one client per
- * thread. Call curl_global_init once before creating clients. */
+/* http_client — a blocking JSON-over-HTTP client for one base URL: one keep-alive
+ * connection reused across calls, a Bearer key, bounded timeouts. http:// goes over
+ * http_wire (plain sockets, no library); https:// over libcurl, loaded on first use
+ * (http_tls). For worker threads and tools, never for the gateway's event loop. Not
+ * thread-safe: one client per thread. */
 #ifndef FLOWSTATE_HTTP_CLIENT_H
 #define FLOWSTATE_HTTP_CLIENT_H
 
@@ -9,8 +10,10 @@
 
 struct http_client;
 
-/* base_url like "http://127.0.0.1:3001" (no trailing slash needed); api_key may be empty.
- * timeout_ms bounds each whole call. NULL on allocation failure. */
+/* base_url like "http://127.0.0.1:3001" or "https://api.example.com/v1" (no trailing slash
+ * needed); api_key may be empty. timeout_ms bounds each whole call. NULL on allocation
+ * failure only: a URL that cannot be used (another scheme, credentials, spaces, a bad port)
+ * or https without libcurl makes every call fail with the reason. */
 struct http_client *http_client_new(const char *base_url, const char *api_key, long timeout_ms);
 void http_client_free(struct http_client *hc);
 /* Changes the bound of each following call (ms > 0). */

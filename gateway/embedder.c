@@ -6,7 +6,6 @@
 #include "gateway/embedder.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -51,7 +50,7 @@ struct embedder {
     pthread_cond_t cv;
     pthread_t threads[EMBEDDER_THREADS];
     int nthreads;
-    bool stop, curl_on;
+    bool stop;
     struct embed_job *head, *tail, *done;
     int queued;
     int pipe_fd[2];
@@ -256,11 +255,6 @@ struct embedder *embedder_new(struct gateway *gw, char *err, size_t errlen)
     e->p.name = strcmp(name, "openai") == 0 ? "openai" : "ollama";
     if (remote_settings(e, gw->cfg, name, err, errlen) < 0)
         goto fail;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "cannot initialise libcurl");
-        goto fail;
-    }
-    e->curl_on = true;
     if (pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) < 0 ||
         !(e->wake = event_new(gw->base, e->pipe_fd[0], EV_READ | EV_PERSIST, wake_cb, e)) ||
         !(e->stats_ev = event_new(gw->base, -1, EV_PERSIST, stats_cb, e)) ||
@@ -305,8 +299,6 @@ void embedder_free(struct embedder *e)
     for (int i = 0; i < 2; i++)
         if (e->pipe_fd[i] >= 0)
             close(e->pipe_fd[i]);
-    if (e->curl_on)
-        curl_global_cleanup();
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e->url);

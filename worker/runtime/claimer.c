@@ -80,9 +80,14 @@ static int connect_db(struct claimer *c)
     struct runtime *rt = c->rt;
     char app[128];
     snprintf(app, sizeof(app), "flowstate-%s", rt->agent->name);
-    const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle",
+    /* No GSSAPI encryption unless DATABASE_URL or PGGSSENCMODE asks for it: merely probing
+     * for Kerberos credentials on each connect costs a worker about 1 MB of memory. It comes
+     * before dbname so that the URL's own setting wins. */
+    const char *gss = getenv("PGGSSENCMODE");
+    const char *keys[] = {"gssencmode", "dbname", "connect_timeout", "keepalives", "keepalives_idle",
                           "keepalives_interval", "keepalives_count", "application_name", NULL};
-    const char *vals[] = {config_str(rt->cfg, CFG_DATABASE_URL), "5", "1", "10", "5", "3", app, NULL};
+    const char *vals[] = {gss ? gss : "disable", config_str(rt->cfg, CFG_DATABASE_URL), "5", "1", "10", "5", "3",
+                          app, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     char err[1024] = "";
     bool ok = conn && PQstatus(conn) == CONNECTION_OK;
