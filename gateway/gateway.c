@@ -10,11 +10,14 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -203,6 +206,12 @@ static void listen_ready(void *arg)
     pgvector_probe(gw->pgvector);
 }
 
+int gateway_listener_nodelay(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int gateway_open(struct gateway *gw, const struct config *cfg)
 {
     memset(gw, 0, sizeof(*gw));
@@ -236,6 +245,8 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                   host, port);
         return -1;
     }
+    if (gateway_listener_nodelay(evhttp_bound_socket_get_fd(gw->listener)) < 0)
+        log_warn("msg=\"cannot set TCP_NODELAY; answers may wait for delayed ACKs\"");
 
     char session_sql[512];
     snprintf(session_sql, sizeof(session_sql), "%s; SET statement_timeout = %ld",

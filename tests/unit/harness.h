@@ -75,5 +75,6 @@ void register_coordinator_plan_tests(void);
 void register_monitoring_rules_tests(void);
 void register_learning_insights_tests(void);
 void register_http_client_tests(void);
+void register_listener_tests(void);
 
 #endif

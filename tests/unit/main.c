@@ -163,6 +163,7 @@ int main(int argc, char **argv)
     register_monitoring_rules_tests();
     register_learning_insights_tests();
     register_http_client_tests();
+    register_listener_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
