@@ -6,20 +6,27 @@
 /* Job inserts, single (group commit) and batch: $1 is a JSON array of rows {i, agent,
  * payload, priority, run_at, max_attempts, timeout, key}. Ids are drawn up front so each
  * input row can be matched to its inserted row; ON CONFLICT skips rows whose idempotency
- * key exists. CTEs `input` and `ins` (RETURNING the given columns). */
+ * key exists. Rows without a key are inserted apart from the others: ON CONFLICT makes every
+ * row of its INSERT a speculative insertion (an arbiter-index probe and an extra WAL record
+ * each), which cost keyless rows about 15% of the batch route's throughput. Both INSERTs
+ * share one statement, so the announce trigger still fires once, with every row. CTEs
+ * `input` and `ins` (RETURNING the given columns). */
+#define JOBS_INSERT_INTO                                                                         \
+    "  INSERT INTO job_queue (id, target_agent, payload, priority, run_at, max_attempts,"        \
+    "                         timeout_seconds, idempotency_key)"                                 \
+    "  SELECT id, agent, payload, coalesce(priority, 2),"                                        \
+    "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), timeout, key"    \
+    "  FROM input"
 #define JOBS_INSERT_CTES(returning)                                                              \
     "WITH input AS MATERIALIZED ("                                                               \
     "  SELECT t.*, nextval('job_queue_id_seq') AS id"                                            \
     "  FROM jsonb_to_recordset($1::jsonb) AS t(i int, agent text, payload jsonb,"                \
     "       priority int, run_at float8, max_attempts int, timeout int, key text)),"             \
-    " ins AS ("                                                                                  \
-    "  INSERT INTO job_queue (id, target_agent, payload, priority, run_at, max_attempts,"        \
-    "                         timeout_seconds, idempotency_key)"                                 \
-    "  SELECT id, agent, payload, coalesce(priority, 2),"                                        \
-    "         coalesce(to_timestamp(run_at), now()), coalesce(max_attempts, 3), timeout, key"    \
-    "  FROM input ORDER BY i"                                                                    \
+    " keyed AS (" JOBS_INSERT_INTO " WHERE key IS NOT NULL ORDER BY i"                          \
     "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"               \
-    "  RETURNING " returning ")"
+    "  RETURNING " returning "),"                                                                \
+    " keyless AS (" JOBS_INSERT_INTO " WHERE key IS NULL ORDER BY i RETURNING " returning "),"  \
+    " ins AS (SELECT * FROM keyed UNION ALL SELECT * FROM keyless)"
 
 const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_PING] = {"fs_ping", "SELECT 1"},
