@@ -1,6 +1,7 @@
 /* embed_remote — request bodies, answer parsing and the blocking call with retries for the
  * remote embedding providers (see embed_remote.h). */
 #include "common/embed_remote.h"
+#include "common/json_print.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -47,7 +48,7 @@ char *embed_remote_request(enum embed_api api, const char *model, const char *te
             goto done;
         }
     }
-    body = cJSON_PrintUnformatted(root);
+    body = json_print(root);
 done:
     free(copy);
     cJSON_Delete(root);

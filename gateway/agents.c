@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_print.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/pgpool.h"
@@ -31,7 +32,7 @@ void agents_register(struct request *r)
     }
     if (request_check_agent_name(r, name, "agentName") < 0)
         return;
-    char *state_text = state ? cJSON_PrintUnformatted(state) : NULL;
+    char *state_text = state ? json_print(state) : NULL;
     const char *params[2] = {name, state_text ? state_text : "{}"};
     if (state && !state_text) {
         request_error(r, 500, "internal", NULL, "out of memory");
@@ -66,7 +67,7 @@ void agents_update(struct request *r)
         request_field_error(r, &err);
         return;
     }
-    char *state_text = cJSON_PrintUnformatted(state);
+    char *state_text = json_print(state);
     if (!state_text) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/embed.h"
+#include "common/json_print.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/memory.h"
@@ -323,7 +324,7 @@ static char *render(PGresult *res, const int *rows, struct kmeans *km, const cha
     }
     if (!tl.failed)
         add_top_terms(&tl, km->k, km->n, clusters);
-    text = cJSON_PrintUnformatted(root);
+    text = json_print(root);
 done:
     for (size_t t = 0; t < tl.n; t++)
         free(tl.items[t].word);

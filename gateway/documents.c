@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/isotime.h"
+#include "common/json_print.h"
 #include "common/log.h"
 #include "gateway/embedder.h"
 #include "gateway/gateway.h"
@@ -148,7 +149,7 @@ void documents_create(struct request *r)
         request_field_error(r, &err);
         return;
     }
-    char *meta_text = cJSON_PrintUnformatted(meta);
+    char *meta_text = json_print(meta);
     cJSON_Delete(meta);
     if (!meta_text) {
         request_error(r, 500, "internal", NULL, "out of memory");

@@ -4,6 +4,7 @@
  * done list; one byte on a non-blocking pipe wakes the loop, which drains the list, writes
  * the events and calls back. Nothing that touches libevent or the pool runs off the loop. */
 #include "gateway/embedder.h"
+#include "common/json_print.h"
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
@@ -117,7 +118,7 @@ static void event_done(PGresult *res, void *arg)
 /* Writes an events row of type with data (consumed). */
 static void write_event(struct embedder *e, const char *type, const char *severity, cJSON *data)
 {
-    char *text = data ? cJSON_PrintUnformatted(data) : NULL;
+    char *text = data ? json_print(data) : NULL;
     cJSON_Delete(data);
     const char *params[5] = {type, severity, NULL, NULL, text};
     if (text && pgpool_query(e->gw->pool, Q_EVENT_INSERT, 5, params, event_done, NULL) < 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_print.h"
 #include "gateway/handlers.h"
 #include "gateway/queries.h"
 #include "gateway/request.h"
@@ -43,7 +44,7 @@ void events_create(struct request *r)
     }
     if (agent && request_check_agent_name(r, agent, "agentName") < 0)
         return;
-    char *data_text = data ? cJSON_PrintUnformatted(data) : strdup("{}");
+    char *data_text = data ? json_print(data) : strdup("{}");
     if (!data_text) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;

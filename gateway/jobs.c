@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/isotime.h"
+#include "common/json_print.h"
 #include "gateway/batcher.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
@@ -77,7 +78,7 @@ char *jobs_row_from_body(const cJSON *body, struct field_error *err)
         cJSON_AddNumberToObject(row, "timeout", (double)timeout);
     if (key)
         cJSON_AddStringToObject(row, "key", key);
-    char *text = cJSON_PrintUnformatted(row);
+    char *text = json_print(row);
     cJSON_Delete(row);
     if (!text)
         goto oom;
@@ -223,7 +224,7 @@ void jobs_set_status(struct request *r)
     }
     char *result_text = NULL;
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(r->body, "result");
-    if (result && !(result_text = cJSON_PrintUnformatted(result))) {
+    if (result && !(result_text = json_print(result))) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/json_print.h"
 #include "common/log.h"
 #include "gateway/batchbody.h"
 #include "gateway/batcher.h"
@@ -38,7 +39,7 @@ static size_t utf8_chars(const char *s)
 /* Appends the JSON text of item to out. Returns 0, or -1 when out of memory. */
 static int add_json(struct evbuffer *out, const char *key, const cJSON *item)
 {
-    char *text = cJSON_PrintUnformatted(item);
+    char *text = json_print(item);
     if (!text)
         return -1;
     int rc = evbuffer_add_printf(out, ",\"%s\":%s", key, text) < 0 ? -1 : 0;

@@ -1,5 +1,6 @@
 /* request — per-request context, replies, error mapping and the access log line. */
 #include "gateway/request.h"
+#include "common/json_print.h"
 
 #include <errno.h>
 #include <sys/queue.h>
@@ -137,7 +138,7 @@ void request_error(struct request *r, int status, const char *code, const char *
     cJSON_AddStringToObject(err, "message", message);
     if (field)
         cJSON_AddStringToObject(err, "field", field);
-    char *text = cJSON_PrintUnformatted(root);
+    char *text = json_print(root);
     cJSON_Delete(root);
     if (status == 503)
         evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");

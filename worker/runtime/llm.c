@@ -3,6 +3,7 @@
  * event through POST /api/events for every call, and -1 (never a failed job) on any
  * failure. */
 #include "worker/runtime/llm.h"
+#include "common/json_print.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ char *llm_request(enum llm_api api, const char *model, const char *system, const
         goto done;
     if (api == LLM_API_OLLAMA && !cJSON_AddFalseToObject(root, "stream"))
         goto done;
-    body = cJSON_PrintUnformatted(root);
+    body = json_print(root);
 done:
     cJSON_Delete(root);
     return body;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/json_print.h"
 #include "worker/runtime/shared.h"
 
 #define QUOTE_MAX 200
@@ -17,7 +18,7 @@
 static cJSON *post_json(struct task_ctx *ctx, const char *path, cJSON *body, int *status,
                         struct task_outcome *out)
 {
-    char *text = cJSON_PrintUnformatted(body);
+    char *text = json_print(body);
     cJSON_Delete(body);
     if (!text) {
         snprintf(out->error, sizeof(out->error), "out of memory");

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/http_client.h"
 #include "common/isotime.h"
+#include "common/json_print.h"
 #include "common/log.h"
 #include "worker/runtime/shared.h"
 
@@ -71,7 +72,7 @@ static int send_state(struct http_client *hc, const struct runtime *rt, const ch
     cJSON *body = cJSON_CreateObject();
     cJSON_AddItemToObject(body, "state", agent_state(rt, status, active));
     cJSON_AddBoolToObject(body, "merge", true);
-    char *text = cJSON_PrintUnformatted(body);
+    char *text = json_print(body);
     cJSON_Delete(body);
     char path[256];
     snprintf(path, sizeof(path), "/api/agents/%s", rt->agent->name);
@@ -82,7 +83,7 @@ static int send_state(struct http_client *hc, const struct runtime *rt, const ch
     body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "agentName", rt->agent->name);
     cJSON_AddItemToObject(body, "initialState", agent_state(rt, status, active));
-    text = cJSON_PrintUnformatted(body);
+    text = json_print(body);
     cJSON_Delete(body);
     code = text ? http_client_send(hc, "POST", "/api/agents/register", text, resp) : 0;
     free(text);
@@ -146,7 +147,7 @@ static char *outcome_item(const struct job *j)
     } else {
         cJSON_AddItemReferenceToObject(o, "result", j->result);
     }
-    char *text = cJSON_PrintUnformatted(o);
+    char *text = json_print(o);
     cJSON_Delete(o);
     return text;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/json_print.h"
 #include "worker/runtime/shared.h"
 
 #define TASK_HTTP_TIMEOUT_MS 30000
@@ -44,7 +45,7 @@ cJSON *task_gateway_json(const struct task_ctx *ctx, const char *method, const c
                          const cJSON *body, int *status, struct task_outcome *out)
 {
     char *text = NULL;
-    if (body && !(text = cJSON_PrintUnformatted(body))) {
+    if (body && !(text = json_print(body))) {
         *status = 0;
         snprintf(out->error, sizeof(out->error), "out of memory");
         out->retryable = true;

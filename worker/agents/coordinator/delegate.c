@@ -1,5 +1,6 @@
 /* delegate — choose, create, wait: the gateway side of delegation (see delegate.h). */
 #include "worker/agents/coordinator/delegate.h"
+#include "common/json_print.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,7 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
     if (req->timeout_seconds > 0)
         cJSON_AddNumberToObject(body, "timeoutSeconds", (double)req->timeout_seconds);
     cJSON_AddStringToObject(body, "idempotencyKey", key);
-    char *text = cJSON_PrintUnformatted(body);
+    char *text = json_print(body);
     cJSON_Delete(body);
     if (!text)
         return task_fail(out, true, "out of memory");

@@ -3,6 +3,7 @@
  * event, then every configured webhook with retries). Each reads payload.data;
  * bad input fails without retry, an unreachable gateway with retry. */
 #include "worker/agents/monitoring/tasks.h"
+#include "common/json_print.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +268,7 @@ int monitor_send_alert_run(struct task_ctx *ctx, const cJSON *payload, struct ta
     cJSON_AddItemToObject(alert, "details", details ? cJSON_Duplicate(details, true) : cJSON_CreateObject());
     cJSON_AddStringToObject(alert, "agent", ctx->agent);
     cJSON_AddNumberToObject(alert, "jobId", (double)ctx->job_id);
-    char *body = cJSON_PrintUnformatted(alert);
+    char *body = json_print(alert);
     cJSON_Delete(alert);
     cJSON *r = cJSON_CreateObject();
     if (!body || !r) {
@@ -293,7 +294,7 @@ int monitor_send_alert_run(struct task_ctx *ctx, const cJSON *payload, struct ta
         snprintf(summary, sizeof(summary), "%s alert stored as event %.0f; delivered to %d of %d webhook%s",
                  severity, event_id, delivered, nurls, nurls == 1 ? "" : "s");
     if (nurls > 0 && delivered == 0) {
-        char *outcomes = cJSON_PrintUnformatted(hooks);
+        char *outcomes = json_print(hooks);
         snprintf(out->error, sizeof(out->error), "every webhook failed: %s", outcomes ? outcomes : "");
         free(outcomes);
         cJSON_Delete(r);

@@ -1,0 +1,146 @@
+/* json_print — compact JSON text of a cJSON tree, as cJSON_PrintUnformatted writes it but without
+ * its cost: cJSON 1.7.15 prints every number with sprintf("%1.15g") and reads it back with sscanf
+ * to check it, even 17 or 0, and that was most of the time workers and the gateway spent turning
+ * job outcomes into text. Integers are written digit by digit here; other numbers keep cJSON's rule
+ * (15 significant digits unless that loses the value, then 17), checked exactly with strtod where
+ * cJSON accepted a near miss. Strings are escaped as cJSON escapes them. */
+#include "common/json_print.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXACT_INT_MAX 9007199254740992.0 /* 2^53: every integer up to here is a double */
+
+struct out {
+    char *p;
+    size_t len, cap;
+};
+
+static bool reserve(struct out *o, size_t n)
+{
+    if (o->len + n + 1 <= o->cap)
+        return true;
+    size_t cap = o->cap ? o->cap : 256;
+    while (cap < o->len + n + 1)
+        cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p)
+        return false;
+    o->p = p;
+    o->cap = cap;
+    return true;
+}
+
+static bool put(struct out *o, const char *s, size_t n)
+{
+    if (!reserve(o, n))
+        return false;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return true;
+}
+
+size_t json_print_number(double d, char buf[JSON_NUMBER_MAX])
+{
+    if (isnan(d) || isinf(d))
+        return (size_t)snprintf(buf, JSON_NUMBER_MAX, "null");
+    if (d == floor(d) && fabs(d) < EXACT_INT_MAX && !(d == 0 && signbit(d))) {
+        char digits[24];
+        size_t n = 0;
+        unsigned long long v = (unsigned long long)fabs(d);
+        do {
+            digits[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        size_t len = 0;
+        if (d < 0)
+            buf[len++] = '-';
+        while (n)
+            buf[len++] = digits[--n];
+        buf[len] = '\0';
+        return len;
+    }
+    int len = snprintf(buf, JSON_NUMBER_MAX, "%1.15g", d);
+    if (strtod(buf, NULL) != d)
+        len = snprintf(buf, JSON_NUMBER_MAX, "%1.17g", d);
+    return (size_t)len;
+}
+
+static bool put_string(struct out *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!put(o, "\"", 1))
+        return false;
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        if (!put(o, run, (size_t)(s - run)) || !put(o, esc, n))
+            return false;
+        run = s + 1;
+    }
+    return put(o, run, (size_t)(s - run)) && put(o, "\"", 1);
+}
+
+static bool put_item(struct out *o, const cJSON *item)
+{
+    switch (item->type & 0xFF) {
+    case cJSON_NULL: return put(o, "null", 4);
+    case cJSON_False: return put(o, "false", 5);
+    case cJSON_True: return put(o, "true", 4);
+    case cJSON_Number: {
+        char buf[JSON_NUMBER_MAX];
+        size_t n = json_print_number(item->valuedouble, buf);
+        return put(o, buf, n);
+    }
+    case cJSON_String: return item->valuestring && put_string(o, item->valuestring);
+    case cJSON_Raw:
+        return item->valuestring && put(o, item->valuestring, strlen(item->valuestring));
+    case cJSON_Array:
+    case cJSON_Object: {
+        bool object = (item->type & 0xFF) == cJSON_Object;
+        if (!put(o, object ? "{" : "[", 1))
+            return false;
+        for (const cJSON *c = item->child; c; c = c->next) {
+            if (c != item->child && !put(o, ",", 1))
+                return false;
+            if (object && (!c->string || !put_string(o, c->string) || !put(o, ":", 1)))
+                return false;
+            if (!put_item(o, c))
+                return false;
+        }
+        return put(o, object ? "}" : "]", 1);
+    }
+    default: return false; /* cJSON_Invalid */
+    }
+}
+
+char *json_print(const cJSON *item)
+{
+    struct out o = {0};
+    if (!item || !put_item(&o, item) || !reserve(&o, 0)) {
+        free(o.p);
+        return NULL;
+    }
+    o.p[o.len] = '\0';
+    return o.p;
+}
