@@ -1,12 +1,13 @@
 /* Unit tests for the worker's job queues (worker/runtime/jobq.c): FIFO order, removal from
- * the head, middle and tail, and lengths kept right. */
+ * the head, middle and tail, appending one queue to another, and lengths kept right. */
 #include <stdlib.h>
 
 #include "tests/unit/harness.h"
 #include "worker/runtime/shared.h"
 
 /* A script of operations on a queue of five jobs (ids 1..5): 'p' pushes the next id,
- * 'o' pops, digits remove that id; want is the ids left, head to tail. */
+ * 'o' pops, digits remove that id, 'a' appends a queue of the next two ids, 'e' appends an
+ * empty queue; want is the ids left, head to tail. */
 struct jobq_row {
     const char *name;
     const char *ops;
@@ -23,6 +24,13 @@ static const struct jobq_row rows[] = {
     {"remove tail then push", "ppp3p", "124"},
     {"remove absent", "pp5", "12"},
     {"remove only", "p1p", "2"},
+    {"append to empty", "a", "12"},
+    {"append after", "pa", "123"},
+    {"append then push", "pap", "1234"},
+    {"append empty", "pe", "1"},
+    {"append empty to empty", "e", ""},
+    {"append then remove tail", "pa3p", "124"},
+    {"append then pop all", "aoo", ""},
 };
 
 static void script_case(const void *arg)
@@ -34,12 +42,19 @@ static void script_case(const void *arg)
     struct jobq q = {0};
     int next = 0;
     for (const char *op = row->ops; *op; op++) {
-        if (*op == 'p')
+        if (*op == 'p') {
             jobq_push(&q, &jobs[next++]);
-        else if (*op == 'o')
+        } else if (*op == 'a' || *op == 'e') {
+            struct jobq more = {0};
+            for (int k = 0; *op == 'a' && k < 2; k++)
+                jobq_push(&more, &jobs[next++]);
+            jobq_append(&q, &more);
+            CHECK(more.head == NULL && more.tail == NULL && more.len == 0);
+        } else if (*op == 'o') {
             jobq_pop(&q);
-        else
+        } else {
             jobq_remove(&q, &jobs[*op - '1']);
+        }
     }
     char got[8] = "";
     int n = 0;

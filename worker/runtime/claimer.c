@@ -318,8 +318,9 @@ static bool claim(struct claimer *c, bool urgent)
         PQclear(res);
         return true;
     }
+    /* Jobs are built (payloads parsed) before the lock is taken: executors wait on it. */
     double now = monotonic_now();
-    pthread_mutex_lock(&rt->lock);
+    struct jobq ready = {0}, unreadable = {0};
     for (int i = 0; i < got; i++) {
         struct job *j = calloc(1, sizeof(*j));
         if (!j)
@@ -335,12 +336,14 @@ static bool claim(struct claimer *c, bool urgent)
             j->retryable = true;
             j->error = strdup("the worker could not read the job's payload (out of memory?)");
             j->finished = true;
-            jobq_push(&rt->report_q, j);
-            pthread_cond_signal(&rt->report_cond);
+            jobq_push(&unreadable, j);
             continue;
         }
-        jobq_push(&rt->exec_q, j);
+        jobq_push(&ready, j);
     }
+    pthread_mutex_lock(&rt->lock);
+    jobq_append(&rt->exec_q, &ready);
+    jobq_append(&rt->report_q, &unreadable);
     pthread_cond_broadcast(&rt->exec_cond);
     pthread_cond_signal(&rt->report_cond); /* the agent may have become busy */
     pthread_mutex_unlock(&rt->lock);

@@ -14,6 +14,19 @@ void jobq_push(struct jobq *q, struct job *j)
     q->len++;
 }
 
+void jobq_append(struct jobq *q, struct jobq *from)
+{
+    if (!from->head)
+        return;
+    if (q->tail)
+        q->tail->next = from->head;
+    else
+        q->head = from->head;
+    q->tail = from->tail;
+    q->len += from->len;
+    *from = (struct jobq){0};
+}
+
 struct job *jobq_pop(struct jobq *q)
 {
     struct job *j = q->head;

@@ -179,7 +179,13 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
         .wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
     };
     worker_id(getpid(), rt.worker, sizeof(rt.worker));
-    pthread_mutex_init(&rt.lock, NULL);
+    /* Adaptive: the lock guards a few pointer moves, so a thread that finds it taken spins
+     * briefly instead of sleeping; executors finishing short jobs contend for it. */
+    pthread_mutexattr_t lock_attr;
+    pthread_mutexattr_init(&lock_attr);
+    pthread_mutexattr_settype(&lock_attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&rt.lock, &lock_attr);
+    pthread_mutexattr_destroy(&lock_attr);
     pthread_cond_init(&rt.exec_cond, NULL);
     pthread_cond_init(&rt.report_cond, NULL);
     if (signal_fd < 0 || rt.wake_fd < 0) {

@@ -48,6 +48,8 @@ struct jobq {
 };
 
 void jobq_push(struct jobq *q, struct job *j);
+/* Moves every job of from, in order, to the end of q; from is left empty. */
+void jobq_append(struct jobq *q, struct jobq *from);
 struct job *jobq_pop(struct jobq *q);
 /* Removes j if it is in q; returns whether it was. */
 bool jobq_remove(struct jobq *q, struct job *j);
