@@ -36,13 +36,16 @@ const struct pgpool_stmt queries[Q__COUNT] = {
 
     /* Group commit (rows as in JOBS_INSERT_CTES), answered as (i, job, created): a row
      * skipped by ON CONFLICT is answered with the job that holds its idempotency key (NULL
-     * when that job is not yet visible: the caller retries it). */
+     * when that job is not yet visible: the caller retries it). That job is looked up per
+     * skipped row, through the key's index: a join with job_queue here was planned (once,
+     * generically, while the table was small) as a hash join over the whole table. */
     [Q_JOBS_INSERT] = {"fs_jobs_insert",
         JOBS_INSERT_CTES("id, fs_job_json(job_queue) AS job")
-        " SELECT input.i, coalesce(ins.job, CASE WHEN e.id IS NOT NULL THEN fs_job_json(e) END),"
+        " SELECT input.i,"
+        "        coalesce(ins.job, (SELECT fs_job_json(e) FROM job_queue e"
+        "                           WHERE e.idempotency_key = input.key)),"
         "        ins.id IS NOT NULL"
-        " FROM input LEFT JOIN ins ON ins.id = input.id"
-        " LEFT JOIN job_queue e ON ins.id IS NULL AND e.idempotency_key = input.key"},
+        " FROM input LEFT JOIN ins ON ins.id = input.id"},
 
     /* POST /api/jobs/batch: the same rows in one statement, answered in item order as
      * (i, id, created) without the jobs' JSON. An item whose idempotency key already exists

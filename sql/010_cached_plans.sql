@@ -3,16 +3,22 @@
 -- A LANGUAGE sql function that cannot be inlined (these update rows) parses and plans its
 -- body on every call: about 1 ms per call, a fifth of the database's CPU in a drain of no-op
 -- jobs. A PL/pgSQL body's statements are prepared once per session and reused. Their plans
--- are generic by design (see 008: rows are found by primary key or through the claim index
--- whatever the estimates say), so the functions ask for the generic plan outright instead of
--- re-planning the first five calls of each session to find out.
+-- are generic by design (see 008: rows are found by primary key or through the claim index),
+-- so the functions ask for the generic plan outright instead of re-planning the first five
+-- calls of each session to find out.
 --
--- The bodies, arguments, answers and behaviour are those of 008 unchanged; column names in
--- the bodies win over the OUT parameters of the same name (#variable_conflict use_column).
+-- A plan kept for the whole session must not depend on how big job_queue was when it was
+-- made: planned while the table was nearly empty, "id = ANY (…)" became a sequential scan,
+-- which every later call of that session would repeat over a queue of any size. So every
+-- read of job_queue here has an index condition (the not-found/conflict tail now looks up
+-- only the ids that were not applied), and the functions plan with enable_seqscan off.
+--
+-- Arguments, answers and behaviour are those of 008 unchanged; column names in the bodies win
+-- over the OUT parameters of the same name (#variable_conflict use_column).
 
 CREATE OR REPLACE FUNCTION fs_jobs_claim(agent text, max_jobs int, worker text, lease_s int)
 RETURNS TABLE (id bigint, attempt int, lease int, payload jsonb)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
@@ -31,7 +37,7 @@ END
 $$;
 CREATE OR REPLACE FUNCTION fs_jobs_complete(items jsonb, with_job bool)
 RETURNS TABLE (i int, id bigint, outcome text, status text, job json, attempts int, reported int)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
@@ -49,13 +55,15 @@ BEGIN
     UNION ALL
     SELECT x.i, x.id, CASE WHEN e.id IS NULL THEN 'not_found' ELSE 'conflict' END, e.status, NULL,
            e.attempts, x.attempt
-    FROM input x LEFT JOIN job_queue e ON e.id = x.id
+    FROM input x LEFT JOIN job_queue e
+        ON e.id = x.id
+       AND e.id = ANY (ARRAY(SELECT y.id FROM input y WHERE y.id NOT IN (SELECT u.id FROM upd u)))
     WHERE x.id NOT IN (SELECT u.id FROM upd u);
 END
 $$;
 CREATE OR REPLACE FUNCTION fs_jobs_fail(items jsonb, with_job bool, base_ms int, cap_ms int)
 RETURNS TABLE (i int, id bigint, outcome text, status text, job json, attempts int, reported int)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
@@ -85,7 +93,9 @@ BEGIN
     UNION ALL
     SELECT x.i, x.id, CASE WHEN e.id IS NULL THEN 'not_found' ELSE 'conflict' END, e.status, NULL,
            e.attempts, x.attempt
-    FROM input x LEFT JOIN job_queue e ON e.id = x.id
+    FROM input x LEFT JOIN job_queue e
+        ON e.id = x.id
+       AND e.id = ANY (ARRAY(SELECT y.id FROM input y WHERE y.id NOT IN (SELECT u.id FROM upd u)))
     WHERE x.id NOT IN (SELECT u.id FROM upd u);
 END
 $$;

@@ -1,0 +1,92 @@
+"""Plans kept for a whole session stay index lookups however big job_queue grows.
+
+The gateway prepares its statements once per connection and the claim/complete/fail
+functions keep generic plans per session (sql/010), so a plan made while the queue was
+nearly empty is still used when it holds many jobs. Each test makes the plans on a (nearly)
+empty queue with autovacuum off (no ANALYZE to replan), adds 5,000 jobs, runs the same
+statements again and checks, in PostgreSQL's table statistics, that nothing read job_queue
+sequentially."""
+
+import time
+
+import psycopg2
+
+from fsutil import expect
+
+AGENT = "code_analyzer"
+BULK = 5000
+
+
+def grow_queue(db):
+    db.execute("INSERT INTO job_queue (payload, target_agent)"
+               " SELECT '{}', 'bulk' FROM generate_series(1, %s)", (BULK,))
+
+
+def sequential_reads(db, test_db):
+    """Rows of job_queue read by sequential scans, once every other session has ended (a
+    session reports its table statistics when it ends)."""
+    dbname = test_db.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 10
+    while db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (dbname,)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    db.execute("SELECT pg_stat_clear_snapshot()")
+    return db.scalar("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'job_queue'")
+
+
+def start(gateway_factory, db):
+    db.execute("ALTER TABLE job_queue SET (autovacuum_enabled = false)")
+    return gateway_factory(env={"FLOWSTATE_SWEEP_INTERVAL_MS": "0"})
+
+
+def test_single_inserts(gateway_factory, db, test_db):
+    """The group-commit insert used to LEFT JOIN job_queue to answer repeated idempotency
+    keys: planned on an empty table, a hash join over the whole queue, so every POST read
+    every job (single creations fell from ~12k/s to ~3k/s as the queue grew)."""
+    gw = start(gateway_factory, db)
+    body = {"targetAgent": AGENT, "payload": {"taskType": "ping"}}
+    for _ in range(8):  # past the five custom plans: the statement now has its generic plan
+        expect(gw.post("/api/jobs", json=body), 201)
+    grow_queue(db)
+    for i in range(4):
+        expect(gw.post("/api/jobs", json={**body, "idempotencyKey": f"k{i % 2}"}), 201 if i < 2 else 200)
+    assert gw.stop() == 0
+    read = sequential_reads(db, test_db)
+    assert read < BULK, f"the inserts read {read} rows of job_queue sequentially"
+    assert db.count("job_queue", "target_agent = %s", (AGENT,)) == 10
+
+
+def test_claims_and_outcomes(gateway_factory, db, test_db):
+    """fs_jobs_claim/complete/fail planned while the queue was nearly empty turned
+    "id = ANY (…)" into sequential scans, and the not-found/conflict answers joined the whole
+    table; the session kept those plans for good."""
+    gw = start(gateway_factory, db)
+    worker = psycopg2.connect(test_db)
+    worker.autocommit = True
+
+    def round_of_reports():
+        ids = [expect(gw.post("/api/jobs", json={"targetAgent": AGENT, "payload": {}}), 201)["id"]
+               for _ in range(2)]
+        with worker.cursor() as c:
+            c.execute("SELECT id, attempt FROM fs_jobs_claim(%s, 2, 'test:1', 30)", (AGENT,))
+            claimed = dict(c.fetchall())
+        assert sorted(claimed) == sorted(ids)
+        done, failed = ids
+        expect(gw.post(f"/api/jobs/{done}/complete", json={"attempt": 1, "result": {"ok": True}}), 200)
+        expect(gw.post(f"/api/jobs/{failed}/fail", json={"attempt": 1, "error": "boom", "retryable": False}),
+               200)
+        expect(gw.post(f"/api/jobs/{done}/complete", json={"attempt": 1}), 409)  # conflict answer
+        expect(gw.post("/api/jobs/99999999/fail", json={"attempt": 1, "error": "x"}), 404)
+        expect(gw.post("/api/jobs/complete",
+                       json={"jobs": [{"id": done, "attempt": 1}, {"id": 99999998, "attempt": 1}]}), 200)
+
+    for _ in range(3):
+        round_of_reports()
+    grow_queue(db)
+    round_of_reports()
+    worker.close()
+    assert gw.stop() == 0
+    read = sequential_reads(db, test_db)
+    assert read < BULK, f"claims and reports read {read} rows of job_queue sequentially"
+    assert db.count("job_queue", "status = 'completed'") == 4
+    assert db.count("job_queue", "status = 'failed'") == 4
