@@ -22,7 +22,7 @@ struct http_client {
     char unusable[256];        /* why no call can be made, or "" */
     char *head;                /* the request head being sent */
     size_t head_cap;
-    struct http_body body;
+    struct strbuf body;
     long timeout_ms;
 };
 

@@ -96,7 +96,7 @@ void http_tls_free(struct http_tls *t)
 }
 
 struct sink {
-    struct http_body *out;
+    struct strbuf *out;
     int overflow;
 };
 
@@ -111,7 +111,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 int http_tls_send(struct http_tls *t, const char *method, const char *url, const char *body, size_t body_len,
-                  long timeout_ms, long connect_ms, struct http_body *out, char *err, size_t errlen)
+                  long timeout_ms, long connect_ms, struct strbuf *out, char *err, size_t errlen)
 {
     CURL *c = t->easy;
     struct sink sink = {out, 0};

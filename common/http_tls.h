@@ -20,6 +20,6 @@ void http_tls_free(struct http_tls *t);
 /* One request to the absolute url; the answer's body goes to out. Returns the HTTP status,
  * or 0 with a reason in err. */
 int http_tls_send(struct http_tls *t, const char *method, const char *url, const char *body, size_t body_len,
-                  long timeout_ms, long connect_ms, struct http_body *out, char *err, size_t errlen);
+                  long timeout_ms, long connect_ms, struct strbuf *out, char *err, size_t errlen);
 
 #endif

@@ -42,24 +42,11 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int http_body_append(struct http_body *b, const char *data, size_t n)
+int http_body_append(struct strbuf *b, const char *data, size_t n)
 {
-    if (b->len + n + 1 > HTTP_WIRE_MAX_ANSWER + 1)
+    if (b->len + n > HTTP_WIRE_MAX_ANSWER)
         return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown)
-            return -1;
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    return strbuf_add(b, data, n);
 }
 
 struct http_wire *http_wire_new(const char *host, const char *port)
@@ -301,7 +288,7 @@ static bool value_has(const char *v, size_t vlen, const char *token)
     return false;
 }
 
-static int chunked_body(struct call *c, size_t pos, struct http_body *out, size_t *end)
+static int chunked_body(struct call *c, size_t pos, struct strbuf *out, size_t *end)
 {
     for (;;) {
         long eol = line_end(c, pos, 1024);
@@ -336,9 +323,10 @@ static int chunked_body(struct call *c, size_t pos, struct http_body *out, size_
     return 0;
 }
 
-/* Reads one answer (skipping 1xx interim answers) into out. Its status, or -1. *keep says
- * whether the connection may carry the next request. */
-static int read_answer(struct call *c, const char *method, struct http_body *out, bool *keep)
+/* Reads one answer (skipping 1xx interim answers) into out; an answer to a HEAD request
+ * has no body. Its status, or -1. *keep says whether the connection may carry the next
+ * request. */
+static int read_answer(struct call *c, bool head_request, struct strbuf *out, bool *keep)
 {
     struct http_wire *w = c->w;
     size_t start = 0;
@@ -371,7 +359,7 @@ static int read_answer(struct call *c, const char *method, struct http_body *out
         size_t cl_len = 0;
         const char *cl = header(head, head_len, "Content-Length", &cl_len);
         size_t end = pos;
-        if (strcmp(method, "HEAD") == 0 || status == 204 || status == 304) {
+        if (head_request || status == 204 || status == 304) {
             /* no body */
         } else if (te && value_has(te, vlen, "chunked")) {
             if (chunked_body(c, pos, out, &end) < 0)
@@ -407,14 +395,11 @@ static int read_answer(struct call *c, const char *method, struct http_body *out
 }
 
 int http_wire_send(struct http_wire *w, const char *head, size_t head_len, const char *body,
-                   size_t body_len, long timeout_ms, long connect_ms, struct http_body *out, char *err,
+                   size_t body_len, long timeout_ms, long connect_ms, struct strbuf *out, char *err,
                    size_t errlen)
 {
     struct call c = {w, now_ms() + timeout_ms, timeout_ms, err, errlen};
-    const char *method_end = memchr(head, ' ', head_len);
-    char method[16] = "";
-    if (method_end && (size_t)(method_end - head) < sizeof(method))
-        memcpy(method, head, (size_t)(method_end - head));
+    bool head_request = head_len > 5 && memcmp(head, "HEAD ", 5) == 0;
     for (int attempt = 0;; attempt++) {
         out->len = 0;
         if (out->p)
@@ -425,7 +410,7 @@ int http_wire_send(struct http_wire *w, const char *head, size_t head_len, const
         w->in_len = 0;
         w->eof = false;
         bool keep = false;
-        int status = write_all(&c, head, head_len, body, body_len) < 0 ? -1 : read_answer(&c, method, out, &keep);
+        int status = write_all(&c, head, head_len, body, body_len) < 0 ? -1 : read_answer(&c, head_request, out, &keep);
         if (status > 0) {
             if (!keep || w->eof)
                 disconnect(w);

@@ -9,11 +9,7 @@
 
 #include <stddef.h>
 
-/* An answer's body: NUL-terminated, grown as it arrives, kept between calls. */
-struct http_body {
-    char *p;
-    size_t len, cap;
-};
+#include "common/strbuf.h"
 
 /* Largest answer accepted (head and body); more fails the call. */
 #define HTTP_WIRE_MAX_ANSWER (64u << 20)
@@ -31,11 +27,11 @@ void http_wire_free(struct http_wire *w);
  * (body_len bytes, may be 0) — and reads the answer into out within timeout_ms (connecting
  * within connect_ms of it). Returns the HTTP status, or 0 with a reason in err. */
 int http_wire_send(struct http_wire *w, const char *head, size_t head_len, const char *body,
-                   size_t body_len, long timeout_ms, long connect_ms, struct http_body *out, char *err,
+                   size_t body_len, long timeout_ms, long connect_ms, struct strbuf *out, char *err,
                    size_t errlen);
 
-/* Appends n bytes to b, keeping it NUL-terminated. -1 when out of memory or past
- * HTTP_WIRE_MAX_ANSWER. */
-int http_body_append(struct http_body *b, const char *data, size_t n);
+/* Appends n bytes of an answer's body to b (kept between calls). -1 when out of memory or
+ * past HTTP_WIRE_MAX_ANSWER. */
+int http_body_append(struct strbuf *b, const char *data, size_t n);
 
 #endif

@@ -13,34 +13,7 @@
 
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53: every integer up to here is a double */
 
-struct out {
-    char *p;
-    size_t len, cap;
-};
-
-static bool reserve(struct out *o, size_t n)
-{
-    if (o->len + n + 1 <= o->cap)
-        return true;
-    size_t cap = o->cap ? o->cap : 256;
-    while (cap < o->len + n + 1)
-        cap *= 2;
-    char *p = realloc(o->p, cap);
-    if (!p)
-        return false;
-    o->p = p;
-    o->cap = cap;
-    return true;
-}
-
-static bool put(struct out *o, const char *s, size_t n)
-{
-    if (!reserve(o, n))
-        return false;
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    return true;
-}
+static bool put(struct strbuf *o, const char *s, size_t n) { return strbuf_add(o, s, n) == 0; }
 
 size_t json_print_number(double d, char buf[JSON_NUMBER_MAX])
 {
@@ -68,7 +41,7 @@ size_t json_print_number(double d, char buf[JSON_NUMBER_MAX])
     return (size_t)len;
 }
 
-static bool put_string(struct out *o, const char *s)
+static bool put_string(struct strbuf *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     if (!put(o, "\"", 1))
@@ -101,7 +74,7 @@ static bool put_string(struct out *o, const char *s)
     return put(o, run, (size_t)(s - run)) && put(o, "\"", 1);
 }
 
-static bool put_item(struct out *o, const cJSON *item)
+static bool put_item(struct strbuf *o, const cJSON *item)
 {
     switch (item->type & 0xFF) {
     case cJSON_NULL: return put(o, "null", 4);
@@ -134,13 +107,23 @@ static bool put_item(struct out *o, const cJSON *item)
     }
 }
 
+int json_print_append(struct strbuf *b, const cJSON *item)
+{
+    size_t len = b->len;
+    if (item && put_item(b, item))
+        return 0;
+    b->len = len; /* drop what was written */
+    if (b->p)
+        b->p[len] = '\0';
+    return -1;
+}
+
 char *json_print(const cJSON *item)
 {
-    struct out o = {0};
-    if (!item || !put_item(&o, item) || !reserve(&o, 0)) {
+    struct strbuf o = {0};
+    if (json_print_append(&o, item) < 0) {
         free(o.p);
         return NULL;
     }
-    o.p[o.len] = '\0';
     return o.p;
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/strbuf.h"
+
 /* Room for any number json_print_number writes, with its NUL. */
 #define JSON_NUMBER_MAX 32
 
@@ -15,6 +17,9 @@
  * (below 2^53) are written out in digits instead of exponent form, and numbers cJSON would round
  * (it accepts 15 digits that are merely close) are written exactly. */
 char *json_print(const cJSON *item);
+
+/* Appends the same text to b. 0, or -1 (b as it was) when out of memory or invalid. */
+int json_print_append(struct strbuf *b, const cJSON *item);
 
 /* Writes d as JSON into buf (NaN and infinities as null); returns its length. */
 size_t json_print_number(double d, char buf[JSON_NUMBER_MAX]);

@@ -54,6 +54,7 @@ bool test_check_contains(const char *haystack, const char *needle, bool want, co
 void register_config_tests(void);
 void register_json_tests(void);
 void register_json_print_tests(void);
+void register_strbuf_tests(void);
 void register_router_tests(void);
 void register_apikey_tests(void);
 void register_isotime_tests(void);

@@ -142,6 +142,7 @@ int main(int argc, char **argv)
     register_config_tests();
     register_json_tests();
     register_json_print_tests();
+    register_strbuf_tests();
     register_router_tests();
     register_apikey_tests();
     register_isotime_tests();

@@ -1,9 +1,9 @@
 /* Unit tests for common/http_client over http_wire, against a scripted HTTP server on a
- * loopback port in a thread of this process: the request as sent (request line with the
- * base URL's path, Host, Authorization, Content-Length), answers with Content-Length,
- * chunked or running to the end of the connection, 100 Continue, keep-alive reuse, a
- * keep-alive the server dropped (sent again on a new connection), no answer, timeouts,
- * refused connections, malformed answers, unusable URLs, and https through libcurl. */
+ * loopback port in a thread of this process: the request as sent (request line with the base
+ * URL's path, Host, Authorization, Content-Length), answers with Content-Length, chunked or
+ * running to the end of the connection, HEAD (no body), 100 Continue, keep-alive reuse, a
+ * keep-alive the server dropped (sent again on a new connection), no answer, timeouts, refused
+ * connections, malformed answers, unusable URLs, and https through libcurl. */
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -141,6 +141,26 @@ static void request_case(const void *arg)
     CHECK_CONTAINS(s.requests[0], "\r\nContent-Length: 10\r\n\r\n{\"x\":true}");
     CHECK(strncmp(s.requests[1], "GET /base/health HTTP/1.1\r\n", 27) == 0);
     CHECK_LACKS(s.requests[1], "Content-Length");
+}
+
+/* An answer to HEAD has no body even when it gives a Content-Length; the next answer on
+ * the connection is read from where the head ended. */
+static void head_case(const void *arg)
+{
+    (void)arg;
+    static const struct conn_script conns[] = {{.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                                                             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}}};
+    struct server s;
+    REQUIRE(server_start(&s, conns, 1));
+    struct http_client *hc = client_for(&s, "", 2000);
+    struct http_response r;
+    CHECK_LONG(http_client_send(hc, "HEAD", "/x", NULL, &r), 200);
+    CHECK_LONG(r.body_len, 0);
+    CHECK_LONG(http_client_send(hc, "GET", "/y", NULL, &r), 200);
+    CHECK_STR(r.body, "ok");
+    http_client_free(hc);
+    server_stop(&s);
+    CHECK_LONG(s.accepted, 1);
 }
 
 struct answer_row {
@@ -296,6 +316,7 @@ static void https_case(const void *arg)
 void register_http_client_tests(void)
 {
     test_add("http_client request and keep-alive", request_case, NULL);
+    test_add("http_client HEAD answer without body", head_case, NULL);
     for (size_t i = 0; i < COUNT_OF(answer_rows); i++)
         test_addf(answer_case, &answer_rows[i], "http_client answer %s", answer_rows[i].name);
     test_add("http_client stale keep-alive sent again", stale_case, NULL);

@@ -145,6 +145,27 @@ static void long_string(const void *arg)
     free(s);
 }
 
+static void appends(const void *arg)
+{
+    (void)arg;
+    struct strbuf b = {0};
+    REQUIRE(strbuf_add(&b, "[", 1) == 0);
+    cJSON *n = cJSON_CreateNumber(17);
+    CHECK_LONG(json_print_append(&b, n), 0);
+    CHECK_STR(b.p, "[17");
+    cJSON *bad = cJSON_CreateArray();
+    cJSON *invalid = cJSON_CreateNull();
+    invalid->type = cJSON_Invalid;
+    cJSON_AddItemToArray(bad, cJSON_CreateString("written, then dropped"));
+    cJSON_AddItemToArray(bad, invalid);
+    CHECK_LONG(json_print_append(&b, bad), -1);
+    CHECK_STR(b.p, "[17"); /* as it was */
+    CHECK_LONG(b.len, 3);
+    free(b.p);
+    cJSON_Delete(n);
+    cJSON_Delete(bad);
+}
+
 void register_json_print_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(same_as_cjson); i++)
@@ -154,4 +175,5 @@ void register_json_print_tests(void)
     test_add("json_print built tree with raw", built_tree, NULL);
     test_add("json_print refuses invalid items", refuses_invalid, NULL);
     test_add("json_print long string", long_string, NULL);
+    test_add("json_print_append keeps or restores the buffer", appends, NULL);
 }

@@ -113,30 +113,8 @@ int reporter_register(struct runtime *rt, char *err, size_t errlen)
 
 /* ---- outcomes ---------------------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static bool buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 8192;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return false;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return true;
-}
-
-static char *outcome_item(const struct job *j)
+/* Appends job's outcome to a report body as one item of "jobs". */
+static bool add_outcome(struct strbuf *b, const struct job *j)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)j->id);
@@ -147,9 +125,9 @@ static char *outcome_item(const struct job *j)
     } else {
         cJSON_AddItemReferenceToObject(o, "result", j->result);
     }
-    char *text = json_print(o);
+    bool ok = json_print_append(b, o) == 0;
     cJSON_Delete(o);
-    return text;
+    return ok;
 }
 
 static void ack(struct runtime *rt, struct job **jobs, int n)
@@ -166,6 +144,8 @@ static void ack(struct runtime *rt, struct job **jobs, int n)
 /* Reads {"results":[{"id":…,"status":…}|{"id":…,"error":{…}}]} and logs refusals. */
 static void log_refusals(const char *body, bool failed_kind)
 {
+    if (!strstr(body, "\"error\"")) /* the usual answer: every outcome applied */
+        return;
     cJSON *doc = cJSON_Parse(body);
     const cJSON *results = cJSON_GetObjectItemCaseSensitive(doc, "results");
     const cJSON *r;
@@ -222,16 +202,14 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct job **j
     backoff_init(&bo, 200, 5000);
     int done = 0;
     while (done < n) {
-        struct buf b = {0};
+        struct strbuf b = {0};
         int take = 0;
-        bool ok = buf_add(&b, "{\"jobs\":[", 9);
+        bool ok = strbuf_add(&b, "{\"jobs\":[", 9) == 0;
         while (ok && done + take < n && (take == 0 || b.len < REPORT_BODY_MAX)) {
-            char *item = outcome_item(jobs[done + take]);
-            ok = item && (take == 0 || buf_add(&b, ",", 1)) && buf_add(&b, item, strlen(item));
-            free(item);
+            ok = (take == 0 || strbuf_add(&b, ",", 1) == 0) && add_outcome(&b, jobs[done + take]);
             take += ok;
         }
-        ok = ok && buf_add(&b, "]}", 2);
+        ok = ok && strbuf_add(&b, "]}", 2) == 0;
         if (!ok) {
             free(b.p);
             log_error("msg=\"out of memory building a report\"");

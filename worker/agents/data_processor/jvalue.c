@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strbuf.h"
+
 enum rank { R_MISSING, R_NULL, R_FALSE, R_TRUE, R_NUMBER, R_STRING, R_ARRAY, R_OBJECT, R_OTHER };
 
 static enum rank rank_of(const cJSON *v)
@@ -86,30 +88,14 @@ bool jvalue_equal(const cJSON *a, const cJSON *b) { return jvalue_compare(a, b) 
 /* ---- canonical text ------------------------------------------------------------------ */
 
 struct buf {
-    char *data;
-    size_t len, cap;
+    struct strbuf s;
     bool oom;
 };
 
 static void put(struct buf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            b->oom = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (!b->oom && strbuf_add(&b->s, s, n) < 0)
+        b->oom = true;
 }
 
 static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
@@ -184,13 +170,13 @@ static void render(struct buf *b, const cJSON *v)
 
 char *jvalue_render(const cJSON *v)
 {
-    struct buf b = {NULL, 0, 0, false};
+    struct buf b = {{0}, false};
     render(&b, v);
     if (b.oom) {
-        free(b.data);
+        free(b.s.p);
         return NULL;
     }
-    return b.data;
+    return b.s.p;
 }
 
 const char *jvalue_type_name(const cJSON *v)
