@@ -317,6 +317,7 @@ void gateway_close(struct gateway *gw)
     batcher_free(gw->completes);
     batcher_free(gw->fails);
     authcache_free(gw->auth);
+    request_spares_free(gw);
     if (gw->sigterm_ev)
         event_free(gw->sigterm_ev);
     if (gw->sigint_ev)

@@ -43,6 +43,8 @@ struct gateway {
     struct event *sigterm_ev, *sigint_ev, *drain_timer;
     char id_prefix[9];
     unsigned long next_id;
+    struct request *spare_requests; /* freed request contexts kept for reuse (request.c) */
+    int spare_count;
 };
 
 /* Builds the gateway (listening socket, pool, signal handlers). Returns 0, or -1 having

@@ -1,5 +1,6 @@
 /* health — liveness (/health: the process answers) and readiness (/ready: a query
  * round-trips through the pool). Both are public. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -11,14 +12,29 @@
 
 #define FLOWSTATE_VERSION "0.1.0"
 
+/* The body changes at most once a second (uptime) or when the database goes up or down, so
+ * it is formatted then and reused in between. */
+struct health_body {
+    long uptime;
+    bool db_up;
+    int len; /* 0: not made yet */
+    char text[160];
+};
+
 void health_get(struct request *r)
 {
-    char body[160];
-    int n = snprintf(body, sizeof(body),
-                     "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION
-                     "\",\"uptimeSeconds\":%ld,\"database\":\"%s\"}",
-                     (long)(time(NULL) - r->gw->started), pgpool_is_up(r->gw->pool) ? "up" : "down");
-    request_reply(r, 200, body, (size_t)n);
+    static struct health_body cached; /* the gateway runs one event loop thread */
+    long uptime = (long)(time(NULL) - r->gw->started);
+    bool db_up = pgpool_is_up(r->gw->pool);
+    if (cached.len == 0 || cached.uptime != uptime || cached.db_up != db_up) {
+        cached.uptime = uptime;
+        cached.db_up = db_up;
+        cached.len = snprintf(cached.text, sizeof(cached.text),
+                              "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION
+                              "\",\"uptimeSeconds\":%ld,\"database\":\"%s\"}",
+                              uptime, db_up ? "up" : "down");
+    }
+    request_reply(r, 200, cached.text, (size_t)cached.len);
 }
 
 static void ready_done(PGresult *res, void *arg)

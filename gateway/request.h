@@ -21,7 +21,6 @@ struct gateway;
 struct request {
     struct evhttp_request *req;
     struct gateway *gw;
-    struct route_match match;
     char id[72];
     enum route_method method;
     enum role role;
@@ -39,11 +38,18 @@ struct request {
     void (*on_created)(struct request *r, const char *job, size_t len, bool created);
     int retries;
     bool solo;
+    /* Last: it holds a 2 KB decode buffer that router_match fills, so a new request zeroes
+     * only the fields above (request_new). */
+    struct route_match match;
 };
 
 /* Creates the context for an incoming request (id assigned, query parsed). NULL on
- * allocation failure or an unparsable URI (the caller answers 400). */
+ * allocation failure or an unparsable URI (the caller answers 400). Contexts are recycled:
+ * a freed one is kept for the next request (up to REQUEST_SPARES_MAX), since one is larger
+ * than malloc's per-thread cache takes and every request needs one. */
 struct request *request_new(struct gateway *gw, struct evhttp_request *req);
+/* Frees the recycled contexts (gateway_close). */
+void request_spares_free(struct gateway *gw);
 
 /* Replies with status and a JSON body of len bytes and frees r. */
 void request_reply(struct request *r, int status, const char *json, size_t len);

@@ -1,5 +1,6 @@
 """GET /health, GET /ready, X-Request-Id, unknown routes (404) and wrong methods (405)."""
 
+import re
 import signal
 import time
 
@@ -55,6 +56,42 @@ def test_request_id_generated(gateway):
     assert a and REQUEST_ID_RE.match(a), f"generated X-Request-Id {a!r}"
     assert b and REQUEST_ID_RE.match(b), f"generated X-Request-Id {b!r}"
     assert a != b, "two requests got the same generated X-Request-Id"
+
+
+def test_generated_request_ids_count_up(gateway):
+    # "<8 hex>-<n>", one prefix per process, n counting up: written without printf, so the
+    # digits are checked across carries (9 -> 10, 99 -> 100 once enough requests ran).
+    ids = [gateway.get("/health").headers.get("X-Request-Id") for _ in range(120)]
+    prefixes = {i.split("-")[0] for i in ids}
+    assert len(prefixes) == 1 and re.fullmatch(r"[0-9a-f]{8}", prefixes.pop()), ids[:3]
+    numbers = [i.split("-", 1)[1] for i in ids]
+    assert all(re.fullmatch(r"[1-9][0-9]*", n) for n in numbers), numbers
+    numbers = [int(n) for n in numbers]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers), numbers
+
+
+def test_recycled_request_contexts_carry_nothing_over(gateway):
+    # Request contexts are reused; what one request set must not show in the next on the
+    # same connection: its client id, its route's allowed methods, its query.
+    r = gateway.get("/health", headers={"X-Request-Id": "client-given"})
+    assert r.headers.get("X-Request-Id") == "client-given"
+    r = gateway.get("/health")
+    assert r.headers.get("X-Request-Id") != "client-given"
+    assert REQUEST_ID_RE.match(r.headers.get("X-Request-Id", ""))
+    expect_error(gateway.delete("/api/jobs"), 405, "method_not_allowed")
+    r = gateway.get("/api/nothing/here")
+    expect_error(r, 404, "not_found")
+    assert "Allow" not in r.headers, r.headers
+    expect_error(gateway.get("/api/jobs?status=bogus"), 400, "invalid_field")
+    expect(gateway.get("/api/jobs"), 200)
+
+
+def test_health_uptime_advances(gateway):
+    # The body is reused within a second; it must still move on.
+    first = expect(gateway.get("/health", auth=None), 200)["uptimeSeconds"]
+    time.sleep(1.1)
+    later = expect(gateway.get("/health", auth=None), 200)["uptimeSeconds"]
+    assert later >= first + 1, (first, later)
 
 
 def test_invalid_request_id_replaced(gateway):
