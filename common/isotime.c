@@ -70,13 +70,43 @@ int isotime_parse(const char *s, double *epoch)
     return 0;
 }
 
+/* Writes v (0 <= v < 10^width) as exactly width digits; returns the end. */
+static char *put_digits(char *p, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 char *isotime_now(char buf[ISOTIME_LEN])
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, ISOTIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, ISOTIME_LEN - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+    return isotime_format(&ts, buf);
+}
+
+char *isotime_format(const struct timespec *ts, char buf[ISOTIME_LEN])
+{
+    struct tm tm;
+    gmtime_r(&ts->tv_sec, &tm);
+    /* Written digit by digit: strftime and snprintf cost more than the rest of a ping job. */
+    char *p = buf;
+    p = put_digits(p, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_digits(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = put_digits(p, tm.tm_sec, 2);
+    *p++ = '.';
+    p = put_digits(p, (int)(ts->tv_nsec / 1000000), 3);
+    *p++ = 'Z';
+    *p = '\0';
     return buf;
 }

@@ -12,5 +12,8 @@ int isotime_parse(const char *s, double *epoch);
 /* Writes the current UTC time with milliseconds ("2030-01-01T00:00:00.123Z") into buf
  * (ISOTIME_LEN bytes). Returns buf. */
 char *isotime_now(char buf[ISOTIME_LEN]);
+/* The same for the time ts (years 0 to 9999). */
+struct timespec;
+char *isotime_format(const struct timespec *ts, char buf[ISOTIME_LEN]);
 
 #endif

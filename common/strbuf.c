@@ -2,23 +2,18 @@
 #include "common/strbuf.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-int strbuf_add(struct strbuf *b, const char *s, size_t n)
+int strbuf_grow(struct strbuf *b, size_t more)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown)
-            return -1;
-        b->p = grown;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (b->len + more + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *grown = realloc(b->p, cap);
+    if (!grown)
+        return -1;
+    b->p = grown;
+    b->cap = cap;
     return 0;
 }

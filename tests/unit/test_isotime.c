@@ -2,6 +2,7 @@
  * Python's datetime.fromisoformat) and of invalid ones. */
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "common/isotime.h"
 #include "tests/unit/harness.h"
@@ -108,8 +109,47 @@ static void invalid_case_run(const void *arg)
     CHECK(got == -12345.0); /* untouched on error */
 }
 
+struct format_case {
+    struct timespec ts;
+    const char *want;
+};
+
+static const struct format_case format_cases[] = {
+    {{0, 0}, "1970-01-01T00:00:00.000Z"},
+    {{1893456000, 5000000}, "2030-01-01T00:00:00.005Z"},
+    {{1835438400, 999999999}, "2028-02-29T12:00:00.999Z"}, /* milliseconds truncate */
+    {{1735707599, 123456789}, "2025-01-01T04:59:59.123Z"},
+    {{2147483648, 0}, "2038-01-19T03:14:08.000Z"},
+    {{253402300799, 10000000}, "9999-12-31T23:59:59.010Z"},
+};
+
+static void format_case_run(const void *arg)
+{
+    const struct format_case *c = arg;
+    char buf[ISOTIME_LEN];
+    CHECK_STR(isotime_format(&c->ts, buf), c->want);
+}
+
+/* isotime_now reads back as a time between the clock readings around it. */
+static void now_round_trip(const void *arg)
+{
+    (void)arg;
+    struct timespec before, after;
+    char buf[ISOTIME_LEN];
+    clock_gettime(CLOCK_REALTIME, &before);
+    isotime_now(buf);
+    clock_gettime(CLOCK_REALTIME, &after);
+    double got = -1;
+    CHECK_LONG(isotime_parse(buf, &got), 0);
+    CHECK((double)before.tv_sec + (double)(before.tv_nsec / 1000000) / 1000.0 <= got + 1e-9);
+    CHECK(got <= (double)after.tv_sec + (double)after.tv_nsec / 1e9);
+}
+
 void register_isotime_tests(void)
 {
+    for (size_t i = 0; i < COUNT_OF(format_cases); i++)
+        test_addf(format_case_run, &format_cases[i], "isotime format %s", format_cases[i].want);
+    test_addf(now_round_trip, NULL, "isotime now reads back between clock readings");
     for (size_t i = 0; i < COUNT_OF(valid_cases); i++)
         test_addf(valid_case_run, &valid_cases[i], "isotime valid %s", valid_cases[i].s);
     for (size_t i = 0; i < COUNT_OF(invalid_cases); i++)

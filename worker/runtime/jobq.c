@@ -64,7 +64,7 @@ void job_free(struct job *j)
     if (!j)
         return;
     cJSON_Delete(j->payload);
-    cJSON_Delete(j->result);
+    free(j->result);
     free(j->error);
     free(j);
 }

@@ -19,6 +19,7 @@
 
 #define HTTP_TIMEOUT_MS 30000
 #define REPORT_BODY_MAX (512 * 1024)
+#define REPORT_BODY_KEEP (128 * 1024) /* larger report buffers are freed after use */
 
 static struct http_client *client_for(const struct runtime *rt)
 {
@@ -113,18 +114,36 @@ int reporter_register(struct runtime *rt, char *err, size_t errlen)
 
 /* ---- outcomes ---------------------------------------------------------------------- */
 
+/* Appends a completed job's item, {"id":…,"attempt":…,"result":…}, written around the
+ * result's text directly: building a tree for the wrapper cost more than the result. */
+static bool add_completed(struct strbuf *b, const struct job *j)
+{
+    char num[JSON_NUMBER_MAX];
+    size_t before = b->len;
+    bool ok = strbuf_add(b, "{\"id\":", 6) == 0 &&
+              strbuf_add(b, num, json_print_number((double)j->id, num)) == 0 &&
+              strbuf_add(b, ",\"attempt\":", 11) == 0 &&
+              strbuf_add(b, num, json_print_number(j->attempt, num)) == 0 &&
+              (!j->result || (strbuf_add(b, ",\"result\":", 10) == 0 &&
+                              strbuf_add(b, j->result, strlen(j->result)) == 0)) &&
+              strbuf_add(b, "}", 1) == 0;
+    if (!ok && b->p) {
+        b->len = before;
+        b->p[before] = '\0';
+    }
+    return ok;
+}
+
 /* Appends job's outcome to a report body as one item of "jobs". */
 static bool add_outcome(struct strbuf *b, const struct job *j)
 {
+    if (!j->failed)
+        return add_completed(b, j);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)j->id);
     cJSON_AddNumberToObject(o, "attempt", j->attempt);
-    if (j->failed) {
-        cJSON_AddStringToObject(o, "error", j->error ? j->error : "failed");
-        cJSON_AddBoolToObject(o, "retryable", j->retryable);
-    } else {
-        cJSON_AddItemReferenceToObject(o, "result", j->result);
-    }
+    cJSON_AddStringToObject(o, "error", j->error ? j->error : "failed");
+    cJSON_AddBoolToObject(o, "retryable", j->retryable);
     bool ok = json_print_append(b, o) == 0;
     cJSON_Delete(o);
     return ok;
@@ -193,32 +212,31 @@ static void backoff_wait(struct runtime *rt, long ms)
     pthread_mutex_unlock(&rt->lock);
 }
 
-/* Sends jobs (all completes or all fails) in bodies of at most REPORT_BODY_MAX bytes. */
-static void send_kind(struct runtime *rt, struct http_client *hc, struct job **jobs, int n,
-                      bool failed_kind)
+/* Sends jobs (all completes or all fails) in bodies of at most REPORT_BODY_MAX bytes, built
+ * in b (kept between reports so that it does not grow again for each). */
+static void send_kind(struct runtime *rt, struct http_client *hc, struct strbuf *b,
+                      struct job **jobs, int n, bool failed_kind)
 {
     const char *path = failed_kind ? "/api/jobs/fail" : "/api/jobs/complete";
     struct backoff bo;
     backoff_init(&bo, 200, 5000);
     int done = 0;
     while (done < n) {
-        struct strbuf b = {0};
+        b->len = 0;
         int take = 0;
-        bool ok = strbuf_add(&b, "{\"jobs\":[", 9) == 0;
-        while (ok && done + take < n && (take == 0 || b.len < REPORT_BODY_MAX)) {
-            ok = (take == 0 || strbuf_add(&b, ",", 1) == 0) && add_outcome(&b, jobs[done + take]);
+        bool ok = strbuf_add(b, "{\"jobs\":[", 9) == 0;
+        while (ok && done + take < n && (take == 0 || b->len < REPORT_BODY_MAX)) {
+            ok = (take == 0 || strbuf_add(b, ",", 1) == 0) && add_outcome(b, jobs[done + take]);
             take += ok;
         }
-        ok = ok && strbuf_add(&b, "]}", 2) == 0;
+        ok = ok && strbuf_add(b, "]}", 2) == 0;
         if (!ok) {
-            free(b.p);
             log_error("msg=\"out of memory building a report\"");
             backoff_wait(rt, backoff_next(&bo));
             continue;
         }
         struct http_response resp;
-        int code = http_client_send(hc, "POST", path, b.p, &resp);
-        free(b.p);
+        int code = http_client_send(hc, "POST", path, b->p, &resp);
         if (code == 200) {
             log_refusals(resp.body, failed_kind);
             ack(rt, jobs + done, take);
@@ -229,13 +247,13 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct job **j
             struct job *j = jobs[done];
             char msg[200];
             snprintf(msg, sizeof(msg), "the task's result is too large for the gateway (HTTP 413)");
-            cJSON_Delete(j->result);
+            free(j->result);
             j->result = NULL;
             free(j->error);
             j->error = strdup(msg);
             j->failed = true;
             j->retryable = false;
-            send_kind(rt, hc, jobs + done, 1, true);
+            send_kind(rt, hc, b, jobs + done, 1, true);
             done++;
         } else if (key_refused_status(code)) {
             /* Not acked: the jobs stay held, and the main thread hands them back. */
@@ -263,14 +281,15 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct job **j
     }
 }
 
-static void report(struct runtime *rt, struct http_client *hc, struct job **jobs, int n)
+static void report(struct runtime *rt, struct http_client *hc, struct strbuf *body,
+                   struct job **jobs, int n)
 {
     int nc = 0;
     /* completes first, then fails, each keeping claim order */
     struct job **sorted = malloc((size_t)n * sizeof(*sorted));
     if (!sorted) {
         for (int i = 0; i < n; i++)
-            send_kind(rt, hc, jobs + i, 1, jobs[i]->failed);
+            send_kind(rt, hc, body, jobs + i, 1, jobs[i]->failed);
         return;
     }
     for (int i = 0; i < n; i++)
@@ -281,9 +300,9 @@ static void report(struct runtime *rt, struct http_client *hc, struct job **jobs
         if (jobs[i]->failed)
             sorted[nc + nf++] = jobs[i];
     if (nc)
-        send_kind(rt, hc, sorted, nc, false);
+        send_kind(rt, hc, body, sorted, nc, false);
     if (nf)
-        send_kind(rt, hc, sorted + nc, nf, true);
+        send_kind(rt, hc, body, sorted + nc, nf, true);
     free(sorted);
 }
 
@@ -308,6 +327,7 @@ static void *reporter_main(void *arg)
     double next_beat = monotonic_now() + rt->heartbeat_s;
     double last_beat = 0;
     bool was_busy = false;
+    struct strbuf body = {0}; /* report bodies are built here */
     for (;;) {
         pthread_mutex_lock(&rt->lock);
         for (;;) {
@@ -345,7 +365,11 @@ static void *reporter_main(void *arg)
         pthread_mutex_unlock(&rt->lock);
 
         if (n > 0)
-            report(rt, hc, batch, n);
+            report(rt, hc, &body, batch, n);
+        if (body.cap > REPORT_BODY_KEEP) { /* an unusually large report: give it back */
+            free(body.p);
+            body = (struct strbuf){0};
+        }
         if (stop && n == 0)
             break;
         double now = monotonic_now();
@@ -367,6 +391,7 @@ static void *reporter_main(void *arg)
     if (send_state(hc, rt, "offline", 0, &resp) == 0)
         log_warn("msg=\"could not mark the agent offline\" error=\"%s\"", resp.error);
     free(batch);
+    free(body.p);
     http_client_free(hc);
     return NULL;
 }

@@ -9,6 +9,7 @@
 
 #include "common/isotime.h"
 #include "common/json.h"
+#include "common/json_print.h"
 #include "worker/runtime/shared.h"
 
 #define PING_SLEEP_MAX_MS 60000
@@ -109,13 +110,17 @@ void task_run(struct runtime *rt, struct job *job)
     } else {
         rc = fn(&ctx, job->payload, &out);
     }
-    if (rc == 0 && !out.result)
-        out.result = cJSON_CreateObject();
+    if (rc == 0) {
+        job->result = out.result ? json_print(out.result) : strdup("{}");
+        if (!job->result) {
+            snprintf(out.error, sizeof(out.error), "out of memory printing the task's result");
+            out.retryable = true;
+            rc = -1;
+        }
+    }
+    cJSON_Delete(out.result);
     job->failed = rc != 0;
     job->retryable = out.retryable;
-    job->result = rc == 0 ? out.result : NULL;
-    if (rc != 0) {
-        cJSON_Delete(out.result);
+    if (rc != 0)
         job->error = strdup(out.error[0] ? out.error : "the task failed without saying why");
-    }
 }
