@@ -364,6 +364,20 @@ static const struct utf8_case utf8_cases[] = {
     {"NUL byte", "a\0b", 3, false},
     {"only len bytes: valid prefix", "abc\xff", 3, true},
     {"only len bytes: cut sequence", "\xc3\xa9", 1, false},
+    /* past the eight-bytes-at-a-time ASCII run */
+    U8("ASCII, 8 bytes", "abcdefgh", true),
+    U8("ASCII, 23 bytes", "abcdefghijklmnopqrstuvw", true),
+    U8("U+00E9 after 8 ASCII", "abcdefgh\xc3\xa9", true),
+    U8("U+00E9 inside a word", "abcde\xc3\xa9" "fghijklmnop", true),
+    U8("U+1F600 after 16 ASCII", "abcdefghijklmnop\xf0\x9f\x98\x80xyz", true),
+    U8("lone continuation after 8 ASCII", "abcdefgh\x80", false),
+    U8("byte FF inside the second word", "abcdefghij\xffklmnop", false),
+    U8("surrogate after 9 ASCII", "abcdefghi\xed\xa0\x80", false),
+    {"NUL first in a word", "\0bcdefghijklmnop", 16, false},
+    {"NUL last in a word", "abcdefg\0ijklmnop", 16, false},
+    {"NUL in the second word", "abcdefghijklm\0op", 16, false},
+    {"NUL in the tail", "abcdefghijk\0", 12, false},
+    {"only len bytes: 16 of a longer string", "abcdefghijklmnop\xff", 16, true},
 };
 
 static void utf8_case_run(const void *arg)
