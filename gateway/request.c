@@ -35,22 +35,16 @@ static bool valid_client_id(const char *s)
 }
 
 /* Writes "<prefix>-<n>" (the id of a request that brought none) without printf, which
- * costs as much as the rest of a /health request's own work. out has room for it: the
- * prefix is 8 characters and n at most 20 digits. */
+ * cost as much as the rest of a /health request's own work. out has room for it: the
+ * prefix is 8 characters and n is written in digits (below 2^53 requests). */
 static void format_request_id(char *out, const char *prefix, unsigned long n)
 {
     size_t len = strlen(prefix);
     memcpy(out, prefix, len);
     out[len++] = '-';
-    char digits[24];
-    int k = 0;
-    do {
-        digits[k++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    while (k)
-        out[len++] = digits[--k];
-    out[len] = '\0';
+    char digits[JSON_NUMBER_MAX];
+    size_t k = json_print_number((double)n, digits);
+    memcpy(out + len, digits, k + 1);
 }
 
 /* A zeroed context, recycled when one is spare. The route match is left to router_match,
