@@ -48,7 +48,7 @@ static void format_request_id(char *out, const char *prefix, unsigned long n)
 }
 
 /* A zeroed context, recycled when one is spare. The route match is left to router_match,
- * apart from the fields read before a route is matched. */
+ * which sets every field it is read by. */
 static struct request *request_alloc(struct gateway *gw)
 {
     struct request *r = gw->spare_requests;
@@ -60,9 +60,6 @@ static struct request *request_alloc(struct gateway *gw)
         return NULL;
     }
     memset(r, 0, offsetof(struct request, match));
-    r->match.route = NULL;
-    r->match.nparams = 0;
-    r->match.allowed = 0;
     return r;
 }
 

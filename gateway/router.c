@@ -76,6 +76,7 @@ int router_match(const struct route *table, size_t n, enum route_method method, 
                  struct route_match *m)
 {
     m->route = NULL;
+    m->nparams = 0;
     m->allowed = 0;
     if (!path || path[0] != '/' || strlen(path) > ROUTER_MAX_PATH)
         return -1;

@@ -50,7 +50,8 @@ struct route_match {
 /* Literal segments must match exactly; ":name" matches one non-empty segment. The first
  * matching route wins, so list literal routes before parameterised ones. A trailing slash
  * is ignored. Returns 0 (m->route set), -1 no route has this path (404), or -2 the path
- * exists for other methods only (405; m->allowed set). */
+ * exists for other methods only (405; m->allowed set). m is fully set up either way
+ * (route, nparams and allowed), so a reused m needs no clearing. */
 int router_match(const struct route *table, size_t n, enum route_method method, const char *path,
                  struct route_match *m);
 
