@@ -78,13 +78,8 @@ static void after_auth(struct request *r)
                           "the body is %zu bytes; the limit is %ld", len, r->gw->body_limit);
             return;
         }
-        struct field_error err;
-        const char *text = (const char *)evbuffer_pullup(in, -1);
-        r->body = json_parse_object(text ? text : "", len, &err);
-        if (!r->body) {
-            request_error(r, 400, "invalid_json", NULL, "%s", err.message);
+        if (body != BODY_JSON_TEXT && !request_parse_body(r))
             return;
-        }
     }
     r->match.route->handler(r);
 }

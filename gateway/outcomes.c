@@ -17,6 +17,7 @@
 #include "gateway/handlers.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
+#include "gateway/reportscan.h"
 #include "gateway/request.h"
 
 #define ATTEMPT_MAX 2147483647L
@@ -160,6 +161,33 @@ void jobs_fail(struct request *r) { report_single(r, true); }
 
 /* ---- many reports in one request ------------------------------------------------------- */
 
+/* Appends one report's answer: {"id":…,"status":…}, or {"id":…,"error":{…}} when it was not
+ * applied. 0, or -1 when out of memory. */
+static int add_answer(struct strbuf *out, const PGresult *res, int row)
+{
+    const char *id = PQgetvalue(res, row, COL_ID), *outcome = PQgetvalue(res, row, COL_OUTCOME);
+    const char *status = PQgetvalue(res, row, COL_STATUS);
+    if (strbuf_add(out, row ? ",{\"id\":" : "{\"id\":", row ? 7 : 6) < 0 ||
+        strbuf_add(out, id, (size_t)PQgetlength(res, row, COL_ID)) < 0)
+        return -1;
+    if (strcmp(outcome, "ok") == 0)
+        return strbuf_add(out, ",\"status\":\"", 11) < 0 ||
+                       strbuf_add(out, status, (size_t)PQgetlength(res, row, COL_STATUS)) < 0 ||
+                       strbuf_add(out, "\"}", 2) < 0
+                   ? -1
+                   : 0;
+    char error[320];
+    int len;
+    if (strcmp(outcome, "conflict") == 0) {
+        char msg[256];
+        conflict_message(res, row, msg, sizeof(msg));
+        len = snprintf(error, sizeof(error), ",\"error\":{\"code\":\"conflict\",\"message\":\"%s\"}}", msg);
+    } else {
+        len = snprintf(error, sizeof(error), ",\"error\":{\"code\":\"not_found\",\"message\":\"no job %s\"}}", id);
+    }
+    return strbuf_add(out, error, (size_t)len);
+}
+
 static void batch_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
@@ -168,43 +196,26 @@ static void batch_done(PGresult *res, void *arg)
         return;
     }
     int rows = PQntuples(res);
-    struct evbuffer *out = evbuffer_new();
-    if (!out) {
-        request_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    bool ok = rows == r->items;
-    evbuffer_add(out, "{\"results\":[", 12);
-    for (int row = 0; ok && row < rows; row++) {
-        ok = atoi(PQgetvalue(res, row, COL_I)) == row; /* one row per report, in order */
-        const char *id = PQgetvalue(res, row, COL_ID);
-        const char *outcome = PQgetvalue(res, row, COL_OUTCOME);
-        const char *sep = row ? "," : "";
-        if (strcmp(outcome, "ok") == 0) {
-            evbuffer_add_printf(out, "%s{\"id\":%s,\"status\":\"%s\"}", sep, id,
-                                PQgetvalue(res, row, COL_STATUS));
-        } else if (strcmp(outcome, "conflict") == 0) {
-            char msg[256];
-            conflict_message(res, row, msg, sizeof(msg));
-            evbuffer_add_printf(out, "%s{\"id\":%s,\"error\":{\"code\":\"conflict\",\"message\":\"%s\"}}",
-                                sep, id, msg);
-        } else {
-            evbuffer_add_printf(out, "%s{\"id\":%s,\"error\":{\"code\":\"not_found\",\"message\":\"no job %s\"}}",
-                                sep, id, id);
-        }
-    }
-    evbuffer_add(out, "]}", 2);
-    const char *text = (const char *)evbuffer_pullup(out, -1);
-    if (!ok || !text) {
-        if (!ok)
-            log_error("msg=\"outcome statement returned unexpected rows\" req_id=%s rows=%d reports=%d",
-                      r->id, rows, r->items);
-        evbuffer_free(out);
+    bool in_order = rows == r->items; /* one row per report, in order */
+    for (int row = 0; in_order && row < rows; row++)
+        in_order = atoi(PQgetvalue(res, row, COL_I)) == row;
+    if (!in_order) {
+        log_error("msg=\"outcome statement returned unexpected rows\" req_id=%s rows=%d reports=%d",
+                  r->id, rows, r->items);
         request_error(r, 500, "internal", NULL, "internal error (request id %s)", r->id);
         return;
     }
-    request_reply(r, 200, text, evbuffer_get_length(out));
-    evbuffer_free(out);
+    struct strbuf out = {0};
+    int rc = strbuf_add(&out, "{\"results\":[", 12);
+    for (int row = 0; rc == 0 && row < rows; row++)
+        rc = add_answer(&out, res, row);
+    if (rc < 0 || strbuf_add(&out, "]}", 2) < 0) {
+        free(out.p);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    request_reply(r, 200, out.p, out.len);
+    free(out.p);
 }
 
 /* One report of a batch: its id is the item's key. arg: whether the batch fails jobs. */
@@ -218,21 +229,58 @@ static int render_batch_report(struct evbuffer *out, const cJSON *item, const ch
     return render_report(out, item, *(const bool *)arg, id, prefix, err);
 }
 
-static void report_batch(struct request *r, bool fail)
+/* Renders the batch's rows into rows: through reportscan when the body has the plain shape
+ * workers send, else by parsing it and checking each report. Returns the rows' text, or NULL
+ * after answering r. */
+static const char *render_batch(struct request *r, bool fail, struct strbuf *rows)
 {
+    static const struct report_limits limits = {REPORTS_MAX, JOB_ID_MAX, ATTEMPT_MAX,
+                                                ERROR_MAX_CHARS};
+    size_t len;
+    const char *text = request_body_text(r, &len);
+    switch (report_scan(text, len, fail, &limits, rows, &r->items)) {
+    case REPORT_SCAN_OK:
+        return rows->p;
+    case REPORT_SCAN_NOMEM:
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return NULL;
+    case REPORT_SCAN_GENERAL:
+        break;
+    }
+    rows->len = 0;
+    if (!request_parse_body(r))
+        return NULL;
     const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
                                     render_batch_report, &fail};
-    struct evbuffer *rows = batch_body_render(r, &spec, &r->items);
-    if (!rows)
+    struct evbuffer *general = batch_body_render(r, &spec, &r->items);
+    if (!general)
+        return NULL;
+    size_t general_len = evbuffer_get_length(general);
+    int rc = strbuf_add(rows, (const char *)evbuffer_pullup(general, -1), general_len);
+    evbuffer_free(general);
+    if (rc < 0) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return NULL;
+    }
+    return rows->p;
+}
+
+static void report_batch(struct request *r, bool fail)
+{
+    struct strbuf rows = {0};
+    const char *text = render_batch(r, fail, &rows);
+    if (!text) {
+        free(rows.p);
         return;
+    }
     char base_ms[24], cap_ms[24];
     snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
     snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
-    const char *params[4] = {(const char *)evbuffer_pullup(rows, -1), "false", base_ms, cap_ms};
+    const char *params[4] = {text, "false", base_ms, cap_ms};
     if (pgpool_query(r->gw->pool, fail ? Q_JOBS_FAIL : Q_JOBS_COMPLETE, fail ? 4 : 2, params,
                      batch_done, r) < 0)
         request_unavailable(r);
-    evbuffer_free(rows);
+    free(rows.p);
 }
 
 void jobs_complete_batch(struct request *r) { report_batch(r, false); }

@@ -153,6 +153,25 @@ static void drained_connection_closed(struct evhttp_connection *evcon, void *arg
     gateway_request_done(gw);
 }
 
+const char *request_body_text(struct request *r, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    *len = evbuffer_get_length(in);
+    const char *text = (const char *)evbuffer_pullup(in, -1);
+    return text ? text : "";
+}
+
+bool request_parse_body(struct request *r)
+{
+    size_t len;
+    const char *text = request_body_text(r, &len);
+    struct field_error err;
+    r->body = json_parse_object(text, len, &err);
+    if (!r->body)
+        request_error(r, 400, "invalid_json", NULL, "%s", err.message);
+    return r->body != NULL;
+}
+
 void request_reply(struct request *r, int status, const char *json, size_t len)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);

@@ -51,6 +51,12 @@ struct request *request_new(struct gateway *gw, struct evhttp_request *req);
 /* Frees the recycled contexts (gateway_close). */
 void request_spares_free(struct gateway *gw);
 
+/* The request body's bytes (contiguous; not NUL-terminated) and their number. */
+const char *request_body_text(struct request *r, size_t *len);
+/* Parses the body into r->body: true, or false after answering 400 (not a JSON object). The
+ * gateway does this before the handler runs, except on BODY_JSON_TEXT routes. */
+bool request_parse_body(struct request *r);
+
 /* Replies with status and a JSON body of len bytes and frees r. */
 void request_reply(struct request *r, int status, const char *json, size_t len);
 /* Replies with {"key": json_text} (json_text already JSON). */

@@ -22,6 +22,8 @@ enum route_body {
     BODY_NONE = 0,     /* ignored */
     BODY_JSON = 1,     /* required: a JSON object (415, 413, 400 otherwise) */
     BODY_OPTIONAL = 2, /* may be empty; when present, checked like BODY_JSON */
+    BODY_JSON_TEXT = 3, /* as BODY_JSON, but the handler reads the text first (request_body_text)
+                         * and parses it only if it wants the tree (request_parse_body) */
 };
 
 struct route {

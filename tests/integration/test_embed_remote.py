@@ -38,8 +38,16 @@ def store(gw, content, status=201):
     return expect(gw.post("/api/documents", json={"content": content, "agentName": "tester"}), status)
 
 
-def failures(db):
-    return [r["data"] for r in db.query("SELECT data FROM events WHERE type = 'embed.failed' ORDER BY id")]
+def failures(db, expected=0):
+    """The embed.failed events' data. The gateway writes an event apart from the request's own
+    statement (it does not hold the answer for it), so it may commit just after the answer:
+    wait up to 5 s for the expected number to be there."""
+    deadline = time.monotonic() + 5
+    while True:
+        rows = [r["data"] for r in db.query("SELECT data FROM events WHERE type = 'embed.failed' ORDER BY id")]
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.02)
 
 
 def search(gw, q, mode="semantic"):
@@ -100,7 +108,7 @@ def test_failing_provider_stores_without_embedding(gateway_factory, db, fake, sc
     doc = store(gw, "postgres vacuum bloat")
     row = db.one("SELECT embedding, embedding_model FROM documents WHERE id = %s", (doc["id"],))
     assert row["embedding"] is None and row["embedding_model"] is None, row
-    ev = failures(db)
+    ev = failures(db, 1)
     assert len(ev) == 1, ev
     data = ev[0]
     assert data["provider"] == "openai" and data["model"] == "openai:fake-embed", data
@@ -119,7 +127,7 @@ def test_semantic_query_fails_with_503_and_keyword_still_works(gateway_factory, 
     expect_error(search(gw, "vacuum"), 503, "embedding_unavailable")
     fake.script = [{"status": 500}] * 3
     expect_error(search(gw, "vacuum", "hybrid"), 503, "embedding_unavailable")
-    assert [d["purpose"] for d in failures(db)] == ["search", "search"]
+    assert [d["purpose"] for d in failures(db, 2)] == ["search", "search"]
     assert expect(search(gw, "vacuum", "keyword"), 200)["documents"]
     assert expect(search(gw, "vacuum"), 200)["documents"]  # the provider is back
 
@@ -140,7 +148,7 @@ def test_timeout(gateway_factory, db, fake):
     doc = store(gw, "postgres vacuum bloat")
     assert time.monotonic() - t0 < 2.5
     assert db.scalar("SELECT embedding FROM documents WHERE id = %s", (doc["id"],)) is None
-    data, = failures(db)
+    data, = failures(db, 1)
     assert "timed out" in data["error"].lower() or "timeout" in data["error"].lower(), data
     assert 300 <= data["durationMs"] < 2500, data
 

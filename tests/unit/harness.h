@@ -78,5 +78,6 @@ void register_monitoring_rules_tests(void);
 void register_learning_insights_tests(void);
 void register_http_client_tests(void);
 void register_listener_tests(void);
+void register_reportscan_tests(void);
 
 #endif
