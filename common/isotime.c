@@ -87,23 +87,41 @@ char *isotime_now(char buf[ISOTIME_LEN])
     return isotime_format(&ts, buf);
 }
 
+/* The proleptic Gregorian date days after 1970-01-01 (Howard Hinnant's civil_from_days: 400-year
+ * eras of 146097 days, years counted from March so the leap day ends the year). */
+static void civil_from_days(long long days, int *year, int *month, int *day)
+{
+    days += 719468; /* from 0000-03-01 */
+    long long era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);                        /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = (int)(yoe + era * 400 + (*month <= 2));
+}
+
 char *isotime_format(const struct timespec *ts, char buf[ISOTIME_LEN])
 {
-    struct tm tm;
-    gmtime_r(&ts->tv_sec, &tm);
-    /* Written digit by digit: strftime and snprintf cost more than the rest of a ping job. */
+    /* Date and digits by arithmetic: gmtime_r, strftime and snprintf cost more than the rest
+     * of a ping job. */
+    long long t = (long long)ts->tv_sec;
+    long long days = (t >= 0 ? t : t - 86399) / 86400;
+    int secs = (int)(t - days * 86400), year, month, day;
+    civil_from_days(days, &year, &month, &day);
     char *p = buf;
-    p = put_digits(p, tm.tm_year + 1900, 4);
+    p = put_digits(p, year, 4);
     *p++ = '-';
-    p = put_digits(p, tm.tm_mon + 1, 2);
+    p = put_digits(p, month, 2);
     *p++ = '-';
-    p = put_digits(p, tm.tm_mday, 2);
+    p = put_digits(p, day, 2);
     *p++ = 'T';
-    p = put_digits(p, tm.tm_hour, 2);
+    p = put_digits(p, secs / 3600, 2);
     *p++ = ':';
-    p = put_digits(p, tm.tm_min, 2);
+    p = put_digits(p, secs / 60 % 60, 2);
     *p++ = ':';
-    p = put_digits(p, tm.tm_sec, 2);
+    p = put_digits(p, secs % 60, 2);
     *p++ = '.';
     p = put_digits(p, (int)(ts->tv_nsec / 1000000), 3);
     *p++ = 'Z';

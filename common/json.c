@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/swar.h"
+
 int field_error_set(struct field_error *err, const char *field, const char *fmt, ...)
 {
     snprintf(err->field, sizeof(err->field), "%s", field);
@@ -133,11 +135,10 @@ bool json_is_utf8(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         /* Most text is ASCII: eight bytes at a time while none has its high bit set and
-         * none is NUL (the zero-byte test: a byte's high bit survives v - 0x01… & ~v). */
+         * none is NUL. */
         while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            if ((v & 0x8080808080808080ULL) || ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL))
+            uint64_t v = swar_load(p);
+            if (swar_high(v) | swar_below(v, 1))
                 break;
             p += 8;
         }

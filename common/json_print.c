@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/swar.h"
+
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53: every integer up to here is a double */
 
 static bool put(struct strbuf *o, const char *s, size_t n) { return strbuf_add(o, s, n) == 0; }
@@ -46,11 +48,25 @@ static bool put_string(struct strbuf *o, const char *s)
     static const char hex[] = "0123456789abcdef";
     if (!put(o, "\"", 1))
         return false;
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
+    const char *run = s, *end = s + strlen(s), *p = s;
+    while (p < end) {
+        /* Eight bytes at a time past text that needs no escape. */
+        while (end - p >= 8) {
+            uint64_t v = swar_load(p);
+            uint64_t special = swar_below(v, 0x20) | swar_equal(v, '"') | swar_equal(v, '\\');
+            if (special) {
+                p += swar_first(special);
+                break;
+            }
+            p += 8;
+        }
+        if (p >= end)
+            break;
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            p++;
             continue;
+        }
         char esc[6] = {'\\', 0};
         size_t n = 2;
         switch (c) {
@@ -67,11 +83,11 @@ static bool put_string(struct strbuf *o, const char *s)
             esc[5] = hex[c & 15];
             n = 6;
         }
-        if (!put(o, run, (size_t)(s - run)) || !put(o, esc, n))
+        if (!put(o, run, (size_t)(p - run)) || !put(o, esc, n))
             return false;
-        run = s + 1;
+        run = ++p;
     }
-    return put(o, run, (size_t)(s - run)) && put(o, "\"", 1);
+    return put(o, run, (size_t)(end - run)) && put(o, "\"", 1);
 }
 
 static bool put_item(struct strbuf *o, const cJSON *item)

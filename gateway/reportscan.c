@@ -8,6 +8,7 @@
 
 #include "common/json.h"
 #include "common/json_print.h"
+#include "common/swar.h"
 
 #define NUMBER_DIGITS_MAX 20   /* all digits of a number, leading zeros too */
 #define NUMBER_SIGNIFICANT_MAX 15 /* exact through a double (DBL_DIG) */
@@ -47,30 +48,6 @@ static int hex_value(char h)
     return -1;
 }
 
-#define BYTES(b) (0x0101010101010101ULL * (b))
-
-/* Whether any of x's eight bytes is zero (the high bit survives x - 0x01… & ~x only there). */
-static inline uint64_t has_zero_byte(uint64_t x)
-{
-    return (x - BYTES(0x01)) & ~x & BYTES(0x80);
-}
-
-/* How many of the eight bytes in v, in memory order, come before the first '"', '\\',
- * control character or non-ASCII byte: 8 when there is none. The lowest flagged byte is exact
- * (a false flag can only follow a true one). */
-static inline unsigned plain_prefix(uint64_t v)
-{
-    uint64_t special = (v & BYTES(0x80)) | has_zero_byte(v ^ BYTES('"')) |
-                       has_zero_byte(v ^ BYTES('\\')) | ((v - BYTES(0x20)) & ~v & BYTES(0x80));
-    if (!special)
-        return 8;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return (unsigned)__builtin_ctzll(special) / 8;
-#else
-    return 0; /* the byte loop finds it */
-#endif
-}
-
 /* The string whose opening quote is at c->p: moves past it and gives its length in characters
  * (code points, once decoded) and whether it has escapes. false when it is malformed or not
  * plain: a control character, \u0000 (cut short by cJSON, refused by the general path) or an
@@ -84,12 +61,13 @@ static bool scan_string(struct cursor *c, size_t *chars, bool *escaped)
         /* Most text is plain ASCII: eight bytes at a time while none is a quote, a backslash,
          * a control character or non-ASCII (each byte one character). */
         while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            unsigned plain = plain_prefix(v);
+            uint64_t v = swar_load(p);
+            uint64_t special = swar_high(v) | swar_below(v, 0x20) | swar_equal(v, '"') |
+                               swar_equal(v, '\\');
+            unsigned plain = special ? swar_first(special) : 8;
             p += plain;
             n += plain;
-            if (plain < 8)
+            if (special)
                 break;
         }
         if (p >= end)

@@ -2,6 +2,7 @@
  * Python's datetime.fromisoformat) and of invalid ones. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/isotime.h"
@@ -130,6 +131,38 @@ static void format_case_run(const void *arg)
     CHECK_STR(isotime_format(&c->ts, buf), c->want);
 }
 
+/* The same text as gmtime_r + strftime for times across years 0 to 9999: every day of 1968 to
+ * 2032 (leap years, the epoch, 2000; a second later each day), every 4 h 59 min 59 s of the
+ * whole range, and one time in each of the 400 years of a Gregorian cycle from 2000. */
+static void format_matches_gmtime(const void *arg)
+{
+    (void)arg;
+    const long long first = -62167219200LL, last = 253402300799LL; /* 0000-01-01, 9999-12-31 */
+    int mismatches = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        long long t = pass == 0 ? -63158400LL : pass == 1 ? first : 946684799LL;
+        long long step = pass == 0 ? 86400 + 1 : pass == 1 ? 17999 : 31556952;
+        long long end = pass == 0 ? 1988150400LL : pass == 1 ? last : 946684799LL + 400 * 31556952LL;
+        for (; t <= end && mismatches < 5; t += step) {
+            struct timespec ts = {(time_t)t, 7000000};
+            struct tm tm;
+            char want[64], got[ISOTIME_LEN];
+            gmtime_r(&ts.tv_sec, &tm);
+            size_t n = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.007Z", &tm);
+            if (tm.tm_year + 1900 < 1000) { /* strftime does not pad years below 1000 */
+                snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.007Z", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                n = strlen(want);
+            }
+            isotime_format(&ts, got);
+            if (!CHECK(n > 0 && strcmp(got, want) == 0)) {
+                fprintf(stderr, "  t=%lld: got %s, gmtime says %s\n", t, got, want);
+                mismatches++;
+            }
+        }
+    }
+}
+
 /* isotime_now reads back as a time between the clock readings around it. */
 static void now_round_trip(const void *arg)
 {
@@ -150,6 +183,7 @@ void register_isotime_tests(void)
     for (size_t i = 0; i < COUNT_OF(format_cases); i++)
         test_addf(format_case_run, &format_cases[i], "isotime format %s", format_cases[i].want);
     test_addf(now_round_trip, NULL, "isotime now reads back between clock readings");
+    test_add("isotime format matches gmtime across years 0 to 9999", format_matches_gmtime, NULL);
     for (size_t i = 0; i < COUNT_OF(valid_cases); i++)
         test_addf(valid_case_run, &valid_cases[i], "isotime valid %s", valid_cases[i].s);
     for (size_t i = 0; i < COUNT_OF(invalid_cases); i++)

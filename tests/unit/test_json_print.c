@@ -2,6 +2,7 @@
  * reference), explicit texts for the numbers where the two differ on purpose or where the rule
  * matters, and trees json_print must refuse. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,33 @@ static void long_string(const void *arg)
     free(s);
 }
 
+/* Every byte that needs an escape (and a few that do not: DEL, UTF-8), at every offset across
+ * the eight-byte steps of the string scan and with text after it: the same as cJSON. */
+static void escapes_at_every_offset(const void *arg)
+{
+    (void)arg;
+    static const char *const pieces[] = {"\"", "\\", "\x01", "\x1f", "\n", "\t", "\x7f", "\xc3\xa9", "/"};
+    int failures = 0;
+    for (size_t k = 0; k < COUNT_OF(pieces) && failures < 5; k++) {
+        for (int before = 0; before < 18; before++) {
+            for (int after = 0; after < 10; after += 9) {
+                char text[64];
+                snprintf(text, sizeof(text), "%.*s%s%.*s", before, "abcdefghijklmnopqr", pieces[k], after,
+                         "stuvwxyz0");
+                cJSON *str = cJSON_CreateString(text);
+                char *want = cJSON_PrintUnformatted(str), *got = json_print(str);
+                if (!CHECK(got && want && strcmp(got, want) == 0)) {
+                    fprintf(stderr, "  piece %zu at %d: got %s, cJSON %s\n", k, before, got, want);
+                    failures++;
+                }
+                free(got);
+                free(want);
+                cJSON_Delete(str);
+            }
+        }
+    }
+}
+
 static void appends(const void *arg)
 {
     (void)arg;
@@ -175,5 +203,6 @@ void register_json_print_tests(void)
     test_add("json_print built tree with raw", built_tree, NULL);
     test_add("json_print refuses invalid items", refuses_invalid, NULL);
     test_add("json_print long string", long_string, NULL);
+    test_add("json_print escapes at every offset", escapes_at_every_offset, NULL);
     test_add("json_print_append keeps or restores the buffer", appends, NULL);
 }
