@@ -167,9 +167,10 @@ bool request_parse_body(struct request *r)
     const char *text = request_body_text(r, &len);
     struct field_error err;
     r->body = json_parse_object(text, len, &err);
-    if (!r->body)
-        request_error(r, 400, "invalid_json", NULL, "%s", err.message);
-    return r->body != NULL;
+    if (r->body)
+        return true;
+    request_error(r, 400, "invalid_json", NULL, "%s", err.message); /* frees r */
+    return false;
 }
 
 void request_reply(struct request *r, int status, const char *json, size_t len)
