@@ -177,6 +177,39 @@ bool json_is_utf8(const char *s, size_t len)
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+const char *json_scan_number(const char *p, const char *end, struct json_number *n)
+{
+    *n = (struct json_number){0};
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || !is_digit(*p))
+        return NULL;
+    if (*p == '0' && p + 1 < end && is_digit(p[1])) {
+        n->leading_zero = true;
+        return NULL;
+    }
+    for (bool fraction = false;; fraction = true) {
+        for (; p < end && is_digit(*p); p++) {
+            n->digits++;
+            n->significant += n->significant > 0 || *p != '0';
+        }
+        if (fraction || p >= end || *p != '.')
+            break;
+        if (++p >= end || !is_digit(*p))
+            return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p))
+            return NULL;
+        for (; p < end && is_digit(*p); p++)
+            if (n->exponent < JSON_EXPONENT_CAP)
+                n->exponent = n->exponent * 10 + (*p - '0');
+    }
+    return p;
+}
+
 /* cJSON is lenient where RFC 8259 is not (numbers such as 02, 1. or .5) and decodes
  * \u0000 into a NUL that silently cuts strings short. This pass rejects both before
  * parsing. Returns NULL when the text is acceptable, else a message. */
@@ -192,28 +225,12 @@ static const char *strict_scan(const char *p, const char *end)
             }
             p++;
         } else if (*p == '-' || is_digit(*p)) {
-            if (*p == '-')
-                p++;
-            if (p >= end || !is_digit(*p))
-                return "the request body is not valid JSON (bad number)";
-            if (*p == '0' && p + 1 < end && is_digit(p[1]))
-                return "the request body is not valid JSON (numbers may not have leading zeros)";
-            while (p < end && is_digit(*p))
-                p++;
-            if (p < end && *p == '.') {
-                if (++p >= end || !is_digit(*p))
-                    return "the request body is not valid JSON (bad number)";
-                while (p < end && is_digit(*p))
-                    p++;
-            }
-            if (p < end && (*p == 'e' || *p == 'E')) {
-                if (++p < end && (*p == '+' || *p == '-'))
-                    p++;
-                if (p >= end || !is_digit(*p))
-                    return "the request body is not valid JSON (bad number)";
-                while (p < end && is_digit(*p))
-                    p++;
-            }
+            struct json_number n;
+            p = json_scan_number(p, end, &n);
+            if (!p)
+                return n.leading_zero
+                           ? "the request body is not valid JSON (numbers may not have leading zeros)"
+                           : "the request body is not valid JSON (bad number)";
         } else if (*p == '.') {
             return "the request body is not valid JSON (bad number)";
         } else {

@@ -44,6 +44,19 @@ const char *json_string_or_null(const cJSON *obj, const char *name);
  * not JSON or not an object. The caller frees with cJSON_Delete. */
 cJSON *json_parse_object(const char *text, size_t len, struct field_error *err);
 
+/* The shape of a number json_scan_number read. */
+struct json_number {
+    int digits;        /* integer and fraction digits, leading zeros too */
+    int significant;   /* digits from the first nonzero one */
+    int exponent;      /* its magnitude, capped at JSON_EXPONENT_CAP */
+    bool leading_zero; /* refused for a leading zero ("02") */
+};
+#define JSON_EXPONENT_CAP 1000000
+
+/* Reads the number at p (before end) in RFC 8259's grammar, -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?:
+ * the byte after it, with n filled; or NULL when it is not a number there. */
+const char *json_scan_number(const char *p, const char *end, struct json_number *n);
+
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or NUL bytes):
  * PostgreSQL rejects anything else, so it is checked before a query is built. */
 bool json_is_utf8(const char *s, size_t len);

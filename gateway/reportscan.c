@@ -116,37 +116,12 @@ static bool scan_string(struct cursor *c, size_t *chars, bool *escaped)
  * so PostgreSQL stores the value the general path would after its round trip through cJSON. */
 static bool scan_number(struct cursor *c)
 {
-    const char *p = c->p, *end = c->end;
-    int digits = 0, significant = 0;
-    if (p < end && *p == '-')
-        p++;
-    if (p >= end || !is_digit(*p) || (*p == '0' && p + 1 < end && is_digit(p[1])))
+    struct json_number n;
+    const char *after = json_scan_number(c->p, c->end, &n);
+    if (!after || n.digits > NUMBER_DIGITS_MAX || n.significant > NUMBER_SIGNIFICANT_MAX ||
+        n.exponent > NUMBER_EXPONENT_MAX)
         return false;
-    for (int part = 0; part < 2; part++) {
-        for (; p < end && is_digit(*p); p++) {
-            digits++;
-            significant += significant > 0 || *p != '0';
-        }
-        if (part == 0 && p < end && *p == '.') {
-            if (++p >= end || !is_digit(*p))
-                return false;
-        } else {
-            break;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        if (++p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || !is_digit(*p))
-            return false;
-        int exponent = 0;
-        for (; p < end && is_digit(*p); p++)
-            if ((exponent = exponent * 10 + (*p - '0')) > NUMBER_EXPONENT_MAX)
-                return false;
-    }
-    if (digits > NUMBER_DIGITS_MAX || significant > NUMBER_SIGNIFICANT_MAX)
-        return false;
-    c->p = p;
+    c->p = after;
     return true;
 }
 
