@@ -167,7 +167,7 @@ static int add_answer(struct strbuf *out, const PGresult *res, int row)
 {
     const char *id = PQgetvalue(res, row, COL_ID), *outcome = PQgetvalue(res, row, COL_OUTCOME);
     const char *status = PQgetvalue(res, row, COL_STATUS);
-    if (strbuf_add(out, row ? ",{\"id\":" : "{\"id\":", row ? 7 : 6) < 0 ||
+    if (strbuf_add(out, "{\"id\":", 6) < 0 ||
         strbuf_add(out, id, (size_t)PQgetlength(res, row, COL_ID)) < 0)
         return -1;
     if (strcmp(outcome, "ok") == 0)
@@ -188,27 +188,49 @@ static int add_answer(struct strbuf *out, const PGresult *res, int row)
     return strbuf_add(out, error, (size_t)len);
 }
 
-static void batch_done(PGresult *res, void *arg)
+/* The answer of a completion the statement applied and returned no row for. */
+static int add_completed(struct strbuf *out, const char *id, size_t id_len)
 {
-    struct request *r = arg;
+    return strbuf_add(out, "{\"id\":", 6) < 0 || strbuf_add(out, id, id_len) < 0 ||
+                   strbuf_add(out, ",\"status\":\"completed\"}", 22) < 0
+               ? -1
+               : 0;
+}
+
+/* Answers a batch: {"results":[…]}, one answer per report in request order. The statement
+ * returned rows in item order: for every report of a fail batch, and for a completion batch
+ * only the reports it did not apply. r->row holds the reports' ids ("{7,9}"). */
+static void batch_done(PGresult *res, struct request *r, bool fail)
+{
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         request_db_error(r, res);
         return;
     }
-    int rows = PQntuples(res);
-    bool in_order = rows == r->items; /* one row per report, in order */
-    for (int row = 0; in_order && row < rows; row++)
-        in_order = atoi(PQgetvalue(res, row, COL_I)) == row;
-    if (!in_order) {
+    int rows = PQntuples(res), row = 0, rc = 0;
+    const char *id = r->row + 1; /* past the opening brace */
+    struct strbuf out = {0};
+    rc = strbuf_add(&out, "{\"results\":[", 12);
+    for (int k = 0; rc == 0 && k < r->items; k++) {
+        size_t id_len = strcspn(id, ",}");
+        if (k)
+            rc = strbuf_add(&out, ",", 1);
+        if (rc < 0)
+            break;
+        if (row < rows && atoi(PQgetvalue(res, row, COL_I)) == k)
+            rc = add_answer(&out, res, row++);
+        else if (!fail)
+            rc = add_completed(&out, id, id_len);
+        else
+            break; /* a fail batch answers every report */
+        id += id_len + 1;
+    }
+    if (rc == 0 && row != rows) {
         log_error("msg=\"outcome statement returned unexpected rows\" req_id=%s rows=%d reports=%d",
                   r->id, rows, r->items);
+        free(out.p);
         request_error(r, 500, "internal", NULL, "internal error (request id %s)", r->id);
         return;
     }
-    struct strbuf out = {0};
-    int rc = strbuf_add(&out, "{\"results\":[", 12);
-    for (int row = 0; rc == 0 && row < rows; row++)
-        rc = add_answer(&out, res, row);
     if (rc < 0 || strbuf_add(&out, "]}", 2) < 0) {
         free(out.p);
         request_error(r, 500, "internal", NULL, "out of memory");
@@ -218,69 +240,100 @@ static void batch_done(PGresult *res, void *arg)
     free(out.p);
 }
 
-/* One report of a batch: its id is the item's key. arg: whether the batch fails jobs. */
+static void complete_batch_done(PGresult *res, void *arg) { batch_done(res, arg, false); }
+
+static void fail_batch_done(PGresult *res, void *arg) { batch_done(res, arg, true); }
+
+/* What the general path's item renderer needs: the kind of batch, and where the ids go. */
+struct general_batch {
+    bool fail;
+    struct strbuf ids;
+};
+
+/* One report of a batch: its id is the item's key. */
 static int render_batch_report(struct evbuffer *out, const cJSON *item, const char *prefix,
                                struct item_key *key, struct field_error *err, void *arg)
 {
+    struct general_batch *batch = arg;
     long id = 0;
     if (json_get_int(item, "id", true, 1, JOB_ID_MAX, &id, err) < 0)
         return field_error_prefix(err, prefix);
     *key = (struct item_key){.present = true, .id = id, .index = key->index};
-    return render_report(out, item, *(const bool *)arg, id, prefix, err);
+    char digits[JSON_NUMBER_MAX];
+    size_t digits_len = json_print_number(id, digits);
+    if (strbuf_add(&batch->ids, key->index ? "," : "{", 1) < 0 ||
+        strbuf_add(&batch->ids, digits, digits_len) < 0) {
+        err->field[0] = '\0';
+        return -1;
+    }
+    return render_report(out, item, batch->fail, id, prefix, err);
 }
 
-/* Renders the batch's rows into rows: through reportscan when the body has the plain shape
- * workers send, else by parsing it and checking each report. Returns the rows' text, or NULL
- * after answering r. */
-static const char *render_batch(struct request *r, bool fail, struct strbuf *rows)
+/* The general path: parses the body, checks each report (field-named 400s) and submits the
+ * item-document form of the statement. */
+static void report_batch_general(struct request *r, bool fail, const char *const *backoff)
+{
+    if (!request_parse_body(r))
+        return;
+    struct general_batch batch = {fail, {0}};
+    const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
+                                    render_batch_report, &batch};
+    struct evbuffer *items = batch_body_render(r, &spec, &r->items);
+    if (!items) {
+        free(batch.ids.p);
+        return;
+    }
+    if (strbuf_add(&batch.ids, "}", 1) < 0) {
+        free(batch.ids.p);
+        evbuffer_free(items);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    r->row = batch.ids.p;
+    const char *params[4] = {(const char *)evbuffer_pullup(items, -1), "false", backoff[0],
+                             backoff[1]};
+    int rc = fail ? pgpool_query(r->gw->pool, Q_JOBS_FAIL, 4, params, fail_batch_done, r)
+                  : pgpool_query(r->gw->pool, Q_JOBS_COMPLETE, 2, params, complete_batch_done, r);
+    evbuffer_free(items);
+    if (rc < 0)
+        request_unavailable(r);
+}
+
+/* A batch of reports: through reportscan and the column form of the statement when the body
+ * has the plain shape workers send, else the general path. */
+static void report_batch(struct request *r, bool fail)
 {
     static const struct report_limits limits = {REPORTS_MAX, JOB_ID_MAX, ATTEMPT_MAX,
                                                 ERROR_MAX_CHARS};
-    size_t len;
-    const char *text = request_body_text(r, &len);
-    switch (report_scan(text, len, fail, &limits, rows, &r->items)) {
-    case REPORT_SCAN_OK:
-        return rows->p;
-    case REPORT_SCAN_NOMEM:
-        request_error(r, 500, "internal", NULL, "out of memory");
-        return NULL;
-    case REPORT_SCAN_GENERAL:
-        break;
-    }
-    rows->len = 0;
-    if (!request_parse_body(r))
-        return NULL;
-    const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
-                                    render_batch_report, &fail};
-    struct evbuffer *general = batch_body_render(r, &spec, &r->items);
-    if (!general)
-        return NULL;
-    size_t general_len = evbuffer_get_length(general);
-    int rc = strbuf_add(rows, (const char *)evbuffer_pullup(general, -1), general_len);
-    evbuffer_free(general);
-    if (rc < 0) {
-        request_error(r, 500, "internal", NULL, "out of memory");
-        return NULL;
-    }
-    return rows->p;
-}
-
-static void report_batch(struct request *r, bool fail)
-{
-    struct strbuf rows = {0};
-    const char *text = render_batch(r, fail, &rows);
-    if (!text) {
-        free(rows.p);
-        return;
-    }
     char base_ms[24], cap_ms[24];
     snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
     snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
-    const char *params[4] = {text, "false", base_ms, cap_ms};
-    if (pgpool_query(r->gw->pool, fail ? Q_JOBS_FAIL : Q_JOBS_COMPLETE, fail ? 4 : 2, params,
-                     batch_done, r) < 0)
+    const char *backoff[2] = {base_ms, cap_ms};
+    size_t len;
+    const char *text = request_body_text(r, &len);
+    struct report_columns cols = {0};
+    switch (report_scan(text, len, fail, &limits, &cols, &r->items)) {
+    case REPORT_SCAN_OK:
+        break;
+    case REPORT_SCAN_NOMEM:
+        report_columns_free(&cols);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    case REPORT_SCAN_GENERAL:
+        report_columns_free(&cols);
+        report_batch_general(r, fail, backoff);
+        return;
+    }
+    r->row = cols.ids.p; /* the answer walks the ids; freed with r */
+    cols.ids.p = NULL;
+    const char *params[7] = {r->row, cols.attempts.p, cols.results.p, cols.errors.p,
+                             cols.retryable.p, base_ms, cap_ms};
+    int rc = fail ? pgpool_query(r->gw->pool, Q_JOBS_FAIL_COLUMNS, 7, params, fail_batch_done, r)
+                  : pgpool_query(r->gw->pool, Q_JOBS_COMPLETE_COLUMNS, 3, params,
+                                 complete_batch_done, r);
+    report_columns_free(&cols);
+    if (rc < 0)
         request_unavailable(r);
-    free(rows.p);
 }
 
 void jobs_complete_batch(struct request *r) { report_batch(r, false); }

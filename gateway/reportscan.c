@@ -292,29 +292,47 @@ static bool scan_report(struct cursor *c, bool fail, const struct report_limits 
     return eat(c, '}') && (seen & need) == need;
 }
 
-/* Appends one report's row, as outcomes.c renders it: {"i":k,"id":…,"attempt":…
- * [,"result":…][,"error":…,"retryable":…]}. */
-static int add_row(struct strbuf *rows, int k, const struct report *rep, bool fail)
+/* Appends one report, the k-th, to each column: ids and attempts as array elements, the
+ * result (null when there is none) and a fail's error as JSON copied from the body, and
+ * retryable as t or f (true when absent). */
+static int add_report(struct report_columns *cols, int k, const struct report *rep, bool fail)
 {
-    char index[JSON_NUMBER_MAX];
-    size_t index_len = json_print_number(k, index);
-    if (strbuf_add(rows, k ? ",{\"i\":" : "{\"i\":", k ? 6 : 5) < 0 ||
-        strbuf_add(rows, index, index_len) < 0 || strbuf_add(rows, ",\"id\":", 6) < 0 ||
-        strbuf_add(rows, rep->id_text, rep->id_len) < 0 ||
-        strbuf_add(rows, ",\"attempt\":", 11) < 0 ||
-        strbuf_add(rows, rep->attempt_text, rep->attempt_len) < 0)
+    const char *open_array = k ? "," : "{", *open_json = k ? "," : "[";
+    if (strbuf_add(&cols->ids, open_array, 1) < 0 ||
+        strbuf_add(&cols->ids, rep->id_text, rep->id_len) < 0 ||
+        strbuf_add(&cols->attempts, open_array, 1) < 0 ||
+        strbuf_add(&cols->attempts, rep->attempt_text, rep->attempt_len) < 0 ||
+        strbuf_add(&cols->results, open_json, 1) < 0 ||
+        (rep->result ? strbuf_add(&cols->results, rep->result, rep->result_len)
+                     : strbuf_add(&cols->results, "null", 4)) < 0)
         return -1;
-    if (rep->result && (strbuf_add(rows, ",\"result\":", 10) < 0 ||
-                        strbuf_add(rows, rep->result, rep->result_len) < 0))
+    if (fail && (strbuf_add(&cols->errors, open_json, 1) < 0 ||
+                 strbuf_add(&cols->errors, rep->error, rep->error_len) < 0 ||
+                 strbuf_add(&cols->retryable, open_array, 1) < 0 ||
+                 strbuf_add(&cols->retryable, rep->retryable == 0 ? "f" : "t", 1) < 0))
         return -1;
-    if (fail) {
-        const char *retry = rep->retryable == 0 ? ",\"retryable\":false" : ",\"retryable\":true";
-        if (strbuf_add(rows, ",\"error\":", 9) < 0 ||
-            strbuf_add(rows, rep->error, rep->error_len) < 0 ||
-            strbuf_add(rows, retry, strlen(retry)) < 0)
-            return -1;
-    }
-    return strbuf_add(rows, "}", 1);
+    return 0;
+}
+
+/* Closes each column's array. */
+static int close_columns(struct report_columns *cols, bool fail)
+{
+    if (strbuf_add(&cols->ids, "}", 1) < 0 || strbuf_add(&cols->attempts, "}", 1) < 0 ||
+        strbuf_add(&cols->results, "]", 1) < 0)
+        return -1;
+    if (fail && (strbuf_add(&cols->errors, "]", 1) < 0 || strbuf_add(&cols->retryable, "}", 1) < 0))
+        return -1;
+    return 0;
+}
+
+void report_columns_free(struct report_columns *cols)
+{
+    free(cols->ids.p);
+    free(cols->attempts.p);
+    free(cols->results.p);
+    free(cols->errors.p);
+    free(cols->retryable.p);
+    *cols = (struct report_columns){0};
 }
 
 static int compare_ids(const void *a, const void *b)
@@ -336,7 +354,8 @@ static bool has_repeat(long long *ids, int n, bool ascending)
 }
 
 enum report_scan report_scan(const char *text, size_t len, bool fail,
-                             const struct report_limits *limits, struct strbuf *rows, int *count)
+                             const struct report_limits *limits, struct report_columns *cols,
+                             int *count)
 {
     if (!json_is_utf8(text, len))
         return REPORT_SCAN_GENERAL;
@@ -348,8 +367,6 @@ enum report_scan report_scan(const char *text, size_t len, bool fail,
     int cap = IDS_ON_STACK, n = 0;
     bool ascending = true;
     enum report_scan rc = REPORT_SCAN_GENERAL;
-    if (strbuf_add(rows, "[", 1) < 0)
-        return REPORT_SCAN_NOMEM;
     do {
         struct report rep;
         if (n == limits->max_reports || !scan_report(&c, fail, limits, &rep))
@@ -368,7 +385,7 @@ enum report_scan report_scan(const char *text, size_t len, bool fail,
         }
         ascending = ascending && (n == 0 || rep.id > ids[n - 1]);
         ids[n] = rep.id;
-        if (add_row(rows, n, &rep, fail) < 0) {
+        if (add_report(cols, n, &rep, fail) < 0) {
             rc = REPORT_SCAN_NOMEM;
             goto done;
         }
@@ -379,7 +396,7 @@ enum report_scan report_scan(const char *text, size_t len, bool fail,
     skip_ws(&c);
     if (c.p != c.end || has_repeat(ids, n, ascending))
         goto done;
-    if (strbuf_add(rows, "]", 1) < 0) {
+    if (close_columns(cols, fail) < 0) {
         rc = REPORT_SCAN_NOMEM;
         goto done;
     }

@@ -1,4 +1,4 @@
-/* reportscan: the rows rendered for plain report batches (golden text), and every kind of
+/* reportscan: the columns rendered for plain report batches (golden text), and every kind of
  * body it must leave to the general path: malformed JSON, unusual but valid shapes, values
  * out of range, repeated ids, numbers a double would change. Every body it accepts must
  * also be one the general path's parser accepts. */
@@ -18,59 +18,62 @@ struct scan_case {
     const char *label;
     bool fail;
     const char *body;
-    const char *rows; /* NULL: REPORT_SCAN_GENERAL */
+    const char *columns; /* "ids | attempts | results[ | errors | retryable]"; NULL: general */
 };
 
-#define OK(label, fail, body, rows) {label, fail, body, rows}
+#define OK(label, fail, body, columns) {label, fail, body, columns}
 #define GENERAL(label, fail, body) {label, fail, body, NULL}
 #define C false /* complete */
 #define F true  /* fail */
 
 static const struct scan_case scan_cases[] = {
     OK("one complete", C, "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":{\"pong\":true}}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"result\":{\"pong\":true}}]"),
+       "{1} | {1} | [{\"pong\":true}]"),
     OK("whitespace everywhere, result copied as written", C,
        " {\n\"jobs\" :\t[ { \"id\" : 7 , \"attempt\" : 2 , \"result\" : [ 1 , \"a\" ] } ,"
        "{\"attempt\":1,\"id\":9}\r] } \n",
-       "[{\"i\":0,\"id\":7,\"attempt\":2,\"result\":[ 1 , \"a\" ]},{\"i\":1,\"id\":9,\"attempt\":1}]"),
-    OK("no result", C, "{\"jobs\":[{\"id\":5,\"attempt\":3}]}", "[{\"i\":0,\"id\":5,\"attempt\":3}]"),
+       "{7,9} | {2,1} | [[ 1 , \"a\" ],null]"),
+    OK("no result", C, "{\"jobs\":[{\"id\":5,\"attempt\":3}]}", "{5} | {3} | [null]"),
     OK("null result", C, "{\"jobs\":[{\"id\":5,\"attempt\":3,\"result\":null}]}",
-       "[{\"i\":0,\"id\":5,\"attempt\":3,\"result\":null}]"),
+       "{5} | {3} | [null]"),
     OK("unknown keys skipped", C,
        "{\"jobs\":[{\"note\":{\"x\":[1,{}]},\"id\":1,\"Id\":2,\"attempt\":1,\"n\":1,\"n\":2}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1}]"),
+       "{1} | {1} | [null]"),
     OK("a complete ignores error and retryable", C,
        "{\"jobs\":[{\"id\":1,\"attempt\":1,\"error\":5,\"retryable\":null}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1}]"),
+       "{1} | {1} | [null]"),
     OK("string escapes", C,
        "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":\"a\\\"b\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uFFFF\"}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"result\":\"a\\\"b\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uFFFF\"}]"),
+       "{1} | {1} | [\"a\\\"b\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uFFFF\"]"),
     OK("UTF-8 text", C, "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"result\":{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}}]"),
+       "{1} | {1} | [{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}]"),
     OK("numbers a double holds", C,
        "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":[0,-0,-1,1.5,-0.25e-3,1E+10,2e280,"
        "123456789012345,0.000000000000000001]}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"result\":[0,-0,-1,1.5,-0.25e-3,1E+10,2e280,"
-       "123456789012345,0.000000000000000001]}]"),
+       "{1} | {1} | [[0,-0,-1,1.5,-0.25e-3,1E+10,2e280,123456789012345,0.000000000000000001]]"),
     OK("literals and empty containers", C,
        "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":{\"t\":true,\"f\":false,\"n\":null,\"o\":{},\"a\":[]}}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"result\":{\"t\":true,\"f\":false,\"n\":null,\"o\":{},\"a\":[]}}]"),
+       "{1} | {1} | [{\"t\":true,\"f\":false,\"n\":null,\"o\":{},\"a\":[]}]"),
     OK("duplicate keys inside a result kept", C,
        "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":{\"a\":1,\"a\":2}}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"result\":{\"a\":1,\"a\":2}}]"),
+       "{1} | {1} | [{\"a\":1,\"a\":2}]"),
     OK("descending ids", C, "{\"jobs\":[{\"id\":3,\"attempt\":1},{\"id\":2,\"attempt\":1},{\"id\":1,\"attempt\":1}]}",
-       "[{\"i\":0,\"id\":3,\"attempt\":1},{\"i\":1,\"id\":2,\"attempt\":1},{\"i\":2,\"id\":1,\"attempt\":1}]"),
+       "{3,2,1} | {1,1,1} | [null,null,null]"),
     OK("largest id and attempt", C,
        "{\"jobs\":[{\"id\":9007199254740991,\"attempt\":2147483647}]}",
-       "[{\"i\":0,\"id\":9007199254740991,\"attempt\":2147483647}]"),
+       "{9007199254740991} | {2147483647} | [null]"),
     OK("fail, retryable by default", F, "{\"jobs\":[{\"id\":1,\"attempt\":2,\"error\":\"boom\"}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":2,\"error\":\"boom\",\"retryable\":true}]"),
+       "{1} | {2} | [null] | [\"boom\"] | {t}"),
     OK("fail, not retryable, with a result", F,
        "{\"jobs\":[{\"retryable\":false,\"error\":\"b\\u00e9\\n\",\"result\":{\"partial\":1},\"attempt\":1,\"id\":4}]}",
-       "[{\"i\":0,\"id\":4,\"attempt\":1,\"result\":{\"partial\":1},\"error\":\"b\\u00e9\\n\",\"retryable\":false}]"),
+       "{4} | {1} | [{\"partial\":1}] | [\"b\\u00e9\\n\"] | {f}"),
+    OK("fail, two reports", F,
+       "{\"jobs\":[{\"id\":8,\"attempt\":1,\"error\":\"a\",\"retryable\":true},"
+       "{\"id\":6,\"attempt\":3,\"error\":\"b\",\"retryable\":false,\"result\":[]}]}",
+       "{8,6} | {1,3} | [null,[]] | [\"a\",\"b\"] | {t,f}"),
     OK("fail, error at the character limit in multi-byte text", F,
        "{\"jobs\":[{\"id\":1,\"attempt\":1,\"error\":\"\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac\\t\",\"retryable\":true}]}",
-       "[{\"i\":0,\"id\":1,\"attempt\":1,\"error\":\"\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac\\t\",\"retryable\":true}]"),
+       "{1} | {1} | [null] | [\"\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac\\t\"] | {t}"),
 
     /* malformed */
     GENERAL("empty", C, ""),
@@ -151,19 +154,37 @@ static const struct scan_case scan_cases[] = {
             "{\"jobs\":[{\"id\":1,\"attempt\":1,\"error\":\"x\",\"retryable\":\"yes\"}]}"),
 };
 
+/* The columns as one text, " | " between them (errors and retryable only for a fail batch). */
+static char *joined(const struct report_columns *cols, bool fail)
+{
+    struct strbuf out = {0};
+    const struct strbuf *parts[] = {&cols->ids, &cols->attempts, &cols->results, &cols->errors,
+                                    &cols->retryable};
+    for (size_t k = 0; k < (fail ? 5u : 3u); k++) {
+        if (k)
+            strbuf_add(&out, " | ", 3);
+        strbuf_add(&out, parts[k]->p ? parts[k]->p : "(none)", parts[k]->p ? parts[k]->len : 6);
+    }
+    return out.p;
+}
+
 static void scan_case_run(const void *arg)
 {
     const struct scan_case *c = arg;
-    struct strbuf rows = {0};
+    struct report_columns cols = {0};
     int count = -1;
-    enum report_scan rc = report_scan(c->body, strlen(c->body), c->fail, &limits, &rows, &count);
-    if (c->rows) {
+    enum report_scan rc = report_scan(c->body, strlen(c->body), c->fail, &limits, &cols, &count);
+    if (c->columns) {
         CHECK_LONG(rc, REPORT_SCAN_OK);
-        CHECK_STR(rows.p, c->rows);
-        int items = 0;
-        for (const char *p = c->rows; (p = strstr(p, "{\"i\":")); p++)
-            items++;
+        char *text = joined(&cols, c->fail);
+        CHECK_STR(text, c->columns);
+        free(text);
+        int items = 1;
+        for (const char *p = c->columns; *p != '}'; p++)
+            items += *p == ',';
         CHECK_LONG(count, items);
+        if (!c->fail)
+            CHECK(cols.errors.p == NULL && cols.retryable.p == NULL);
         /* never accepts what the general path's parser refuses */
         struct field_error err;
         cJSON *tree = json_parse_object(c->body, strlen(c->body), &err);
@@ -173,7 +194,7 @@ static void scan_case_run(const void *arg)
         CHECK_LONG(rc, REPORT_SCAN_GENERAL);
         CHECK_LONG(count, -1);
     }
-    free(rows.p);
+    report_columns_free(&cols);
 }
 
 /* A NUL byte inside the body (its length counts past it). */
@@ -181,10 +202,10 @@ static void scan_nul_byte(const void *arg)
 {
     (void)arg;
     static const char body[] = "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":\"a\0b\"}]}";
-    struct strbuf rows = {0};
+    struct report_columns cols = {0};
     int count = -1;
-    CHECK_LONG(report_scan(body, sizeof(body) - 1, false, &limits, &rows, &count), REPORT_SCAN_GENERAL);
-    free(rows.p);
+    CHECK_LONG(report_scan(body, sizeof(body) - 1, false, &limits, &cols, &count), REPORT_SCAN_GENERAL);
+    report_columns_free(&cols);
 }
 
 /* Results nested as deep as the scan goes, and one level deeper. */
@@ -200,12 +221,12 @@ static void scan_depth(const void *arg)
         for (int k = 0; k < levels; k++)
             strbuf_add(&body, "]", 1);
         strbuf_add(&body, "}]}", 3);
-        struct strbuf rows = {0};
+        struct report_columns cols = {0};
         int count = 0;
-        CHECK_LONG(report_scan(body.p, body.len, false, &limits, &rows, &count),
+        CHECK_LONG(report_scan(body.p, body.len, false, &limits, &cols, &count),
                    extra ? REPORT_SCAN_GENERAL : REPORT_SCAN_OK);
         free(body.p);
-        free(rows.p);
+        report_columns_free(&cols);
     }
 }
 
@@ -230,19 +251,20 @@ static void scan_many(const void *arg)
             strbuf_add(&body, item, (size_t)len);
         }
         strbuf_add(&body, "]}", 2);
-        struct strbuf rows = {0};
+        struct report_columns cols = {0};
         int count = 0;
-        enum report_scan rc = report_scan(body.p, body.len, false, &many, &rows, &count);
+        enum report_scan rc = report_scan(body.p, body.len, false, &many, &cols, &count);
         CHECK_LONG(rc, repeat ? REPORT_SCAN_GENERAL : REPORT_SCAN_OK);
         if (!repeat) {
             CHECK_LONG(count, n);
-            CHECK_CONTAINS(rows.p, "{\"i\":1499,\"id\":");
-            cJSON *parsed = cJSON_Parse(rows.p);
-            CHECK(cJSON_GetArraySize(parsed) == n);
-            cJSON_Delete(parsed);
+            CHECK_STR(strrchr(cols.ids.p, ',') + 1, descending ? "1}" : "1500}");
+            cJSON *results = cJSON_Parse(cols.results.p);
+            CHECK(cJSON_GetArraySize(results) == n);
+            CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(results, n - 1), "k")->valueint == n - 1);
+            cJSON_Delete(results);
         }
         free(body.p);
-        free(rows.p);
+        report_columns_free(&cols);
     }
 }
 
@@ -267,12 +289,12 @@ static void scan_error_offsets(const void *arg)
             for (int over = 0; over < 2; over++) {
                 struct report_limits lim = limits;
                 lim.max_error_chars = chars - (size_t)over;
-                struct strbuf rows = {0};
+                struct report_columns cols = {0};
                 int count = 0;
                 enum report_scan want = pieces[k].chars && !over ? REPORT_SCAN_OK : REPORT_SCAN_GENERAL;
-                if (!CHECK_LONG(report_scan(body, strlen(body), true, &lim, &rows, &count), want))
+                if (!CHECK_LONG(report_scan(body, strlen(body), true, &lim, &cols, &count), want))
                     fprintf(stderr, "  piece %zu at %d (error %.*s)\n", k, before, len, error);
-                free(rows.p);
+                report_columns_free(&cols);
             }
         }
     }
@@ -282,7 +304,7 @@ void register_reportscan_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(scan_cases); i++)
         test_addf(scan_case_run, &scan_cases[i], "reportscan %s: %s", scan_cases[i].label,
-                  scan_cases[i].rows ? "rows" : "general path");
+                  scan_cases[i].columns ? "columns" : "general path");
     test_add("reportscan NUL byte: general path", scan_nul_byte, NULL);
     test_add("reportscan nesting depth", scan_depth, NULL);
     test_add("reportscan 1500 reports", scan_many, NULL);
