@@ -113,7 +113,7 @@ def test_three_step_workflow(stack):
     assert all(s["status"] == "completed" and isinstance(s["durationMs"], int) for s in res["steps"]), res
     assert clean["result"]["records"] == [{"id": 2, "amount": 20}, {"id": 3, "amount": 40}], clean
     assert stats["result"]["count"] == 2 and stats["result"]["fields"]["amount"]["sum"] == 60, stats
-    assert notify["result"]["pong"] is True and notify["result"]["agent"] == "code_analyzer", notify
+    assert notify["result"]["pong"] is True and notify["result"]["jobId"] == notify["jobId"], notify
     assert res["output"] == notify["result"], res
     kids = {c["id"]: c for c in children(stack, row["id"])}
     assert sorted(kids) == sorted(s["jobId"] for s in res["steps"]), kids

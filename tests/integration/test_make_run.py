@@ -56,7 +56,7 @@ def test_run_script_serves_jobs_and_stops_on_ctrl_c(db, tmp_path):
                 break
             time.sleep(0.1)
         assert job["status"] == "completed", f"{job}\n{log.read_text()}"
-        assert job["result"]["pong"] is True and job["result"]["agent"] == "code_analyzer"
+        assert job["result"]["pong"] is True and job["result"]["jobId"] == job_id, job
 
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert proc.wait(timeout=60) == 0, log.read_text()

@@ -12,7 +12,7 @@ import time
 from fsutil import expect, parse_ts
 from stack import AGENTS, EXIT_FATAL, SLOW, assert_completed_once, refusals, worker_pid
 
-PONG_KEYS = {"pong", "agent", "worker", "jobId", "attempt", "sleptMs", "startedAt", "finishedAt"}
+PONG_KEYS = {"pong", "worker", "jobId", "attempt", "sleptMs"}
 
 
 # --- the basic path ------------------------------------------------------------------------
@@ -24,10 +24,10 @@ def test_ping_completed_by_code_analyzer(stack):
     row = stack.wait_status([job_id], "completed", 30)[job_id]
     res = row["result"]
     assert isinstance(res, dict) and set(res) == PONG_KEYS, f"result {res!r}, expected the keys {sorted(PONG_KEYS)}"
-    assert res["pong"] is True and res["agent"] == "code_analyzer", f"result {res}"
-    assert res["jobId"] == job_id and res["attempt"] == 1 and res["sleptMs"] == 0, f"result {res}"
+    assert res["pong"] is True and res["jobId"] == job_id and res["attempt"] == 1, f"result {res}"
+    assert res["sleptMs"] == 0, f"result {res}"
     assert worker_pid(res["worker"]) == w.pid, f"result.worker {res['worker']!r}, worker pid {w.pid}"
-    assert parse_ts(res["startedAt"]) <= parse_ts(res["finishedAt"]), f"result {res}"
+    assert row["target_agent"] == "code_analyzer", f"target_agent {row['target_agent']!r}"
     assert row["attempts"] == 1, f"attempts {row['attempts']}, expected 1"
     assert row["locked_by"] is None and row["locked_until"] is None, f"lock left on a completed job: {row}"
     assert row["last_error"] is None, f"last_error {row['last_error']!r}"
@@ -43,7 +43,7 @@ def test_each_executable_runs_its_own_agent(stack):
     rows = stack.wait_status(ids.values(), "completed", 30, "one ping per agent completed")
     for agent, job_id in ids.items():
         res = rows[job_id]["result"]
-        assert res["pong"] is True and res["agent"] == agent, f"{agent}'s job {job_id} has result {res}"
+        assert res["pong"] is True and res["jobId"] == job_id, f"{agent}'s job {job_id} has result {res}"
         assert worker_pid(res["worker"]) == workers[agent].pid, (
             f"{agent}'s job was run by {res['worker']}, expected the {agent} process {workers[agent].pid}")
         assert rows[job_id]["attempts"] == 1, f"{agent}: attempts {rows[job_id]['attempts']}"

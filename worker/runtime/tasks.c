@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/isotime.h"
 #include "common/json.h"
 #include "common/json_print.h"
 #include "worker/runtime/shared.h"
@@ -34,7 +33,10 @@ bool task_sleep(const struct task_ctx *ctx, long ms)
 }
 
 /* ping: {"taskType":"ping","sleepMs":N} — proves the path from queue to worker and back;
- * sleepMs (0..60000) stands in for real work. */
+ * sleepMs (0..60000) stands in for real work. Its result names the worker (the job row
+ * forgets it once the job is done) and echoes the job and attempt it ran, so a result
+ * stored on the wrong job or from the wrong attempt shows; the agent and the times are
+ * the row's own (targetAgent, startedAt, processedAt), and are not repeated. */
 static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out)
 {
     long sleep_ms = 0;
@@ -44,13 +46,10 @@ static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outc
         out->retryable = false;
         return -1;
     }
-    char started[ISOTIME_LEN], finished[ISOTIME_LEN];
-    isotime_now(started);
     if (sleep_ms > 0 && !task_sleep(ctx, sleep_ms)) {
         snprintf(out->error, sizeof(out->error), "stopped before the sleep ended");
         return -1;
     }
-    isotime_now(finished);
     cJSON *r = cJSON_CreateObject();
     if (!r) {
         snprintf(out->error, sizeof(out->error), "out of memory");
@@ -58,13 +57,10 @@ static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outc
         return -1;
     }
     cJSON_AddBoolToObject(r, "pong", true);
-    cJSON_AddStringToObject(r, "agent", ctx->agent);
     cJSON_AddStringToObject(r, "worker", ctx->worker);
     cJSON_AddNumberToObject(r, "jobId", (double)ctx->job_id);
     cJSON_AddNumberToObject(r, "attempt", ctx->attempt);
     cJSON_AddNumberToObject(r, "sleptMs", (double)sleep_ms);
-    cJSON_AddStringToObject(r, "startedAt", started);
-    cJSON_AddStringToObject(r, "finishedAt", finished);
     out->result = r;
     return 0;
 }
