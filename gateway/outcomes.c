@@ -206,25 +206,22 @@ static void batch_done(PGresult *res, struct request *r, bool fail)
         request_db_error(r, res);
         return;
     }
-    int rows = PQntuples(res), row = 0, rc = 0;
+    int rows = PQntuples(res), row = 0, k = 0;
     const char *id = r->row + 1; /* past the opening brace */
     struct strbuf out = {0};
-    rc = strbuf_add(&out, "{\"results\":[", 12);
-    for (int k = 0; rc == 0 && k < r->items; k++) {
+    int rc = strbuf_add(&out, "{\"results\":[", 12);
+    for (; rc == 0 && k < r->items; k++) {
         size_t id_len = strcspn(id, ",}");
+        bool has_row = row < rows && atoi(PQgetvalue(res, row, COL_I)) == k;
+        if (!has_row && fail)
+            break; /* a fail batch answers every report */
         if (k)
             rc = strbuf_add(&out, ",", 1);
-        if (rc < 0)
-            break;
-        if (row < rows && atoi(PQgetvalue(res, row, COL_I)) == k)
-            rc = add_answer(&out, res, row++);
-        else if (!fail)
-            rc = add_completed(&out, id, id_len);
-        else
-            break; /* a fail batch answers every report */
+        if (rc == 0)
+            rc = has_row ? add_answer(&out, res, row++) : add_completed(&out, id, id_len);
         id += id_len + 1;
     }
-    if (rc == 0 && row != rows) {
+    if (rc == 0 && (k != r->items || row != rows)) {
         log_error("msg=\"outcome statement returned unexpected rows\" req_id=%s rows=%d reports=%d",
                   r->id, rows, r->items);
         free(out.p);

@@ -451,6 +451,31 @@ def test_batch_of_10000(gateway, db, route):
     assert r[9997:] == [{"id": i, "status": "completed"} for i in ids]
 
 
+# The answer walks the reports and the statement's rows together. A statement that skipped a
+# fail report (fail answers every report) or returned a row for no report is an internal
+# error, never a short answer. The test database gets a broken column form of the function.
+BROKEN_OUTCOMES = {
+    "complete": ("fs_jobs_complete(ids bigint[], attempts_in int[], results jsonb, with_job bool)",
+                 "SELECT 7, ids[1], 'not_found', NULL::text, NULL::json, NULL::int, 1"),
+    "fail": ("fs_jobs_fail(ids bigint[], attempts_in int[], results jsonb, errors jsonb, retryable bool[],"
+             " with_job bool, base_ms int, cap_ms int)",
+             "SELECT 0, ids[1], 'ok', 'pending'::text, NULL::json, 1, 1"),
+}
+
+
+@pytest.mark.parametrize("kind", ["complete", "fail"])
+def test_batch_answer_refuses_rows_that_do_not_match_the_reports(gateway_factory, db, kind):
+    gw = gateway_factory(env={"FLOWSTATE_LOG_LEVEL": "warn"})
+    signature, rows = BROKEN_OUTCOMES[kind]
+    db.execute(f"CREATE OR REPLACE FUNCTION {signature} RETURNS TABLE (i int, id bigint, outcome text,"
+               f" status text, job json, attempts int, reported int) LANGUAGE sql AS $$ {rows} $$")
+    a, b = running_job(gw, db), running_job(gw, db)
+    body = {"jobs": [{"id": a, "attempt": 1, "error": "x"}, {"id": b, "attempt": 1, "error": "y"}]}
+    err = expect_error(send_batch(gw, f"/api/jobs/{kind}", body, "plain"), 500, "internal")
+    assert "request id" in err["message"], err
+    assert "outcome statement returned unexpected rows" in gw.log_tail()
+
+
 BAD_BATCH = [
     ({}, "jobs"),
     ({"jobs": None}, "jobs"),
