@@ -2,7 +2,10 @@
  * completing jobs with no gateway and no HTTP. Claims up to 100 pending jobs of one agent
  * with SELECT … FOR UPDATE SKIP LOCKED (the order of Flowstate's claim index), marks them
  * running, then marks them completed in a second transaction, and repeats until a claim finds
- * nothing. Run several at once (the benchmark runs 2).
+ * nothing. Run several at once (the benchmark runs 2). Both statements are prepared once, as
+ * Flowstate's own are: sent with PQexecParams they were parsed and planned on every call, which
+ * held this ceiling about a fifth below what PostgreSQL allows (5 alternated pairs, 100k jobs:
+ * 37.7k against 46.8k jobs/s).
  * Usage: claimloop DATABASE_URL [AGENT] [BATCH]; prints the number of jobs it completed. */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -31,6 +34,14 @@ static int ok(PGconn *db, PGresult *r, ExecStatusType want)
     return 1;
 }
 
+static int prepare(PGconn *db, const char *name, const char *sql, int nparams)
+{
+    PGresult *r = PQprepare(db, name, sql, nparams, NULL);
+    int good = ok(db, r, PGRES_COMMAND_OK);
+    PQclear(r);
+    return good;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -49,9 +60,11 @@ int main(int argc, char **argv)
     size_t cap = 1 << 16;
     char *ids = malloc(cap);
     long total = 0;
+    if (!prepare(db, "claim", CLAIM, 3) || !prepare(db, "complete", COMPLETE, 1))
+        return 1;
     for (;;) {
         const char *cp[3] = {agent, batch, me};
-        PGresult *r = PQexecParams(db, CLAIM, 3, NULL, cp, NULL, NULL, 0);
+        PGresult *r = PQexecPrepared(db, "claim", 3, cp, NULL, NULL, 0);
         if (!ok(db, r, PGRES_TUPLES_OK))
             return 1;
         int n = PQntuples(r);
@@ -77,7 +90,7 @@ int main(int argc, char **argv)
         ids[len] = 0;
         PQclear(r);
         const char *up[1] = {ids};
-        r = PQexecParams(db, COMPLETE, 1, NULL, up, NULL, NULL, 0);
+        r = PQexecPrepared(db, "complete", 1, up, NULL, NULL, 0);
         if (!ok(db, r, PGRES_COMMAND_OK))
             return 1;
         PQclear(r);
