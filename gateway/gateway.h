@@ -45,6 +45,14 @@ struct gateway {
     unsigned long next_id;
     struct request *spare_requests; /* freed request contexts kept for reuse (request.c) */
     int spare_count;
+    /* The /health body (health.c): it changes at most once a second (uptime) or when the
+     * database goes up or down, so it is formatted then and reused in between. */
+    struct {
+        long uptime;
+        bool db_up;
+        int len; /* 0: not made yet */
+        char text[160];
+    } health;
 };
 
 /* Builds the gateway (listening socket, pool, signal handlers). Returns 0, or -1 having

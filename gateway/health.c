@@ -12,29 +12,20 @@
 
 #define FLOWSTATE_VERSION "0.1.0"
 
-/* The body changes at most once a second (uptime) or when the database goes up or down, so
- * it is formatted then and reused in between. */
-struct health_body {
-    long uptime;
-    bool db_up;
-    int len; /* 0: not made yet */
-    char text[160];
-};
-
 void health_get(struct request *r)
 {
-    static struct health_body cached; /* the gateway runs one event loop thread */
-    long uptime = (long)(time(NULL) - r->gw->started);
-    bool db_up = pgpool_is_up(r->gw->pool);
-    if (cached.len == 0 || cached.uptime != uptime || cached.db_up != db_up) {
-        cached.uptime = uptime;
-        cached.db_up = db_up;
-        cached.len = snprintf(cached.text, sizeof(cached.text),
-                              "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION
-                              "\",\"uptimeSeconds\":%ld,\"database\":\"%s\"}",
-                              uptime, db_up ? "up" : "down");
+    struct gateway *gw = r->gw;
+    long uptime = (long)(time(NULL) - gw->started);
+    bool db_up = pgpool_is_up(gw->pool);
+    if (gw->health.len == 0 || gw->health.uptime != uptime || gw->health.db_up != db_up) {
+        gw->health.uptime = uptime;
+        gw->health.db_up = db_up;
+        gw->health.len = snprintf(gw->health.text, sizeof(gw->health.text),
+                                  "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION
+                                  "\",\"uptimeSeconds\":%ld,\"database\":\"%s\"}",
+                                  uptime, db_up ? "up" : "down");
     }
-    request_reply(r, 200, cached.text, (size_t)cached.len);
+    request_reply(r, 200, gw->health.text, (size_t)gw->health.len);
 }
 
 static void ready_done(PGresult *res, void *arg)

@@ -161,21 +161,28 @@ void jobs_fail(struct request *r) { report_single(r, true); }
 
 /* ---- many reports in one request ------------------------------------------------------- */
 
-/* Appends one report's answer: {"id":…,"status":…}, or {"id":…,"error":{…}} when it was not
- * applied. 0, or -1 when out of memory. */
+/* Appends an applied report's answer, {"id":…,"status":"…"}. 0, or -1 when out of memory. */
+static int add_applied(struct strbuf *out, const char *id, size_t id_len, const char *status,
+                       size_t status_len)
+{
+    return strbuf_add(out, "{\"id\":", 6) < 0 || strbuf_add(out, id, id_len) < 0 ||
+                   strbuf_add(out, ",\"status\":\"", 11) < 0 ||
+                   strbuf_add(out, status, status_len) < 0 || strbuf_add(out, "\"}", 2) < 0
+               ? -1
+               : 0;
+}
+
+/* Appends the answer of the report a result row is about: applied (add_applied), or
+ * {"id":…,"error":{…}} when it was not. 0, or -1 when out of memory. */
 static int add_answer(struct strbuf *out, const PGresult *res, int row)
 {
     const char *id = PQgetvalue(res, row, COL_ID), *outcome = PQgetvalue(res, row, COL_OUTCOME);
-    const char *status = PQgetvalue(res, row, COL_STATUS);
-    if (strbuf_add(out, "{\"id\":", 6) < 0 ||
-        strbuf_add(out, id, (size_t)PQgetlength(res, row, COL_ID)) < 0)
-        return -1;
+    size_t id_len = (size_t)PQgetlength(res, row, COL_ID);
     if (strcmp(outcome, "ok") == 0)
-        return strbuf_add(out, ",\"status\":\"", 11) < 0 ||
-                       strbuf_add(out, status, (size_t)PQgetlength(res, row, COL_STATUS)) < 0 ||
-                       strbuf_add(out, "\"}", 2) < 0
-                   ? -1
-                   : 0;
+        return add_applied(out, id, id_len, PQgetvalue(res, row, COL_STATUS),
+                           (size_t)PQgetlength(res, row, COL_STATUS));
+    if (strbuf_add(out, "{\"id\":", 6) < 0 || strbuf_add(out, id, id_len) < 0)
+        return -1;
     char error[320];
     int len;
     if (strcmp(outcome, "conflict") == 0) {
@@ -186,15 +193,6 @@ static int add_answer(struct strbuf *out, const PGresult *res, int row)
         len = snprintf(error, sizeof(error), ",\"error\":{\"code\":\"not_found\",\"message\":\"no job %s\"}}", id);
     }
     return strbuf_add(out, error, (size_t)len);
-}
-
-/* The answer of a completion the statement applied and returned no row for. */
-static int add_completed(struct strbuf *out, const char *id, size_t id_len)
-{
-    return strbuf_add(out, "{\"id\":", 6) < 0 || strbuf_add(out, id, id_len) < 0 ||
-                   strbuf_add(out, ",\"status\":\"completed\"}", 22) < 0
-               ? -1
-               : 0;
 }
 
 /* Answers a batch: {"results":[…]}, one answer per report in request order. The statement
@@ -218,7 +216,8 @@ static void batch_done(PGresult *res, struct request *r, bool fail)
         if (k)
             rc = strbuf_add(&out, ",", 1);
         if (rc == 0)
-            rc = has_row ? add_answer(&out, res, row++) : add_completed(&out, id, id_len);
+            rc = has_row ? add_answer(&out, res, row++) /* else a completion applied */
+                         : add_applied(&out, id, id_len, "completed", 9);
         id += id_len + 1;
     }
     if (rc == 0 && (k != r->items || row != rows)) {
