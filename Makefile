@@ -60,7 +60,7 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration deps clean format bench
+.PHONY: all run test unit integration deps clean format bench FORCE
 
 all: $(PROGRAMS)
 
@@ -92,7 +92,13 @@ $(OBJ)/%.o: %.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # SQL migrations are compiled into the binaries, so a gateway needs no files beside it.
-$(GEN)/migrations_data.c: $(MIGRATIONS) sql/embed.sh
+# migrations.list names them and is rewritten only when the set changes, so a migration
+# added with an older mtime than the generated file (or one removed) still rebuilds it.
+$(GEN)/migrations.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MIGRATIONS)' | cmp -s - $@ || echo '$(MIGRATIONS)' > $@
+
+$(GEN)/migrations_data.c: $(MIGRATIONS) sql/embed.sh $(GEN)/migrations.list
 	@mkdir -p $(dir $@)
 	sh sql/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
