@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgloop.h"
+
 static const char CLAIM[] =
     "WITH c AS MATERIALIZED ("
     "  SELECT id FROM job_queue WHERE target_agent = $1 AND status = 'pending' AND run_at <= now()"
@@ -24,23 +26,6 @@ static const char CLAIM[] =
 static const char COMPLETE[] =
     "UPDATE job_queue SET status = 'completed', processed_at = now(), locked_by = NULL,"
     " locked_until = NULL, result = '{\"pong\":true}' WHERE id = ANY($1::bigint[]) AND status = 'running'";
-
-static int ok(PGconn *db, PGresult *r, ExecStatusType want)
-{
-    if (PQresultStatus(r) != want) {
-        fprintf(stderr, "claimloop: %s", PQerrorMessage(db));
-        return 0;
-    }
-    return 1;
-}
-
-static int prepare(PGconn *db, const char *name, const char *sql, int nparams)
-{
-    PGresult *r = PQprepare(db, name, sql, nparams, NULL);
-    int good = ok(db, r, PGRES_COMMAND_OK);
-    PQclear(r);
-    return good;
-}
 
 int main(int argc, char **argv)
 {
@@ -60,12 +45,13 @@ int main(int argc, char **argv)
     size_t cap = 1 << 16;
     char *ids = malloc(cap);
     long total = 0;
-    if (!prepare(db, "claim", CLAIM, 3) || !prepare(db, "complete", COMPLETE, 1))
+    if (!pgloop_prepare("claimloop", db, "claim", CLAIM, 3) ||
+        !pgloop_prepare("claimloop", db, "complete", COMPLETE, 1))
         return 1;
     for (;;) {
         const char *cp[3] = {agent, batch, me};
         PGresult *r = PQexecPrepared(db, "claim", 3, cp, NULL, NULL, 0);
-        if (!ok(db, r, PGRES_TUPLES_OK))
+        if (!pgloop_ok("claimloop", db, r, PGRES_TUPLES_OK))
             return 1;
         int n = PQntuples(r);
         if (n == 0) {
@@ -91,7 +77,7 @@ int main(int argc, char **argv)
         PQclear(r);
         const char *up[1] = {ids};
         r = PQexecPrepared(db, "complete", 1, up, NULL, NULL, 0);
-        if (!ok(db, r, PGRES_COMMAND_OK))
+        if (!pgloop_ok("claimloop", db, r, PGRES_COMMAND_OK))
             return 1;
         PQclear(r);
         total += n;

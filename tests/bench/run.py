@@ -180,7 +180,8 @@ class Bench:
             return run(["pkg-config", "--cflags", "--libs", *names]).stdout.split()
         flags = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
         run([cc, *flags, "-o", OUT / "hello", ROOT / "tests/bench/hello.c", *pkg("libevent")])
-        run([cc, *flags, "-o", OUT / "claimloop", ROOT / "tests/bench/claimloop.c", *pkg("libpq")])
+        for loop in ("claimloop", "insertloop"):
+            run([cc, *flags, "-o", OUT / loop, ROOT / f"tests/bench/{loop}.c", *pkg("libpq")])
 
     def start_pg(self):
         note_cmd(["bash", "deploy/pgctl.sh", "start", "$TMPDIR/pg"])
@@ -289,6 +290,9 @@ class Bench:
             if after - before < rate * self.cfg["wrk_seconds"] * 0.5:
                 raise RuntimeError(f"enqueue: wrk says {rate}/s but only {after - before} jobs were stored")
             self.record(f"enqueue_c{c}", rate)
+        stop(gw)
+        self.insert_ceiling()
+        gw, port = self.gateway(f"http-batch-{rep}")
         for c, t in ((1, 1), (4, 2)):
             self.reset()
             rate = self.wrk(port, "/api/jobs/batch", c, t, script=OUT / "batch.lua") * self.cfg["batch_jobs"]
@@ -297,6 +301,34 @@ class Bench:
                 raise RuntimeError(f"batch enqueue: wrk says {rate} jobs/s but only {stored} jobs were stored")
             self.record(f"enqueue_batch_c{c}", rate)
         stop(gw)
+        self.reset()
+
+    # The shapes of group commit 32 closed-loop clients can form: statements in flight ×
+    # jobs a statement.
+    INSERT_SHAPES = ((1, 32), (2, 16), (4, 8))
+
+    def insert_ceiling(self):
+        """The ceiling of (1) at 32 connections: `insertloop` processes, no gateway, for each
+        shape in INSERT_SHAPES; the best shape is the ceiling."""
+        best = 0.0
+        for conns, group in self.INSERT_SHAPES:
+            self.reset()
+            logs = [self.logs / f"insertloop-{conns}x{group}-{i}.log" for i in range(conns)]
+            loops = [start([OUT / "insertloop", self.url, AGENT, group, self.cfg["wrk_seconds"]],
+                           log_path=path, note_env={}) for path in logs]
+            rows, secs = 0, 0.0
+            for p, path in zip(loops, logs):
+                p.wait(timeout=self.cfg["wrk_seconds"] + 60)
+                PROCS.remove(p)
+                if p.returncode != 0:
+                    raise RuntimeError(f"insertloop failed (see {path})")
+                n, t = path.read_text().split("\n")[-2].split()  # its last line: "ROWS SECONDS"
+                rows, secs = rows + int(n), max(secs, float(t))
+            if self.sql("SELECT count(*) FROM job_queue")[0][0] != rows:
+                raise RuntimeError(f"insertloop: reported {rows} jobs, the table holds another count")
+            self.record(f"insertloop_{conns}x{group}", rows / secs)
+            best = max(best, rows / secs)
+        self.record("insertloop_best", best)
         self.reset()
 
     # ---------------------------------------------------------------- drain
@@ -582,9 +614,9 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate (--prefetch {
         rows = []
         notes = []  # below the table: why a target cannot be met in this run
 
-        def row(name, val, unit, ceil_name, ceil, target, ok):
+        def row(name, val, unit, ceil_name, ceil, target, ok, ceil_unit=None):
             r = ratio(val, ceil)
-            rows.append(f"| {name} | {f(val, unit)} | {ceil_name} | {f(ceil, unit) if ceil else '—'} | "
+            rows.append(f"| {name} | {f(val, unit)} | {ceil_name} | {f(ceil, ceil_unit or unit) if ceil else '—'} | "
                         f"{'—' if r is None else f'{r:.2f}×'} | {target} | {pf(ok)} |")
 
         c = self.cfg
@@ -592,6 +624,15 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate (--prefetch {
         r32 = ratio(m["enqueue_c32"], m["hello_get_c32"])
         row("Enqueue `POST /api/jobs`, 32 connections", m["enqueue_c32"], " req/s", "hello GET, 32 conns",
             m["hello_get_c32"], "≥ 0.50× hello GET", r32 >= 0.5)
+        row("Enqueue `POST /api/jobs`, 32 connections, against PostgreSQL alone", m["enqueue_c32"], " req/s",
+            "C insert loop, best shape", m["insertloop_best"], "", None, ceil_unit=" jobs/s")
+        if 0.5 * m["hello_get_c32"] > m["insertloop_best"]:
+            notes.append(f"The 0.50× hello target for `POST /api/jobs` at 32 connections needs "
+                         f"{f(0.5 * m['hello_get_c32'], ' req/s')} in this run, above the C insert loop's "
+                         f"{f(m['insertloop_best'], ' jobs/s')}: the insert loop does only the database's part "
+                         "(durable multi-row inserts into the same table, in the best of the group shapes 32 "
+                         "closed-loop clients can form), with no gateway and no HTTP, so no gateway can "
+                         "reach the target on this machine.")
         row(f"Batch enqueue `POST /api/jobs/batch`, {c['batch_jobs']:,}-job batches, 1 connection", m["enqueue_batch_c1"],
             " jobs/s", "", None, "", None)
         row(f"Batch enqueue `POST /api/jobs/batch`, {c['batch_jobs']:,}-job batches, 4 connections", m["enqueue_batch_c4"],
@@ -693,6 +734,10 @@ Drain throughput against worker processes:
   report batch at their defaults) with P = {', '.join(map(str, c['drain_procs']))}, and P = 2 with `--prefetch 0` (the
   default); jobs/s = jobs / (last `processed_at` − first `started_at`).
   Ceiling: 2 `build/bench/claimloop` processes (claim 100 `FOR UPDATE SKIP LOCKED`, mark completed, repeat).
+- Enqueue ceiling (PostgreSQL alone): `build/bench/insertloop` processes, each committing one multi-row
+  `INSERT INTO job_queue … RETURNING id` after another for {c['wrk_seconds']} s, in the shapes
+  {', '.join(f'{n} × {g} jobs' for n, g in Bench.INSERT_SHAPES)} (processes × jobs a statement: the groups 32
+  closed-loop clients can form); the best shape is the ceiling.
 - Latency: {c['latency_rate']} `POST /api/jobs`/s for {c['latency_seconds']} s (4 keep-alive connections, paced),
   1 worker process, concurrency {c['concurrency']}; percentiles of `started_at − created_at` and
   `processed_at − created_at` over every job. Offered rate achieved: {f(m['lat_offered_rate'])}/s.
