@@ -60,7 +60,7 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration deps clean format bench FORCE
+.PHONY: all run test unit integration deps clean format bench bench-instructions FORCE
 
 all: $(PROGRAMS)
 
@@ -132,6 +132,13 @@ bench: all
 	@sh deploy/deps.sh
 	@sh tests/bench/deps.sh $(if $(SMOKE)$(NO_PEERS),,--peers)
 	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/run.py $(if $(SMOKE),--smoke) $(if $(REPEATS),--repeats $(REPEATS)) $(if $(NO_PEERS),--no-peers)
+
+# Instruction counts under callgrind (tests/bench/README.md): docs/instructions.md; SMOKE=1
+# for a seconds-long check (build/bench/instructions-smoke.md).
+bench-instructions: all
+	@sh deploy/deps.sh
+	@sh tests/bench/deps.sh --instructions
+	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/instructions.py $(if $(SMOKE),--smoke)
 
 format:
 	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]
