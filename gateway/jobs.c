@@ -38,6 +38,16 @@ static bool is_terminal(const char *s)
     return !strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled");
 }
 
+static int add_text(struct strbuf *b, const char *s) { return strbuf_add(b, s, strlen(s)); }
+
+/* ,"name":number */
+static int add_number(struct strbuf *b, const char *name, double value)
+{
+    char num[JSON_NUMBER_MAX];
+    size_t n = json_print_number(value, num);
+    return add_text(b, ",\"") | add_text(b, name) | add_text(b, "\":") | strbuf_add(b, num, n);
+}
+
 /* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
  * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
 char *jobs_row_from_body(const cJSON *body, struct field_error *err)
@@ -65,25 +75,25 @@ char *jobs_row_from_body(const cJSON *body, struct field_error *err)
                         "runAt must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z");
         return NULL;
     }
-    cJSON *row = cJSON_CreateObject();
-    if (!row)
-        goto oom;
-    cJSON_AddStringToObject(row, "agent", agent);
-    cJSON_AddItemReferenceToObject(row, "payload", payload);
-    cJSON_AddNumberToObject(row, "priority", (double)priority);
-    if (run_at)
-        cJSON_AddNumberToObject(row, "run_at", run_at_epoch);
-    cJSON_AddNumberToObject(row, "max_attempts", (double)max_attempts);
-    if (timeout > 0)
-        cJSON_AddNumberToObject(row, "timeout", (double)timeout);
+    /* The row as the group-commit statement reads it, without its opening brace (the batcher
+     * writes its own). Printed directly: a cJSON tree built only to be printed cost about 5%
+     * of the gateway's work per POST. agent is an identifier, so it needs no escaping. */
+    struct strbuf row = {0};
+    int failed = add_text(&row, "\"agent\":\"") | add_text(&row, agent) |
+                 add_text(&row, "\",\"payload\":") | json_print_append(&row, payload) |
+                 add_number(&row, "priority", (double)priority) |
+                 (run_at ? add_number(&row, "run_at", run_at_epoch) : 0) |
+                 add_number(&row, "max_attempts", (double)max_attempts) |
+                 (timeout > 0 ? add_number(&row, "timeout", (double)timeout) : 0);
     if (key)
-        cJSON_AddStringToObject(row, "key", key);
-    char *text = json_print(row);
-    cJSON_Delete(row);
-    if (!text)
+        failed |= add_text(&row, ",\"key\":") |
+                  json_print_append(&row, cJSON_GetObjectItemCaseSensitive(body, "idempotencyKey"));
+    failed |= add_text(&row, "}");
+    if (failed) {
+        free(row.p);
         goto oom;
-    memmove(text, text + 1, strlen(text)); /* drop '{': the batcher writes its own */
-    return text;
+    }
+    return row.p;
 oom:
     err->field[0] = '\0';
     return NULL;

@@ -78,6 +78,19 @@ def test_create_bounds_accepted(gateway):
     assert create(gateway, payload={})["payload"] == {}
 
 
+def test_create_keeps_text_that_json_must_escape(gateway, db):
+    """The gateway re-prints the body's values for the group-commit statement: a key and a
+    payload with quotes, backslashes, control characters and non-ASCII text are stored as
+    sent."""
+    key = 'k "quoted" \\ back\nline\ttab \u0001 é 日本 \U0001F600'
+    payload = {"s": key, "n": [1, 2.5, -3e-7, 1e21], "nested": {"q": '"'}, "empty": ""}
+    j = create(gateway, idempotencyKey=key, payload=payload, runAt="2030-06-15T12:34:56.789Z",
+               timeoutSeconds=30)
+    assert j["idempotencyKey"] == key and j["payload"] == payload and j["timeoutSeconds"] == 30
+    assert db.scalar("SELECT idempotency_key FROM job_queue WHERE id = %s", (j["id"],)) == key
+    assert create(gateway, 200, idempotencyKey=key)["id"] == j["id"]  # the same key, found again
+
+
 def test_idempotency_key(gateway, db):
     a = create(gateway, idempotencyKey="order-42", payload={"v": 1})
     b = create(gateway, 200, idempotencyKey="order-42", payload={"v": 2}, priority=4)
