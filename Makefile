@@ -7,6 +7,8 @@
 #   make deps            install missing Debian packages (as root) or say what to install
 #   make bench           benchmarks against the ceilings and peers (minutes): docs/benchmarks.md + plot
 #   make bench SMOKE=1   the same at tiny sizes (seconds), report in build/bench/
+#   make bench-instructions   instructions per request and per statement under callgrind
+#                        (under a minute): docs/instructions.md; SMOKE=1 for seconds
 #   make clean           remove build/
 
 CC      ?= cc
