@@ -3,8 +3,9 @@
  * multi-row INSERT into job_queue (its indexes and its announce trigger included, as in
  * Flowstate) that returns the new ids, committed on its own (synchronous_commit as the
  * cluster has it). It is what a group commit would cost if the gateway's own work took no
- * time: 32 closed-loop HTTP clients with 2 group-commit statements in flight give groups of
- * at most 16, so the benchmark runs 2 of these with GROUP 16.
+ * time. 32 closed-loop HTTP clients form groups of at most 32 with one group-commit statement
+ * in flight (the gateway's default), 16 with two, 8 with four: the benchmark runs each shape
+ * (that many of these processes, with that GROUP) and takes the best.
  * Usage: insertloop DATABASE_URL AGENT GROUP SECONDS; prints "ROWS SECONDS": the jobs it
  * inserted and the wall time it took. */
 #include <libpq-fe.h>
