@@ -14,6 +14,8 @@
 #   pgctl.sh stop DIR      stop it (pg_ctl stop -m fast); no error when it is not running
 #   pgctl.sh url DIR       print the DATABASE_URL of the running cluster
 #   pgctl.sh destroy DIR   stop it and remove DIR
+#   pgctl.sh bindir DIR    print the directory of the server binaries it uses (see PGBIN), for
+#                          tools that run them directly (tests/bench/instructions.py)
 #
 # Environment:
 #   PGCTL_OPTS   extra server options, e.g. "-c fsync=off -c synchronous_commit=off"
@@ -36,7 +38,7 @@ die() {
 }
 
 usage() {
-    echo "usage: $PROG {start|stop|url|destroy} DIR" >&2
+    echo "usage: $PROG {start|stop|url|destroy|bindir} DIR" >&2
     exit 2
 }
 
@@ -267,7 +269,7 @@ DIR="$(realpath -m -- "$2")"
 DATA="$DIR/data"
 
 case "$CMD" in
-start | stop | url | destroy) ;;
+start | stop | url | destroy | bindir) ;;
 *) usage ;;
 esac
 find_pgbin
@@ -277,4 +279,5 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 url) cmd_url ;;
 destroy) cmd_destroy ;;
+bindir) echo "$PGBIN" ;;
 esac

@@ -147,12 +147,14 @@ class Counter:
         script = self.b.tmp / f"{name}.sql"
         script.write_text(statements)
         out = self.b.pgdir / f"{name}.cg"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", shutil.which("postgres") or
-               postgres_binary(), "--single", "-j", "-D", str(copy), "-c", "fsync=off", "flowstate"]
+        postgres = Path(bench.run(["bash", bench.PGCTL, "bindir", self.b.pgdir]).stdout.strip()) / "postgres"
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", postgres,
+               "--single", "-j", "-D", str(copy), "-c", "fsync=off", "flowstate"]
         if os.geteuid() == 0:  # the cluster belongs to the postgres user (deploy/pgctl.sh)
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
         with open(script) as stdin:
-            p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd="/")  # a directory the postgres user can read, as pgctl.sh does
         if p.returncode != 0 or "ERROR:" in p.stdout:
             raise RuntimeError(f"single-user postgres ({name}) failed:\n{p.stdout[-2000:]}")
         return callgrind_total(out)
@@ -206,15 +208,6 @@ class Counter:
         lines += [f"| {label} | {value:,.0f} | {unit[len('instructions '):]} |" for label, value, unit in self.rows]
         path.write_text("\n".join(lines) + "\n")
         print(path.read_text())
-
-
-def postgres_binary():
-    """The postgres server binary of the newest PostgreSQL installed (Debian's layout)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
-    if not found:
-        raise RuntimeError("no postgres binary under /usr/lib/postgresql")
-    return str(found[-1])
 
 
 def main():
