@@ -207,6 +207,17 @@ int gateway_listener_nodelay(int fd)
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+struct event_base *gateway_event_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 int gateway_open(struct gateway *gw, const struct config *cfg)
 {
     memset(gw, 0, sizeof(*gw));
@@ -221,7 +232,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     char url[512];
     const char *host = config_str(cfg, CFG_HOST);
     int port = (int)config_int(cfg, CFG_PORT);
-    if (!(gw->base = event_base_new()) || !(gw->http = evhttp_new(gw->base))) {
+    if (!(gw->base = gateway_event_base()) || !(gw->http = evhttp_new(gw->base))) {
         log_error("msg=\"cannot create the event loop\"");
         return -1;
     }

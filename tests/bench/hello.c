@@ -41,7 +41,14 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    struct event_base *base = event_base_new();
+    /* The same event-loop configuration as the gateway (gateway_event_base): epoll with
+     * libevent's changelist, so this stays the ceiling for the gateway's own loop. */
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return 1;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     struct evhttp *http = evhttp_new(base);
     if (!base || !http)
         return 1;
