@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "gateway/gateway.h"
+#include "gateway/idrank.h"
 #include "gateway/pgpool.h"
 #include "gateway/request.h"
 
@@ -25,6 +26,7 @@
 
 struct batch {
     struct batcher *b;
+    bool plain; /* sent as the kind's plain statement */
     int n;
     bool *answered; /* per item, inside the same allocation */
     struct request *items[];
@@ -195,16 +197,19 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         }
         evbuffer_drain(b->buf, evbuffer_get_length(b->buf));
         evbuffer_add(b->buf, "[", 1);
+        batch->plain = b->kind->plain_stmt != 0;
         for (int i = 0; i < batch->n; i++) {
             evbuffer_add_printf(b->buf, "%s{\"i\":%d,", i ? "," : "", i);
             evbuffer_add(b->buf, batch->items[i]->row, strlen(batch->items[i]->row));
+            batch->plain &= batch->items[i]->plain;
         }
         evbuffer_add(b->buf, "]", 2); /* the NUL too */
         const char *params[1 + EXTRA_MAX] = {(const char *)evbuffer_pullup(b->buf, -1)};
         for (int i = 0; i < b->nextra; i++)
             params[1 + i] = b->extra[i];
-        if (!params[0] || pgpool_query(b->gw->pool, b->kind->stmt, 1 + b->nextra, params,
-                                       batch_done, batch) < 0) {
+        int stmt = batch->plain ? b->kind->plain_stmt : b->kind->stmt;
+        if (!params[0] ||
+            pgpool_query(b->gw->pool, stmt, 1 + b->nextra, params, batch_done, batch) < 0) {
             for (int i = 0; i < batch->n; i++)
                 request_unavailable(batch->items[i]);
             free(batch);
@@ -234,8 +239,16 @@ static void batch_done(PGresult *res, void *arg)
         }
     } else {
         bool *answered = batch->answered;
-        for (int row = 0; row < PQntuples(res); row++) {
-            int i = atoi(PQgetvalue(res, row, 0));
+        int rows = PQntuples(res);
+        int *item_of = NULL; /* a plain statement's rows: the item each answers */
+        if (batch->plain && (!(item_of = malloc((size_t)batch->n * sizeof(int))) ||
+                             idrank_items(res, batch->n, item_of) < 0)) {
+            log_error("msg=\"plain statement's rows do not match its items\" kind=%s rows=%d items=%d",
+                      b->kind->name, rows, batch->n);
+            rows = 0; /* every item is answered 500 below */
+        }
+        for (int row = 0; row < rows; row++) {
+            int i = item_of ? item_of[row] : atoi(PQgetvalue(res, row, 0));
             if (i < 0 || i >= batch->n || answered[i])
                 continue;
             struct request *r = batch->items[i];
@@ -243,6 +256,7 @@ static void batch_done(PGresult *res, void *arg)
             if (!b->kind->answer(r, res, row))
                 push(b, r);
         }
+        free(item_of);
         for (int i = 0; i < batch->n; i++) {
             if (!answered[i]) {
                 log_error("msg=\"batched statement returned no row\" kind=%s req_id=%s",

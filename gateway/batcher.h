@@ -23,6 +23,12 @@ struct batcher_kind {
     /* Answers r from row `row` of res (PGRES_TUPLES_OK). Returns true when r was answered,
      * false to queue it again for a later statement. */
     bool (*answer)(struct request *r, const PGresult *res, int row);
+    /* 0, or a cheaper statement for a batch whose requests all have r->plain set: the same
+     * parameters, one result row per item, whose first column is the id of the row it
+     * wrote for that item instead of k. The ids must rise in item order (drawn from a
+     * sequence as $1's items are read in order): the batcher gives the row with the k-th
+     * smallest id to item k (gateway/idrank.h). The other columns are as stmt's. */
+    int plain_stmt;
 };
 
 /* kind must outlive the batcher; the nextra (at most 4) fixed parameters are copied. NULL on

@@ -67,6 +67,8 @@ extern const struct batcher_kind outcomes_fail_kind;     /* outcomes.c */
  * batcher_add). Returns the text (caller frees), or NULL with err set (err->field empty:
  * out of memory). Shared by every route that creates jobs. */
 char *jobs_row_from_body(const cJSON *body, struct field_error *err);
+/* The idempotencyKey of a body jobs_row_from_body accepted, or NULL when it has none. */
+const char *jobs_body_key(const cJSON *body);
 
 /* Agent names (targetAgent, :agentName): 1..AGENT_NAME_MAX of [A-Za-z0-9_.-]. */
 #define AGENT_NAME_MAX 100

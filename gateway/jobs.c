@@ -50,6 +50,12 @@ static int add_number(struct strbuf *b, const char *name, double value)
 
 /* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
  * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
+const char *jobs_body_key(const cJSON *body)
+{
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(body, "idempotencyKey");
+    return cJSON_IsString(key) ? key->valuestring : NULL;
+}
+
 char *jobs_row_from_body(const cJSON *body, struct field_error *err)
 {
     const char *agent = NULL, *run_at = NULL, *key = NULL;
@@ -119,7 +125,8 @@ static bool insert_answer(struct request *r, const PGresult *res, int row)
     return true;
 }
 
-const struct batcher_kind jobs_insert_kind = {"insert", Q_JOBS_INSERT, insert_answer};
+const struct batcher_kind jobs_insert_kind = {
+    .name = "insert", .stmt = Q_JOBS_INSERT, .answer = insert_answer, .plain_stmt = Q_JOBS_INSERT_PLAIN};
 
 void jobs_create(struct request *r)
 {
@@ -132,6 +139,7 @@ void jobs_create(struct request *r)
             request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
+    r->plain = !jobs_body_key(r->body);
     batcher_add(r->gw->inserts, r);
 }
 

@@ -83,9 +83,9 @@ static int render_job(struct evbuffer *out, const cJSON *item, const char *prefi
         err->field[0] = '\0';
         return -1;
     }
-    const cJSON *idem = cJSON_GetObjectItemCaseSensitive(item, "idempotencyKey");
-    if (cJSON_IsString(idem))
-        *key = (struct item_key){.present = true, .text = idem->valuestring, .index = key->index};
+    const char *idem = jobs_body_key(item);
+    if (idem)
+        *key = (struct item_key){.present = true, .text = idem, .index = key->index};
     return 0;
 }
 

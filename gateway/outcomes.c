@@ -121,8 +121,10 @@ static bool single_answer(struct request *r, const PGresult *res, int row)
     return true;
 }
 
-const struct batcher_kind outcomes_complete_kind = {"complete", Q_JOBS_COMPLETE, single_answer};
-const struct batcher_kind outcomes_fail_kind = {"fail", Q_JOBS_FAIL, single_answer};
+const struct batcher_kind outcomes_complete_kind = {
+    .name = "complete", .stmt = Q_JOBS_COMPLETE, .answer = single_answer};
+const struct batcher_kind outcomes_fail_kind = {
+    .name = "fail", .stmt = Q_JOBS_FAIL, .answer = single_answer};
 
 static void report_single(struct request *r, bool fail)
 {

@@ -10,6 +10,7 @@ enum query_id {
     Q_PING,
     Q_AUTH_LOOKUP,
     Q_JOBS_INSERT,
+    Q_JOBS_INSERT_PLAIN,
     Q_JOBS_INSERT_BATCH,
     Q_JOB_GET,
     Q_JOBS_LIST,

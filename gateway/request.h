@@ -38,6 +38,7 @@ struct request {
     void (*on_created)(struct request *r, const char *job, size_t len, bool created);
     int retries;
     bool solo;
+    bool plain; /* the row fits its batcher kind's plain statement (batcher.h) */
     /* Last: it holds a 2 KB decode buffer that router_match fills, so a new request zeroes
      * only the fields above (request_new). */
     struct route_match match;

@@ -126,6 +126,7 @@ void worker_agent_task(struct request *r)
     r->wait_s = async ? 0 : (int)timeout;
     r->ok_status = 202; /* a wait that times out answers with the unfinished job */
     r->on_created = task_created;
+    r->plain = true; /* no idempotency key */
     batcher_add(r->gw->inserts, r);
 }
 

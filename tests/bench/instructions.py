@@ -10,8 +10,9 @@ Counted:
   the hello-world ceiling per `GET /health`. Each is (a run with 2N requests - a run with N)
   / N, so start-up and shutdown cancel out.
 - PostgreSQL, single-user mode (`postgres --single`, fsync off) on a copy of a migrated
-  cluster: instructions per statement of the gateway's group-commit insert with 1 and 16
-  rows (its own SQL, printed by build/bench/printquery), and per job for a round of "claim
+  cluster: instructions per statement of the gateway's group-commit inserts, the plain form
+  (no idempotency keys) and the tagged one, with 1 and 16 rows (its own SQL, printed by
+  build/bench/printquery), and per job for a round of "claim
   100 with fs_jobs_claim, complete them with the column form of fs_jobs_complete" (results
   the size of a ping job's). Each is (2R rounds - R rounds) / R, so the first executions'
   planning cancels out too.
@@ -170,13 +171,14 @@ class Counter:
         self.b.sql("INSERT INTO job_queue (payload, target_agent) SELECT '{\"taskType\": \"ping\"}', %s"
                    " FROM generate_series(1, %s)", (AGENT, 2 * self.cfg["rounds"] * CLAIM))
         self.b.sql("VACUUM ANALYZE job_queue")
-        insert = bench.run([bench.OUT / "printquery", "fs_jobs_insert"]).stdout.strip()
+        statements = {name: bench.run([bench.OUT / "printquery", name]).stdout.strip()
+                      for name in ("fs_jobs_insert", "fs_jobs_insert_plain")}
         subprocess.run(["bash", str(bench.PGCTL), "stop", str(self.b.pgdir)], check=True,
                        stdout=subprocess.DEVNULL)
 
-        def inserts(rows):
+        def inserts(name, rows):
             doc = json.dumps([{"i": i, "agent": AGENT, "payload": {"taskType": "ping"}} for i in range(rows)])
-            return lambda r: f"PREPARE ins(jsonb) AS {insert};\n\n" + f"EXECUTE ins('{doc}');\n\n" * r
+            return lambda r: f"PREPARE ins(jsonb) AS {statements[name]};\n\n" + f"EXECUTE ins('{doc}');\n\n" * r
 
         def claim_complete(r):
             s = []
@@ -188,10 +190,11 @@ class Counter:
                          f" '{{{','.join('1' for _ in ids)}}}'::int[], '{results}'::jsonb, false);\n\n")
             return "".join(s)
 
-        self.per_round("PostgreSQL, group-commit insert (`fs_jobs_insert`), 1 row", "insert1", inserts(1),
-                       "instructions per statement", 1)
-        self.per_round("PostgreSQL, group-commit insert (`fs_jobs_insert`), 16 rows", "insert16", inserts(16),
-                       "instructions per statement", 1)
+        for name, what in (("fs_jobs_insert_plain", "rows without idempotency keys"),
+                           ("fs_jobs_insert", "any rows")):
+            for rows in (1, 16):
+                self.per_round(f"PostgreSQL, group-commit insert (`{name}`, {what}), {rows} row{'s' * (rows > 1)}",
+                               f"{name}-{rows}", inserts(name, rows), "instructions per statement", 1)
         self.per_round(f"PostgreSQL, claim {CLAIM} (`fs_jobs_claim`) + complete them (`fs_jobs_complete`)",
                        "claim-complete", claim_complete, "instructions per job", CLAIM)
 

@@ -1,6 +1,7 @@
 """Group commit: many concurrent POST /api/jobs each get their own job, and concurrent requests
 sharing idempotency keys create exactly one job per key."""
 
+import json
 import threading
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,8 @@ from fsutil import expect
 WORKERS = 64
 
 
-def concurrent_posts(gw, bodies, workers=WORKERS):
+def concurrent_posts(gw, bodies, workers=WORKERS, raw=False):
+    """(status, parsed body) of each POST /api/jobs, all sent at once; (status, text) with raw."""
     local = threading.local()
     headers = {"Authorization": f"Bearer {gw.key}"}
 
@@ -22,6 +24,8 @@ def concurrent_posts(gw, bodies, workers=WORKERS):
             s = local.s = requests.Session()
             s.trust_env = False
         r = s.post(gw.url + "/api/jobs", json=body, headers=headers, timeout=60)
+        if raw:
+            return r.status_code, r.text
         try:
             data = r.json()
         except ValueError:
@@ -92,3 +96,41 @@ def test_idempotency_mixed_with_plain_creates(gateway, db):
     assert db.count("job_queue") == 200 + 10
     assert db.count("job_queue", "idempotency_key IS NOT NULL") == 10
     expect(gateway.get("/api/jobs/agent/mix", params={"limit": 1000}), 200)
+
+
+def test_each_answer_is_its_own_stored_job(gateway, db):
+    """Batches without idempotency keys use the plain insert (gateway/idrank.c gives the row
+    with the k-th smallest id to the k-th request); batches with one use the tagged form.
+    Either way every 201 carries exactly the job its own request created, in the same text
+    GET /api/jobs/:id gives, whatever optional fields the neighbours in its batch set."""
+    bodies = []
+    for i in range(600):
+        b = {"targetAgent": f"own{i % 5}", "payload": {"i": i, "s": "é\"\\" * (i % 3)}}
+        if i % 2:
+            b["priority"] = i % 5
+        if i % 3 == 0:
+            b["runAt"] = f"2031-0{1 + i % 9}-01T00:00:{i % 60:02d}.{i:03d}Z"
+        if i % 4 == 1:
+            b["timeoutSeconds"] = 10 + i
+        if i % 5 == 2:
+            b["maxAttempts"] = 1 + i % 7
+        if i % 50 == 7:
+            b["idempotencyKey"] = f"own-{i}"
+        bodies.append(b)
+    results = concurrent_posts(gateway, bodies, raw=True)
+    assert [s for s, _ in results] == [201] * len(bodies), [r for r in results if r[0] != 201][:3]
+    seen = set()
+    for body, (_, text) in zip(bodies, results):
+        job = json.loads(text)
+        assert job["id"] not in seen, "two requests were answered with the same job"
+        seen.add(job["id"])
+        assert job["payload"] == body["payload"] and job["targetAgent"] == body["targetAgent"]
+        assert job["priority"] == body.get("priority", 2)
+        assert job["maxAttempts"] == body.get("maxAttempts", 3)
+        assert job["timeoutSeconds"] == body.get("timeoutSeconds")
+        assert job["idempotencyKey"] == body.get("idempotencyKey")
+        if "runAt" in body:
+            assert job["runAt"].startswith(body["runAt"][:19]), (job["runAt"], body["runAt"])
+        stored = gateway.get(f"/api/jobs/{job['id']}")
+        assert stored.status_code == 200 and stored.text == text
+    assert db.count("job_queue") == len(bodies)

@@ -46,15 +46,17 @@ def test_single_inserts(gateway_factory, db, test_db):
     every job (single creations fell from ~12k/s to ~3k/s as the queue grew)."""
     gw = start(gateway_factory, db)
     body = {"targetAgent": AGENT, "payload": {"taskType": "ping"}}
-    for _ in range(8):  # past the five custom plans: the statement now has its generic plan
-        expect(gw.post("/api/jobs", json=body), 201)
+    for i in range(8):  # past the five custom plans: both insert forms now have generic plans
+        expect(gw.post("/api/jobs", json=body), 201)  # the plain form (no key)
+        expect(gw.post("/api/jobs", json={**body, "idempotencyKey": f"warm{i}"}), 201)
     grow_queue(db)
     for i in range(4):
         expect(gw.post("/api/jobs", json={**body, "idempotencyKey": f"k{i % 2}"}), 201 if i < 2 else 200)
+        expect(gw.post("/api/jobs", json=body), 201)
     assert gw.stop() == 0
     read = sequential_reads(db, test_db)
     assert read < BULK, f"the inserts read {read} rows of job_queue sequentially"
-    assert db.count("job_queue", "target_agent = %s", (AGENT,)) == 10
+    assert db.count("job_queue", "target_agent = %s", (AGENT,)) == 8 + 8 + 2 + 4
 
 
 def test_claims_and_outcomes(gateway_factory, db, test_db):

@@ -79,5 +79,6 @@ void register_learning_insights_tests(void);
 void register_http_client_tests(void);
 void register_listener_tests(void);
 void register_reportscan_tests(void);
+void register_idrank_tests(void);
 
 #endif

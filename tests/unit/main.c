@@ -167,6 +167,7 @@ int main(int argc, char **argv)
     register_http_client_tests();
     register_listener_tests();
     register_reportscan_tests();
+    register_idrank_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
