@@ -9,13 +9,16 @@ Counted:
   in flight, so the group commit takes up to 16 rows a statement) and per `GET /health`;
   the hello-world ceiling per `GET /health`. Each is (a run with 2N requests - a run with N)
   / N, so start-up and shutdown cancel out.
-- PostgreSQL, single-user mode (`postgres --single`, fsync off) on a copy of a migrated
-  cluster: instructions per statement of the gateway's group-commit inserts, the plain form
-  (no idempotency keys) and the tagged one, with 1 and 16 rows (its own SQL, printed by
-  build/bench/printquery), and per job for a round of "claim
-  100 with fs_jobs_claim, complete them with the column form of fs_jobs_complete" (results
-  the size of a ping job's). Each is (2R rounds - R rounds) / R, so the first executions'
-  planning cancels out too.
+- PostgreSQL: a copy of a migrated cluster started under callgrind (fsync off, children
+  traced), each measurement in its own session, so its backend's count is its own:
+  instructions per statement of the gateway's group-commit inserts, the plain form (no
+  idempotency keys) and the tagged one, with 1 and 16 rows (its own SQL, printed by
+  build/bench/printquery; rows sent back as to any client), and per job for a round of
+  "claim 100 with fs_jobs_claim as workers do, complete them with the column form of
+  fs_jobs_complete" (results the size of a ping job's). Each is (a session of 2R rounds - a
+  session of R rounds) / R, so connecting and the first executions' planning cancel out.
+  (Single-user mode, used before, printed every result column with printf, which made
+  statements returning many columns look dearer than they are.)
 
 Writes docs/instructions.md (and prints it); --smoke: small N and R, seconds, and the table
 goes to build/bench/instructions-smoke.md instead. Needs valgrind (make bench-instructions
@@ -31,6 +34,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402  (tests/bench/run.py: cluster, process and port helpers)
@@ -137,39 +142,66 @@ class Counter:
         self.per_request("hello-world server, `GET /health` (the ceiling)", "hello", hello, {}, get)
 
     # ---------------------------------------------------------------- PostgreSQL
-    def single_user(self, name, statements):
-        """Instructions of one single-user postgres run of the statements (each ends with
-        ';' and a blank line) on a fresh copy of the cluster's data directory."""
+    def server_sessions(self, name, sessions):
+        """Instructions of each session's backend: a copy of the cluster's data directory is
+        started (fsync off, autovacuum off) under callgrind, children traced, and each
+        session(conn) runs on its own connection, one after the other."""
         data = self.b.pgdir / "data"
-        copy = self.b.pgdir / "single"  # inside the cluster's directory: the postgres user can reach it
+        copy = self.b.pgdir / "counted"  # inside the cluster's directory: the postgres user can reach it
         shutil.rmtree(copy, ignore_errors=True)
         subprocess.run(["cp", "-a", str(data), str(copy)], check=True)
         (copy / "postmaster.pid").unlink(missing_ok=True)
-        script = self.b.tmp / f"{name}.sql"
-        script.write_text(statements)
-        out = self.b.pgdir / f"{name}.cg"
+        out = self.b.pgdir / f"cg-{name}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        port = bench.free_port()
         postgres = Path(bench.run(["bash", bench.PGCTL, "bindir", self.b.pgdir]).stdout.strip()) / "postgres"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", postgres,
-               "--single", "-j", "-D", str(copy), "-c", "fsync=off", "flowstate"]
+        cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/%p.cg",
+               postgres, "-D", copy, "-p", port, "-c", "listen_addresses=127.0.0.1",
+               "-c", f"unix_socket_directories={copy}", "-c", "fsync=off", "-c", "autovacuum=off"]
         if os.geteuid() == 0:  # the cluster belongs to the postgres user (deploy/pgctl.sh)
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
-        with open(script) as stdin:
-            p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               cwd="/")  # a directory the postgres user can read, as pgctl.sh does
-        if p.returncode != 0 or "ERROR:" in p.stdout:
-            raise RuntimeError(f"single-user postgres ({name}) failed:\n{p.stdout[-2000:]}")
-        return callgrind_total(out)
+            subprocess.run(["chown", "postgres", str(out)], check=True)
+        server = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  cwd="/", start_new_session=True)  # cwd: readable by the postgres user
+        url = f"postgresql://postgres@127.0.0.1:{port}/flowstate"
+        pids = []
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    psycopg2.connect(url).close()
+                    break
+                except psycopg2.OperationalError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"postgres under callgrind did not start ({name})")
+                    time.sleep(0.2)
+            for session in sessions:
+                conn = psycopg2.connect(url)
+                conn.autocommit = True  # each statement its own transaction, as the gateway's
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_backend_pid()")
+                    pids.append(cur.fetchone()[0])
+                    session(cur)
+                conn.close()
+        finally:  # a fast shutdown; each backend wrote its file as it exited
+            stop = [postgres.parent / "pg_ctl", "stop", "-D", copy, "-m", "fast", "-w", "-t", "120"]
+            subprocess.run([str(c) for c in (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
+                            + stop], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+            server.wait(timeout=120)
+        return [callgrind_total(out / f"{pid}.cg") for pid in pids]
 
     def per_round(self, label, name, make, unit, divisor):
+        """(a session of 2R rounds - a session of R rounds) / R / divisor, so the session's
+        start and the first executions' planning cancel out."""
         r = self.cfg["rounds"]
-        one = self.single_user(f"{name}-{r}", make(r))
-        two = self.single_user(f"{name}-{2 * r}", make(2 * r))
+        one, two = self.server_sessions(name, [make(r), make(2 * r)])
         self.rows.append((label, (two - one) / r / divisor, unit))
 
     def postgres(self):
         self.b.sql("TRUNCATE job_queue RESTART IDENTITY CASCADE")
         self.b.sql("INSERT INTO job_queue (payload, target_agent) SELECT '{\"taskType\": \"ping\"}', %s"
-                   " FROM generate_series(1, %s)", (AGENT, 2 * self.cfg["rounds"] * CLAIM))
+                   " FROM generate_series(1, %s)", (AGENT, 3 * self.cfg["rounds"] * CLAIM))
         self.b.sql("VACUUM ANALYZE job_queue")
         statements = {name: bench.run([bench.OUT / "printquery", name]).stdout.strip()
                       for name in ("fs_jobs_insert", "fs_jobs_insert_plain")}
@@ -178,17 +210,30 @@ class Counter:
 
         def inserts(name, rows):
             doc = json.dumps([{"i": i, "agent": AGENT, "payload": {"taskType": "ping"}} for i in range(rows)])
-            return lambda r: f"PREPARE ins(jsonb) AS {statements[name]};\n\n" + f"EXECUTE ins('{doc}');\n\n" * r
+
+            def session(r):
+                def run(cur):
+                    cur.execute(f"PREPARE ins(jsonb) AS {statements[name]}")
+                    for _ in range(r):
+                        cur.execute("EXECUTE ins(%s)", (doc,))
+                        if len(cur.fetchall()) != rows:
+                            raise RuntimeError(f"{name}: not {rows} rows back")
+                return run
+            return session
 
         def claim_complete(r):
-            s = []
-            for k in range(r):
-                ids = range(k * CLAIM + 1, (k + 1) * CLAIM + 1)
-                results = "[" + ",".join(PING_RESULT % i for i in ids) + "]"
-                s.append(f"SELECT count(*) FROM fs_jobs_claim('{AGENT}', {CLAIM}, 'bench:1', 60);\n\n")
-                s.append(f"SELECT count(*) FROM fs_jobs_complete('{{{','.join(map(str, ids))}}}'::bigint[],"
-                         f" '{{{','.join('1' for _ in ids)}}}'::int[], '{results}'::jsonb, false);\n\n")
-            return "".join(s)
+            def run(cur):
+                for _ in range(r):  # the worker's claim, then the gateway's column form of completion
+                    cur.execute("SELECT id, attempt, lease, payload FROM fs_jobs_claim(%s, %s, 'bench:1', 60)",
+                                (AGENT, CLAIM))
+                    claimed = cur.fetchall()
+                    if len(claimed) != CLAIM:
+                        raise RuntimeError(f"claimed {len(claimed)} jobs, not {CLAIM}")
+                    results = "[" + ",".join(PING_RESULT % job[0] for job in claimed) + "]"
+                    cur.execute("SELECT count(*) FROM fs_jobs_complete(%s::bigint[], %s::int[], %s::jsonb, false)",
+                                ([job[0] for job in claimed], [job[1] for job in claimed], results))
+                    cur.fetchall()
+            return run
 
         for name, what in (("fs_jobs_insert_plain", "rows without idempotency keys"),
                            ("fs_jobs_insert", "any rows")):
@@ -232,7 +277,7 @@ def main():
         c.b.start_pg()
         log("gateway and hello-world server under callgrind")
         c.gateway()
-        log("PostgreSQL in single-user mode under callgrind")
+        log("PostgreSQL under callgrind")
         c.postgres()
         report = bench.OUT / "instructions-smoke.md" if args.smoke else bench.ROOT / "docs" / "instructions.md"
         c.report(report, argv, time.monotonic() - t0)
