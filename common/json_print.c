@@ -43,6 +43,19 @@ size_t json_print_number(double d, char buf[JSON_NUMBER_MAX])
     return (size_t)len;
 }
 
+static bool put_string(struct strbuf *o, const char *s);
+
+int json_print_string(struct strbuf *b, const char *s)
+{
+    size_t len = b->len;
+    if (put_string(b, s))
+        return 0;
+    b->len = len;
+    if (b->p)
+        b->p[len] = '\0';
+    return -1;
+}
+
 static bool put_string(struct strbuf *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

@@ -21,6 +21,11 @@ char *json_print(const cJSON *item);
 /* Appends the same text to b. 0, or -1 (b as it was) when out of memory or invalid. */
 int json_print_append(struct strbuf *b, const cJSON *item);
 
+/* Appends s as a JSON string: quoted, with quotes, backslashes and control characters escaped
+ * and other bytes as they are, the escapes PostgreSQL's JSON output uses too. 0, or -1 (b as
+ * it was). */
+int json_print_string(struct strbuf *b, const char *s);
+
 /* Writes d as JSON into buf (NaN and infinities as null); returns its length. */
 size_t json_print_number(double d, char buf[JSON_NUMBER_MAX]);
 

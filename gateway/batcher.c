@@ -253,7 +253,7 @@ static void batch_done(PGresult *res, void *arg)
                 continue;
             struct request *r = batch->items[i];
             answered[i] = true;
-            if (!b->kind->answer(r, res, row))
+            if (!(batch->plain ? b->kind->plain_answer : b->kind->answer)(r, res, row))
                 push(b, r);
         }
         free(item_of);

@@ -27,8 +27,9 @@ struct batcher_kind {
      * parameters, one result row per item, whose first column is the id of the row it
      * wrote for that item instead of k. The ids must rise in item order (drawn from a
      * sequence as $1's items are read in order): the batcher gives the row with the k-th
-     * smallest id to item k (gateway/idrank.h). The other columns are as stmt's. */
+     * smallest id to item k (gateway/idrank.h), and plain_answer answers it. */
     int plain_stmt;
+    bool (*plain_answer)(struct request *r, const PGresult *res, int row);
 };
 
 /* kind must outlive the batcher; the nextra (at most 4) fixed parameters are copied. NULL on

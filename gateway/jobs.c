@@ -11,6 +11,7 @@
 #include "gateway/batcher.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
+#include "gateway/jobjson.h"
 #include "gateway/jobwait.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
@@ -105,6 +106,14 @@ oom:
     return NULL;
 }
 
+static void deliver_job(struct request *r, const char *job, size_t len, bool created)
+{
+    if (r->on_created)
+        r->on_created(r, job, len, created);
+    else
+        request_reply(r, created ? 201 : 200, job, len);
+}
+
 /* Insert rows come back as (i, job or NULL, created). */
 static bool insert_answer(struct request *r, const PGresult *res, int row)
 {
@@ -116,17 +125,28 @@ static bool insert_answer(struct request *r, const PGresult *res, int row)
                       "a job with this idempotencyKey is being created concurrently");
         return true;
     }
-    bool created = PQgetvalue(res, row, 2)[0] == 't';
-    if (r->on_created)
-        r->on_created(r, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1), created);
-    else
-        request_reply(r, created ? 201 : 200, PQgetvalue(res, row, 1),
-                      (size_t)PQgetlength(res, row, 1));
+    deliver_job(r, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1),
+                PQgetvalue(res, row, 2)[0] == 't');
     return true;
 }
 
-const struct batcher_kind jobs_insert_kind = {
-    .name = "insert", .stmt = Q_JOBS_INSERT, .answer = insert_answer, .plain_stmt = Q_JOBS_INSERT_PLAIN};
+/* The plain insert's rows are the new job's columns (jobjson.h). */
+static bool plain_insert_answer(struct request *r, const PGresult *res, int row)
+{
+    struct strbuf job = {0};
+    if (jobjson_print(&job, res, row, 0) < 0)
+        request_error(r, 500, "internal", NULL, "out of memory");
+    else
+        deliver_job(r, job.p, job.len, true);
+    free(job.p);
+    return true;
+}
+
+const struct batcher_kind jobs_insert_kind = {.name = "insert",
+                                              .stmt = Q_JOBS_INSERT,
+                                              .answer = insert_answer,
+                                              .plain_stmt = Q_JOBS_INSERT_PLAIN,
+                                              .plain_answer = plain_insert_answer};
 
 void jobs_create(struct request *r)
 {

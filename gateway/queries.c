@@ -1,6 +1,7 @@
 /* queries — the gateway's SQL, one entry per statement (see queries.h). */
 #include "gateway/queries.h"
 
+#include "gateway/jobjson.h"
 #include "gateway/search_sql.h"
 
 /* Job inserts, single (group commit) and batch: $1 is a JSON array of rows {i, agent,
@@ -53,18 +54,18 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         " FROM input LEFT JOIN ins ON ins.id = input.id"},
 
     /* The group commit's plain form (batcher_kind.plain_stmt), for a batch in which no row
-     * has an idempotency key: one INSERT of $1's rows (as above) answered as (id, job,
-     * created) in any order. The ids come from the column default as jsonb_to_recordset
-     * returns the array's elements, in order, and the batcher writes the items in order,
-     * so they rise in item order; gateway/idrank.c matches rows to items by that. (An
-     * ORDER BY i would only add a sort: 3% more.) Without the CTE, the join and the key
-     * arm, PostgreSQL runs 15% fewer instructions for 16 rows and 27% fewer for 1
-     * (make bench-instructions). */
+     * has an idempotency key: one INSERT of $1's rows (as above) answered with each new
+     * job's columns (gateway/jobjson.h prints its JSON), id first, in any order. The ids
+     * come from the column default as jsonb_to_recordset returns the array's elements, in
+     * order, and the batcher writes the items in order, so they rise in item order;
+     * gateway/idrank.c matches rows to items by that. (An ORDER BY i would only add a
+     * sort.) Without the CTE, the join, the key arm and row_to_json, PostgreSQL runs about
+     * a third fewer instructions a statement (make bench-instructions). */
     [Q_JOBS_INSERT_PLAIN] = {"fs_jobs_insert_plain",
         "INSERT INTO job_queue (" JOBS_INSERT_COLUMNS ")"
         " SELECT " JOBS_INSERT_VALUES
         " FROM jsonb_to_recordset($1::jsonb) AS t(" JOBS_ROW_COLUMNS ")"
-        " RETURNING id, fs_job_json(job_queue), true"},
+        " RETURNING " JOBJSON_COLUMNS},
 
     /* POST /api/jobs/batch: the same rows in one statement, answered in item order as
      * (i, id, created) without the jobs' JSON. An item whose idempotency key already exists

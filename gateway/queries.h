@@ -1,6 +1,8 @@
 /* queries — every SQL statement the gateway runs, prepared on each pooled connection.
  * Most return one row with one column: the response body, built by the fs_*_json
- * functions from sql/, so the API's JSON shape is defined in one place. */
+ * functions from sql/, so the API's JSON shape is defined in one place. The exception is
+ * the plain group-commit insert, whose new jobs are printed from their columns by
+ * gateway/jobjson.c; a test holds that text to fs_job_json's, byte for byte. */
 #ifndef FLOWSTATE_QUERIES_H
 #define FLOWSTATE_QUERIES_H
 

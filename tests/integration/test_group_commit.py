@@ -134,3 +134,44 @@ def test_each_answer_is_its_own_stored_job(gateway, db):
         stored = gateway.get(f"/api/jobs/{job['id']}")
         assert stored.status_code == 200 and stored.text == text
     assert db.count("job_queue") == len(bodies)
+
+
+FILL_EVERY_COLUMN = r"""
+CREATE FUNCTION test_fill_every_column() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.status := 'running';
+    NEW.attempts := 2;
+    NEW.locked_by := E'w"\\/\n\t\x01\x1f\u00e9 ' || NEW.id;
+    NEW.last_error := E'line1\r\nline2 "quoted" \\ back\b\f';
+    NEW.idempotency_key := 'fill-' || NEW.id;
+    NEW.result := '{"b": [1, 2.50, -0.0, 1e3, 12345678901234567890], "a": "\u0001\u00e9\"", "": null}';
+    NEW.started_at := '2030-01-02 03:04:05.678901+00';
+    NEW.processed_at := 'infinity';
+    NEW.locked_until := '0044-03-15 12:00:00.5+00 BC';
+    NEW.cancel_requested := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_fill_every_column BEFORE INSERT ON job_queue
+    FOR EACH ROW EXECUTE FUNCTION test_fill_every_column();
+"""
+
+
+def test_plain_answer_prints_every_column_as_the_database_does(gateway, db):
+    """The plain insert's answer is printed in C from the new row's columns
+    (gateway/jobjson.c). A BEFORE INSERT trigger, in this test's database only, fills every
+    column a new job leaves empty: text that needs escaping, JSON numbers PostgreSQL keeps as
+    written, timestamps with a fraction, before year 1 and infinite. Each answer must be
+    byte for byte the text fs_job_json gives for the stored row."""
+    db.execute(FILL_EVERY_COLUMN)
+    bodies = [{"targetAgent": "fill", "payload": {"i": i, "t": "\u00e9\n\"\\"},
+               "runAt": ["2031-05-06T07:08:09Z", "2031-05-06T07:08:09.000001+02:00",
+                         "9999-12-31T23:59:59.999999Z", "1970-01-01T00:00:00.5Z"][i % 4],
+               "timeoutSeconds": 30} for i in range(40)]
+    results = concurrent_posts(gateway, bodies, workers=8, raw=True)
+    assert [s for s, _ in results] == [201] * len(bodies), results[:2]
+    for body, (_, text) in zip(bodies, results):
+        job = json.loads(text)
+        assert job["payload"] == body["payload"] and job["lockedBy"].endswith(f" {job['id']}")
+        stored = gateway.get(f"/api/jobs/{job['id']}")
+        assert stored.status_code == 200
+        assert stored.text == text, f"answer:\n{text}\nstored:\n{stored.text}"

@@ -80,5 +80,6 @@ void register_http_client_tests(void);
 void register_listener_tests(void);
 void register_reportscan_tests(void);
 void register_idrank_tests(void);
+void register_jobjson_tests(void);
 
 #endif

@@ -168,6 +168,7 @@ int main(int argc, char **argv)
     register_listener_tests();
     register_reportscan_tests();
     register_idrank_tests();
+    register_jobjson_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
