@@ -16,7 +16,7 @@ static PGresult *row_of(int ncols, const char *const *values)
 {
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     PGresAttDesc cols[JOBJSON_NCOLUMNS + 1];
-    char names[JOBJSON_NCOLUMNS + 1][8], text[256];
+    char names[JOBJSON_NCOLUMNS + 1][16], text[256];
     for (int i = 0; i < ncols; i++) {
         snprintf(names[i], sizeof(names[i]), "c%d", i);
         cols[i] = (PGresAttDesc){.name = names[i], .typid = 25, .typlen = -1, .atttypmod = -1};
