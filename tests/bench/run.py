@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -137,6 +138,29 @@ def proc_status_kb(pid, field):
 
 def vm_hwm_kb(pid):
     return proc_status_kb(pid, "VmHWM")
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, reaped=False):
+    """CPU time of a process (user + system), with reaped also that of the children it has
+    waited for (how the postmaster keeps the time of backends that have exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return 0.0
+    fields = st[st.rfind(")") + 2:].split()  # fields[0] is field 3 of proc(5)
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return ticks / CLK_TCK
+
+
+def machine_seconds():
+    """(busy, all) CPU seconds of the whole machine so far, all cores together (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]  # user … steal
+    return (sum(v) - v[3] - v[4]) / CLK_TCK, sum(v) / CLK_TCK
 
 
 def children_of(pid):
@@ -271,13 +295,36 @@ class Bench:
             raise RuntimeError(f"wrk: {errs.group(0)} on {path}")
         return float(m.group(1))
 
+    # ---------------------------------------------------------------- CPU per request
+    def cpu_now(self, server_pid):
+        """CPU seconds so far: the HTTP server, PostgreSQL (postmaster, its backends and the
+        ones that exited), this script's waited-for children (wrk), the whole machine."""
+        pm = int((self.pgdir / "data" / "postmaster.pid").read_text().split()[0])
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy, total = machine_seconds()
+        return {"server": cpu_seconds(server_pid),
+                "postgres": cpu_seconds(pm, reaped=True) + sum(cpu_seconds(c) for c in children_of(pm)),
+                "wrk": kids.ru_utime + kids.ru_stime, "machine": busy, "all": total}
+
+    def wrk_cpu(self, what, server_pid, port, path, conns, threads, script=None):
+        """wrk's rate, recording besides the CPU microseconds each request cost the server,
+        PostgreSQL, wrk and the whole machine, and how busy the machine was (cpu_<what>_*)."""
+        before = self.cpu_now(server_pid)
+        rate = self.wrk(port, path, conns, threads, script)
+        after = self.cpu_now(server_pid)
+        requests = rate * self.cfg["wrk_seconds"]
+        for part in ("server", "postgres", "wrk", "machine"):
+            self.record(f"cpu_{what}_{part}", (after[part] - before[part]) / requests * 1e6)
+        self.record(f"cpu_{what}_busy", 100 * (after["machine"] - before["machine"]) / (after["all"] - before["all"]))
+        return rate
+
     def scenario_http(self, rep):
         """(1) enqueue and (4) GET /health, with the hello-world ceiling."""
         hport = free_port()
         hello = start([OUT / "hello", hport], log_path=self.logs / "hello.log")
         wait_http(hport)
-        for c, t in ((1, 1), (32, 2)):
-            self.record(f"hello_get_c{c}", self.wrk(hport, "/health", c, t))
+        self.record("hello_get_c1", self.wrk(hport, "/health", 1, 1))
+        self.record("hello_get_c32", self.wrk_cpu("hello", hello.pid, hport, "/health", 32, 2))
         stop(hello)
         self.reset()
         gw, port = self.gateway(f"http-{rep}")
@@ -285,7 +332,8 @@ class Bench:
             self.record(f"health_c{c}", self.wrk(port, "/health", c, t))
         for c, t in ((1, 1), (32, 2)):
             before = self.sql("SELECT count(*) FROM job_queue")[0][0]
-            rate = self.wrk(port, "/api/jobs", c, t, script=OUT / "post.lua")
+            rate = (self.wrk_cpu("post", gw.pid, port, "/api/jobs", c, t, script=OUT / "post.lua") if c == 32
+                    else self.wrk(port, "/api/jobs", c, t, script=OUT / "post.lua"))
             after = self.sql("SELECT count(*) FROM job_queue")[0][0]
             if after - before < rate * self.cfg["wrk_seconds"] * 0.5:
                 raise RuntimeError(f"enqueue: wrk says {rate}/s but only {after - before} jobs were stored")
@@ -592,6 +640,34 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate (--prefetch {
         (OUT / "drain.gp").write_text(script)
         run(["gnuplot", OUT / "drain.gp"])
 
+    def cpu_section(self, m, f):
+        """The report's "Where the CPU goes" section (markdown), and the POST rate the
+        machine's cores could give at this run's CPU per POST if they were fully busy."""
+        rows = []
+        for what, label in (("hello", "hello-world `GET /health`"), ("post", "`POST /api/jobs`")):
+            parts = [m[f"cpu_{what}_{p}"] for p in ("server", "postgres", "wrk", "machine")]
+            rest = parts[3] - sum(parts[:3])
+            rows.append(f"| {label} | " + " | ".join(f(v) for v in parts[:3]) + f" | {f(rest)} | {f(parts[3])} | "
+                        f"{m[f'cpu_{what}_busy']:.0f}% |")
+        bound = os.cpu_count() * 1e6 / m["cpu_post_machine"] if m["cpu_post_machine"] else None
+
+        ratio_text = f"{bound / m['hello_get_c32']:.2f}×" if bound and m["hello_get_c32"] else "—"
+        text = f"""## Where the CPU goes at 32 connections
+
+Microseconds of CPU per request while `wrk` ran at 32 connections (process CPU times from
+`/proc`; "rest" is the kernel's work outside those processes, such as softirqs, and anything
+else on the machine), and how busy the machine's {os.cpu_count()} cores were. The server is the
+hello-world server or flowstate-gateway; PostgreSQL counts every process of the cluster.
+
+| request | server | PostgreSQL | wrk | rest | whole machine | machine busy |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+At this CPU per POST, fully busy cores would answer at most {f(bound, ' POSTs/s')}
+({ratio_text} the hello GET rate).
+"""
+        return text, bound
+
     def write_report(self, path, svg, argv, elapsed):
         R = self.results
         m = {k: median(v) for k, v in R.items()}
@@ -633,6 +709,13 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate (--prefetch {
                          "(durable multi-row inserts into the same table, in the best of the group shapes 32 "
                          "closed-loop clients can form), with no gateway and no HTTP, so no gateway can "
                          "reach the target on this machine.")
+        cpu_text, post_bound = self.cpu_section(m, f)
+        if post_bound is not None and post_bound < 0.5 * m["hello_get_c32"]:
+            notes.append(f"At the CPU a `POST /api/jobs` took in this run ({f(m['cpu_post_machine'], ' µs')} of the "
+                         f"machine's, all processes together), {os.cpu_count()} fully busy cores would answer at "
+                         f"most {f(post_bound, ' req/s')}, {post_bound / m['hello_get_c32']:.2f}× hello GET: the "
+                         "0.50× target also needs less CPU per job, not only less waiting (see \"Where the CPU "
+                         "goes\" below).")
         row(f"Batch enqueue `POST /api/jobs/batch`, {c['batch_jobs']:,}-job batches, 1 connection", m["enqueue_batch_c1"],
             " jobs/s", "", None, "", None)
         row(f"Batch enqueue `POST /api/jobs/batch`, {c['batch_jobs']:,}-job batches, 4 connections", m["enqueue_batch_c4"],
@@ -712,6 +795,7 @@ What each scenario does:
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 {''.join(chr(10) + n + chr(10) for n in notes)}
+{cpu_text}
 ## Peers
 
 Measured in the same run, on the same cluster, one after another (see
