@@ -646,7 +646,7 @@ plot "{dat}" using 1:2 with linespoints lw 2 pt 7 title "Flowstate (--prefetch {
         rows = []
         for what, label in (("hello", "hello-world `GET /health`"), ("post", "`POST /api/jobs`")):
             parts = [m[f"cpu_{what}_{p}"] for p in ("server", "postgres", "wrk", "machine")]
-            rest = parts[3] - sum(parts[:3])
+            rest = max(0.0, parts[3] - sum(parts[:3]))  # CPU times come in 10 ms ticks
             rows.append(f"| {label} | " + " | ".join(f(v) for v in parts[:3]) + f" | {f(rest)} | {f(parts[3])} | "
                         f"{m[f'cpu_{what}_busy']:.0f}% |")
         bound = os.cpu_count() * 1e6 / m["cpu_post_machine"] if m["cpu_post_machine"] else None
