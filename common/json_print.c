@@ -50,9 +50,7 @@ int json_print_string(struct strbuf *b, const char *s)
     size_t len = b->len;
     if (put_string(b, s))
         return 0;
-    b->len = len;
-    if (b->p)
-        b->p[len] = '\0';
+    strbuf_truncate(b, len);
     return -1;
 }
 
@@ -141,9 +139,7 @@ int json_print_append(struct strbuf *b, const cJSON *item)
     size_t len = b->len;
     if (item && put_item(b, item))
         return 0;
-    b->len = len; /* drop what was written */
-    if (b->p)
-        b->p[len] = '\0';
+    strbuf_truncate(b, len);
     return -1;
 }
 

@@ -28,4 +28,13 @@ static inline int strbuf_add(struct strbuf *b, const char *s, size_t n)
     return 0;
 }
 
+/* Drops what was appended after len (len <= b->len), keeping p NUL-terminated: how a writer
+ * that failed halfway leaves b as it found it. */
+static inline void strbuf_truncate(struct strbuf *b, size_t len)
+{
+    b->len = len;
+    if (b->p)
+        b->p[len] = '\0';
+}
+
 #endif

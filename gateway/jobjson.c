@@ -63,9 +63,7 @@ int jobjson_print(struct strbuf *b, const PGresult *res, int row, int col)
         failed = strbuf_add(b, fields[i].key, fields[i].len) |
                  add_value(b, fields[i].kind, res, row, col + i);
     if (failed || strbuf_add(b, "}", 1) < 0) {
-        b->len = len;
-        if (b->p)
-            b->p[len] = '\0';
+        strbuf_truncate(b, len);
         return -1;
     }
     return 0;

@@ -93,8 +93,7 @@ char *jobs_row_from_body(const cJSON *body, struct field_error *err)
                  add_number(&row, "max_attempts", (double)max_attempts) |
                  (timeout > 0 ? add_number(&row, "timeout", (double)timeout) : 0);
     if (key)
-        failed |= add_text(&row, ",\"key\":") |
-                  json_print_append(&row, cJSON_GetObjectItemCaseSensitive(body, "idempotencyKey"));
+        failed |= add_text(&row, ",\"key\":") | json_print_string(&row, key);
     failed |= add_text(&row, "}");
     if (failed) {
         free(row.p);

@@ -59,6 +59,11 @@ def callgrind_total(path):
     return int(m.group(1))
 
 
+def as_cluster_owner(cmd):
+    """cmd run as the postgres user when we are root: the cluster is its (deploy/pgctl.sh)."""
+    return ["runuser", "-u", "postgres", "--"] + cmd if os.geteuid() == 0 else cmd
+
+
 def http_requests(port, raw, n, conns=16):
     """Sends n copies of the raw request over conns keep-alive connections, one in flight
     on each; every answer must be 2xx."""
@@ -159,10 +164,9 @@ class Counter:
         cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/%p.cg",
                postgres, "-D", copy, "-p", port, "-c", "listen_addresses=127.0.0.1",
                "-c", f"unix_socket_directories={copy}", "-c", "fsync=off", "-c", "autovacuum=off"]
-        if os.geteuid() == 0:  # the cluster belongs to the postgres user (deploy/pgctl.sh)
-            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        if os.geteuid() == 0:
             subprocess.run(["chown", "postgres", str(out)], check=True)
-        server = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        server = subprocess.Popen([str(c) for c in as_cluster_owner(cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   cwd="/", start_new_session=True)  # cwd: readable by the postgres user
         url = f"postgresql://postgres@127.0.0.1:{port}/flowstate"
         pids = []
@@ -186,8 +190,8 @@ class Counter:
                 conn.close()
         finally:  # a fast shutdown; each backend wrote its file as it exited
             stop = [postgres.parent / "pg_ctl", "stop", "-D", copy, "-m", "fast", "-w", "-t", "120"]
-            subprocess.run([str(c) for c in (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
-                            + stop], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+            subprocess.run([str(c) for c in as_cluster_owner(stop)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, cwd="/")
             server.wait(timeout=120)
         return [callgrind_total(out / f"{pid}.cg") for pid in pids]
 
