@@ -391,7 +391,7 @@ static void sem_run(struct request *r, struct sem *s)
 {
     r->row = (char *)(void *)s;
     const struct embed_provider *p = memory_provider(r);
-    const struct vecstore *store = vectors_store(r->gw->vectors, p->model);
+    const struct vecstore *store = vectors_use(r->gw->vectors, p->model);
     if (s->kind == SEM_SIMILAR && store &&
         vecstore_get(store, atoll(s->id), s->vec, &s->err) < 0)
         store = NULL; /* not cached (absent, another model): SQL answers, 404 included */

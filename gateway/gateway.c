@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "gateway/auth.h"
 #include "gateway/batcher.h"
+#include "gateway/channels.h"
 #include "gateway/handlers.h"
 #include "gateway/embedder.h"
 #include "gateway/jobwait.h"
@@ -184,20 +185,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     gateway_request_done(gw);
 }
 
-/* The LISTEN connection's hooks: job notifications for the waiters, document ones for
- * the vector cache; a reconnect re-syncs both. */
-static void listen_notify(const char *channel, const char *payload, void *arg)
+/* The LISTEN connection's (re)connect: the pgvector column may have appeared or gone. */
+static void listen_connected(void *arg)
 {
     struct gateway *gw = arg;
-    jobwait_notify(channel, payload, gw->waits);
-    vectors_notify(channel, payload, gw->vectors);
-}
-
-static void listen_ready(void *arg)
-{
-    struct gateway *gw = arg;
-    jobwait_resync(gw->waits);
-    vectors_resync(gw->vectors);
     pgvector_probe(gw->pgvector);
 }
 
@@ -267,7 +258,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     const char *fail_params[3] = {"true", base_ms, cap_ms};
     gw->pool = pgpool_new(gw->base, "main", url_text, (int)config_int(cfg, CFG_DB_POOL_SIZE),
                           (int)config_int(cfg, CFG_DB_QUEUE_MAX), session_sql, queries, Q__COUNT);
-    gw->listen = pgpool_new(gw->base, "listen", url_text, 1, 1, QUERIES_LISTEN_SQL, NULL, 0);
+    gw->channels = channels_new(gw->base, url_text);
     gw->inserts = batcher_new(gw, &jobs_insert_kind, 0, NULL, batch_max, batch_inflight);
     gw->completes = batcher_new(gw, &outcomes_complete_kind, 1, complete_params, batch_max,
                                 batch_inflight);
@@ -286,14 +277,17 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
-    if (!gw->pool || !gw->listen || !gw->inserts || !gw->completes || !gw->fails ||
+    if (!gw->pool || !gw->channels || !gw->inserts || !gw->completes || !gw->fails ||
         !gw->waits || !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth ||
         !gw->sigterm_ev || !gw->sigint_ev || !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
         evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;
     }
-    pgpool_set_hooks(gw->listen, listen_notify, listen_ready, gw);
+    channels_set_hooks(gw->channels, CHANNEL_JOBS, jobwait_notify, jobwait_resync, gw->waits);
+    channels_set_hooks(gw->channels, CHANNEL_DOCUMENTS, vectors_notify, vectors_listening,
+                       gw->vectors);
+    channels_on_connect(gw->channels, listen_connected, gw);
     log_info("msg=listening url=http://%s:%d database=%s auth=%s", host, port,
              log_redact_url(config_str(cfg, CFG_DATABASE_URL), url, sizeof(url)),
              gw->auth_on ? "on" : "off");
@@ -313,7 +307,7 @@ void gateway_close(struct gateway *gw)
     if (gw->http)
         evhttp_free(gw->http);
     embedder_free(gw->embedder); /* joins its threads; drops queued texts */
-    pgpool_free(gw->listen);
+    channels_free(gw->channels);
     pgpool_free(gw->pool);
     sweeper_free(gw->sweeper);
     jobwait_free(gw->waits);

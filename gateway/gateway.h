@@ -11,6 +11,7 @@
 
 struct config;
 struct pgpool;
+struct channels;
 struct batcher;
 struct authcache;
 struct jobwait;
@@ -23,7 +24,7 @@ struct gateway {
     struct evhttp_bound_socket *listener;
     const struct config *cfg;
     struct pgpool *pool;       /* every query */
-    struct pgpool *listen;     /* one connection: LISTEN fs_jobs, for the waiters */
+    struct channels *channels; /* the LISTEN connection (fs_jobs, fs_documents) */
     struct batcher *inserts;   /* POST /api/jobs */
     struct batcher *completes; /* POST /api/jobs/:id/complete */
     struct batcher *fails;     /* POST /api/jobs/:id/fail */

@@ -1,8 +1,11 @@
 /* jobwait — waiters indexed by job id in a chained hash table, and batched re-reads.
  *
  * A waiter is indexed *before* its first read is sent, so a notification that arrives while
- * that read is in flight is not lost: it marks the waiter to read again. Every wake-up (a
- * notification, a reconnect of the LISTEN connection, the timeout, the drain) only queues
+ * that read is in flight is not lost: it marks the waiter to read again. The LISTEN on
+ * fs_jobs is held only while someone waits (channels.h): the first waiter asks for it, and
+ * once it is in effect every waiter reads again, which covers a change between a first read
+ * and the LISTEN. Every wake-up (a notification, the LISTEN taking effect after the first
+ * waiter or a reconnect, the timeout, the drain) only queues
  * the waiter for a read; the queued waiters are read with one statement at the end of the
  * loop iteration, and each result answers the waiters whose job is finished, whose time is
  * up, or whose job no longer exists. The others keep waiting.
@@ -26,6 +29,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "gateway/channels.h"
 #include "gateway/gateway.h"
 #include "gateway/pgpool.h"
 #include "gateway/queries.h"
@@ -140,7 +144,8 @@ static struct request *waiter_release(struct waiter *w)
     if (w->hnext)
         w->hnext->hprev = w->hprev;
     *w->hprev = w->hnext;
-    jw->count--;
+    if (--jw->count == 0)
+        channels_want(jw->gw->channels, CHANNEL_JOBS, false);
     event_free(w->timer);
     free(w);
     return r;
@@ -174,7 +179,8 @@ void jobwait_add(struct jobwait *jw, struct request *r, long long id, int second
     if (*head)
         (*head)->hprev = &w->hnext;
     *head = w;
-    jw->count++;
+    if (jw->count++ == 0)
+        channels_want(jw->gw->channels, CHANNEL_JOBS, true);
     queue_read(w);
 }
 
@@ -312,10 +318,10 @@ static void wake_all(struct jobwait *jw)
             queue_read(w);
 }
 
-void jobwait_notify(const char *channel, const char *payload, void *arg)
+void jobwait_notify(const char *payload, void *arg)
 {
     struct jobwait *jw = arg;
-    if (jw->count == 0 || strcmp(channel, "fs_jobs") != 0)
+    if (jw->count == 0)
         return;
     if (jobwait_parse_payload(payload, wake_id, jw) < 0) {
         log_debug("msg=\"job notification lists no ids; re-reading every waiter\" waiters=%d",
@@ -324,10 +330,10 @@ void jobwait_notify(const char *channel, const char *payload, void *arg)
     }
 }
 
-void jobwait_resync(void *arg)
+void jobwait_resync(bool again, void *arg)
 {
     struct jobwait *jw = arg;
-    if (jw->count > 0)
+    if (again && jw->count > 0)
         log_info("msg=\"listening for job changes again; re-reading every waiter\" waiters=%d",
                  jw->count);
     wake_all(jw);

@@ -1,9 +1,11 @@
 /* jobwait — long polls: GET /api/jobs/:id?wait=N holds its request until the job is
  * finished (completed, failed or cancelled) or N seconds pass, then answers with the job.
  * Waiters are woken by the NOTIFYs on channel fs_jobs that the gateway's LISTEN connection
- * receives, never by polling. */
+ * receives while anyone waits, never by polling. */
 #ifndef FLOWSTATE_JOBWAIT_H
 #define FLOWSTATE_JOBWAIT_H
+
+#include <stdbool.h>
 
 struct gateway;
 struct request;
@@ -20,11 +22,11 @@ void jobwait_free(struct jobwait *jw);
  * the gateway drains, answers at once. */
 void jobwait_add(struct jobwait *jw, struct request *r, long long id, int seconds);
 
-/* pgpool hooks of the LISTEN connection (arg is the jobwait). A notification on fs_jobs
- * wakes the waiters of the jobs it lists as finished; a reconnect wakes them all, since
- * notifications may have been missed while the connection was down. */
-void jobwait_notify(const char *channel, const char *payload, void *arg);
-void jobwait_resync(void *arg);
+/* The fs_jobs channel's hooks (channels.h; arg is the jobwait). A notification wakes the
+ * waiters of the jobs it lists as finished; the LISTEN taking effect (again: after a lost
+ * connection) wakes them all, since what changed before it was not notified to us. */
+void jobwait_notify(const char *payload, void *arg);
+void jobwait_resync(bool again, void *arg);
 
 /* Graceful shutdown: every waiter is answered now with its job's current state. */
 void jobwait_drain(struct jobwait *jw);

@@ -3,7 +3,7 @@
  * same statements when it connects; lost connections reconnect with growing backoff. No call
  * here ever blocks the loop. A pool can also hand its owner the NOTIFY messages its
  * connections receive and tell it each time a connection (re)connects, which is how the
- * gateway keeps one LISTEN connection (a pool of size 1 whose session SQL runs LISTEN). */
+ * gateway keeps one LISTEN connection (a pool of size 1; channels.h). */
 #ifndef FLOWSTATE_PGPOOL_H
 #define FLOWSTATE_PGPOOL_H
 

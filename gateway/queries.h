@@ -69,8 +69,8 @@ extern const struct pgpool_stmt queries[Q__COUNT];
  * 100 neighbours, more than the default ef_search of 40 returns; iterative scans (pgvector
  * 0.8+) keep looking when filters remove neighbours. Without pgvector they are inert
  * placeholders; an older pgvector drops the unknown one with a warning.) */
-/* The LISTEN connection's whole session: it runs no other statement. */
-#define QUERIES_LISTEN_SQL                                                                     \
-    "SET application_name = 'flowstate-gateway-listen'; LISTEN fs_jobs; LISTEN fs_documents"
+/* The LISTEN connection's session set-up: it runs no other statement than the LISTENs and
+ * UNLISTENs of channels.c. */
+#define QUERIES_LISTEN_SQL "SET application_name = 'flowstate-gateway-listen'"
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/log.h"
+#include "gateway/channels.h"
 #include "gateway/embedder.h"
 #include "gateway/gateway.h"
 #include "gateway/pgpool.h"
@@ -35,6 +36,7 @@ struct vectors {
     struct vecstore *store;
     long max;
     bool enabled, ready;
+    bool started;           /* a search asked for it: subscribed to fs_documents, loading */
     bool loading;           /* a page query is in flight */
     unsigned gen, page_gen; /* the load generation, and that of the page in flight */
     long long cursor;       /* last id of the previous page */
@@ -161,8 +163,6 @@ void vectors_resync(void *arg)
     v->gen++;
     vecstore_unmark_all(v->store);
     clock_gettime(CLOCK_MONOTONIC, &v->load_started);
-    if (v->ready)
-        log_info("msg=\"listening for document changes again; re-syncing the vector cache\"");
     if (!v->loading)
         next_page(v);
 }
@@ -229,10 +229,18 @@ static void want(struct vectors *v, long long id)
     v->pending[v->npending++] = id;
 }
 
-void vectors_notify(const char *channel, const char *payload, void *arg)
+void vectors_listening(bool again, void *arg)
 {
     struct vectors *v = arg;
-    if (!v || !v->enabled || strcmp(channel, "fs_documents") != 0)
+    if (again && v && v->ready)
+        log_info("msg=\"listening for document changes again; re-syncing the vector cache\"");
+    vectors_resync(v);
+}
+
+void vectors_notify(const char *payload, void *arg)
+{
+    struct vectors *v = arg;
+    if (!v || !v->enabled)
         return;
     cJSON *root = cJSON_Parse(payload);
     if (!root || !cJSON_IsObject(root) || cJSON_GetObjectItemCaseSensitive(root, "truncated")) {
@@ -293,9 +301,19 @@ const struct vecstore *vectors_store(const struct vectors *v, const char *model)
     return v->store;
 }
 
+const struct vecstore *vectors_use(struct vectors *v, const char *model)
+{
+    if (v && v->enabled && !v->started && strcmp(model, v->p->model) == 0) {
+        v->started = true;
+        log_info("msg=\"vector cache loading\" model=%s", v->p->model);
+        channels_want(v->gw->channels, CHANNEL_DOCUMENTS, true);
+    }
+    return vectors_store(v, model);
+}
+
 void vectors_put(struct vectors *v, long long id, const char *model, const float *vec)
 {
-    if (!v || !v->enabled || strcmp(model, v->p->model) != 0)
+    if (!v || !v->enabled || !v->started || strcmp(model, v->p->model) != 0)
         return;
     if (!vecstore_has(v->store, id) && (long)vecstore_count(v->store) >= v->max) {
         disable(v, "more embedded documents than vector-cache-max");

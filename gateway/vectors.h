@@ -1,12 +1,14 @@
 /* vectors — the gateway's cache of document embeddings for its provider's model, used by
  * semantic search, the semantic half of hybrid search and "similar" (documents.c) to find
- * the few candidate ids that SQL then scores exactly. Loaded asynchronously through the
- * main pool in keyset pages once the LISTEN connection is up, kept current by the
- * gateway's own inserts and by the fs_documents NOTIFYs of every gateway's (and any
- * hand-written) insert, update and delete, and re-synced (mark and sweep, still serving)
- * each time the LISTEN connection reconnects. Until the first load finishes, or when the
- * vector-cache setting is off, or when the documents outgrow vector-cache-max, it offers
- * nothing and searches take the pgvector path (pgvector.h) or the exact SQL scan. */
+ * the few candidate ids that SQL then scores exactly. Started by the first search that can
+ * use it (a gateway that serves none holds no embeddings and no LISTEN on fs_documents):
+ * it subscribes to fs_documents (channels.h), then loads asynchronously through the main
+ * pool in keyset pages, is kept current by the gateway's own inserts and by the
+ * fs_documents NOTIFYs of every gateway's (and any hand-written) insert, update and delete,
+ * and is re-synced (mark and sweep, still serving) each time the LISTEN connection
+ * reconnects. Until the first load finishes, or when the vector-cache setting is off, or
+ * when the documents outgrow vector-cache-max, it offers nothing and searches take the
+ * pgvector path (pgvector.h) or the exact SQL scan. */
 #ifndef FLOWSTATE_VECTORS_H
 #define FLOWSTATE_VECTORS_H
 
@@ -17,21 +19,27 @@ struct gateway;
 struct vectors;
 struct vecstore;
 
-/* The cache for gw's configured provider (created empty; the LISTEN pool's ready hook
- * starts the load). NULL on allocation failure. */
+/* The cache for gw's configured provider (created empty; vectors_use starts it). NULL on
+ * allocation failure. */
 struct vectors *vectors_new(struct gateway *gw);
 void vectors_free(struct vectors *v);
 
-/* The LISTEN pool's hooks (arg is the vectors): a notification on fs_documents, and a
- * (re)connect, which starts a load or re-sync. */
-void vectors_notify(const char *channel, const char *payload, void *arg);
+/* The fs_documents channel's hooks (channels.h; arg is the vectors): a notification, and
+ * the LISTEN taking effect (again: after a lost connection), which starts the load or a
+ * re-sync. */
+void vectors_notify(const char *payload, void *arg);
+void vectors_listening(bool again, void *arg);
+/* Reads every row again (mark and sweep), still serving. */
 void vectors_resync(void *arg);
 
 /* The store to search for model, or NULL when the cache cannot answer for it (disabled,
- * not loaded yet, another model). */
+ * not loaded yet, another model). vectors_use also starts the cache on its first call for
+ * the provider's model. */
 const struct vecstore *vectors_store(const struct vectors *v, const char *model);
+const struct vecstore *vectors_use(struct vectors *v, const char *model);
 
-/* A document the gateway just stored (vec: the provider's dims floats). */
+/* A document the gateway just stored (vec: the provider's dims floats), once the cache is
+ * started. */
 void vectors_put(struct vectors *v, long long id, const char *model, const float *vec);
 
 /* "{1,2,3}" for n ids (caller frees), or NULL on allocation failure. */

@@ -999,6 +999,73 @@ def test_wait_missed_notifications_after_listen_reconnect(gateway, db):
     assert expect(r, 200)["status"] == "completed" and elapsed < 15
 
 
+def listen_backend_query(db):
+    """The last statement of the gateway's LISTEN connection (one gateway per database)."""
+    return db.scalar("SELECT query FROM pg_stat_activity WHERE application_name = "
+                     "'flowstate-gateway-listen' AND datname = current_database()")
+
+
+def test_listens_to_fs_jobs_only_while_someone_waits(gateway, db):
+    """Every NOTIFY in a database wakes every backend that listens to anything in it, so the
+    gateway holds LISTEN fs_jobs only while a long poll waits, and drops it a few seconds
+    (CHANNELS_LINGER_S) after the last one was answered."""
+    poll(lambda: (listen_backend_query(db) is not None, None), 10, what="the LISTEN connection")
+    create(gateway, targetAgent="nobody_waits")  # a job's NOTIFY with nobody waiting
+    assert "LISTEN" not in listen_backend_query(db)
+    job_id = running_job(gateway, db)
+    t, out = in_thread(timed_get, gateway, f"/api/jobs/{job_id}?wait=30")
+    poll(lambda: ((q := listen_backend_query(db)) == "LISTEN fs_jobs", q), 10, what="LISTEN fs_jobs")
+    expect(complete(gateway, job_id, 1), 200)
+    t.join(20)
+    r, elapsed = out["value"]
+    assert expect(r, 200)["status"] == "completed" and elapsed < 15
+    poll(lambda: ((q := listen_backend_query(db)) == "UNLISTEN fs_jobs", q), 20, what="UNLISTEN fs_jobs")
+    # and again for the next waiter
+    job2 = running_job(gateway, db)
+    t, out = in_thread(timed_get, gateway, f"/api/jobs/{job2}?wait=30")
+    poll(lambda: ((q := listen_backend_query(db)) == "LISTEN fs_jobs", q), 10, what="LISTEN fs_jobs again")
+    expect(complete(gateway, job2, 1), 200)
+    t.join(20)
+    assert expect(out["value"][0], 200)["status"] == "completed"
+    gateway.assert_healthy()
+
+
+def test_first_waiter_reads_again_once_its_listen_takes_effect(gateway, db):
+    """A job that finishes after the first waiter's first read but before its LISTEN takes
+    effect is not notified to the gateway: the waiter reads again once the LISTEN is in
+    effect. The LISTEN is held back by keeping the LISTEN connection from reconnecting."""
+    job_id = running_job(gateway, db)
+    poll(lambda: (listen_backend_query(db) is not None, None), 10, what="the LISTEN connection")
+    dbname = db.scalar("SELECT current_database()")
+    admin = psycopg2.connect(db.url.rsplit("/", 1)[0] + "/postgres", connect_timeout=10)
+    admin.autocommit = True  # ALTER DATABASE cannot close the current database itself
+
+    def allow_connections(allow):
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS {str(allow).lower()}')
+
+    db.execute("ALTER TABLE job_queue DISABLE TRIGGER job_queue_announce_update")
+    allow_connections(False)
+    try:
+        killed = db.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE application_name = 'flowstate-gateway-listen' AND datname = current_database()")
+        assert killed == 1
+        t, out = in_thread(timed_get, gateway, f"/api/jobs/{job_id}?wait=30")
+        time.sleep(0.5)  # its first read: still running
+        db.execute("UPDATE job_queue SET status = 'completed', processed_at = now() WHERE id = %s", (job_id,))
+        time.sleep(1.0)
+        assert t.is_alive(), out  # nothing told the gateway yet
+    finally:
+        allow_connections(True)
+        admin.close()
+        db.execute("ALTER TABLE job_queue ENABLE TRIGGER job_queue_announce_update")
+    t.join(20)
+    assert not t.is_alive() and "error" not in out, out
+    r, elapsed = out["value"]
+    assert expect(r, 200)["status"] == "completed" and elapsed < 20
+    assert listen_backend_query(db) == "LISTEN fs_jobs"
+
+
 # --- sweeper ------------------------------------------------------------------------------
 
 

@@ -147,3 +147,25 @@ def test_deleted_and_updated_documents(gateway_factory, db):
     time.sleep(0.5)
     r = cached.get("/api/documents/search", params={"q": "slow query index", "mode": "semantic"})
     assert expect(r, 200)["documents"] == []
+
+
+def test_cache_starts_with_the_first_search(gateway_factory, db):
+    """A gateway that serves no semantic search holds no embeddings and no LISTEN on
+    fs_documents (every NOTIFY in a database wakes every backend that listens there): the
+    first search that can use the cache starts it; documents stored before are loaded."""
+    gw = gateway_factory()
+    seed(gw, 5)
+
+    def listen_query():
+        return db.scalar("SELECT query FROM pg_stat_activity WHERE application_name = "
+                         "'flowstate-gateway-listen' AND datname = current_database()")
+
+    assert listen_query() is not None and "LISTEN" not in listen_query()
+    assert "vector cache" not in gw.log_tail(200)
+    r = gw.get("/api/documents/search", params={"q": "index", "mode": "semantic"})
+    assert expect(r, 200)["documents"] and r.headers.get("X-Search-Path") != "cache"
+    wait_cached(gw)
+    assert listen_query() == "LISTEN fs_documents"
+    assert "vector cache ready" in gw.log_tail(200)
+    first = DOCS[next(iter(DOCS))]
+    assert find(gw, first)[0] == 1
