@@ -149,7 +149,7 @@ static void batch_done(PGresult *res, void *arg);
  * after batch_max of them so a queue full of reports for one job stays cheap. */
 static struct batch *take_batch(struct batcher *b)
 {
-    int want = b->head->solo ? 1 : b->batch_max;
+    int want = b->head->solo ? 1 : b->queued < b->batch_max ? b->queued : b->batch_max;
     struct batch *batch =
         calloc(1, sizeof(*batch) + (size_t)want * (sizeof(struct request *) + sizeof(bool)));
     if (!batch)
@@ -181,6 +181,26 @@ static struct batch *take_batch(struct batcher *b)
     return batch;
 }
 
+/* Writes the opening of item i of the group's document, `{"i":<i>,` (preceded by a comma
+ * after the first), into out; returns its length. */
+static size_t item_head(char out[24], int i)
+{
+    size_t len = 0;
+    if (i > 0)
+        out[len++] = ',';
+    memcpy(out + len, "{\"i\":", 5);
+    len += 5;
+    char digits[10];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + i % 10);
+    while ((i /= 10) > 0);
+    while (n > 0)
+        out[len++] = digits[--n];
+    out[len++] = ',';
+    return len;
+}
+
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct batcher *b = arg;
@@ -199,7 +219,8 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         evbuffer_add(b->buf, "[", 1);
         batch->plain = b->kind->plain_stmt != 0;
         for (int i = 0; i < batch->n; i++) {
-            evbuffer_add_printf(b->buf, "%s{\"i\":%d,", i ? "," : "", i);
+            char head[24];
+            evbuffer_add(b->buf, head, item_head(head, i));
             evbuffer_add(b->buf, batch->items[i]->row, strlen(batch->items[i]->row));
             batch->plain &= batch->items[i]->plain;
         }
