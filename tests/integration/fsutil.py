@@ -275,6 +275,21 @@ class Gateway:
         return self.proc.returncode
 
 
+# The gateway's LISTEN connection (gateway/channels.c), in the test's own database.
+_LISTEN_BACKEND = "application_name = 'flowstate-gateway-listen' AND datname = current_database()"
+
+
+def listen_backend_query(db):
+    """The last statement of the gateway's LISTEN connection (one gateway in the database):
+    its session set-up, or the LISTEN/UNLISTEN it sent last. None when it is not connected."""
+    return db.scalar(f"SELECT query FROM pg_stat_activity WHERE {_LISTEN_BACKEND}")
+
+
+def kill_listen_backend(db):
+    """Terminates the gateway's LISTEN connection; returns how many backends were ended."""
+    return db.scalar(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {_LISTEN_BACKEND}")
+
+
 def wait_ready(gw, timeout=10.0):
     """Waits until GET /health answers; fails with the log tail otherwise."""
     import pytest

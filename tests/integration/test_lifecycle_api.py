@@ -18,7 +18,8 @@ import psycopg2
 import pytest
 import requests
 
-from fsutil import Cluster, Listener, assert_recent, expect, expect_error, parse_ts, run_cli, utcnow
+from fsutil import (Cluster, Listener, assert_recent, expect, expect_error, kill_listen_backend,
+                    listen_backend_query, parse_ts, run_cli, utcnow)
 
 AGENT = "lifecycle_agent"
 WORKER = "test:1"
@@ -978,8 +979,7 @@ def test_wait_missed_notifications_after_listen_reconnect(gateway, db):
     time.sleep(0.5)
     db.execute("ALTER TABLE job_queue DISABLE TRIGGER job_queue_announce_update")
     try:
-        killed = db.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                           "WHERE application_name = 'flowstate-gateway-listen' AND datname = current_database()")
+        killed = kill_listen_backend(db)
         assert killed == 1
         db.execute("UPDATE job_queue SET status = 'completed', processed_at = now() WHERE id = %s", (job_id,))
         t.join(20)
@@ -997,12 +997,6 @@ def test_wait_missed_notifications_after_listen_reconnect(gateway, db):
     t.join(20)
     r, elapsed = out["value"]
     assert expect(r, 200)["status"] == "completed" and elapsed < 15
-
-
-def listen_backend_query(db):
-    """The last statement of the gateway's LISTEN connection (one gateway per database)."""
-    return db.scalar("SELECT query FROM pg_stat_activity WHERE application_name = "
-                     "'flowstate-gateway-listen' AND datname = current_database()")
 
 
 def test_listens_to_fs_jobs_only_while_someone_waits(gateway, db):
@@ -1047,8 +1041,7 @@ def test_first_waiter_reads_again_once_its_listen_takes_effect(gateway, db):
     db.execute("ALTER TABLE job_queue DISABLE TRIGGER job_queue_announce_update")
     allow_connections(False)
     try:
-        killed = db.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                           "WHERE application_name = 'flowstate-gateway-listen' AND datname = current_database()")
+        killed = kill_listen_backend(db)
         assert killed == 1
         t, out = in_thread(timed_get, gateway, f"/api/jobs/{job_id}?wait=30")
         time.sleep(0.5)  # its first read: still running

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fsutil import expect
+from fsutil import expect, kill_listen_backend, listen_backend_query
 from test_memory import DOCS
 
 TYPES = ["general", "conversation", "task_result", "learning"]
@@ -113,8 +113,7 @@ def test_resync_after_listen_connection_is_killed(gateway_factory, db):
                           " WHERE id = 3 RETURNING id")
     finally:
         db.execute("ALTER TABLE documents ENABLE TRIGGER documents_announce_update")
-    killed = db.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE application_name = 'flowstate-gateway-listen' AND datname = current_database()")
+    killed = kill_listen_backend(db)
     assert killed == 1
     deadline = time.time() + 10
     while "vector cache re-synced" not in gw.log_tail(200) and time.time() < deadline:
@@ -156,16 +155,12 @@ def test_cache_starts_with_the_first_search(gateway_factory, db):
     gw = gateway_factory()
     seed(gw, 5)
 
-    def listen_query():
-        return db.scalar("SELECT query FROM pg_stat_activity WHERE application_name = "
-                         "'flowstate-gateway-listen' AND datname = current_database()")
-
-    assert listen_query() is not None and "LISTEN" not in listen_query()
+    assert listen_backend_query(db) is not None and "LISTEN" not in listen_backend_query(db)
     assert "vector cache" not in gw.log_tail(200)
     r = gw.get("/api/documents/search", params={"q": "index", "mode": "semantic"})
     assert expect(r, 200)["documents"] and r.headers.get("X-Search-Path") != "cache"
     wait_cached(gw)
-    assert listen_query() == "LISTEN fs_documents"
+    assert listen_backend_query(db) == "LISTEN fs_documents"
     assert "vector cache ready" in gw.log_tail(200)
     first = DOCS[next(iter(DOCS))]
     assert find(gw, first)[0] == 1
