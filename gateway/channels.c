@@ -35,17 +35,12 @@ struct channels {
     void *connect_arg;
 };
 
-static const char *const names[CHANNEL__COUNT] = {
-    [CHANNEL_JOBS] = "fs_jobs",
-    [CHANNEL_DOCUMENTS] = "fs_documents",
-};
-static const char *const listen_sql[CHANNEL__COUNT] = {
-    [CHANNEL_JOBS] = "LISTEN fs_jobs",
-    [CHANNEL_DOCUMENTS] = "LISTEN fs_documents",
-};
-static const char *const unlisten_sql[CHANNEL__COUNT] = {
-    [CHANNEL_JOBS] = "UNLISTEN fs_jobs",
-    [CHANNEL_DOCUMENTS] = "UNLISTEN fs_documents",
+/* Each channel's name and the two commands that (un)subscribe to it. */
+static const struct {
+    const char *name, *listen, *unlisten;
+} channel_sql[CHANNEL__COUNT] = {
+    [CHANNEL_JOBS] = {"fs_jobs", "LISTEN fs_jobs", "UNLISTEN fs_jobs"},
+    [CHANNEL_DOCUMENTS] = {"fs_documents", "LISTEN fs_documents", "UNLISTEN fs_documents"},
 };
 
 static double monotonic_s(void)
@@ -89,13 +84,14 @@ static void command_done(PGresult *res, void *arg)
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         log_warn("msg=\"cannot change the LISTEN connection's channels; retrying\" channel=%s "
                  "error=\"%s\"",
-                 names[ch], PQresultErrorMessage(res));
+                 channel_sql[ch].name, PQresultErrorMessage(res));
         arm_timer(c, RETRY_S);
         return;
     }
     struct channel_state *s = &c->ch[ch];
     s->active = was_listen;
-    log_debug("msg=\"%s\" channel=%s", was_listen ? "listening" : "no longer listening", names[ch]);
+    log_debug("msg=\"%s\" channel=%s", was_listen ? "listening" : "no longer listening",
+              channel_sql[ch].name);
     if (was_listen) {
         bool again = s->again;
         s->again = false;
@@ -107,7 +103,7 @@ static void command_done(PGresult *res, void *arg)
 
 static void send_command(struct channels *c, int ch, bool listen)
 {
-    const char *sql = listen ? listen_sql[ch] : unlisten_sql[ch];
+    const char *sql = listen ? channel_sql[ch].listen : channel_sql[ch].unlisten;
     if (pgpool_query_sql(c->pool, sql, 0, NULL, command_done, c) < 0) {
         arm_timer(c, RETRY_S); /* the database is down: the reconnect syncs, or this retry */
         return;
@@ -156,7 +152,7 @@ static void pool_notify(const char *channel, const char *payload, void *arg)
 {
     struct channels *c = arg;
     for (int i = 0; i < CHANNEL__COUNT; i++)
-        if (strcmp(channel, names[i]) == 0 && c->ch[i].on_notify)
+        if (strcmp(channel, channel_sql[i].name) == 0 && c->ch[i].on_notify)
             c->ch[i].on_notify(payload, c->ch[i].arg);
 }
 

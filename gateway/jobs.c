@@ -49,14 +49,14 @@ static int add_number(struct strbuf *b, const char *name, double value)
     return add_text(b, ",\"") | add_text(b, name) | add_text(b, "\":") | strbuf_add(b, num, n);
 }
 
-/* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
- * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
 const char *jobs_body_key(const cJSON *body)
 {
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(body, "idempotencyKey");
     return cJSON_IsString(key) ? key->valuestring : NULL;
 }
 
+/* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
+ * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
 char *jobs_row_from_body(const cJSON *body, struct field_error *err)
 {
     const char *agent = NULL, *run_at = NULL, *key = NULL;
