@@ -7,7 +7,8 @@ compare two versions of the code exactly; they do not see waits (fsync, locks, t
 Counted:
 - gateway: instructions per `POST /api/jobs` (16 keep-alive connections, one request each
   in flight, so the group commit takes up to 16 rows a statement) and per `GET /health`;
-  the hello-world ceiling per `GET /health`. Each is (a run with 2N requests - a run with N)
+  the storing server (storeserver.c) per `POST /api/jobs` the same way, and the
+  hello-world ceiling per `GET /health`. Each is (a run with 2N requests - a run with N)
   / N, so start-up and shutdown cancel out.
 - PostgreSQL: a copy of a migrated cluster started under callgrind (fsync off, children
   traced), each measurement in its own session, so its backend's count is its own:
@@ -142,7 +143,10 @@ class Counter:
         get = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
         gateway = lambda port: [bench.BIN / "flowstate-gateway"]  # noqa: E731  (port from env)
         hello = lambda port: [bench.OUT / "hello", port]  # noqa: E731
+        store = lambda port: [bench.OUT / "storeserver", port, self.b.url, AGENT, 1]  # noqa: E731
         self.per_request("gateway, `POST /api/jobs` (16 connections)", "gateway-post", gateway, env, post)
+        self.per_request("storing server, `POST /api/jobs` (16 connections; the ceiling for a stored POST)",
+                         "store-post", store, {}, post)
         self.per_request("gateway, `GET /health`", "gateway-health", gateway, env, get)
         self.per_request("hello-world server, `GET /health` (the ceiling)", "hello", hello, {}, get)
 
