@@ -484,6 +484,8 @@ class Bench:
                 self.record("rss_worker_drain", max(w for w in whwm if w) / 1024)
                 self.record("rss_anon_worker_drain", max(w for w in wanon if w) / 1024)
         self.reset()
+        if self.cfg["peers"]:
+            self.peer_drains()
 
     # ---------------------------------------------------------------- latency
     def scenario_latency(self, rep):
@@ -603,13 +605,17 @@ class Bench:
         self.reset()
 
     # ---------------------------------------------------------------- peers
-    def scenario_peers(self, rep):
-        """graphile-worker and pg-boss on the same cluster: drain per configuration, then
-        single adds at 1 and 32 in flight and batch adds."""
-        c = self.cfg
+    def peer_drains(self):
+        """graphile-worker and pg-boss drain the same number of jobs on the same cluster, one
+        configuration after another, right after Flowstate's drains of the same round."""
         for conf in peers.CONFIGS:
-            rate = peers.drain(conf.peer, self.url, c["drain_jobs"], conf.procs, self.logs)
+            rate = peers.drain(conf.peer, self.url, self.cfg["drain_jobs"], conf.procs, self.logs)
             self.peer_results.setdefault(f"drain {conf.label}", []).append(rate)
+
+    def scenario_peers(self, rep):
+        """graphile-worker and pg-boss on the same cluster: single adds at 1 and 32 in flight
+        and batch adds (their drains run in scenario_drain)."""
+        c = self.cfg
         for peer in peers.PEERS:
             for conns in (1, 32):
                 rate = peers.enqueue(peer, self.url, conns, c["wrk_seconds"], self.logs)
@@ -849,7 +855,8 @@ What each scenario does:
 {cpu_text}
 ## Peers
 
-Measured in the same run, on the same cluster, one after another (see
+Measured in the same run, on the same cluster, one after another; each round's peer drains
+right after Flowstate's (see
 [tests/bench/peers/README.md](../tests/bench/peers/README.md)).
 
 {peers_text}
@@ -954,11 +961,12 @@ def main():
     b = Bench(cfg, args.smoke)
     t_start = time.monotonic()
     scenarios = [("http (enqueue, GET /health, hello ceiling)", b.scenario_http),
-                 ("drain (claim loop ceiling, 1/2/4 processes)", b.scenario_drain),
+                 ("drain (claim loop ceiling, 1/2/4 processes" + (", peers)" if cfg["peers"] else ")"),
+                  b.scenario_drain),
                  ("latency", b.scenario_latency),
                  ("crash recovery", b.scenario_crash)]
     if cfg["peers"]:
-        scenarios.append(("peers (graphile-worker, pg-boss)", b.scenario_peers))
+        scenarios.append(("peers' adds (graphile-worker, pg-boss)", b.scenario_peers))
     failed = []
     try:
         log("building the ceilings into build/bench/")
