@@ -27,6 +27,7 @@
 #include "gateway/channels.h"
 #include "gateway/handlers.h"
 #include "gateway/embedder.h"
+#include "gateway/evbase.h"
 #include "gateway/jobwait.h"
 #include "gateway/pgvector.h"
 #include "gateway/vectors.h"
@@ -196,17 +197,6 @@ int gateway_listener_nodelay(int fd)
 {
     int one = 1;
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-struct event_base *gateway_event_base(void)
-{
-    struct event_config *cfg = event_config_new();
-    if (!cfg)
-        return NULL;
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    struct event_base *base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    return base;
 }
 
 int gateway_open(struct gateway *gw, const struct config *cfg)

@@ -66,13 +66,6 @@ void gateway_close(struct gateway *gw);
  * copies it to accepted sockets). Without it an answer that leaves in more than one segment
  * waits for the client's delayed ACK: 40 ms on each 1,000-job batch answer. -1 on error. */
 int gateway_listener_nodelay(int fd);
-/* The gateway's event loop: epoll with libevent's changelist, which folds the changes made
- * to one socket during a loop iteration into at most one epoll_ctl. evhttp turns a
- * connection's read and write interest off and on around every request, so without it each
- * request costs four epoll_ctl calls (strace: 4.0 a POST without it, 3.0 with it). Safe
- * here because no socket is ever dup()ed, the one case the changelist mishandles; a socket
- * closed and reopened under the same number is retried as an add. NULL on failure. */
-struct event_base *gateway_event_base(void);
 
 /* Called whenever a request finishes; completes a pending graceful shutdown. */
 void gateway_request_done(struct gateway *gw);

@@ -1,6 +1,6 @@
-/* evserver.h — what the benchmark's evhttp servers (hello.c, storeserver.c) share: the event
- * loop configured as the gateway's (gateway_event_base: epoll with libevent's changelist, so
- * they stay ceilings for the gateway's own loop), the hello-world answer to GET /health, and
+/* evserver.h — what the benchmark's evhttp servers (hello.c, storeserver.c) share: the
+ * gateway's own event loop (gateway/evbase.c, linked in: epoll with libevent's changelist, so
+ * they stay ceilings for the gateway's loop), the hello-world answer to GET /health, and
  * listening on 127.0.0.1 until SIGTERM or SIGINT. */
 #ifndef FLOWSTATE_BENCH_EVSERVER_H
 #define FLOWSTATE_BENCH_EVSERVER_H
@@ -13,19 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/evbase.h"
+
 static const char EVSERVER_HEALTH[] =
     "{\"status\":\"ok\",\"version\":\"0.1.0\",\"uptimeSeconds\":1,\"database\":\"up\"}";
 
 static struct event_base *evserver_base(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    struct event_config *cfg = event_config_new();
-    if (!cfg)
-        return NULL;
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    struct event_base *base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    return base;
+    return gateway_event_base();
 }
 
 /* 1 when req is a cmd request for exactly path. */
