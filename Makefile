@@ -41,7 +41,7 @@ LDLIBS  += $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) 
 AGENTS      := code_analyzer data_processor coordinator learning monitoring
 
 COMMON_SRC  := $(wildcard common/*.c)
-GATEWAY_SRC := $(wildcard gateway/*.c)
+GATEWAY_SRC := $(wildcard gateway/*.c gateway/*/*.c)
 RUNTIME_SRC := $(wildcard worker/runtime/*.c)
 POOL_SRC    := $(wildcard worker/pool/*.c)
 # An agent's task modules live in worker/agents/<agent>/ beside its main file.
@@ -143,7 +143,7 @@ bench-instructions: all
 	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/instructions.py $(if $(SMOKE),--smoke)
 
 format:
-	clang-format -i common/*.[ch] gateway/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] gateway/*.[ch] gateway/*/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build

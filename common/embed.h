@@ -4,7 +4,7 @@
  * and pure CPU (feature hashing of words, word pairs and character trigrams) and runs
  * inline; the remote ones (an OpenAI-compatible /v1/embeddings endpoint, Ollama) are the
  * same struct with an api and no embed function: their calls block on the network, so the
- * gateway makes them on its embedder threads (gateway/embedder.c, common/embed_remote.c). */
+ * gateway makes them on its embedder threads (gateway/memory/embedder.c, common/embed_remote.c). */
 #ifndef FLOWSTATE_EMBED_H
 #define FLOWSTATE_EMBED_H
 

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "common/migrate.h"
 #include "gateway/gateway.h"
-#include "gateway/queries.h"
+#include "gateway/db/queries.h"
 
 #define EXIT_USAGE CLI_EXIT_USAGE
 

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 extern const struct route routes[];
 extern const size_t routes_count;

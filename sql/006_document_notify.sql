@@ -1,5 +1,5 @@
 -- 006_document_notify: announce every change to documents on channel fs_documents, so
--- every gateway's vector cache (gateway/vectors.c) follows inserts, updates and deletes
+-- every gateway's vector cache (gateway/memory/vectors.c) follows inserts, updates and deletes
 -- made by any gateway or by hand. Statement-level, one NOTIFY per statement:
 -- {"i":[ids…]} inserted, {"u":[…]} updated (content, embedding or model), {"d":[…]}
 -- deleted, or {"truncated":true} when the ids would not fit a payload (the gateways then

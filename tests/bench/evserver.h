@@ -1,5 +1,5 @@
 /* evserver.h — what the benchmark's evhttp servers (hello.c, storeserver.c) share: the
- * gateway's own event loop (gateway/evbase.c, linked in: epoll with libevent's changelist, so
+ * gateway's own event loop (gateway/http/evbase.c, linked in: epoll with libevent's changelist, so
  * they stay ceilings for the gateway's loop), the hello-world answer to GET /health, and
  * listening on 127.0.0.1 until SIGTERM or SIGINT. */
 #ifndef FLOWSTATE_BENCH_EVSERVER_H
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/evbase.h"
+#include "gateway/http/evbase.h"
 
 static const char EVSERVER_HEALTH[] =
     "{\"status\":\"ok\",\"version\":\"0.1.0\",\"uptimeSeconds\":1,\"database\":\"up\"}";

@@ -106,7 +106,7 @@ class Counter:
     def build(self):
         bench.OUT.mkdir(parents=True, exist_ok=True)
         cc = os.environ.get("CC", "cc")
-        obj = bench.ROOT / "build" / "obj" / "gateway" / "queries.o"
+        obj = bench.ROOT / "build" / "obj" / "gateway" / "db" / "queries.o"
         bench.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-I", bench.ROOT, "-o", bench.OUT / "printquery",
                    bench.ROOT / "tests/bench/printquery.c", obj,
                    *bench.run(["pkg-config", "--cflags", "libpq", "libevent"]).stdout.split()])

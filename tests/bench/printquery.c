@@ -1,11 +1,11 @@
-/* printquery.c — prints one of the gateway's statements (gateway/queries.c) by its prepared
+/* printquery.c — prints one of the gateway's statements (gateway/db/queries.c) by its prepared
  * name, so the instruction benchmark (instructions.py) runs exactly the SQL the gateway
- * runs. Linked with build/obj/gateway/queries.o.
+ * runs. Linked with build/obj/gateway/db/queries.o.
  * Usage: printquery NAME (e.g. fs_jobs_insert); exits 2 for an unknown name. */
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/queries.h"
+#include "gateway/db/queries.h"
 
 int main(int argc, char **argv)
 {
@@ -15,6 +15,6 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    fprintf(stderr, "usage: %s NAME (a statement name from gateway/queries.c)\n", argv[0]);
+    fprintf(stderr, "usage: %s NAME (a statement name from gateway/db/queries.c)\n", argv[0]);
     return 2;
 }

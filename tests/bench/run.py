@@ -203,7 +203,7 @@ class Bench:
         def pkg(*names):
             return run(["pkg-config", "--cflags", "--libs", *names]).stdout.split()
         flags = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-I", ROOT]
-        evbase = ROOT / "build" / "obj" / "gateway" / "evbase.o"  # the gateway's loop (make all)
+        evbase = ROOT / "build" / "obj" / "gateway" / "http" / "evbase.o"  # the gateway's loop (make all)
         run([cc, *flags, "-o", OUT / "hello", ROOT / "tests/bench/hello.c", evbase, *pkg("libevent")])
         run([cc, *flags, "-o", OUT / "storeserver", ROOT / "tests/bench/storeserver.c", evbase,
              *pkg("libevent", "libpq")])

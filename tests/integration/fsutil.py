@@ -275,7 +275,7 @@ class Gateway:
         return self.proc.returncode
 
 
-# The gateway's LISTEN connection (gateway/channels.c), in the test's own database.
+# The gateway's LISTEN connection (gateway/db/channels.c), in the test's own database.
 _LISTEN_BACKEND = "application_name = 'flowstate-gateway-listen' AND datname = current_database()"
 
 

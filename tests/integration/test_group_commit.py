@@ -99,7 +99,7 @@ def test_idempotency_mixed_with_plain_creates(gateway, db):
 
 
 def test_each_answer_is_its_own_stored_job(gateway, db):
-    """Batches without idempotency keys use the plain insert (gateway/idrank.c gives the row
+    """Batches without idempotency keys use the plain insert (gateway/jobs/idrank.c gives the row
     with the k-th smallest id to the k-th request); batches with one use the tagged form.
     Either way every 201 carries exactly the job its own request created, in the same text
     GET /api/jobs/:id gives, whatever optional fields the neighbours in its batch set."""
@@ -158,7 +158,7 @@ CREATE TRIGGER test_fill_every_column BEFORE INSERT ON job_queue
 
 def test_plain_answer_prints_every_column_as_the_database_does(gateway, db):
     """The plain insert's answer is printed in C from the new row's columns
-    (gateway/jobjson.c). A BEFORE INSERT trigger, in this test's database only, fills every
+    (gateway/jobs/jobjson.c). A BEFORE INSERT trigger, in this test's database only, fills every
     column a new job leaves empty: text that needs escaping, JSON numbers PostgreSQL keeps as
     written, timestamps with a fraction, before year 1 and infinite. Each answer must be
     byte for byte the text fs_job_json gives for the stored row."""

@@ -535,7 +535,7 @@ def test_batch_duplicate_ids_and_too_many(gateway, db):
     assert snapshot(db) == before
 
 
-# A batch in the plain shape workers send is rendered by scanning the body (gateway/reportscan.c);
+# A batch in the plain shape workers send is rendered by scanning the body (gateway/jobs/reportscan.c);
 # any other shape goes through the parser and the field checks. An escaped key ("\u0069d" is
 # "id") is one such shape, so it sends the same report down the general path: both must store
 # the same thing. Bodies are sent as UTF-8 text, not \u-escaped.

@@ -1,4 +1,4 @@
-"""The gateway's vector cache (gateway/vectors.c): cached and SQL searches agree (same ids
+"""The gateway's vector cache (gateway/memory/vectors.c): cached and SQL searches agree (same ids
 and order, same scores) for semantic, hybrid and similar, with and without filters; a
 document stored through another gateway, one stored while the LISTEN connection was down,
 and documents deleted or updated by hand are all followed."""

@@ -1,4 +1,4 @@
-"""The pgvector search path (gateway/pgvector.c, sql/007_pgvector_search.sql): when the
+"""The pgvector search path (gateway/memory/pgvector.c, sql/007_pgvector_search.sql): when the
 server has pgvector, searches the vector cache cannot answer rank with HNSW
 (X-Search-Path: pgvector) and agree with the exact path on an easy set; without pgvector
 the migrations still succeed, the gateway detects no column and keeps the cache and the

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/idrank.h"
+#include "gateway/jobs/idrank.h"
 #include "tests/unit/harness.h"
 
 #define NO_ID ((const char *)1) /* a NULL value in the id column */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/jobjson.h"
+#include "gateway/jobs/jobjson.h"
 #include "tests/unit/harness.h"
 
 /* values[i] for column i; NULL is SQL NULL. */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/jobwait.h"
+#include "gateway/jobs/jobwait.h"
 #include "tests/unit/harness.h"
 
 #define ALL "all" /* the payload asks every waiter to re-read */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/json.h"
-#include "gateway/reportscan.h"
+#include "gateway/jobs/reportscan.h"
 #include "tests/unit/harness.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))

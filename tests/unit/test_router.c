@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/apikey.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 #include "gateway/routes.h"
 #include "tests/unit/harness.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "common/embed.h"
-#include "gateway/vecstore.h"
-#include "gateway/vectors.h"
+#include "gateway/memory/vecstore.h"
+#include "gateway/memory/vectors.h"
 #include "tests/unit/harness.h"
 
 #define D 256

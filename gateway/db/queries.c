@@ -1,0 +1,440 @@
+/* queries — the gateway's SQL, one entry per statement (see queries.h). */
+#include "gateway/db/queries.h"
+
+#include "gateway/jobs/jobjson.h"
+#include "gateway/memory/search_sql.h"
+
+/* Job inserts, single (group commit) and batch: $1 is a JSON array of rows {i, agent,
+ * payload, priority, run_at, max_attempts, timeout, key}. Ids are drawn up front so each
+ * input row can be matched to its inserted row; ON CONFLICT skips rows whose idempotency
+ * key exists. Rows without a key are inserted apart from the others: ON CONFLICT makes every
+ * row of its INSERT a speculative insertion (an arbiter-index probe and an extra WAL record
+ * each), which cost keyless rows about 15% of the batch route's throughput. Both INSERTs
+ * share one statement, so the announce trigger still fires once, with every row. CTEs
+ * `input` and `ins` (RETURNING the given columns). A group commit without keys has a plain
+ * form that needs none of this (Q_JOBS_INSERT_PLAIN). The macros: a row's columns in $1, and
+ * what an insert writes from them. */
+#define JOBS_ROW_COLUMNS                                                                         \
+    "i int, agent text, payload jsonb, priority int, run_at float8, max_attempts int,"          \
+    " timeout int"
+#define JOBS_INSERT_COLUMNS "target_agent, payload, priority, run_at, max_attempts, timeout_seconds"
+#define JOBS_INSERT_VALUES                                                                       \
+    "agent, payload, coalesce(priority, 2), coalesce(to_timestamp(run_at), now()),"              \
+    " coalesce(max_attempts, 3), timeout"
+#define JOBS_INSERT_INTO                                                                         \
+    "  INSERT INTO job_queue (id, " JOBS_INSERT_COLUMNS ", idempotency_key)"                      \
+    "  SELECT id, " JOBS_INSERT_VALUES ", key FROM input"
+#define JOBS_INSERT_CTES(returning)                                                              \
+    "WITH input AS MATERIALIZED ("                                                               \
+    "  SELECT t.*, nextval('job_queue_id_seq') AS id"                                            \
+    "  FROM jsonb_to_recordset($1::jsonb) AS t(" JOBS_ROW_COLUMNS ", key text)),"                \
+    " keyed AS (" JOBS_INSERT_INTO " WHERE key IS NOT NULL ORDER BY i"                          \
+    "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"               \
+    "  RETURNING " returning "),"                                                                \
+    " keyless AS (" JOBS_INSERT_INTO " WHERE key IS NULL ORDER BY i RETURNING " returning "),"  \
+    " ins AS (SELECT * FROM keyed UNION ALL SELECT * FROM keyless)"
+
+const struct pgpool_stmt queries[Q__COUNT] = {
+    [Q_PING] = {"fs_ping", "SELECT 1"},
+
+    [Q_AUTH_LOOKUP] = {"fs_auth_lookup",
+        "SELECT role FROM api_keys WHERE key_hash = $1::text AND revoked_at IS NULL"},
+
+    /* Group commit (rows as in JOBS_INSERT_CTES), answered as (i, job, created): a row
+     * skipped by ON CONFLICT is answered with the job that holds its idempotency key (NULL
+     * when that job is not yet visible: the caller retries it). That job is looked up per
+     * skipped row, through the key's index: a join with job_queue here was planned (once,
+     * generically, while the table was small) as a hash join over the whole table. */
+    [Q_JOBS_INSERT] = {"fs_jobs_insert",
+        JOBS_INSERT_CTES("id, fs_job_json(job_queue) AS job")
+        " SELECT input.i,"
+        "        coalesce(ins.job, (SELECT fs_job_json(e) FROM job_queue e"
+        "                           WHERE e.idempotency_key = input.key)),"
+        "        ins.id IS NOT NULL"
+        " FROM input LEFT JOIN ins ON ins.id = input.id"},
+
+    /* The group commit's plain form (batcher_kind.plain_stmt), for a batch in which no row
+     * has an idempotency key: one INSERT of $1's rows (as above) answered with each new
+     * job's columns (gateway/jobs/jobjson.h prints its JSON), id first, in any order. The ids
+     * come from the column default as jsonb_to_recordset returns the array's elements, in
+     * order, and the batcher writes the items in order, so they rise in item order;
+     * gateway/jobs/idrank.c matches rows to items by that. (An ORDER BY i would only add a
+     * sort.) Without the CTE, the join, the key arm and row_to_json, PostgreSQL runs about
+     * a third fewer instructions a statement (make bench-instructions). */
+    [Q_JOBS_INSERT_PLAIN] = {"fs_jobs_insert_plain",
+        "INSERT INTO job_queue (" JOBS_INSERT_COLUMNS ")"
+        " SELECT " JOBS_INSERT_VALUES
+        " FROM jsonb_to_recordset($1::jsonb) AS t(" JOBS_ROW_COLUMNS ")"
+        " RETURNING " JOBJSON_COLUMNS},
+
+    /* POST /api/jobs/batch: the same rows in one statement, answered in item order as
+     * (i, id, created) without the jobs' JSON. An item whose idempotency key already exists
+     * gets that job's id; NULL when its winner is still being inserted by another
+     * statement. The hashed IN keeps the answer linear in the number of items. */
+    [Q_JOBS_INSERT_BATCH] = {"fs_jobs_insert_batch",
+        JOBS_INSERT_CTES("id")
+        " SELECT x.i, CASE WHEN x.created THEN x.id"
+        "                  ELSE (SELECT e.id FROM job_queue e WHERE e.idempotency_key = x.key) END,"
+        "        x.created"
+        " FROM (SELECT input.i, input.id, input.key, input.id IN (SELECT id FROM ins) AS created"
+        "       FROM input) x"
+        " ORDER BY x.i"},
+
+    [Q_JOB_GET] = {"fs_job_get",
+        "SELECT fs_job_json(j) FROM job_queue j WHERE j.id = $1::bigint"},
+
+    /* Keyset pagination, newest first: one row more than asked tells whether a next page
+     * exists. $1 status, $2 agent, $3 cursor (exclusive upper id), $4 limit. */
+    [Q_JOBS_LIST] = {"fs_jobs_list",
+        "SELECT json_build_object("
+        "  'jobs', coalesce(json_agg(fs_job_json(p.job) ORDER BY p.id DESC)"
+        "                   FILTER (WHERE p.rn <= $4::int), '[]'),"
+        "  'nextCursor', CASE WHEN count(*) > $4::int"
+        "                THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END)"
+        " FROM (SELECT j AS job, j.id, row_number() OVER (ORDER BY j.id DESC) AS rn"
+        "       FROM job_queue j"
+        "       WHERE ($1::text IS NULL OR j.status = $1::text)"
+        "         AND ($2::text IS NULL OR j.target_agent = $2::text)"
+        "         AND ($3::bigint IS NULL OR j.id < $3::bigint)"
+        "       ORDER BY j.id DESC LIMIT $4::int + 1) p"},
+
+    /* Pending jobs in claim order; $1 agent (NULL: all), $2 limit. */
+    [Q_JOBS_PENDING] = {"fs_jobs_pending",
+        "SELECT json_build_object('jobs', coalesce(json_agg(fs_job_json(p.job)"
+        "        ORDER BY p.priority DESC, p.run_at, p.id), '[]'))"
+        " FROM (SELECT j AS job, j.priority, j.run_at, j.id FROM job_queue j"
+        "       WHERE j.status = 'pending' AND ($1::text IS NULL OR j.target_agent = $1::text)"
+        "       ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2::int) p"},
+
+    /* Returns the status before the change and the job after it (unchanged when the
+     * transition is not allowed or is a no-op; the caller tells which). $1 id, $2 status,
+     * $3 result (jsonb text or NULL), $4 error text or NULL. */
+    [Q_JOB_SET_STATUS] = {"fs_job_set_status",
+        "WITH cur AS (SELECT j.status, fs_job_json(j) AS job FROM job_queue j"
+        "             WHERE j.id = $1::bigint FOR UPDATE),"
+        " upd AS ("
+        "  UPDATE job_queue j SET status = $2::text,"
+        "    attempts = CASE WHEN $2::text = 'running' THEN j.attempts + 1 ELSE j.attempts END,"
+        "    started_at = CASE WHEN $2::text = 'running' THEN now() ELSE j.started_at END,"
+        "    processed_at = CASE WHEN $2::text IN ('completed', 'failed', 'cancelled') THEN now()"
+        "                   ELSE NULL END,"
+        "    locked_by = CASE WHEN $2::text = 'running' THEN j.locked_by END,"
+        "    locked_until = CASE WHEN $2::text = 'running' THEN j.locked_until END,"
+        "    result = coalesce($3::jsonb, j.result),"
+        "    last_error = coalesce($4::text, j.last_error)"
+        "  FROM cur WHERE j.id = $1::bigint AND cur.status <> $2::text"
+        "    AND cur.status IN ('pending', 'running')"
+        "  RETURNING fs_job_json(j) AS job)"
+        " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    /* Outcomes with fencing (sql/002_lifecycle.sql, 012_report_columns.sql). $1 is a JSON
+     * array of items {i, id, attempt, result[, error, retryable]} with distinct ids, i their
+     * positions from 0; $2 whether to return each applied job's JSON. Rows come back in item
+     * order as (i, outcome, status, job, attempts, id, reported attempt): one for each item a
+     * completion did not apply (not_found, conflict), and for the applied ones too when $2. */
+    [Q_JOBS_COMPLETE] = {"fs_jobs_complete",
+        "SELECT i, outcome, status, job, attempts, id, reported"
+        " FROM fs_jobs_complete($1::jsonb, $2::bool) ORDER BY i"},
+
+    /* As above, one row for every item; $3 and $4 are the retry backoff's base and cap in
+     * milliseconds. */
+    [Q_JOBS_FAIL] = {"fs_jobs_fail",
+        "SELECT i, outcome, status, job, attempts, id, reported"
+        " FROM fs_jobs_fail($1::jsonb, $2::bool, $3::int, $4::int) ORDER BY i"},
+
+    /* The column forms for batches (gateway/jobs/reportscan.h renders the parameters): $1 ids,
+     * $2 attempts, $3 results as a JSON array; without the jobs' JSON. */
+    [Q_JOBS_COMPLETE_COLUMNS] = {"fs_jobs_complete_columns",
+        "SELECT i, outcome, status, job, attempts, id, reported"
+        " FROM fs_jobs_complete($1::bigint[], $2::int[], $3::jsonb, false) ORDER BY i"},
+
+    /* As above; $4 the errors as a JSON array of strings, $5 retryable, $6 and $7 the retry
+     * backoff's base and cap. */
+    [Q_JOBS_FAIL_COLUMNS] = {"fs_jobs_fail_columns",
+        "SELECT i, outcome, status, job, attempts, id, reported"
+        " FROM fs_jobs_fail($1::bigint[], $2::int[], $3::jsonb, $4::jsonb, $5::bool[], false,"
+        " $6::int, $7::int) ORDER BY i"},
+
+    /* Cancel: pending -> cancelled now; running -> cancel_requested (the worker stops at its
+     * next lease renewal). Returns the status before and the job after (unchanged when it
+     * was already finished); no row when there is no such job. $1 id. */
+    [Q_JOB_CANCEL] = {"fs_job_cancel",
+        "WITH cur AS (SELECT j.id, j.status, fs_job_json(j) AS job FROM job_queue j"
+        "             WHERE j.id = $1::bigint FOR UPDATE),"
+        " upd AS ("
+        "  UPDATE job_queue j SET"
+        "    status = CASE WHEN cur.status = 'pending' THEN 'cancelled' ELSE j.status END,"
+        "    processed_at = CASE WHEN cur.status = 'pending' THEN now() ELSE j.processed_at END,"
+        "    last_error = CASE WHEN cur.status = 'pending' THEN 'cancelled' ELSE j.last_error END,"
+        "    cancel_requested = (cur.status = 'running')"
+        "  FROM cur WHERE j.id = cur.id AND cur.status IN ('pending', 'running')"
+        "  RETURNING fs_job_json(j) AS job)"
+        " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    /* Retry: failed or cancelled -> pending now, with a fresh budget of the old max_attempts
+     * on top of the attempts made (attempts never decreases: it is the fencing token). The
+     * last error is kept for the record; the result is cleared. Same shape as cancel. */
+    [Q_JOB_RETRY] = {"fs_job_retry",
+        "WITH cur AS (SELECT j.id, j.status, fs_job_json(j) AS job FROM job_queue j"
+        "             WHERE j.id = $1::bigint FOR UPDATE),"
+        " upd AS ("
+        "  UPDATE job_queue j SET status = 'pending', run_at = now(), processed_at = NULL,"
+        "    max_attempts = least(j.attempts::bigint + j.max_attempts, 2147483647)::int,"
+        "    cancel_requested = false, result = NULL, locked_by = NULL, locked_until = NULL"
+        "  FROM cur WHERE j.id = cur.id AND cur.status IN ('failed', 'cancelled')"
+        "  RETURNING fs_job_json(j) AS job)"
+        " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
+
+    /* Long-poll re-reads: $1 an array of ids. Rows (id, finished, job) ordered by id; a job
+     * that no longer exists has no row. */
+    [Q_JOBS_GET_MANY] = {"fs_jobs_get_many",
+        "SELECT j.id, j.status IN ('completed', 'failed', 'cancelled'), fs_job_json(j)"
+        " FROM job_queue j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id"},
+
+    /* $1 retention seconds, $2 prune or not, $3 most rows pruned, $4 due window in ms. */
+    [Q_SWEEP] = {"fs_sweep", "SELECT fs_sweep($1::int, $2::bool, $3::int, $4::int)"},
+
+    [Q_AGENT_REGISTER] = {"fs_agent_register",
+        "INSERT INTO agent_states AS a (agent_name, state) VALUES ($1::text, $2::jsonb)"
+        " ON CONFLICT (agent_name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()"
+        " RETURNING (a.xmax = 0) AS created, fs_agent_json(a)"},
+
+    [Q_AGENTS_LIST] = {"fs_agents_list",
+        "SELECT json_build_object('agents',"
+        "  coalesce(json_agg(fs_agent_json(a) ORDER BY a.agent_name), '[]'))"
+        " FROM agent_states a"},
+
+    [Q_AGENT_GET] = {"fs_agent_get",
+        "SELECT fs_agent_json(a) FROM agent_states a WHERE a.agent_name = $1::text"},
+
+    /* $3: true merges the given keys into the state, false replaces it. */
+    [Q_AGENT_UPDATE] = {"fs_agent_update",
+        "UPDATE agent_states a SET"
+        "  state = CASE WHEN $3::bool THEN a.state || $2::jsonb ELSE $2::jsonb END,"
+        "  updated_at = now()"
+        " WHERE a.agent_name = $1::text RETURNING fs_agent_json(a)"},
+
+    /* metadata.timestamp defaults to the time of storage (the seed orders memories by it).
+     * $3 embedding (real[] text) and $4 its model, both NULL when none was computed. */
+    [Q_DOCUMENT_INSERT] = {"fs_document_insert",
+        "INSERT INTO documents AS d (content, metadata, embedding, embedding_model)"
+        " VALUES ($1::text, CASE WHEN $2::jsonb ? 'timestamp' THEN $2::jsonb"
+        "         ELSE $2::jsonb || jsonb_build_object('timestamp', now()) END,"
+        "         $3::real[], $4::text)"
+        " RETURNING fs_document_json(d)"},
+
+    [Q_DOCUMENT_GET] = {"fs_document_get",
+        "SELECT fs_document_json(d) FROM documents d WHERE d.id = $1::bigint"},
+
+    /* Every memory query starts with the six filter parameters MEMORY_MATCH reads
+     * (search_sql.h). */
+
+    /* Listing: $7 sort ('recent' or 'importance'), $8 offset (the cursor), $9 limit. One row
+     * more than asked says whether there is a next page. */
+    [Q_DOCUMENTS_LIST] = {"fs_documents_list",
+        "SELECT json_build_object("
+        "  'documents', coalesce(json_agg(p.doc ORDER BY p.n) FILTER (WHERE p.n <= $9::int), '[]'),"
+        "  'nextCursor', CASE WHEN count(*) > $9::int THEN ($8::int + $9::int)::text END)"
+        " FROM (SELECT fs_document_json(q.d) AS doc,"
+        "              row_number() OVER (ORDER BY q.imp DESC NULLS LAST, q.t DESC, q.id DESC) AS n"
+        "       FROM (SELECT d, d.id, fs_memory_time(d.metadata, d.created_at) AS t,"
+        "                    CASE WHEN $7::text = 'importance'"
+        "                         THEN fs_memory_importance(d.metadata) END AS imp"
+        "             FROM documents d WHERE " MEMORY_MATCH("d")
+        "             ORDER BY imp DESC NULLS LAST, t DESC, d.id DESC"
+        "             LIMIT $9::int + 1 OFFSET $8::int) q) p"},
+
+    /* Keyword search: $7 query (websearch syntax), $8 limit. */
+    [Q_DOCUMENTS_SEARCH] = {"fs_documents_search",
+        "SELECT json_build_object('mode', 'keyword', 'documents',"
+        "  coalesce(json_agg(r.doc ORDER BY r.rank DESC, r.id DESC), '[]'))"
+        " FROM (SELECT d.id, s.rank,"
+        "              fs_document_json(d)::jsonb || jsonb_build_object('rank', s.rank) AS doc"
+        "       FROM documents d, websearch_to_tsquery('english', $7::text) q,"
+        "            LATERAL (SELECT ts_rank(d.search_vector, q) AS rank) s"
+        "       WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
+        "       ORDER BY s.rank DESC, d.id DESC LIMIT $8::int) r"},
+
+    /* Semantic search, an exact scan: $7 the query's embedding, $8 its model, $9 limit.
+     * Only documents embedded by the same model are compared. */
+    [Q_DOCUMENTS_SEMANTIC] = {"fs_documents_semantic",
+        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
+        "  " SCORED_DOCUMENTS_JSON ")"
+        " FROM (SELECT x.id, x.score FROM"
+        "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
+        "         FROM documents d WHERE d.embedding_model = $8::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "       WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $9::int) s"
+        " JOIN documents d ON d.id = s.id"},
+
+    /* Hybrid search, reciprocal rank fusion: the best $11 keyword matches and the best $11
+     * semantic matches, fused as wk/(60 + keyword rank) + ws/(60 + semantic rank). $7 query
+     * text, $8 its embedding, $9 model, $10 limit, $12 wk, $13 ws. */
+    [Q_DOCUMENTS_HYBRID] = {"fs_documents_hybrid",
+        HYBRID_KEYWORD_CTE
+        " sem AS ("
+        "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
+        "  FROM (SELECT d.id, fs_embedding_dot(d.embedding, $8::real[]) AS score"
+        "        FROM documents d WHERE d.embedding_model = $9::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "  WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
+        HYBRID_FUSION},
+
+    /* Documents like document $7 (same model, itself excluded): $8 limit. NULL (404) when
+     * there is no document $7. */
+    [Q_DOCUMENT_SIMILAR] = {"fs_document_similar",
+        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
+        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "  (SELECT " SCORED_DOCUMENTS_JSON
+        "   FROM (SELECT x.id, x.score FROM"
+        "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
+        "           FROM documents d WHERE d.embedding_model = src.embedding_model"
+        "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
+        "   JOIN documents d ON d.id = s.id)) END"
+        " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint"},
+
+    /* Clustering input: id, embedding, the first 2000 characters of content and metadata
+     * of the memories matching the filters that model $7 embedded, at most $8 rows (the
+     * caller asks one more than it accepts). */
+    [Q_DOCUMENTS_EMBEDDINGS] = {"fs_documents_embeddings",
+        "SELECT d.id, d.embedding, left(d.content, 2000), d.metadata FROM documents d"
+        " WHERE d.embedding_model = $7::text AND cardinality(d.embedding) > 0"
+        "   AND " MEMORY_MATCH("d") " ORDER BY d.id LIMIT $8::int"},
+
+    /* The vector cache (vectors.c, documents.c). The ids of the memories of model $7 that
+     * pass the filters, for a filtered search over the cache. */
+    [Q_DOCUMENTS_FILTER_IDS] = {"fs_documents_filter_ids",
+        "SELECT coalesce(array_agg(d.id), '{}') FROM documents d"
+        " WHERE d.embedding_model = $7::text AND " MEMORY_MATCH("d")},
+
+    /* Q_DOCUMENTS_SEMANTIC over the candidate ids $10 the cache found: the same scores,
+     * order and filters, computed for a few rows only. */
+    [Q_DOCUMENTS_SEMANTIC_IDS] = {"fs_documents_semantic_ids",
+        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
+        "  " SCORED_DOCUMENTS_JSON ")"
+        " FROM (SELECT x.id, x.score FROM"
+        "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
+        "         FROM documents d WHERE d.id = ANY($10::bigint[]) AND d.embedding_model = $8::text"
+        "           AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "       WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $9::int) s"
+        " JOIN documents d ON d.id = s.id"},
+
+    /* Q_DOCUMENTS_HYBRID with its semantic side over the candidate ids $14. */
+    [Q_DOCUMENTS_HYBRID_IDS] = {"fs_documents_hybrid_ids",
+        HYBRID_KEYWORD_CTE
+        " sem AS ("
+        "  SELECT x.id, row_number() OVER (ORDER BY x.score DESC, x.id DESC) AS r"
+        "  FROM (SELECT d.id, fs_embedding_dot(d.embedding, $8::real[]) AS score"
+        "        FROM documents d WHERE d.id = ANY($14::bigint[]) AND d.embedding_model = $9::text"
+        "          AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "  WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $11::int),"
+        HYBRID_FUSION},
+
+    /* Q_DOCUMENT_SIMILAR over the candidate ids $9. */
+    [Q_DOCUMENT_SIMILAR_IDS] = {"fs_document_similar_ids",
+        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
+        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "  (SELECT " SCORED_DOCUMENTS_JSON
+        "   FROM (SELECT x.id, x.score FROM"
+        "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
+        "           FROM documents d WHERE d.id = ANY($9::bigint[])"
+        "             AND d.embedding_model = src.embedding_model"
+        "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
+        "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
+        "   JOIN documents d ON d.id = s.id)) END"
+        " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint"},
+
+    /* Loading the cache: the next keyset page after id $2 of model $1's embeddings of $3
+     * dimensions, $4 rows. */
+    [Q_VECTORS_PAGE] = {"fs_vectors_page",
+        "SELECT d.id, d.embedding FROM documents d"
+        " WHERE d.embedding_model = $1::text AND d.id > $2::bigint"
+        "   AND cardinality(d.embedding) = $3::int ORDER BY d.id LIMIT $4::int"},
+
+    /* Re-reading notified documents $1: a row per id still there, its embedding NULL unless
+     * model $2 made it with $3 dimensions. */
+    [Q_VECTORS_FETCH] = {"fs_vectors_fetch",
+        "SELECT d.id, CASE WHEN d.embedding_model = $2::text AND cardinality(d.embedding) = $3::int"
+        "                  THEN d.embedding END"
+        " FROM documents d WHERE d.id = ANY($1::bigint[])"},
+
+    /* Whether sql/007_pgvector_search.sql made the untyped vector column (pgvector.c). Names
+     * no pgvector type, so it prepares on any server. */
+    [Q_PGVECTOR_PROBE] = {"fs_pgvector_probe",
+        "SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) = 'vector'"
+        "                 FROM pg_attribute a WHERE a.attrelid = 'documents'::regclass"
+        "                   AND a.attname = 'embedding_vec' AND NOT a.attisdropped), false)"},
+
+    /* $1 name, $2 role, $3 key hash, $4 shown prefix. */
+    [Q_KEY_INSERT] = {"fs_key_insert",
+        "INSERT INTO api_keys AS k (name, role, key_hash, key_prefix)"
+        " VALUES ($1::text, $2::text, $3::text, $4::text) RETURNING fs_key_json(k)"},
+
+    [Q_KEYS_LIST] = {"fs_keys_list",
+        "SELECT json_build_object('keys', coalesce(json_agg(fs_key_json(k) ORDER BY k.id), '[]'))"
+        " FROM api_keys k"},
+
+    /* Returns the key's JSON and its hash (to evict it from the gateway's cache). */
+    [Q_KEY_REVOKE] = {"fs_key_revoke",
+        "UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())"
+        " WHERE k.id = $1::bigint RETURNING fs_key_json(k), k.key_hash"},
+
+    /* Inter-agent messages (sql/004_worker_api.sql): the message and its delivery job in one
+     * statement. $1 from, $2 to, $3 text, $4 type, $5 requires_response, $6 reply_to (NULL,
+     * or an existing message: no row otherwise). A second reply to one message is a unique
+     * violation (409). */
+    [Q_MESSAGE_SEND] = {"fs_message_send",
+        "WITH m AS ("
+        "  INSERT INTO agent_messages AS am (from_agent, to_agent, message, message_type,"
+        "                                    requires_response, reply_to, job_id)"
+        "  SELECT $1::text, $2::text, $3::text, $4::text, $5::bool, $6::bigint,"
+        "         nextval('job_queue_id_seq')"
+        "  WHERE $6::bigint IS NULL OR EXISTS (SELECT 1 FROM agent_messages r WHERE r.id = $6::bigint)"
+        "  RETURNING am.*),"
+        " j AS ("
+        "  INSERT INTO job_queue (id, target_agent, payload, priority)"
+        "  SELECT m.job_id, m.to_agent, jsonb_build_object('type', 'inter_agent_message',"
+        "         'taskType', 'inter_agent_message', 'messageId', m.id, 'fromAgent', m.from_agent,"
+        "         'message', m.message, 'messageType', m.message_type,"
+        "         'requiresResponse', m.requires_response, 'replyTo', m.reply_to), 3"
+        "  FROM m RETURNING id)"
+        " SELECT fs_message_json(m::agent_messages, 'sent') FROM m, j"},
+
+    [Q_MESSAGE_GET] = {"fs_message_get",
+        "SELECT fs_message_json(m, fs_message_status(m)) FROM agent_messages m WHERE m.id = $1::bigint"},
+
+    /* Newest first with a keyset cursor. $1 agent, $2 direction (in, out, all), $3 cursor
+     * (exclusive upper id) or NULL, $4 limit. */
+    [Q_MESSAGES_LIST] = {"fs_messages_list",
+        "SELECT json_build_object("
+        "  'messages', coalesce(json_agg(fs_message_json(p.m, fs_message_status(p.m)) ORDER BY p.id DESC)"
+        "                       FILTER (WHERE p.rn <= $4::int), '[]'),"
+        "  'next_cursor', CASE WHEN count(*) > $4::int"
+        "                 THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END)"
+        " FROM (SELECT m, m.id, row_number() OVER (ORDER BY m.id DESC) AS rn FROM agent_messages m"
+        "       WHERE (($2::text IN ('in', 'all') AND m.to_agent = $1::text)"
+        "           OR ($2::text IN ('out', 'all') AND m.from_agent = $1::text))"
+        "         AND ($3::bigint IS NULL OR m.id < $3::bigint)"
+        "       ORDER BY m.id DESC LIMIT $4::int + 1) p"},
+
+    [Q_WORKER_AGENTS] = {"fs_worker_agents",
+        "SELECT json_build_object('agents',"
+        "  coalesce(json_agg(fs_agent_summary(a) ORDER BY a.agent_name), '[]'))"
+        " FROM agent_states a"},
+
+    [Q_WORKER_AGENT_STATUS] = {"fs_worker_agent_status",
+        "SELECT fs_agent_summary(a)::jsonb || jsonb_build_object('state', a.state)"
+        " FROM agent_states a WHERE a.agent_name = $1::text"},
+
+    /* $1: seconds without a heartbeat after which an agent that is not offline is stale. */
+    [Q_SYSTEM_HEALTH] = {"fs_system_health", "SELECT fs_system_health($1::int)"},
+
+    /* GET /api/stats/jobs: $1 window in seconds, $2 agent or NULL (sql/005_stats.sql). */
+    [Q_JOB_STATS] = {"fs_job_stats", "SELECT fs_job_stats($1::int, $2::text)"},
+
+    /* POST /api/events: $1 type, $2 severity, $3 agent or NULL, $4 job id or NULL, $5 data. */
+    [Q_EVENT_INSERT] = {"fs_event_insert",
+        "INSERT INTO events (type, severity, agent_name, job_id, data)"
+        " VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::jsonb)"
+        " RETURNING json_build_object('id', id, 'type', type, 'severity', severity,"
+        "   'agentName', agent_name, 'jobId', job_id, 'data', data, 'createdAt', created_at)"},
+};

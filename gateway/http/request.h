@@ -1,0 +1,100 @@
+/* request — one HTTP request from arrival to reply: its id, route match, role, parsed
+ * body and query, and the single place replies are written and logged. A request is
+ * freed by whichever reply function answers it, exactly once; after that the handler must
+ * not touch it. Replying after the client went away is safe (libevent frees its side). */
+#ifndef FLOWSTATE_REQUEST_H
+#define FLOWSTATE_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "common/apikey.h"
+#include "common/json.h"
+#include "gateway/http/router.h"
+
+struct gateway;
+
+struct request {
+    struct evhttp_request *req;
+    struct gateway *gw;
+    char id[72];
+    enum route_method method;
+    enum role role;
+    struct timespec started;
+    cJSON *body;            /* the parsed JSON object, for routes with a body */
+    struct evkeyvalq query; /* decoded query string */
+    int ok_status;          /* status a handler's success reply uses */
+    struct request *next;   /* for lists such as the job batcher's */
+    char *row;              /* handler scratch owned by the request (freed with it) */
+    long long job_id;       /* the job the request is about, when known (0: none; see
+                             * batcher_add) */
+    int items;              /* reports in a batch request (outcomes.c) */
+    int wait_s;             /* POST /agents/:name/task: seconds to wait for the job */
+    /* When set, a job insert (batcher) hands the created job to this instead of replying. */
+    void (*on_created)(struct request *r, const char *job, size_t len, bool created);
+    int retries;
+    bool solo;
+    bool plain; /* the row fits its batcher kind's plain statement (batcher.h) */
+    /* Last: it holds a 2 KB decode buffer that router_match fills, so a new request zeroes
+     * only the fields above (request_new). */
+    struct route_match match;
+};
+
+/* Creates the context for an incoming request (id assigned, query parsed). NULL on
+ * allocation failure or an unparsable URI (the caller answers 400). Contexts are recycled:
+ * a freed one is kept for the next request (up to REQUEST_SPARES_MAX), since one is larger
+ * than malloc's per-thread cache takes and every request needs one. */
+struct request *request_new(struct gateway *gw, struct evhttp_request *req);
+/* Frees the recycled contexts (gateway_close). */
+void request_spares_free(struct gateway *gw);
+
+/* The request body's bytes (contiguous; not NUL-terminated) and their number. */
+const char *request_body_text(struct request *r, size_t *len);
+/* Parses the body into r->body: true, or false after answering 400 (not a JSON object). The
+ * gateway does this before the handler runs, except on BODY_JSON_TEXT routes. */
+bool request_parse_body(struct request *r);
+
+/* Replies with status and a JSON body of len bytes and frees r. */
+void request_reply(struct request *r, int status, const char *json, size_t len);
+/* Replies with {"key": json_text} (json_text already JSON). */
+void request_reply_wrapped(struct request *r, int status, const char *key, const char *json_text);
+/* Replies {"error":{"code","message","field"?}} and frees r. field may be NULL. */
+void request_error(struct request *r, int status, const char *code, const char *field,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 400 invalid_field from a field_error. */
+void request_field_error(struct request *r, const struct field_error *err);
+/* Maps a failed query to the right reply: NULL or connection/resource errors, a deadlock
+ * or serialization failure -> 503 (retry), unique violation -> 409, anything else -> 500
+ * with the detail only in the log. */
+void request_db_error(struct request *r, const PGresult *res);
+/* 503 unavailable with Retry-After. */
+void request_unavailable(struct request *r);
+
+/* pgpool callback for queries that return one row, one column: the response body.
+ * No row -> 404. Uses r->ok_status. */
+void request_reply_first_cell(PGresult *res, void *arg);
+
+/* Submits a query whose single cell is the response body (see request_reply_first_cell). */
+void request_query_body(struct request *r, int stmt, int nparams, const char *const *values,
+                        int ok_status);
+
+/* A decoded query parameter, or NULL. */
+const char *request_query_param(struct request *r, const char *name);
+/* Reads an integer query parameter within [min, max]. Returns 1 found, 0 absent, -1 invalid
+ * (having answered 400). */
+int request_query_int(struct request *r, const char *name, long min, long max, long *out);
+/* Reads a positive 64-bit id from path parameter name into buf (decimal text). Returns 0,
+ * or -1 having answered 400 naming the field. */
+int request_path_id(struct request *r, const char *name, char *buf, size_t len);
+
+/* Checks an agent name (body field, path or query parameter): 1..AGENT_NAME_MAX characters of
+ * [A-Za-z0-9_.-]. Returns 0, or -1 having answered 400 naming field. name may be NULL. */
+int request_check_agent_name(struct request *r, const char *name, const char *field);
+
+void request_free(struct request *r);
+
+#endif

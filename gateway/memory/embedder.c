@@ -1,0 +1,354 @@
+/* embedder — the provider from the settings, the remote providers' thread pool and the
+ * hand-back of results to the loop (see embedder.h). Threads take jobs from a bounded FIFO
+ * under one mutex, each with its own keep-alive http_client, and put finished jobs on a
+ * done list; one byte on a non-blocking pipe wakes the loop, which drains the list, writes
+ * the events and calls back. Nothing that touches libevent or the pool runs off the loop. */
+#include "gateway/memory/embedder.h"
+#include "common/json_print.h"
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/embed.h"
+#include "common/embed_remote.h"
+#include "common/log.h"
+#include "gateway/gateway.h"
+#include "gateway/db/queries.h"
+
+/* Attempts per remote call (the first and two retries on 429/5xx/no answer). */
+#define EMBED_ATTEMPTS 3
+/* Seconds between embed.calls summary rows. */
+#define EMBED_STATS_INTERVAL_S 60
+
+struct embed_job {
+    struct embed_job *next;
+    const char *purpose;
+    char *text;
+    size_t len;
+    embedder_cb cb;
+    void *arg;
+    int rc;
+    struct embed_call call;
+    float vec[]; /* dims floats */
+};
+
+struct embedder {
+    struct gateway *gw;
+    struct embed_provider p;
+    char model_id[256]; /* "openai:text-embedding-3-small" */
+    char *url, *model, *key;
+    long timeout_ms;
+    /* the pool; all below under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t threads[EMBEDDER_THREADS];
+    int nthreads;
+    bool stop;
+    struct embed_job *head, *tail, *done;
+    int queued;
+    int pipe_fd[2];
+    struct event *wake, *stats_ev;
+    /* successes and failures since the last embed.calls row (loop only) */
+    long calls, failures;
+    double ms_total, ms_max;
+};
+
+const struct embed_provider *embedder_provider(const struct embedder *e) { return &e->p; }
+
+static void *thread_main(void *arg)
+{
+    struct embedder *e = arg;
+    struct http_client *hc = http_client_new(e->url, e->key, e->timeout_ms);
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->stop && !e->head)
+            pthread_cond_wait(&e->cv, &e->mu);
+        if (e->stop)
+            break;
+        struct embed_job *j = e->head;
+        e->head = j->next;
+        if (!e->head)
+            e->tail = NULL;
+        e->queued--;
+        pthread_mutex_unlock(&e->mu);
+        if (!hc) {
+            j->rc = -1;
+            snprintf(j->call.error, sizeof(j->call.error), "out of memory");
+        } else {
+            j->rc = embed_remote_embed(hc, e->p.api, e->model, e->p.dims, j->text, j->len,
+                                       EMBED_ATTEMPTS, e->timeout_ms, j->vec, &j->call);
+        }
+        pthread_mutex_lock(&e->mu);
+        bool was_empty = !e->done;
+        j->next = e->done;
+        e->done = j;
+        if (was_empty) {
+            char b = 1;
+            ssize_t n = write(e->pipe_fd[1], &b, 1); /* full pipe: the loop is waking anyway */
+            (void)n;
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    http_client_free(hc);
+    return NULL;
+}
+
+static void job_free(struct embed_job *j)
+{
+    if (j) {
+        free(j->text);
+        free(j);
+    }
+}
+
+static void event_done(PGresult *res, void *arg)
+{
+    if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_warn("msg=\"cannot write an embedding event\" error=\"%s\"", PQresultErrorMessage(res));
+}
+
+/* Writes an events row of type with data (consumed). */
+static void write_event(struct embedder *e, const char *type, const char *severity, cJSON *data)
+{
+    char *text = data ? json_print(data) : NULL;
+    cJSON_Delete(data);
+    const char *params[5] = {type, severity, NULL, NULL, text};
+    if (text && pgpool_query(e->gw->pool, Q_EVENT_INSERT, 5, params, event_done, NULL) < 0)
+        log_warn("msg=\"cannot write an embedding event: database unavailable\" type=%s", type);
+    free(text);
+}
+
+static cJSON *event_data(const struct embedder *e)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (d) {
+        cJSON_AddStringToObject(d, "provider", e->p.name);
+        cJSON_AddStringToObject(d, "model", e->p.model);
+    }
+    return d;
+}
+
+static void record(struct embedder *e, const struct embed_job *j)
+{
+    e->calls++;
+    e->ms_total += j->call.ms;
+    if (j->call.ms > e->ms_max)
+        e->ms_max = j->call.ms;
+    if (j->rc == 0) {
+        log_debug("msg=\"embedding call\" provider=%s purpose=%s outcome=ok ms=%.0f attempts=%d",
+                  e->p.name, j->purpose, j->call.ms, j->call.attempts);
+        return;
+    }
+    e->failures++;
+    log_warn("msg=\"embedding call failed\" provider=%s model=%s purpose=%s ms=%.0f attempts=%d "
+             "status=%d error=\"%s\"",
+             e->p.name, e->p.model, j->purpose, j->call.ms, j->call.attempts, j->call.status,
+             j->call.error);
+    cJSON *d = event_data(e);
+    if (d) {
+        cJSON_AddStringToObject(d, "purpose", j->purpose);
+        cJSON_AddNumberToObject(d, "durationMs", (double)(long)(j->call.ms + 0.5));
+        cJSON_AddNumberToObject(d, "attempts", j->call.attempts);
+        if (j->call.status)
+            cJSON_AddNumberToObject(d, "status", j->call.status);
+        else
+            cJSON_AddNullToObject(d, "status");
+        cJSON_AddStringToObject(d, "error", j->call.error);
+    }
+    write_event(e, "embed.failed", "warning", d);
+}
+
+/* The loop side: finished jobs, oldest first. */
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct embedder *e = arg;
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    pthread_mutex_lock(&e->mu);
+    struct embed_job *list = e->done, *fifo = NULL;
+    e->done = NULL;
+    pthread_mutex_unlock(&e->mu);
+    while (list) { /* reverse the LIFO done list */
+        struct embed_job *j = list;
+        list = j->next;
+        j->next = fifo;
+        fifo = j;
+    }
+    while (fifo) {
+        struct embed_job *j = fifo;
+        fifo = j->next;
+        record(e, j);
+        j->cb(j->rc == 0 ? j->vec : NULL, j->call.error, j->arg);
+        job_free(j);
+    }
+}
+
+/* The minute's summary: calls, failures, total and longest duration. */
+static void stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct embedder *e = arg;
+    if (e->calls == 0)
+        return;
+    cJSON *d = event_data(e);
+    if (d) {
+        cJSON_AddNumberToObject(d, "calls", (double)e->calls);
+        cJSON_AddNumberToObject(d, "failures", (double)e->failures);
+        cJSON_AddNumberToObject(d, "durationMsTotal", (double)(long)(e->ms_total + 0.5));
+        cJSON_AddNumberToObject(d, "durationMsMax", (double)(long)(e->ms_max + 0.5));
+        cJSON_AddNumberToObject(d, "intervalSeconds", EMBED_STATS_INTERVAL_S);
+    }
+    write_event(e, "embed.calls", "info", d);
+    e->calls = e->failures = 0;
+    e->ms_total = e->ms_max = 0;
+}
+
+/* Reads the remote provider's settings into e. Returns 0, or -1 with err filled. */
+static int remote_settings(struct embedder *e, const struct config *cfg, const char *name,
+                           char *err, size_t errlen)
+{
+    const char *model = config_str(cfg, CFG_EMBED_MODEL), *url = config_str(cfg, CFG_EMBED_URL);
+    e->p.api = strcmp(name, "openai") == 0 ? EMBED_API_OPENAI : EMBED_API_OLLAMA;
+    e->p.dims = (int)config_int(cfg, CFG_EMBED_DIMS);
+    e->timeout_ms = config_int(cfg, CFG_EMBED_TIMEOUT_MS);
+    if (!model[0] || e->p.dims <= 0) {
+        snprintf(err, errlen, "embed-provider %s needs embed-model (FLOWSTATE_EMBED_MODEL) and "
+                 "embed-dims (FLOWSTATE_EMBED_DIMS, 1 to %d)", name, EMBED_DIMS_MAX);
+        return -1;
+    }
+    if (!url[0])
+        url = e->p.api == EMBED_API_OPENAI ? "https://api.openai.com" : "http://127.0.0.1:11434";
+    snprintf(e->model_id, sizeof(e->model_id), "%s:%s", name, model);
+    e->p.model = e->model_id;
+    if (!(e->url = strdup(url)) || !(e->model = strdup(model)) ||
+        !(e->key = strdup(config_str(cfg, CFG_EMBED_API_KEY)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+struct embedder *embedder_new(struct gateway *gw, char *err, size_t errlen)
+{
+    const char *name = config_str(gw->cfg, CFG_EMBED_PROVIDER);
+    struct embedder *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->gw = gw;
+    e->pipe_fd[0] = e->pipe_fd[1] = -1;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    const struct embed_provider *local = embed_provider_find(name);
+    if (local) {
+        e->p = *local;
+        return e;
+    }
+    e->p.name = strcmp(name, "openai") == 0 ? "openai" : "ollama";
+    if (remote_settings(e, gw->cfg, name, err, errlen) < 0)
+        goto fail;
+    if (pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) < 0 ||
+        !(e->wake = event_new(gw->base, e->pipe_fd[0], EV_READ | EV_PERSIST, wake_cb, e)) ||
+        !(e->stats_ev = event_new(gw->base, -1, EV_PERSIST, stats_cb, e)) ||
+        event_add(e->wake, NULL) < 0 ||
+        event_add(e->stats_ev, &(struct timeval){EMBED_STATS_INTERVAL_S, 0}) < 0) {
+        snprintf(err, errlen, "cannot set up the embedder's wake-up pipe");
+        goto fail;
+    }
+    for (; e->nthreads < EMBEDDER_THREADS; e->nthreads++)
+        if (pthread_create(&e->threads[e->nthreads], NULL, thread_main, e) != 0) {
+            snprintf(err, errlen, "cannot start embedder threads");
+            goto fail;
+        }
+    log_info("msg=\"remote embedding provider\" provider=%s model=%s dims=%d threads=%d queue=%d",
+             e->p.name, e->p.model, e->p.dims, EMBEDDER_THREADS, EMBEDDER_QUEUE_MAX);
+    return e;
+fail:
+    embedder_free(e);
+    return NULL;
+}
+
+void embedder_free(struct embedder *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->stop = true;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    for (int i = 0; i < e->nthreads; i++)
+        pthread_join(e->threads[i], NULL);
+    for (struct embed_job *lists[2] = {e->head, e->done}, **l = lists; l < lists + 2; l++)
+        while (*l) {
+            struct embed_job *j = *l;
+            *l = j->next;
+            job_free(j);
+        }
+    if (e->wake)
+        event_free(e->wake);
+    if (e->stats_ev)
+        event_free(e->stats_ev);
+    for (int i = 0; i < 2; i++)
+        if (e->pipe_fd[i] >= 0)
+            close(e->pipe_fd[i]);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->cv);
+    free(e->url);
+    free(e->model);
+    free(e->key);
+    free(e);
+}
+
+int embedder_submit(struct embedder *e, const char *purpose, const char *text, size_t len,
+                    embedder_cb cb, void *arg)
+{
+    if (len > EMBED_TEXT_MAX)
+        len = EMBED_TEXT_MAX;
+    struct embed_job *j = calloc(1, sizeof(*j) + (size_t)e->p.dims * sizeof(float));
+    if (!j)
+        return -1;
+    if (e->p.api == EMBED_API_LOCAL) {
+        /* microseconds of CPU: inline */
+        int rc = embed_text(&e->p, text, len, j->vec);
+        cb(rc == 0 ? j->vec : NULL, rc == 0 ? "" : "the local embedder failed", arg);
+        free(j);
+        return 0;
+    }
+    j->purpose = purpose;
+    j->len = len;
+    j->cb = cb;
+    j->arg = arg;
+    if (!(j->text = malloc(len + 1))) {
+        free(j);
+        return -1;
+    }
+    memcpy(j->text, text, len);
+    j->text[len] = '\0';
+    pthread_mutex_lock(&e->mu);
+    bool full = e->queued >= EMBEDDER_QUEUE_MAX;
+    if (!full) {
+        if (e->tail)
+            e->tail->next = j;
+        else
+            e->head = j;
+        e->tail = j;
+        e->queued++;
+        pthread_cond_signal(&e->cv);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (full) {
+        log_warn("msg=\"embedding queue full\" provider=%s queued=%d", e->p.name, EMBEDDER_QUEUE_MAX);
+        job_free(j);
+        return -1;
+    }
+    return 0;
+}
