@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/migrate.h"
+#include "common/version.h"
 #include "gateway/gateway.h"
 #include "gateway/db/queries.h"
 
@@ -170,7 +171,7 @@ int main(int argc, char **argv)
         rc = 0;
         goto done;
     case VERSION:
-        printf("flowstate-gateway 0.1.0\n");
+        printf("flowstate-gateway " FLOWSTATE_VERSION "\n");
         rc = 0;
         goto done;
     case SHOW_CONFIG:

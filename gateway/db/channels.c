@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
@@ -42,13 +43,6 @@ static const struct {
     [CHANNEL_JOBS] = {"fs_jobs", "LISTEN fs_jobs", "UNLISTEN fs_jobs"},
     [CHANNEL_DOCUMENTS] = {"fs_documents", "LISTEN fs_documents", "UNLISTEN fs_documents"},
 };
-
-static double monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void arm_timer(struct channels *c, double seconds)
 {
@@ -118,7 +112,7 @@ static void sync_channels(struct channels *c)
 {
     if (c->inflight >= 0)
         return;
-    double now = monotonic_s(), next_expiry = 0;
+    double now = clock_now(), next_expiry = 0;
     for (int i = 0; i < CHANNEL__COUNT; i++) {
         struct channel_state *s = &c->ch[i];
         if (s->wanted && !s->active) {
@@ -212,6 +206,6 @@ void channels_want(struct channels *c, enum channel ch, bool want)
         return;
     s->wanted = want;
     if (!want)
-        s->unwanted_at = monotonic_s();
+        s->unwanted_at = clock_now();
     sync_channels(c);
 }

@@ -1,4 +1,5 @@
 /* auth — Bearer key verification with a TTL cache in front of api_keys. */
+#include "common/clock.h"
 #include "gateway/http/auth.h"
 
 #include <stdlib.h>
@@ -25,13 +26,6 @@ struct authcache {
     int used;
     struct cache_entry slots[CACHE_SLOTS];
 };
-
-static time_t now_monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
-}
 
 struct authcache *authcache_new(int ttl_seconds)
 {
@@ -67,7 +61,7 @@ static struct cache_entry *find(struct authcache *c, const char *hash)
 int authcache_get(struct authcache *c, const char *hash, enum role *role)
 {
     struct cache_entry *e = find(c, hash);
-    if (!e || e->expires <= now_monotonic())
+    if (!e || e->expires <= (time_t)clock_now())
         return -1;
     if (e->role < 0)
         return 0;
@@ -94,7 +88,7 @@ void authcache_put(struct authcache *c, const char *hash, int role)
         c->used++;
     }
     e->role = role;
-    e->expires = now_monotonic() + (role < 0 && c->ttl > NEGATIVE_TTL_MAX ? NEGATIVE_TTL_MAX : c->ttl);
+    e->expires = (time_t)clock_now() + (role < 0 && c->ttl > NEGATIVE_TTL_MAX ? NEGATIVE_TTL_MAX : c->ttl);
 }
 
 void authcache_evict(struct authcache *c, const char *hash)

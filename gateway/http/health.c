@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/version.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/http/request.h"
-
-#define FLOWSTATE_VERSION "0.1.0"
 
 void health_get(struct request *r)
 {

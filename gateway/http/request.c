@@ -1,5 +1,6 @@
 /* request — per-request context, replies, error mapping and the access log line. */
 #include "gateway/http/request.h"
+#include "common/clock.h"
 #include "common/json_print.h"
 
 #include <errno.h>
@@ -83,7 +84,7 @@ struct request *request_new(struct gateway *gw, struct evhttp_request *req)
     r->gw = gw;
     r->ok_status = 200;
     TAILQ_INIT(&r->query);
-    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    r->started = clock_now();
     const char *client_id = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     if (valid_client_id(client_id))
         snprintf(r->id, sizeof(r->id), "%s", client_id);
@@ -133,10 +134,7 @@ static const char *method_name(enum route_method m)
 
 static void log_request(struct request *r, int status)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
-                (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+    double ms = (clock_now() - r->started) * 1e3;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     char qpath[256];

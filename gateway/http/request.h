@@ -24,7 +24,7 @@ struct request {
     char id[72];
     enum route_method method;
     enum role role;
-    struct timespec started;
+    double started; /* clock_now() at arrival */
     cJSON *body;            /* the parsed JSON object, for routes with a body */
     struct evkeyvalq query; /* decoded query string */
     int ok_status;          /* status a handler's success reply uses */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 #include "gateway/db/pgpool.h"
@@ -31,13 +32,6 @@ struct sweeper {
     bool busy, stopped, prune_backlog;
     long long last_start_ms, last_prune_ms; /* monotonic; 0: never */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sweep_done(PGresult *res, void *arg)
 {
@@ -81,7 +75,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         log_debug("msg=\"sweep still running; skipping this tick\"");
         return;
     }
-    long long now = now_ms();
+    long long now = (long long)(clock_now() * 1e3);
     bool prune = s->retention_s > 0 &&
                  (s->prune_backlog || s->last_prune_ms == 0 || now - s->last_prune_ms >= PRUNE_EVERY_MS);
     long long window = (s->last_start_ms ? now - s->last_start_ms : s->interval_ms) + DUE_MARGIN_MS;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/log.h"
@@ -40,19 +41,12 @@ struct vectors {
     bool loading;           /* a page query is in flight */
     unsigned gen, page_gen; /* the load generation, and that of the page in flight */
     long long cursor;       /* last id of the previous page */
-    struct timespec load_started;
+    double load_started; /* clock_now() */
     long long *pending; /* ids to (re)read, from notifications */
     size_t npending, cap;
     bool fetching;
     struct event *retry;
 };
-
-static double elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
-}
 
 static void disable(struct vectors *v, const char *why)
 {
@@ -129,10 +123,10 @@ static void page_done(PGresult *res, void *arg)
     size_t removed = vecstore_sweep(v->store);
     if (!v->ready)
         log_info("msg=\"vector cache ready\" model=%s vectors=%zu bytes=%zu ms=%.0f", v->p->model,
-                 vecstore_count(v->store), vecstore_bytes(v->store), elapsed_ms(&v->load_started));
+                 vecstore_count(v->store), vecstore_bytes(v->store), (clock_now() - v->load_started) * 1e3);
     else
         log_info("msg=\"vector cache re-synced\" vectors=%zu removed=%zu ms=%.0f",
-                 vecstore_count(v->store), removed, elapsed_ms(&v->load_started));
+                 vecstore_count(v->store), removed, (clock_now() - v->load_started) * 1e3);
     v->ready = true;
 }
 
@@ -162,7 +156,7 @@ void vectors_resync(void *arg)
         return;
     v->gen++;
     vecstore_unmark_all(v->store);
-    clock_gettime(CLOCK_MONOTONIC, &v->load_started);
+    v->load_started = clock_now();
     if (!v->loading)
         next_page(v);
 }

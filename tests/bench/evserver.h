@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/version.h"
 #include "gateway/http/evbase.h"
 
 static const char EVSERVER_HEALTH[] =
-    "{\"status\":\"ok\",\"version\":\"0.1.0\",\"uptimeSeconds\":1,\"database\":\"up\"}";
+    "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION "\",\"uptimeSeconds\":1,\"database\":\"up\"}";
 
 static struct event_base *evserver_base(void)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_status.h"
 #include "tests/unit/harness.h"
 #include "worker/agents/monitoring/rules.h"
 
@@ -196,7 +197,7 @@ static const struct retry_row retry_rows[] = {
 static void retry_case(const void *arg)
 {
     const struct retry_row *row = arg;
-    CHECK(monitor_webhook_retryable(row->status) == row->want);
+    CHECK(http_status_retryable(row->status) == row->want);
 }
 
 static void schedule_case(const void *arg)

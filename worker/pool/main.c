@@ -13,6 +13,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "worker/pool/agents.h"
 #include "worker/pool/pool.h"
 
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
         rc = 0;
         goto done;
     case VERSION:
-        printf(PROG " 0.1.0\n");
+        printf(PROG " " FLOWSTATE_VERSION "\n");
         rc = 0;
         goto done;
     case SHOW_CONFIG:

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/workerid.h"
 #include "worker/pool/release.h"
@@ -64,13 +65,6 @@ struct pool {
     struct release *release;
     char host_id[64]; /* scratch for worker_id() */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct pool *pool_new(const struct pool_options *opt, const struct agents *want)
 {
@@ -479,13 +473,13 @@ int pool_run(struct pool *p)
     log_info("msg=\"pool started\" pid=%ld agents=\"%s\" agent_dir=%s", (long)getpid(),
              agents_format(&p->want, agents, sizeof(agents)),
              log_quote(p->agent_dir, dir, sizeof(dir)));
-    int64_t now = now_ms();
+    int64_t now = (int64_t)(clock_now() * 1e3);
     apply_counts(p, now);
 
     short release_revents = 0;
     int64_t flush_deadline = 0;
     for (;;) {
-        now = now_ms();
+        now = (int64_t)(clock_now() * 1e3);
         run_timers(p, now);
         release_step(p->release, release_revents, now);
         release_revents = 0;
@@ -520,7 +514,7 @@ int pool_run(struct pool *p)
             p->exit_code = 1;
             break; /* the children get SIGTERM from their parent-death signal */
         }
-        now = now_ms();
+        now = (int64_t)(clock_now() * 1e3);
         if (fds[0].revents)
             read_signals(p, now);
         if (fds[1].fd >= 0)

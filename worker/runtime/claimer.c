@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/workerid.h"
@@ -62,7 +63,7 @@ static void disconnect(struct claimer *c, const char *why)
     log_warn("msg=\"database connection lost\" error=%s", log_quote(why, quoted, sizeof(quoted)));
     PQfinish(c->conn);
     c->conn = NULL;
-    c->next_connect = monotonic_now() + (double)backoff_next(&c->reconnect) / 1000.0;
+    c->next_connect = clock_now() + (double)backoff_next(&c->reconnect) / 1000.0;
 }
 
 static bool setup_ok(PGconn *conn, PGresult *res, char *err, size_t errlen)
@@ -106,7 +107,7 @@ static int connect_db(struct claimer *c)
         log_warn("msg=\"cannot connect to the database; retrying\" error=%s retry_ms=%ld",
                  log_quote(err, quoted, sizeof(quoted)), delay);
         PQfinish(conn);
-        c->next_connect = monotonic_now() + (double)delay / 1000.0;
+        c->next_connect = clock_now() + (double)delay / 1000.0;
         return -1;
     }
     log_info("msg=\"database connected; listening for jobs\" agent=%s", agent);
@@ -135,7 +136,7 @@ static PGresult *db_call(struct claimer *c, enum stmt s, int n, const char *cons
         disconnect(c, PQerrorMessage(c->conn));
         return NULL;
     }
-    double deadline = monotonic_now() + QUERY_DEADLINE_S;
+    double deadline = clock_now() + QUERY_DEADLINE_S;
     PGresult *last = NULL;
     for (;;) {
         int flush = PQflush(c->conn);
@@ -151,7 +152,7 @@ static PGresult *db_call(struct claimer *c, enum stmt s, int n, const char *cons
             last = r;
             continue;
         }
-        double left = deadline - monotonic_now();
+        double left = deadline - clock_now();
         if (left <= 0) {
             disconnect(c, "no answer within the query deadline");
             break;
@@ -298,7 +299,7 @@ static bool claim(struct claimer *c, bool urgent)
     int want = claim_size(c, urgent);
     if (want <= 0) {
         /* No room: the executors wake us when there is; a due poll waits for that too. */
-        c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
+        c->next_poll = clock_now() + rt->poll_ms / 1000.0;
         return false;
     }
     char want_text[16], lease_text[16];
@@ -308,7 +309,7 @@ static bool claim(struct claimer *c, bool urgent)
     /* Whatever happens, the next look is at the next poll unless something wakes us. */
     c->notified = false;
     c->last_full = false;
-    c->next_poll = monotonic_now() + rt->poll_ms / 1000.0;
+    c->next_poll = clock_now() + rt->poll_ms / 1000.0;
     PGresult *res = db_call(c, S_CLAIM, 4, values);
     if (!res)
         return true;
@@ -319,7 +320,7 @@ static bool claim(struct claimer *c, bool urgent)
         return true;
     }
     /* Jobs are built (payloads parsed) before the lock is taken: executors wait on it. */
-    double now = monotonic_now();
+    double now = clock_now();
     struct jobq ready = {0}, unreadable = {0};
     for (int i = 0; i < got; i++) {
         struct job *j = calloc(1, sizeof(*j));
@@ -356,7 +357,7 @@ static bool claim(struct claimer *c, bool urgent)
 static double renew(struct claimer *c)
 {
     struct runtime *rt = c->rt;
-    double now = monotonic_now(), next = now + 3600;
+    double now = clock_now(), next = now + 3600;
     int n = 0;
     for (struct job *j = c->held; j; j = j->held_next)
         n += !j->dropped && j->next_renew <= now;
@@ -388,7 +389,7 @@ static double renew(struct claimer *c)
                         continue;
                     due[i] = NULL;
                     if (strcmp(state, "ok") == 0) {
-                        j->next_renew = monotonic_now() + j->lease_s / 3.0;
+                        j->next_renew = clock_now() + j->lease_s / 3.0;
                         break;
                     }
                     log_info("msg=\"job taken away; stopping it\" job=%lld attempt=%d reason=%s", j->id,
@@ -419,7 +420,7 @@ static void begin_drain(struct claimer *c)
 {
     struct runtime *rt = c->rt;
     c->draining = true;
-    c->drain_deadline = monotonic_now() + rt->shutdown_s;
+    c->drain_deadline = clock_now() + rt->shutdown_s;
     /* Jobs no executor has started go back at once. */
     pthread_mutex_lock(&rt->lock);
     int n = rt->exec_q.len, k = 0;
@@ -496,7 +497,7 @@ int claimer_run(struct runtime *rt, int signal_fd)
     bool abort_now = false;
     int exit_code = 0;
     for (;;) {
-        double now = monotonic_now();
+        double now = clock_now();
         if (!c.conn && now >= c.next_connect)
             connect_db(&c);
         uint64_t tick;
@@ -515,7 +516,7 @@ int claimer_run(struct runtime *rt, int signal_fd)
             exit_code = WORKER_EXIT_FATAL;
             break;
         }
-        if (c.draining && (abort_now || monotonic_now() >= c.drain_deadline)) {
+        if (c.draining && (abort_now || clock_now() >= c.drain_deadline)) {
             if (!abort_now)
                 log_warn("msg=\"shutdown timeout; handing back unfinished jobs\" held=%d", c.held_count);
             hand_back_all(&c, abort_now ? "handed back: the worker was told to stop at once"
@@ -525,8 +526,8 @@ int claimer_run(struct runtime *rt, int signal_fd)
         if (c.draining && c.held_count == 0)
             break;
 
-        double next_renew = c.conn ? renew(&c) : monotonic_now() + 1.0;
-        now = monotonic_now();
+        double next_renew = c.conn ? renew(&c) : clock_now() + 1.0;
+        now = clock_now();
         if (!c.draining && c.conn && (c.notified || c.last_full || now >= c.next_poll)) {
             if (claim(&c, c.notified || now >= c.next_poll) && c.last_full)
                 continue; /* more may be waiting: claim again if there is room */
@@ -539,7 +540,7 @@ int claimer_run(struct runtime *rt, int signal_fd)
             until = c.next_connect;
         if (c.draining && c.drain_deadline < until)
             until = c.drain_deadline;
-        now = monotonic_now();
+        now = clock_now();
         int timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
         struct pollfd fds[3] = {{rt->wake_fd, POLLIN, 0}, {signal_fd, POLLIN, 0},
                                 {c.conn ? PQsocket(c.conn) : -1, POLLIN, 0}};
@@ -559,7 +560,7 @@ int claimer_run(struct runtime *rt, int signal_fd)
     int stuck = executors_stop(rt, REPORTER_FLUSH_S);
     pthread_mutex_lock(&rt->lock);
     rt->reporter_stop = true;
-    rt->reporter_give_up = monotonic_now() + REPORTER_FLUSH_S;
+    rt->reporter_give_up = clock_now() + REPORTER_FLUSH_S;
     pthread_cond_signal(&rt->report_cond);
     pthread_mutex_unlock(&rt->lock);
     pthread_join(rt->reporter_thread, NULL);

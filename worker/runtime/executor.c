@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/runtime/shared.h"
 
@@ -25,7 +26,7 @@ static void *executor_main(void *arg)
         pthread_mutex_lock(&rt->lock);
         rt->executing--;
         job->finished = true;
-        job->finished_at = monotonic_now();
+        job->finished_at = clock_now();
         bool wake = false;
         if (job->dropped) {
             jobq_push(&rt->acked_q, job);
@@ -73,12 +74,12 @@ int executors_stop(struct runtime *rt, double wait_s)
     rt->exec_stop = true;
     pthread_cond_broadcast(&rt->exec_cond);
     pthread_mutex_unlock(&rt->lock);
-    double deadline = monotonic_now() + wait_s;
+    double deadline = clock_now() + wait_s;
     int left = 0;
     for (int i = 0; i < rt->concurrency; i++) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        double wait = deadline - monotonic_now();
+        double wait = deadline - clock_now();
         if (wait < 0)
             wait = 0;
         ts.tv_sec += (time_t)wait;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_status.h"
 #include "common/json.h"
 #include "common/json_print.h"
 #include "worker/runtime/shared.h"
@@ -75,7 +76,7 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
     if (status != 201 || memory_id <= 0) {
         if (status)
             snprintf(out->error, sizeof(out->error), "storing the message in memory failed (HTTP %d)", status);
-        out->retryable = status == 0 || status == 429 || status >= 500;
+        out->retryable = http_status_retryable(status);
         return -1;
     }
 
@@ -100,7 +101,7 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
         if (status != 201 && !already) {
             if (status)
                 snprintf(out->error, sizeof(out->error), "sending the reply failed (HTTP %d)", status);
-            out->retryable = status == 0 || status == 429 || status >= 500;
+            out->retryable = http_status_retryable(status);
             return -1;
         }
     }

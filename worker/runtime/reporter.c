@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/http_client.h"
 #include "common/isotime.h"
@@ -192,7 +193,7 @@ static bool give_up(struct runtime *rt, struct job **jobs, int n)
     bool all_dropped = true;
     for (int i = 0; i < n && all_dropped; i++)
         all_dropped = jobs[i]->dropped;
-    bool late = rt->reporter_stop && monotonic_now() > rt->reporter_give_up;
+    bool late = rt->reporter_stop && clock_now() > rt->reporter_give_up;
     pthread_mutex_unlock(&rt->lock);
     return all_dropped || late;
 }
@@ -324,7 +325,7 @@ static void *reporter_main(void *arg)
         return NULL;
     }
     struct job **batch = calloc((size_t)rt->report_batch, sizeof(*batch));
-    double next_beat = monotonic_now() + rt->heartbeat_s;
+    double next_beat = clock_now() + rt->heartbeat_s;
     double last_beat = 0;
     bool was_busy = false;
     struct strbuf body = {0}; /* report bodies are built here */
@@ -332,7 +333,7 @@ static void *reporter_main(void *arg)
         pthread_mutex_lock(&rt->lock);
         for (;;) {
             bool busy = rt->executing + rt->exec_q.len > 0;
-            double now = monotonic_now();
+            double now = clock_now();
             if (outcomes_due(rt, now) || rt->reporter_stop || now >= next_beat ||
                 (busy != was_busy && now - last_beat >= 1.0))
                 break;
@@ -372,7 +373,7 @@ static void *reporter_main(void *arg)
         }
         if (stop && n == 0)
             break;
-        double now = monotonic_now();
+        double now = clock_now();
         bool busy = active > 0;
         if (now >= next_beat || (busy != was_busy && now - last_beat >= 1.0)) {
             struct http_response resp;

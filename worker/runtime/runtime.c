@@ -16,17 +16,11 @@
 
 #include "common/backoff.h"
 #include "common/cli.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/workerid.h"
 #include "worker/runtime/shared.h"
-
-double monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void runtime_wake(struct runtime *rt)
 {

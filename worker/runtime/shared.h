@@ -89,7 +89,6 @@ void runtime_wake(struct runtime *rt);
  * one free executor without. Both under rt->lock. */
 int runtime_room(const struct runtime *rt);
 int runtime_refill_min(const struct runtime *rt);
-double monotonic_now(void);
 
 /* Executor threads (executor.c), kept in rt->exec_threads. */
 int executors_start(struct runtime *rt);

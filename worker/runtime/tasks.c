@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/json_print.h"
 #include "worker/runtime/shared.h"
@@ -18,11 +19,11 @@ bool task_should_stop(const struct task_ctx *ctx) { return *ctx->stop; }
 
 bool task_sleep(const struct task_ctx *ctx, long ms)
 {
-    double end = monotonic_now() + (double)ms / 1000.0;
+    double end = clock_now() + (double)ms / 1000.0;
     for (;;) {
         if (task_should_stop(ctx))
             return false;
-        double left = end - monotonic_now();
+        double left = end - clock_now();
         if (left <= 0)
             return true;
         double step = left < STOP_CHECK_MS / 1000.0 ? left : STOP_CHECK_MS / 1000.0;

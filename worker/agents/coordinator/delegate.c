@@ -1,5 +1,7 @@
 /* delegate — choose, create, wait: the gateway side of delegation (see delegate.h). */
 #include "worker/agents/coordinator/delegate.h"
+#include "common/clock.h"
+#include "common/http_status.h"
 #include "common/json_print.h"
 
 #include <stdio.h>
@@ -8,16 +10,6 @@
 #include <time.h>
 
 #include "common/log.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Gateway answers worth another attempt: none at all, overload, server errors. */
-static bool transient(int status) { return status == 0 || status == 429 || status >= 500; }
 
 /* Sends the request and parses the answer; NULL (out filled) unless the status is 2xx. */
 static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, const char *body, int *status,
@@ -31,7 +23,7 @@ static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, c
     }
     cJSON *doc = cJSON_Parse(resp.body);
     if (*status < 200 || *status > 299 || !doc) {
-        task_fail(out, transient(*status), "%s %s answered HTTP %d: %.300s", method, path, *status, resp.body);
+        task_fail(out, http_status_retryable(*status), "%s %s answered HTTP %d: %.300s", method, path, *status, resp.body);
         cJSON_Delete(doc);
         return NULL;
     }
@@ -97,11 +89,11 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
 /* Waits up to wait_s seconds for the child to finish, in DELEGATE_SLICE_S slices. */
 static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d, struct task_outcome *out)
 {
-    double deadline = now_s() + wait_s;
+    double deadline = clock_now() + wait_s;
     while (!delegate_finished(d->status)) {
         if (task_should_stop(ctx))
             return task_fail(out, true, "stopped while waiting for job %lld", d->job_id);
-        double left = deadline - now_s();
+        double left = deadline - clock_now();
         if (left < 1)
             return 0;
         int slice = left < DELEGATE_SLICE_S ? (int)left : DELEGATE_SLICE_S;
@@ -112,9 +104,9 @@ static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d, st
         if (job) {
             if (take_job(d, job, out) < 0)
                 return -1;
-        } else if (!transient(status)) {
+        } else if (!http_status_retryable(status)) {
             return -1;
-        } else if (now_s() + 1 >= deadline) {
+        } else if (clock_now() + 1 >= deadline) {
             return -1; /* out says what failed last */
         } else {
             log_warn("coordinator: waiting for job %lld: %s; trying again", d->job_id, out->error);

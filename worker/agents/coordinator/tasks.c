@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "worker/agents/coordinator/delegate.h"
 #include "worker/agents/coordinator/plan.h"
@@ -19,13 +20,6 @@ static int bad_input(struct task_outcome *out, const char *message)
     snprintf(out->error, sizeof(out->error), "%s", message);
     out->retryable = false;
     return -1;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Adds status, and result (completed) or error (failed, cancelled, still running) from
@@ -123,7 +117,7 @@ static int run_step(struct task_ctx *ctx, const struct plan_step *st, cJSON *sco
     cJSON *entry = cJSON_CreateObject();
     cJSON_AddItemToArray(steps, entry);
     cJSON_AddStringToObject(entry, "name", st->name);
-    double t0 = now_ms();
+    double t0 = clock_now() * 1e3;
     char why[600];
     cJSON *data = step_data(st, scope, why, sizeof(why));
     if (!data) {
@@ -166,7 +160,7 @@ static int run_step(struct task_ctx *ctx, const struct plan_step *st, cJSON *sco
             done = 1;
         }
     }
-    cJSON_AddNumberToObject(entry, "durationMs", (double)(long long)(now_ms() - t0));
+    cJSON_AddNumberToObject(entry, "durationMs", (double)(long long)(clock_now() * 1e3 - t0));
     delegation_clear(&d);
     return done;
 }

@@ -152,11 +152,6 @@ int monitor_webhooks_parse(const char *list, char urls[][WEBHOOK_URL_MAX], int m
     return n;
 }
 
-bool monitor_webhook_retryable(int status)
-{
-    return status == 0 || status == 408 || status == 429 || status >= 500;
-}
-
 void monitor_webhook_schedule(struct backoff *b, long delays[WEBHOOK_TRIES - 1])
 {
     for (int i = 0; i < WEBHOOK_TRIES - 1; i++)

@@ -44,10 +44,6 @@ cJSON *monitor_metric_alerts(const cJSON *stats, const struct metric_limits *lim
  * is too long (*bad gets its index). */
 int monitor_webhooks_parse(const char *list, char urls[][WEBHOOK_URL_MAX], int max, int *bad);
 
-/* True when a webhook answer (HTTP status, 0 = no answer) is worth another try:
- * no answer, 408, 429 and 5xx. */
-bool monitor_webhook_retryable(int status);
-
 /* The waits between a webhook's tries: fills delays[0..WEBHOOK_TRIES-2] from b
  * (initialised with WEBHOOK_BACKOFF_MIN_MS..WEBHOOK_BACKOFF_MAX_MS by the
  * caller). */

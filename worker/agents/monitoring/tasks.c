@@ -3,6 +3,7 @@
  * event, then every configured webhook with retries). Each reads payload.data;
  * bad input fails without retry, an unreachable gateway with retry. */
 #include "worker/agents/monitoring/tasks.h"
+#include "common/http_status.h"
 #include "common/json_print.h"
 
 #include <stdio.h>
@@ -181,7 +182,7 @@ static cJSON *deliver(struct task_ctx *ctx, const char *url, const char *body, b
                 snprintf(error, sizeof(error), "%s", resp.error);
             else
                 snprintf(error, sizeof(error), "HTTP %d", status);
-            if (!monitor_webhook_retryable(status) || tries >= WEBHOOK_TRIES ||
+            if (!http_status_retryable(status) || tries >= WEBHOOK_TRIES ||
                 !task_sleep(ctx, delays[tries - 1]))
                 break;
         }
