@@ -44,8 +44,9 @@ static bool printable(const char *s)
     return true;
 }
 
-/* Refuses what libcurl would take but we do not: other schemes, credentials in the URL
- * (the key goes in a header), port 0. Sets hc->where; the reason in hc->unusable. */
+/* Checks the base URL once: libcurl's parse, and what libcurl would take but we do not
+ * (other schemes, credentials in the URL: the key goes in a header; port 0). Sets
+ * hc->where; the reason in hc->unusable. */
 static void check_url(struct http_client *hc, const char *api_key)
 {
     const char *url = hc->base_url;
@@ -121,7 +122,7 @@ static int set_up(struct http_client *hc, const char *api_key)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* timeouts without SIGALRM: we run in threads */
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* the gateway is never behind http_proxy */
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* calls go direct, whatever http_proxy says */
     return 0;
 }
 
@@ -178,6 +179,7 @@ static void describe(struct http_client *hc, CURLcode rc, char *err, size_t errl
 {
     const char *detail = hc->curl_error[0] ? hc->curl_error : curl_easy_strerror(rc);
     long os_errno = 0;
+    curl_off_t us = 0;
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
         snprintf(err, errlen, "cannot resolve %.120s: %.90s", hc->where, detail);
@@ -187,7 +189,8 @@ static void describe(struct http_client *hc, CURLcode rc, char *err, size_t errl
         snprintf(err, errlen, "cannot connect to %.120s: %.90s", hc->where, os_errno ? strerror((int)os_errno) : detail);
         break;
     case CURLE_OPERATION_TIMEDOUT:
-        snprintf(err, errlen, "timed out talking to %.120s: %.90s", hc->where, detail);
+        curl_easy_getinfo(hc->easy, CURLINFO_TOTAL_TIME_T, &us);
+        snprintf(err, errlen, "timed out after %ld ms talking to %.120s", (long)(us / 1000), hc->where);
         break;
     case CURLE_GOT_NOTHING:
         snprintf(err, errlen, "connection closed without an answer from %.120s", hc->where);
