@@ -35,8 +35,7 @@ GEN     := $(BUILD)/gen
 
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-# libcurl is not linked: common/http_tls loads it on the first https:// call.
-LDLIBS  += $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lm -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 AGENTS      := code_analyzer data_processor coordinator learning monitoring
 

@@ -1,32 +1,41 @@
-/* http_client — blocking JSON calls to one base URL (see http_client.h): the URL is taken
- * apart once, then each call goes over http_wire (http://) or http_tls (https://). */
+/* http_client — blocking JSON calls to one base URL over libcurl (see http_client.h): the
+ * URL is checked once, the handle's fixed options are set once, and each call sets only
+ * what changes (URL, method, body, timeout). */
 #include "common/http_client.h"
 
+#include <curl/curl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "common/http_tls.h"
-#include "common/http_wire.h"
+#include "common/strbuf.h"
 
 #define CONNECT_TIMEOUT_MAX_MS 5000
 
 struct http_client {
-    char *base_url;            /* without trailing slashes: https calls append the path */
-    const char *prefix;        /* the base URL's path, within base_url: http calls start with it */
-    struct http_wire *wire;    /* http:// */
-    struct http_tls *tls;      /* https:// */
-    char *fields;              /* Host, Content-Type and Authorization lines for http_wire */
-    char unusable[256];        /* why no call can be made, or "" */
-    char *head;                /* the request head being sent */
-    size_t head_cap;
-    struct strbuf body;
+    CURL *easy;
+    struct curl_slist *headers; /* Content-Type, Authorization, and no Expect */
+    char *base_url;             /* without trailing slashes */
+    char where[140];            /* "host:port", for errors */
+    char unusable[256];         /* why no call can be made, or "" */
+    struct strbuf url;          /* base_url + the call's path */
+    struct strbuf body;         /* the answer's body */
+    bool too_large;             /* the answer passed HTTP_CLIENT_MAX_ANSWER */
     long timeout_ms;
+    char curl_error[CURL_ERROR_SIZE];
 };
 
-/* Control characters or spaces would let a URL or key write headers of its own. */
+/* curl_global_init is not safe to race with other threads' libcurl calls: once, from the
+ * first client made. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* Control characters or spaces would let a URL, key or path write headers of its own. */
 static bool printable(const char *s)
 {
     for (; *s; s++)
@@ -35,12 +44,13 @@ static bool printable(const char *s)
     return true;
 }
 
-/* Splits scheme://host[:port][/path] into its parts; the reason in hc->unusable if it can't. */
-static void take_apart(struct http_client *hc, const char *api_key)
+/* Checks the base URL once: libcurl's parse, and what libcurl would take but we do not
+ * (other schemes, credentials in the URL: the key goes in a header; port 0). Sets
+ * hc->where; the reason in hc->unusable. */
+static void check_url(struct http_client *hc, const char *api_key)
 {
     const char *url = hc->base_url;
-    bool tls = strncasecmp(url, "https://", 8) == 0;
-    if (!tls && strncasecmp(url, "http://", 7) != 0) {
+    if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) {
         snprintf(hc->unusable, sizeof(hc->unusable), "unsupported URL '%.150s' (http:// or https:// only)", url);
         return;
     }
@@ -48,61 +58,72 @@ static void take_apart(struct http_client *hc, const char *api_key)
         snprintf(hc->unusable, sizeof(hc->unusable), "the URL or API key holds spaces or control characters");
         return;
     }
-    const char *auth = url + (tls ? 8 : 7);
-    size_t auth_len = strcspn(auth, "/?#");
-    hc->prefix = auth + auth_len;
-    if (memchr(auth, '@', auth_len)) {
+    CURLU *u = curl_url();
+    char *user = NULL, *host = NULL, *port = NULL;
+    CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    if (rc == CURLUE_OK && curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
         snprintf(hc->unusable, sizeof(hc->unusable), "credentials in the URL are not supported (use the API key)");
-        return;
+        goto done;
     }
-    const char *host = auth, *host_end, *port = NULL;
-    if (*auth == '[') {
-        host = auth + 1;
-        host_end = memchr(host, ']', auth_len);
-        if (!host_end || (host_end + 1 < auth + auth_len && host_end[1] != ':')) {
-            snprintf(hc->unusable, sizeof(hc->unusable), "bad IPv6 address in '%.150s'", url);
-            return;
-        }
-        if (host_end + 1 < auth + auth_len)
-            port = host_end + 2;
-    } else {
-        host_end = memchr(auth, ':', auth_len);
-        if (host_end)
-            port = host_end + 1;
-        else
-            host_end = auth + auth_len;
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    if (rc != CURLUE_OK)
+        snprintf(hc->unusable, sizeof(hc->unusable), "bad URL '%.150s': %s", url, curl_url_strerror(rc));
+    else if (strcmp(port, "0") == 0)
+        snprintf(hc->unusable, sizeof(hc->unusable), "bad port in '%.150s'", url);
+    else
+        snprintf(hc->where, sizeof(hc->where), "%.120s:%s", host, port);
+done:
+    curl_free(user);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+}
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct http_client *hc = arg;
+    size_t n = size * nmemb;
+    if (hc->body.len + n > HTTP_CLIENT_MAX_ANSWER) {
+        hc->too_large = true;
+        return 0; /* fails the transfer */
     }
-    char portbuf[8] = "";
-    if (port) {
-        size_t plen = (size_t)(auth + auth_len - port);
-        long n = plen > 0 && plen < 6 && strspn(port, "0123456789") >= plen ? strtol(port, NULL, 10) : 0;
-        if (n < 1 || n > 65535) {
-            snprintf(hc->unusable, sizeof(hc->unusable), "bad port in '%.150s'", url);
-            return;
-        }
-        snprintf(portbuf, sizeof(portbuf), "%ld", n);
+    return strbuf_add(&hc->body, data, n) == 0 ? n : 0;
+}
+
+/* The options every call of this client shares. 0, or -1 when out of memory. */
+static int set_up(struct http_client *hc, const char *api_key)
+{
+    /* No "Expect: 100-continue" round trip before bodies over 1 KB, and no "Accept: * / *"
+     * for the gateway to parse. */
+    const char *fixed[] = {"Content-Type: application/json", "Expect:", "Accept:"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        struct curl_slist *grown = curl_slist_append(hc->headers, fixed[i]);
+        if (!grown)
+            return -1;
+        hc->headers = grown;
     }
-    if (host_end == host) {
-        snprintf(hc->unusable, sizeof(hc->unusable), "no host in '%.150s'", url);
-        return;
+    if (api_key[0]) {
+        char auth[1100];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %.1024s", api_key);
+        struct curl_slist *grown = curl_slist_append(hc->headers, auth);
+        if (!grown)
+            return -1;
+        hc->headers = grown;
     }
-    char key_line[1100] = "";
-    if (api_key && api_key[0])
-        snprintf(key_line, sizeof(key_line), "Authorization: Bearer %.1024s", api_key);
-    if (tls) {
-        const char *headers[] = {"Content-Type: application/json", "Expect:", key_line[0] ? key_line : NULL, NULL};
-        hc->tls = http_tls_new(headers, hc->unusable, sizeof(hc->unusable));
-        return;
-    }
-    char *h = strndup(host, (size_t)(host_end - host));
-    hc->wire = h ? http_wire_new(h, port ? portbuf : "80") : NULL;
-    free(h);
-    size_t n = auth_len + strlen(key_line) + 64;
-    if (hc->wire && (hc->fields = malloc(n)))
-        snprintf(hc->fields, n, "Host: %.*s\r\nContent-Type: application/json\r\n%s%s", (int)auth_len, auth,
-                 key_line, key_line[0] ? "\r\n" : "");
-    if (!hc->fields)
-        snprintf(hc->unusable, sizeof(hc->unusable), "out of memory");
+    CURL *c = hc->easy;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hc->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, hc);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, hc->curl_error);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)HTTP_CLIENT_MAX_ANSWER);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* timeouts without SIGALRM: we run in threads */
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* calls go direct, whatever http_proxy says */
+    return 0;
 }
 
 struct http_client *http_client_new(const char *base_url, const char *api_key, long timeout_ms)
@@ -113,24 +134,35 @@ struct http_client *http_client_new(const char *base_url, const char *api_key, l
     size_t n = strlen(base_url);
     while (n > 0 && base_url[n - 1] == '/')
         n--;
-    hc->base_url = strndup(base_url, n);
     hc->timeout_ms = timeout_ms;
-    if (!hc->base_url) {
-        free(hc);
-        return NULL;
+    if (!api_key)
+        api_key = "";
+    if (!(hc->base_url = strndup(base_url, n)))
+        goto fail;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK) {
+        snprintf(hc->unusable, sizeof(hc->unusable), "libcurl cannot start: %s", curl_easy_strerror(global_rc));
+        return hc;
     }
-    take_apart(hc, api_key ? api_key : "");
+    check_url(hc, api_key);
+    if (hc->unusable[0])
+        return hc;
+    if (!(hc->easy = curl_easy_init()) || set_up(hc, api_key) < 0)
+        goto fail;
     return hc;
+fail:
+    http_client_free(hc);
+    return NULL;
 }
 
 void http_client_free(struct http_client *hc)
 {
     if (!hc)
         return;
-    http_wire_free(hc->wire);
-    http_tls_free(hc->tls);
-    free(hc->fields);
-    free(hc->head);
+    if (hc->easy)
+        curl_easy_cleanup(hc->easy);
+    curl_slist_free_all(hc->headers);
+    free(hc->url.p);
     free(hc->body.p);
     free(hc->base_url);
     free(hc);
@@ -142,55 +174,90 @@ void http_client_set_timeout(struct http_client *hc, long timeout_ms)
         hc->timeout_ms = timeout_ms;
 }
 
-/* The request head for http_wire in hc->head; its length, or 0 when out of memory. */
-static size_t build_head(struct http_client *hc, const char *method, const char *path, const char *body,
-                         size_t body_len)
+/* Why a transfer failed, in the words callers log: what happened, and with whom. */
+static void describe(struct http_client *hc, CURLcode rc, char *err, size_t errlen)
 {
-    char length[48] = "";
-    if (body || strcmp(method, "GET") != 0)
-        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
-    size_t need = strlen(method) + strlen(hc->prefix) + strlen(path) + strlen(hc->fields) + strlen(length) + 32;
-    if (need > hc->head_cap) {
-        char *grown = realloc(hc->head, need);
-        if (!grown)
-            return 0;
-        hc->head = grown;
-        hc->head_cap = need;
+    const char *detail = hc->curl_error[0] ? hc->curl_error : curl_easy_strerror(rc);
+    long os_errno = 0;
+    curl_off_t us = 0;
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        snprintf(err, errlen, "cannot resolve %.120s: %.90s", hc->where, detail);
+        break;
+    case CURLE_COULDNT_CONNECT:
+        curl_easy_getinfo(hc->easy, CURLINFO_OS_ERRNO, &os_errno);
+        snprintf(err, errlen, "cannot connect to %.120s: %.90s", hc->where, os_errno ? strerror((int)os_errno) : detail);
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        curl_easy_getinfo(hc->easy, CURLINFO_TOTAL_TIME_T, &us);
+        snprintf(err, errlen, "timed out after %ld ms talking to %.120s", (long)(us / 1000), hc->where);
+        break;
+    case CURLE_GOT_NOTHING:
+        snprintf(err, errlen, "connection closed without an answer from %.120s", hc->where);
+        break;
+    case CURLE_PARTIAL_FILE:
+        snprintf(err, errlen, "connection closed in the middle of an answer from %.120s", hc->where);
+        break;
+    case CURLE_WRITE_ERROR:
+    case CURLE_FILESIZE_EXCEEDED:
+        if (hc->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+            snprintf(err, errlen, "the answer from %.120s is larger than %u bytes", hc->where, HTTP_CLIENT_MAX_ANSWER);
+        else
+            snprintf(err, errlen, "out of memory reading from %.120s", hc->where);
+        break;
+    default:
+        snprintf(err, errlen, "%.120s: %.90s", hc->where, detail);
     }
-    int n = snprintf(hc->head, hc->head_cap, "%s %s%s HTTP/1.1\r\n%s%s\r\n", method, hc->prefix, path, hc->fields,
-                     length);
-    return n > 0 ? (size_t)n : 0;
 }
 
 int http_client_send(struct http_client *hc, const char *method, const char *path,
                      const char *body, struct http_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
-    hc->body.len = 0;
-    if (hc->body.p)
-        hc->body.p[0] = '\0';
-    size_t body_len = body ? strlen(body) : 0;
-    long connect_ms = hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? hc->timeout_ms : CONNECT_TIMEOUT_MAX_MS;
-    int status = 0;
+    strbuf_truncate(&hc->body, 0);
+    resp->body = "";
     if (hc->unusable[0]) {
         snprintf(resp->error, sizeof(resp->error), "%s", hc->unusable);
-    } else if (!printable(method) || !printable(path)) {
-        snprintf(resp->error, sizeof(resp->error), "the request path holds spaces or control characters");
-    } else if (hc->tls) {
-        char url[2048];
-        snprintf(url, sizeof(url), "%s%s", hc->base_url, path);
-        status = http_tls_send(hc->tls, method, url, body, body_len, hc->timeout_ms, connect_ms, &hc->body,
-                               resp->error, sizeof(resp->error));
-    } else {
-        size_t head_len = build_head(hc, method, path, body, body_len);
-        if (head_len == 0)
-            snprintf(resp->error, sizeof(resp->error), "out of memory");
-        else
-            status = http_wire_send(hc->wire, hc->head, head_len, body, body_len, hc->timeout_ms, connect_ms,
-                                    &hc->body, resp->error, sizeof(resp->error));
+        return 0;
     }
-    resp->status = status;
+    if (!printable(method) || !printable(path)) {
+        snprintf(resp->error, sizeof(resp->error), "the request path holds spaces or control characters");
+        return 0;
+    }
+    strbuf_truncate(&hc->url, 0);
+    if (strbuf_add(&hc->url, hc->base_url, strlen(hc->base_url)) < 0 ||
+        strbuf_add(&hc->url, path, strlen(path)) < 0) {
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        return 0;
+    }
+    CURL *c = hc->easy;
+    bool head = strcmp(method, "HEAD") == 0;
+    curl_easy_setopt(c, CURLOPT_URL, hc->url.p);
+    curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L); /* an answer to HEAD has no body */
+    if (head) {
+        /* NOBODY made it a HEAD request */
+    } else if (body || strcmp(method, "GET") != 0) { /* a body, or Content-Length: 0 */
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body ? (long)strlen(body) : 0L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, hc->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? hc->timeout_ms : (long)CONNECT_TIMEOUT_MAX_MS);
+    hc->curl_error[0] = '\0';
+    hc->too_large = false;
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else
+        describe(hc, rc, resp->error, sizeof(resp->error));
+    if (rc != CURLE_OK) /* a half-read answer is not one */
+        strbuf_truncate(&hc->body, 0);
+    resp->status = (int)status;
     resp->body = hc->body.p ? hc->body.p : "";
     resp->body_len = hc->body.len;
-    return status;
+    return resp->status;
 }
