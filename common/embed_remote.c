@@ -1,6 +1,8 @@
 /* embed_remote — request bodies, answer parsing and the blocking call with retries for the
  * remote embedding providers (see embed_remote.h). */
+#include "common/clock.h"
 #include "common/embed_remote.h"
+#include "common/http_status.h"
 #include "common/json_print.h"
 
 #include <cjson/cJSON.h>
@@ -112,18 +114,6 @@ done:
     return rc;
 }
 
-bool embed_remote_retryable(int status)
-{
-    return status == 0 || status == 429 || status >= 500;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -148,7 +138,7 @@ int embed_remote_embed(struct http_client *hc, enum embed_api api, const char *m
                        const char *text, size_t len, int attempts, long deadline_ms, float *out,
                        struct embed_call *call)
 {
-    double start = now_ms();
+    double start = clock_now() * 1e3;
     long backoff = BACKOFF_FIRST_MS;
     char *body = embed_remote_request(api, model, text, len);
     memset(call, 0, sizeof(*call));
@@ -158,7 +148,7 @@ int embed_remote_embed(struct http_client *hc, enum embed_api api, const char *m
     }
     int rc = -1;
     for (;;) {
-        long left = deadline_ms - (long)(now_ms() - start);
+        long left = deadline_ms - (long)(clock_now() * 1e3 - start);
         if (left <= 0) {
             if (!call->error[0])
                 snprintf(call->error, sizeof(call->error), "timed out after %ld ms", deadline_ms);
@@ -187,9 +177,9 @@ int embed_remote_embed(struct http_client *hc, enum embed_api api, const char *m
             snprintf(call->error, sizeof(call->error), "%s", resp.error);
         else
             answer_error(&resp, call->error, sizeof(call->error));
-        if (!embed_remote_retryable(call->status) || call->attempts >= attempts)
+        if (!http_status_retryable(call->status) || call->attempts >= attempts)
             break;
-        left = deadline_ms - (long)(now_ms() - start);
+        left = deadline_ms - (long)(clock_now() * 1e3 - start);
         if (left <= backoff)
             break;
         sleep_ms(backoff);
@@ -197,7 +187,7 @@ int embed_remote_embed(struct http_client *hc, enum embed_api api, const char *m
     }
     if (rc == 0)
         call->error[0] = '\0';
-    call->ms = now_ms() - start;
+    call->ms = clock_now() * 1e3 - start;
     free(body);
     return rc;
 }

@@ -35,9 +35,6 @@ char *embed_remote_request(enum embed_api api, const char *model, const char *te
 int embed_remote_parse(enum embed_api api, const char *body, size_t len, int dims, float *out,
                        char *err, size_t errlen);
 
-/* True for answers worth another attempt: no answer (timeouts included), 429, 5xx. */
-bool embed_remote_retryable(int status);
-
 /* Embeds text through hc (whose base URL and key are the provider's): up to attempts
  * requests while deadline_ms (from the start of the call) allows, backing off 100 ms,
  * 200 ms, 400 ms… (capped by the deadline) after a retryable answer. Returns 0 with out

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/embed_remote.h"
+#include "common/http_status.h"
 #include "tests/unit/harness.h"
 #include "worker/runtime/llm.h"
 
@@ -112,7 +113,7 @@ static const struct retry_row retry_rows[] = {
 static void retry_case(const void *arg)
 {
     const struct retry_row *row = arg;
-    CHECK(embed_remote_retryable(row->status) == row->retry);
+    CHECK(http_status_retryable(row->status) == row->retry);
 }
 
 struct llm_row {

@@ -3,6 +3,7 @@
  * event through POST /api/events for every call, and -1 (never a failed job) on any
  * failure. */
 #include "worker/runtime/llm.h"
+#include "common/clock.h"
 #include "common/json_print.h"
 
 #include <pthread.h>
@@ -150,13 +151,6 @@ static void record(const struct task_ctx *ctx, const char *provider, const char 
     cJSON_Delete(ev);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt, char *out, size_t outlen)
 {
     if (outlen == 0)
@@ -170,7 +164,7 @@ int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt,
     enum llm_api api = llm_api_from_name(provider);
     char err[512] = "";
     int status = 0;
-    double start = now_ms();
+    double start = clock_now() * 1e3;
     struct http_client *hc = llm_client(cfg, api);
     char *body = hc ? llm_request(api, model, system, prompt) : NULL;
     if (!body) {
@@ -186,7 +180,7 @@ int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt,
             llm_parse(api, resp.body, resp.body_len, out, outlen, err, sizeof(err)); /* err: why not */
     }
     free(body);
-    double ms = now_ms() - start;
+    double ms = clock_now() * 1e3 - start;
     record(ctx, provider, model, ms, status, err[0] ? err : NULL);
     if (err[0]) {
         log_warn("msg=\"llm call failed\" job=%lld provider=%s model=%s ms=%.0f error=\"%s\"", ctx->job_id,

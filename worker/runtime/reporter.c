@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/http_client.h"
+#include "common/http_status.h"
 #include "common/isotime.h"
 #include "common/json_print.h"
 #include "common/log.h"
@@ -43,8 +44,6 @@ static cJSON *agent_state(const struct runtime *rt, const char *status, int acti
     cJSON_AddNumberToObject(s, "activeJobs", active);
     return s;
 }
-
-static bool transient(int status) { return status == 0 || status == 429 || status >= 500; }
 
 static bool key_refused_status(int status) { return status == 401 || status == 403; }
 
@@ -102,7 +101,7 @@ int reporter_register(struct runtime *rt, char *err, size_t errlen)
     struct http_response resp;
     int code = send_state(hc, rt, "idle", 0, &resp);
     int rc = 0;
-    if (code == 0 || transient(code)) {
+    if (http_status_retryable(code)) {
         snprintf(err, errlen, "%s", code ? resp.body : resp.error);
         rc = -1;
     } else if (code >= 400) {
@@ -260,7 +259,7 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct strbuf 
             /* Not acked: the jobs stay held, and the main thread hands them back. */
             key_refused(rt, code, resp.body);
             return;
-        } else if (transient(code)) {
+        } else if (http_status_retryable(code)) {
             char quoted[400];
             long delay = backoff_next(&bo);
             log_warn("msg=\"cannot report outcomes; retrying\" status=%d error=%s retry_ms=%ld jobs=%d",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/http_status.h"
 #include "common/json_print.h"
 #include "worker/runtime/shared.h"
 
@@ -84,6 +85,6 @@ int task_refused(struct task_outcome *out, const char *what, int status, const c
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(answer, "error"), "message");
     bool has = cJSON_IsString(m);
-    return task_fail(out, status == 429 || status >= 500, "%s failed (HTTP %d)%s%s", what, status, has ? ": " : "",
+    return task_fail(out, http_status_retryable(status), "%s failed (HTTP %d)%s%s", what, status, has ? ": " : "",
                      has ? m->valuestring : "");
 }
