@@ -8,6 +8,7 @@
  * refused every time (error: unlike an outage, it will not pass by waiting). */
 #include "common/pgconn.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,19 @@ int pgconn_wants(const struct pgconn *c)
         break;
     }
     return 0;
+}
+
+short pgconn_poll_events(const struct pgconn *c)
+{
+    int wants = pgconn_wants(c);
+    return (short)((wants & PGCONN_READ ? POLLIN : 0) | (wants & PGCONN_WRITE ? POLLOUT : 0));
+}
+
+/* A hang-up or an error counts as readable: reading is how libpq learns what happened. */
+int pgconn_poll_ready(short revents)
+{
+    return (revents & (POLLIN | POLLHUP | POLLERR) ? PGCONN_READ : 0) |
+           (revents & POLLOUT ? PGCONN_WRITE : 0);
 }
 
 unsigned pgconn_epoch(const struct pgconn *c) { return c->epoch; }

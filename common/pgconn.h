@@ -74,6 +74,9 @@ enum pgconn_state pgconn_state(const struct pgconn *c);
 int pgconn_fd(const struct pgconn *c);
 /* PGCONN_READ and/or PGCONN_WRITE, or 0 when nothing is to be watched. */
 int pgconn_wants(const struct pgconn *c);
+/* For a poll() driver: pgconn_wants() as poll events, and poll's revents as readiness. */
+short pgconn_poll_events(const struct pgconn *c);
+int pgconn_poll_ready(short revents);
 /* Changes whenever the socket may have been replaced, even under the same fd number, so a
  * driver that registers the fd (epoll) registers it again. */
 unsigned pgconn_epoch(const struct pgconn *c);

@@ -10,7 +10,6 @@
 #include "worker/pool/release.h"
 
 #include <libpq-fe.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,11 +198,8 @@ void release_poll_want(const struct release *r, int *fd, short *events)
     *events = 0;
     if (!r->db)
         return;
-    int wants = pgconn_wants(r->db);
-    if (!wants)
-        return;
-    *fd = pgconn_fd(r->db);
-    *events = (short)((wants & PGCONN_READ ? POLLIN : 0) | (wants & PGCONN_WRITE ? POLLOUT : 0));
+    *events = pgconn_poll_events(r->db);
+    *fd = *events ? pgconn_fd(r->db) : -1;
 }
 
 /* Whether the head's release can go out now or later on this connection. */
@@ -229,10 +225,7 @@ void release_step(struct release *r, short revents, int64_t now_ms)
     if (!r->db)
         return;
     r->now = now_ms;
-    pgconn_step(r->db,
-                (revents & (POLLIN | POLLHUP | POLLERR) ? PGCONN_READ : 0) |
-                    (revents & POLLOUT ? PGCONN_WRITE : 0),
-                now_ms);
+    pgconn_step(r->db, pgconn_poll_ready(revents), now_ms);
     if (can_send(r) && now_ms >= r->retry_ms) {
         struct pending *p = r->head;
         const char *params[2] = {p->worker, p->reason};

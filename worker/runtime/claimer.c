@@ -89,14 +89,10 @@ static void db_wait(struct claimer *c, int timeout_ms)
     int64_t due = pgconn_due(c->db), now = now_ms();
     if (due >= 0 && (timeout_ms < 0 || due - now < timeout_ms))
         timeout_ms = due > now ? (int)(due - now) + 1 : 0;
-    int wants = pgconn_wants(c->db);
-    struct pollfd p = {pgconn_fd(c->db),
-                       (short)((wants & PGCONN_READ ? POLLIN : 0) | (wants & PGCONN_WRITE ? POLLOUT : 0)), 0};
-    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+    struct pollfd p = {pgconn_fd(c->db), pgconn_poll_events(c->db), 0};
+    if (poll(&p, 1, timeout_ms) < 0)
         p.revents = 0;
-    int ready = (p.revents & (POLLIN | POLLHUP | POLLERR) ? PGCONN_READ : 0) |
-                (p.revents & POLLOUT ? PGCONN_WRITE : 0);
-    pgconn_step(c->db, ready, now_ms());
+    pgconn_step(c->db, pgconn_poll_ready(p.revents), now_ms());
 }
 
 /* Runs a prepared statement and waits for its result; the connection's deadline bounds
@@ -544,20 +540,14 @@ int claimer_run(struct runtime *rt, int signal_fd)
             until = c.drain_deadline;
         now = clock_now();
         int timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
-        int wants = pgconn_wants(c.db);
         struct pollfd fds[3] = {{rt->wake_fd, POLLIN, 0}, {signal_fd, POLLIN, 0},
-                                {pgconn_fd(c.db),
-                                 (short)((wants & PGCONN_READ ? POLLIN : 0) | (wants & PGCONN_WRITE ? POLLOUT : 0)),
-                                 0}};
+                                {pgconn_fd(c.db), pgconn_poll_events(c.db), 0}};
         if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
             log_error("msg=\"poll failed\" error=\"%s\"", strerror(errno));
             break;
         }
         if (fds[2].revents)
-            pgconn_step(c.db,
-                        (fds[2].revents & (POLLIN | POLLHUP | POLLERR) ? PGCONN_READ : 0) |
-                            (fds[2].revents & POLLOUT ? PGCONN_WRITE : 0),
-                        now_ms());
+            pgconn_step(c.db, pgconn_poll_ready(fds[2].revents), now_ms());
     }
     /* Executors finish (their tasks were told to stop if handed back), then the reporter
      * flushes what finished, says offline and exits. */
