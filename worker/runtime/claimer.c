@@ -8,8 +8,8 @@
  * a third of the way into the lease, and learns there that a job was cancelled or lost.
  * On SIGTERM it stops claiming, hands back jobs not yet started, lets running ones finish
  * until the shutdown timeout, then hands back the rest. The connection is a common/pgconn,
- * polled here: it is re-made with backoff whenever it fails, and the loop goes on meanwhile
- * (signals, reports and renewals wait for nothing but a statement in flight). */
+ * polled here: it is re-made with backoff whenever it fails, and signals are handled while
+ * it connects (only a statement in flight holds the loop, up to its deadline). */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -82,13 +82,12 @@ static void on_notify(const char *channel, const char *payload, void *arg)
     ((struct claimer *)arg)->notified = true;
 }
 
-/* Polls the connection's socket (as it asks) until its next timed work, or timeout_ms
- * when that comes first (-1: no limit), and steps it. */
-static void db_wait(struct claimer *c, int timeout_ms)
+/* Polls the connection's socket (as it asks) until it is ready or its next timed work is
+ * due (a statement in flight always has a deadline), and steps it. */
+static void db_wait(struct claimer *c)
 {
     int64_t due = pgconn_due(c->db), now = now_ms();
-    if (due >= 0 && (timeout_ms < 0 || due - now < timeout_ms))
-        timeout_ms = due > now ? (int)(due - now) + 1 : 0;
+    int timeout_ms = due < 0 ? -1 : due > now ? (int)(due - now) + 1 : 0;
     struct pollfd p = {pgconn_fd(c->db), pgconn_poll_events(c->db), 0};
     if (poll(&p, 1, timeout_ms) < 0)
         p.revents = 0;
@@ -105,7 +104,7 @@ static PGresult *db_call(struct claimer *c, enum stmt s, int n, const char *cons
     if (pgconn_send(c->db, stmt_name[s], NULL, n, values, now_ms()) < 0)
         return NULL;
     while (!c->answered)
-        db_wait(c, -1);
+        db_wait(c);
     PGresult *last = c->res;
     c->res = NULL;
     if (!last)
@@ -151,7 +150,8 @@ static struct pgconn *db_new(struct claimer *c)
     char app[128];
     snprintf(app, sizeof(app), "flowstate-%s", rt->agent->name);
     /* No GSSAPI encryption unless DATABASE_URL or PGGSSENCMODE asks for it: merely probing
-     * for Kerberos credentials on each connect costs a worker about 1 MB of memory. */
+     * for Kerberos credentials on each connect costs a worker about 1 MB of memory. These
+     * are defaults: pgconn puts DATABASE_URL last, so its own settings win. */
     const char *gss = getenv("PGGSSENCMODE");
     const char *keys[] = {"gssencmode", "keepalives", "keepalives_idle", "keepalives_interval",
                           "keepalives_count", "application_name", NULL};
