@@ -246,8 +246,13 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(cfg, CFG_RETRY_MAX_MS));
     const char *complete_params[1] = {"true"};
     const char *fail_params[3] = {"true", base_ms, cap_ms};
-    gw->pool = pgpool_new(gw->base, "main", url_text, (int)config_int(cfg, CFG_DB_POOL_SIZE),
-                          (int)config_int(cfg, CFG_DB_QUEUE_MAX), session_sql, queries, Q__COUNT);
+    gw->pool = pgpool_new(gw->base, url_text,
+                          &(struct pgpool_opts){.name = "main",
+                                                .size = (int)config_int(cfg, CFG_DB_POOL_SIZE),
+                                                .queue_max = (int)config_int(cfg, CFG_DB_QUEUE_MAX),
+                                                .session_sql = session_sql,
+                                                .stmts = queries,
+                                                .nstmts = Q__COUNT});
     gw->channels = channels_new(gw->base, url_text);
     gw->inserts = batcher_new(gw, &jobs_insert_kind, 0, NULL, batch_max, batch_inflight);
     gw->completes = batcher_new(gw, &outcomes_complete_kind, 1, complete_params, batch_max,

@@ -165,13 +165,19 @@ struct channels *channels_new(struct event_base *base, const char *conninfo)
     if (!c)
         return NULL;
     c->inflight = -1;
-    c->pool = pgpool_new(base, "listen", conninfo, 1, 1, QUERIES_LISTEN_SQL, NULL, 0);
+    struct pgpool_opts opts = {.name = "listen",
+                               .size = 1,
+                               .queue_max = 1,
+                               .session_sql = QUERIES_LISTEN_SQL,
+                               .on_notify = pool_notify,
+                               .on_ready = pool_ready,
+                               .hook_arg = c};
     c->timer = evtimer_new(base, timer_cb, c);
+    c->pool = pgpool_new(base, conninfo, &opts);
     if (!c->pool || !c->timer) {
         channels_free(c);
         return NULL;
     }
-    pgpool_set_hooks(c->pool, pool_notify, pool_ready, c);
     return c;
 }
 

@@ -1,22 +1,24 @@
-/* pgpool — libpq as a state machine on the event loop (PQconnectPoll, PQconsumeInput,
- * PQisBusy, PQgetResult, PQflush), one query at a time per connection.
+/* pgpool — a queue of queries in front of common/pgconn connections, driven by libevent.
  *
- * A connection moves DOWN -> CONNECTING -> SETUP (session settings and PREPAREs in one
- * round trip) -> IDLE <-> BUSY, and back to DOWN whenever libpq reports it broken. While no
- * connection is ready and the last attempt failed, the pool is "down": new queries are
- * refused at once (the caller answers 503) instead of piling up behind a dead server.
- *
- * NOTIFY messages are drained after every read (and after each finished result, since
- * libpq may parse them from data it already holds, which the socket will not signal
- * again) and handed to the owner's hook, if any. */
+ * Each connection is a pgconn (connect, set-up, one statement at a time, reconnect with
+ * backoff); this file watches its socket and timer on the event loop and hands it queued
+ * queries whenever it is IDLE. While no connection is ready and the last attempt failed,
+ * the pool is "down": new queries are refused at once (the caller answers 503) and queued
+ * ones fail, instead of piling up behind a dead server. */
 #include "gateway/db/pgpool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/pgconn.h"
 
-enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_IDLE, CONN_BUSY };
+/* Reconnect delays: the first retry is quick (a restarted server is often back at once),
+ * later ones back off so a long outage costs little. */
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
 
 struct query {
     struct query *next;
@@ -30,31 +32,25 @@ struct query {
 
 struct conn {
     struct pgpool *pool;
-    int index;
-    enum conn_state state;
-    PGconn *pg;
-    struct event *read_ev;  /* persistent, once connected */
-    struct event *write_ev; /* one-shot, armed while libpq has unsent data */
-    struct event *connect_ev;
-    struct event *retry_ev;
-    int failures;
-    bool setup_failed;
+    struct pgconn *db;
+    struct event *io_ev;  /* persistent, on the socket, for what the pgconn wants */
+    struct event *timer;  /* the pgconn's next reconnect or deadline */
+    int ev_fd;            /* what io_ev watches now (-1, 0: nothing) */
+    short ev_what;
+    unsigned ev_epoch;
+    bool ready;           /* counted in pool->ready */
     struct query *query;
-    PGresult *result;
 };
 
 struct pgpool {
     struct event_base *base;
     char *name;
-    char *conninfo;
-    char *setup_sql;
     const struct pgpool_stmt *stmts;
-    int nstmts;
     int size;
     struct conn *conns;
     struct query *head, *tail;
     int queued, queue_max;
-    int ready; /* connections IDLE or BUSY */
+    int ready; /* connections with a session set up */
     int running;
     bool down;
     pgpool_notify_cb on_notify;
@@ -62,22 +58,58 @@ struct pgpool {
     void *hook_arg;
 };
 
-static void conn_start(struct conn *c);
-static void dispatch(struct pgpool *pool);
+static int64_t now_ms(void) { return (int64_t)(clock_now() * 1e3); }
 
-static void free_event(struct event **ev)
+static void dispatch(struct pgpool *pool);
+static void io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Points the socket event and the timer at what the pgconn wants now. The socket event is
+ * registered again whenever the socket may have changed, even under the same fd number:
+ * epoll forgets a closed socket, and the event base would not know. */
+static void rearm(struct conn *c)
 {
-    if (*ev) {
-        event_free(*ev);
-        *ev = NULL;
+    int fd = pgconn_fd(c->db), wants = pgconn_wants(c->db);
+    short what = (short)((wants & PGCONN_READ ? EV_READ : 0) | (wants & PGCONN_WRITE ? EV_WRITE : 0));
+    unsigned epoch = pgconn_epoch(c->db);
+    if (fd != c->ev_fd || what != c->ev_what || epoch != c->ev_epoch) {
+        if (c->ev_what)
+            event_del(c->io_ev);
+        c->ev_fd = fd;
+        c->ev_what = what;
+        c->ev_epoch = epoch;
+        if (fd >= 0 && what &&
+            (event_assign(c->io_ev, c->pool->base, fd, what | EV_PERSIST, io_cb, c) < 0 ||
+             event_add(c->io_ev, NULL) < 0)) {
+            log_error("msg=\"cannot watch a database connection\" pool=%s", c->pool->name);
+            c->ev_what = 0;
+        }
     }
+    int64_t due = pgconn_due(c->db);
+    if (due < 0) {
+        if (evtimer_pending(c->timer, NULL))
+            evtimer_del(c->timer);
+        return;
+    }
+    int64_t ms = due - now_ms();
+    if (ms < 0)
+        ms = 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
 }
 
-static void log_pg_error(const char *what, struct conn *c)
+static void io_cb(evutil_socket_t fd, short what, void *arg)
 {
-    char msg[512];
-    log_warn("msg=\"%s\" pool=%s conn=%d error=%s", what, c->pool->name, c->index,
-             log_quote(c->pg ? PQerrorMessage(c->pg) : "out of memory", msg, sizeof(msg)));
+    struct conn *c = arg;
+    pgconn_step(c->db, (what & EV_READ ? PGCONN_READ : 0) | (what & EV_WRITE ? PGCONN_WRITE : 0),
+                now_ms());
+    rearm(c);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    pgconn_step(c->db, 0, now_ms());
+    rearm(c);
 }
 
 static void fail_queued(struct pgpool *pool)
@@ -92,45 +124,49 @@ static void fail_queued(struct pgpool *pool)
     pool->tail = NULL;
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
+/* pgconn's hooks: a session is set up, a statement finished, a NOTIFY came, the
+ * connection failed. */
+static void conn_ready(void *arg)
 {
-    conn_start(arg);
+    struct conn *c = arg;
+    struct pgpool *pool = c->pool;
+    c->ready = true;
+    pool->ready++;
+    if (pool->down)
+        log_info("msg=\"database reachable again\" pool=%s", pool->name);
+    pool->down = false;
+    dispatch(pool);
+    if (pool->on_ready)
+        pool->on_ready(pool->hook_arg);
 }
 
-/* Drops the connection, answers its running query with NULL, and schedules a reconnect. */
-static void conn_reset(struct conn *c)
+static void conn_result(PGresult *res, void *arg)
 {
+    struct conn *c = arg;
     struct pgpool *pool = c->pool;
-    bool was_ready = c->state == CONN_IDLE || c->state == CONN_BUSY;
-    free_event(&c->read_ev);
-    free_event(&c->write_ev);
-    free_event(&c->connect_ev);
-    if (c->result) {
-        PQclear(c->result);
-        c->result = NULL;
-    }
-    if (c->pg) {
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
-    c->state = CONN_DOWN;
-    if (was_ready)
-        pool->ready--;
-
-    long delay_ms = 100L << (c->failures < 6 ? c->failures : 6); /* 100 ms .. 6.4 s */
-    if (delay_ms > 5000)
-        delay_ms = 5000;
-    delay_ms += random() % (delay_ms / 4 + 1);
-    c->failures++;
-    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-    evtimer_add(c->retry_ev, &tv);
-
     struct query *q = c->query;
     c->query = NULL;
-    if (q) {
-        pool->running--;
-        q->cb(NULL, q->arg);
-        free(q);
+    pool->running--;
+    q->cb(res, q->arg);
+    PQclear(res);
+    free(q);
+    dispatch(pool);
+}
+
+static void conn_notify(const char *channel, const char *payload, void *arg)
+{
+    struct pgpool *pool = ((struct conn *)arg)->pool;
+    if (pool->on_notify)
+        pool->on_notify(channel, payload, pool->hook_arg);
+}
+
+static void conn_down(bool was_ready, void *arg)
+{
+    struct conn *c = arg;
+    struct pgpool *pool = c->pool;
+    if (c->ready) {
+        c->ready = false;
+        pool->ready--;
     }
     if (pool->ready == 0) {
         if (!pool->down)
@@ -141,210 +177,23 @@ static void conn_reset(struct conn *c)
     }
 }
 
-static void arm_write(struct conn *c);
-
-static void conn_flush(struct conn *c)
-{
-    int r = PQflush(c->pg);
-    if (r < 0) {
-        log_pg_error("database connection lost", c);
-        conn_reset(c);
-    } else if (r > 0) {
-        arm_write(c);
-    }
-}
-
-static void write_cb(evutil_socket_t fd, short what, void *arg) { conn_flush(arg); }
-
-static void arm_write(struct conn *c)
-{
-    if (!c->write_ev)
-        c->write_ev = event_new(c->pool->base, PQsocket(c->pg), EV_WRITE, write_cb, c);
-    if (c->write_ev)
-        event_add(c->write_ev, NULL);
-}
-
-static void conn_ready(struct conn *c)
-{
-    struct pgpool *pool = c->pool;
-    c->state = CONN_IDLE;
-    c->failures = 0;
-    pool->ready++;
-    if (pool->down)
-        log_info("msg=\"database reachable again\" pool=%s conn=%d", pool->name, c->index);
-    pool->down = false;
-    dispatch(pool);
-    if (pool->on_ready)
-        pool->on_ready(pool->hook_arg);
-}
-
-/* Hands every NOTIFY libpq has parsed to the owner (or just frees it). */
-static void drain_notifies(struct conn *c)
-{
-    PGnotify *n;
-    while (c->pg && (n = PQnotifies(c->pg)) != NULL) {
-        if (c->pool->on_notify)
-            c->pool->on_notify(n->relname, n->extra ? n->extra : "", c->pool->hook_arg);
-        PQfreemem(n);
-    }
-}
-
-/* A query finished on c: hand the result over and reuse the connection. */
-static void conn_finish_query(struct conn *c)
-{
-    struct pgpool *pool = c->pool;
-    struct query *q = c->query;
-    PGresult *res = c->result;
-    c->query = NULL;
-    c->result = NULL;
-    c->state = CONN_IDLE;
-    pool->running--;
-    q->cb(res, q->arg);
-    PQclear(res);
-    free(q);
-    /* A server shutting down answers with a FATAL error and closes the socket. */
-    if (PQstatus(c->pg) == CONNECTION_BAD) {
-        log_pg_error("database connection lost", c);
-        conn_reset(c);
-        return;
-    }
-    dispatch(pool);
-}
-
-static void read_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct conn *c = arg;
-    if (!PQconsumeInput(c->pg)) {
-        log_pg_error("database connection lost", c);
-        conn_reset(c);
-        return;
-    }
-    drain_notifies(c);
-    if (c->state == CONN_IDLE) {
-        if (PQstatus(c->pg) == CONNECTION_BAD) {
-            log_pg_error("database connection lost", c);
-            conn_reset(c);
-        }
-        return;
-    }
-    while (!PQisBusy(c->pg)) {
-        PGresult *r = PQgetResult(c->pg);
-        if (!r) {
-            if (c->state == CONN_SETUP) {
-                if (c->setup_failed) {
-                    conn_reset(c);
-                    return;
-                }
-                conn_ready(c);
-            } else {
-                conn_finish_query(c);
-            }
-            drain_notifies(c); /* c->pg is NULL if the connection was lost meanwhile */
-            return;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (c->state == CONN_SETUP) {
-            if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                char msg[512];
-                log_error("msg=\"preparing statements failed (are migrations applied?)\" error=%s",
-                          log_quote(PQresultErrorMessage(r), msg, sizeof(msg)));
-                c->setup_failed = true;
-            }
-            PQclear(r);
-        } else if (!c->result) {
-            c->result = r; /* the statement's one result; later ones are ignored */
-        } else {
-            PQclear(r);
-        }
-    }
-}
-
-static void conn_setup(struct conn *c)
-{
-    if (PQsetnonblocking(c->pg, 1) != 0 || !PQsendQuery(c->pg, c->pool->setup_sql)) {
-        log_pg_error("database session setup failed", c);
-        conn_reset(c);
-        return;
-    }
-    c->state = CONN_SETUP;
-    c->setup_failed = false;
-    c->read_ev = event_new(c->pool->base, PQsocket(c->pg), EV_READ | EV_PERSIST, read_cb, c);
-    if (!c->read_ev || event_add(c->read_ev, NULL) < 0) {
-        conn_reset(c);
-        return;
-    }
-    conn_flush(c);
-}
-
-static void connect_poll(struct conn *c);
-
-static void connect_cb(evutil_socket_t fd, short what, void *arg) { connect_poll(arg); }
-
-static void connect_poll(struct conn *c)
-{
-    free_event(&c->connect_ev);
-    short what;
-    switch (PQconnectPoll(c->pg)) {
-    case PGRES_POLLING_OK:
-        conn_setup(c);
-        return;
-    case PGRES_POLLING_READING:
-        what = EV_READ;
-        break;
-    case PGRES_POLLING_WRITING:
-        what = EV_WRITE;
-        break;
-    default:
-        log_pg_error("database connect failed", c);
-        conn_reset(c);
-        return;
-    }
-    /* libpq may switch sockets while it tries addresses, so watch the current one. */
-    c->connect_ev = event_new(c->pool->base, PQsocket(c->pg), what, connect_cb, c);
-    if (!c->connect_ev || event_add(c->connect_ev, NULL) < 0)
-        conn_reset(c);
-}
-
-static void conn_start(struct conn *c)
-{
-    c->pg = PQconnectStart(c->pool->conninfo);
-    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-        log_pg_error("database connect failed", c);
-        conn_reset(c);
-        return;
-    }
-    c->state = CONN_CONNECTING;
-    connect_poll(c);
-}
-
-static void conn_send(struct conn *c, struct query *q)
-{
-    struct pgpool *pool = c->pool;
-    c->state = CONN_BUSY;
-    c->query = q;
-    pool->running++;
-    if (!(q->sql ? PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, q->values, NULL, NULL, 0)
-                 : PQsendQueryPrepared(c->pg, pool->stmts[q->stmt].name, q->nparams, q->values,
-                                       NULL, NULL, 0))) {
-        log_pg_error("sending a query failed", c);
-        conn_reset(c);
-        return;
-    }
-    conn_flush(c);
-}
-
 static void dispatch(struct pgpool *pool)
 {
     for (int i = 0; i < pool->size && pool->head; i++) {
         struct conn *c = &pool->conns[i];
-        if (c->state != CONN_IDLE)
+        if (pgconn_state(c->db) != PGCONN_IDLE)
             continue;
         struct query *q = pool->head;
         pool->head = q->next;
         if (!pool->head)
             pool->tail = NULL;
         pool->queued--;
-        conn_send(c, q);
+        c->query = q;
+        pool->running++;
+        /* Calls conn_result at once if the connection broke (that frees q). */
+        (void)pgconn_send(c->db, q->sql ? NULL : pool->stmts[q->stmt].name, q->sql, q->nparams,
+                          q->values, now_ms());
+        rearm(c);
     }
 }
 
@@ -410,6 +259,7 @@ bool pgpool_is_up(const struct pgpool *pool) { return !pool->down; }
 
 int pgpool_busy(const struct pgpool *pool) { return pool->queued + pool->running; }
 
+/* The session settings and every PREPARE as one string: one round trip per new session. */
 static char *build_setup_sql(const char *session_sql, const struct pgpool_stmt *stmts, int n)
 {
     size_t size = (session_sql ? strlen(session_sql) : 0) + 2;
@@ -424,37 +274,59 @@ static char *build_setup_sql(const char *session_sql, const struct pgpool_stmt *
     return sql;
 }
 
-struct pgpool *pgpool_new(struct event_base *base, const char *name, const char *conninfo,
-                          int size, int queue_max, const char *session_sql,
-                          const struct pgpool_stmt *stmts, int nstmts)
+struct pgpool *pgpool_new(struct event_base *base, const char *conninfo,
+                          const struct pgpool_opts *opts)
 {
     struct pgpool *pool = calloc(1, sizeof(*pool));
+    char *setup_sql = NULL;
     if (!pool)
         return NULL;
     pool->base = base;
-    pool->name = strdup(name);
-    pool->stmts = stmts;
-    pool->nstmts = nstmts;
-    pool->size = size;
-    pool->queue_max = queue_max;
-    pool->conninfo = strdup(conninfo);
-    pool->setup_sql = build_setup_sql(session_sql, stmts, nstmts);
-    pool->conns = calloc((size_t)size, sizeof(struct conn));
-    if (!pool->name || !pool->conninfo || !pool->setup_sql || !pool->conns)
+    pool->name = strdup(opts->name ? opts->name : "db");
+    pool->stmts = opts->stmts;
+    pool->size = opts->size;
+    pool->queue_max = opts->queue_max;
+    pool->on_notify = opts->on_notify;
+    pool->on_ready = opts->on_ready;
+    pool->hook_arg = opts->hook_arg;
+    setup_sql = build_setup_sql(opts->session_sql, opts->stmts, opts->nstmts);
+    pool->conns = calloc((size_t)opts->size, sizeof(struct conn));
+    if (!pool->name || !setup_sql || !pool->conns)
         goto fail;
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i < pool->size; i++) {
         struct conn *c = &pool->conns[i];
+        char label[96];
+        snprintf(label, sizeof(label), "%s/%d", pool->name, i);
+        struct pgconn_opts o = {
+            .name = label,
+            .conninfo = conninfo,
+            .setup_sql = setup_sql,
+            .backoff_min_ms = RECONNECT_MIN_MS,
+            .backoff_max_ms = RECONNECT_MAX_MS,
+            .on_ready = conn_ready,
+            .on_result = conn_result,
+            .on_notify = conn_notify,
+            .on_down = conn_down,
+            .arg = c,
+        };
         c->pool = pool;
-        c->index = i;
-        c->retry_ev = evtimer_new(base, retry_cb, c);
-        if (!c->retry_ev)
+        c->ev_fd = -1;
+        c->db = pgconn_new(&o);
+        c->io_ev = event_new(base, -1, 0, io_cb, c);
+        c->timer = evtimer_new(base, timer_cb, c);
+        if (!c->db || !c->io_ev || !c->timer)
             goto fail;
     }
-    for (int i = 0; i < size; i++)
-        conn_start(&pool->conns[i]);
+    free(setup_sql);
+    /* The first attempts start here; none can finish before the loop runs again. */
+    for (int i = 0; i < pool->size; i++) {
+        pgconn_step(pool->conns[i].db, 0, now_ms());
+        rearm(&pool->conns[i]);
+    }
     return pool;
 
 fail:
+    free(setup_sql);
     pgpool_free(pool);
     return NULL;
 }
@@ -465,14 +337,11 @@ void pgpool_free(struct pgpool *pool)
         return;
     for (int i = 0; pool->conns && i < pool->size; i++) {
         struct conn *c = &pool->conns[i];
-        free_event(&c->read_ev);
-        free_event(&c->write_ev);
-        free_event(&c->connect_ev);
-        free_event(&c->retry_ev);
-        if (c->result)
-            PQclear(c->result);
-        if (c->pg)
-            PQfinish(c->pg);
+        if (c->io_ev)
+            event_free(c->io_ev); /* before the socket closes */
+        if (c->timer)
+            event_free(c->timer);
+        pgconn_free(c->db);
         free(c->query);
     }
     while (pool->head) {
@@ -481,16 +350,6 @@ void pgpool_free(struct pgpool *pool)
         free(q);
     }
     free(pool->conns);
-    free(pool->setup_sql);
-    free(pool->conninfo);
     free(pool->name);
     free(pool);
-}
-
-void pgpool_set_hooks(struct pgpool *pool, pgpool_notify_cb on_notify, pgpool_ready_cb on_ready,
-                      void *arg)
-{
-    pool->on_notify = on_notify;
-    pool->on_ready = on_ready;
-    pool->hook_arg = arg;
 }

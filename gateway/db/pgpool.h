@@ -3,7 +3,8 @@
  * same statements when it connects; lost connections reconnect with growing backoff. No call
  * here ever blocks the loop. A pool can also hand its owner the NOTIFY messages its
  * connections receive and tell it each time a connection (re)connects, which is how the
- * gateway keeps one LISTEN connection (a pool of size 1; channels.h). */
+ * gateway keeps one LISTEN connection (a pool of size 1; channels.h). Each connection is a
+ * common/pgconn state machine; this file drives them with libevent and queues queries. */
 #ifndef FLOWSTATE_PGPOOL_H
 #define FLOWSTATE_PGPOOL_H
 
@@ -31,17 +32,24 @@ typedef void (*pgpool_ready_cb)(void *arg);
 
 struct pgpool;
 
-/* Starts size connections (they connect in the background). name labels the pool's log
- * lines. session_sql (may be NULL) runs on each new connection before the statements are
- * prepared. stmts (may be NULL when nstmts is 0) must outlive the pool. NULL on allocation
- * failure. */
-struct pgpool *pgpool_new(struct event_base *base, const char *name, const char *conninfo,
-                          int size, int queue_max, const char *session_sql,
-                          const struct pgpool_stmt *stmts, int nstmts);
-/* Sets the owner's hooks (either may be NULL). Call right after pgpool_new: connections
- * cannot finish connecting before the loop runs again. */
-void pgpool_set_hooks(struct pgpool *pool, pgpool_notify_cb on_notify, pgpool_ready_cb on_ready,
-                      void *arg);
+struct pgpool_opts {
+    const char *name;        /* labels the pool's log lines */
+    int size;                /* connections */
+    int queue_max;           /* queries waiting for a connection before new ones are refused */
+    const char *session_sql; /* run on each new connection before the PREPAREs; may be NULL */
+    const struct pgpool_stmt *stmts; /* prepared on each connection; must outlive the pool */
+    int nstmts;
+    /* The owner's hooks (each may be NULL) and their argument. */
+    pgpool_notify_cb on_notify;
+    pgpool_ready_cb on_ready;
+    void *hook_arg;
+};
+
+/* Starts opts->size connections to conninfo (they connect in the background on base; a
+ * lost one reconnects with growing backoff). opts is copied, not the statements. NULL on
+ * allocation failure. */
+struct pgpool *pgpool_new(struct event_base *base, const char *conninfo,
+                          const struct pgpool_opts *opts);
 /* Closes every connection. Queries still queued or running are dropped without callbacks:
  * call it only after the requests that made them have finished. Accepts NULL. */
 void pgpool_free(struct pgpool *pool);

@@ -576,6 +576,22 @@ def test_release_waits_for_the_database_and_is_retried(pool_factory, pg_cluster,
         pg_cluster.admin(f"DROP DATABASE IF EXISTS {name}_tmp WITH (FORCE)")
 
 
+def test_release_connection_comes_back_with_no_release_waiting(pool_factory, pg_cluster, template_db):
+    """The crash release's connection is retried (with delays growing to a second) even while
+    no release waits, so the first release after an outage does not wait for a connect."""
+    name = f"pool_back_{uuid.uuid4().hex[:8]}"
+    try:
+        pool = pool_factory("code_analyzer=1", env={"DATABASE_URL": pg_cluster.url_for(name)})
+        pool.wait_live(1)
+        pool.wait_log(r"database unavailable")
+        pg_cluster.admin(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+        pool.wait_log(r'msg="database available again" conn=crash-release')
+        pool.signal(signal.SIGTERM)
+        assert pool.wait(10) == 0
+    finally:
+        pg_cluster.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def test_without_database_url_workers_still_run(pool_factory):
     pool = pool_factory("code_analyzer=1", env={"DATABASE_URL": ""})
     pid = pool.wait_live(1)[("code_analyzer", 0)]

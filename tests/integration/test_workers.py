@@ -402,3 +402,14 @@ def test_key_revoked_while_idle_exits_78_without_claiming(stack):
     time.sleep(0.5)
     row = stack.job(job_id)
     assert row["status"] == "pending" and row["attempts"] == 0, f"a job was claimed after A exited: {row}"
+
+
+def test_settings_in_database_url_win_over_the_workers_defaults(stack, db):
+    """The worker's connection defaults (here application_name) give way to what
+    DATABASE_URL sets, as they do for the pool's connection: one rule in common/pgconn."""
+    sep = "&" if "?" in stack.db.url else "?"
+    url = f"{stack.db.url}{sep}application_name=fs_custom_worker"
+    stack.start_worker("code_analyzer", env={"DATABASE_URL": url})
+    names = [r["application_name"] for r in db.query("SELECT application_name FROM pg_stat_activity WHERE datname = current_database()")]
+    assert "fs_custom_worker" in names, names
+    assert "flowstate-code_analyzer" not in names, names

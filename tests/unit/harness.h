@@ -78,6 +78,8 @@ void register_monitoring_rules_tests(void);
 void register_learning_insights_tests(void);
 void register_http_client_tests(void);
 void register_listener_tests(void);
+void register_pgconn_tests(void);
+void register_pgpool_tests(void);
 void register_reportscan_tests(void);
 void register_idrank_tests(void);
 void register_jobjson_tests(void);

@@ -166,6 +166,8 @@ int main(int argc, char **argv)
     register_learning_insights_tests();
     register_http_client_tests();
     register_listener_tests();
+    register_pgconn_tests();
+    register_pgpool_tests();
     register_reportscan_tests();
     register_idrank_tests();
     register_jobjson_tests();

@@ -1,8 +1,9 @@
 /* release — crash release: when a worker process is gone, its running jobs go back to the
  * queue at once (SELECT fs_jobs_release_worker(worker_id, reason)) instead of waiting for
- * their leases to expire. One non-blocking libpq connection driven by the pool's poll loop
- * (connect, prepare, one release in flight at a time); releases wait in a FIFO while the
- * database is unreachable and are retried every second. The loop never blocks on it. */
+ * their leases to expire. One common/pgconn connection driven by the pool's poll loop
+ * (connected at start-up and kept, one release in flight at a time); releases wait in a
+ * FIFO while the database is unreachable, and the connection is retried with delays growing
+ * to a second. The loop never blocks on it. */
 #ifndef FLOWSTATE_POOL_RELEASE_H
 #define FLOWSTATE_POOL_RELEASE_H
 
@@ -12,7 +13,7 @@
 struct release;
 
 /* database_url may be empty: releases are then skipped (warned once, here). Does not
- * connect yet (release_step does). NULL on allocation failure. */
+ * connect yet (the first release_step does). NULL on allocation failure. */
 struct release *release_new(const char *database_url);
 /* Closes the connection and drops whatever is still queued. Accepts NULL. */
 void release_free(struct release *r);
@@ -26,7 +27,8 @@ size_t release_pending(const struct release *r);
 
 /* What to poll: *fd (-1 for nothing) and *events. */
 void release_poll_want(const struct release *r, int *fd, short *events);
-/* Milliseconds until release_step has timed work to do (connect or retry), or -1. */
+/* Milliseconds until release_step has timed work to do (a reconnect, a deadline, a retry),
+ * or -1. */
 long release_timeout_ms(const struct release *r, int64_t now_ms);
 /* Does the work that is due: reads and writes when revents (from poll on the fd of
  * release_poll_want; 0 when not polled) say so, then connects, retries, sends the next

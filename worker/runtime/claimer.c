@@ -7,8 +7,9 @@
  * It renews the leases of every job it holds (claimed, running, or waiting to be reported)
  * a third of the way into the lease, and learns there that a job was cancelled or lost.
  * On SIGTERM it stops claiming, hands back jobs not yet started, lets running ones finish
- * until the shutdown timeout, then hands back the rest. The connection is re-made with
- * backoff whenever it fails. */
+ * until the shutdown timeout, then hands back the rest. The connection is a common/pgconn,
+ * polled here: it is re-made with backoff whenever it fails, and signals are handled while
+ * it connects (only a statement in flight holds the loop, up to its deadline). */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -19,14 +20,17 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pgconn.h"
 #include "common/workerid.h"
 #include "worker/runtime/shared.h"
 
-#define QUERY_DEADLINE_S 15.0
+/* A connection attempt, and each statement, gets this long (the server's own
+ * statement_timeout is 15 s: this catches a server that stopped answering at all). */
+#define CONNECT_DEADLINE_MS 5000
+#define QUERY_DEADLINE_MS 15000
 #define REPORTER_FLUSH_S 5.0
 #define HAND_BACK_REASON_STOP "handed back: the worker is shutting down"
 
@@ -41,9 +45,9 @@ static const char *const stmt_name[S__COUNT] = {"claim", "renew", "hand_back"};
 
 struct claimer {
     struct runtime *rt;
-    PGconn *conn;
-    struct backoff reconnect;
-    double next_connect;
+    struct pgconn *db;
+    PGresult *res;     /* db_call: the result, once it came */
+    bool answered;     /* db_call: on_result ran */
     bool notified;     /* a wake-up NOTIFY arrived since the last claim */
     bool last_full;    /* the last claim returned as many jobs as asked */
     double next_poll;  /* claim by this time even without a NOTIFY */
@@ -55,133 +59,124 @@ struct claimer {
 
 /* ---- connection -------------------------------------------------------------------- */
 
-static void disconnect(struct claimer *c, const char *why)
+static int64_t now_ms(void) { return (int64_t)(clock_now() * 1e3); }
+
+static bool db_ready(const struct claimer *c) { return pgconn_state(c->db) == PGCONN_IDLE; }
+
+static void on_ready(void *arg)
 {
-    if (!c->conn)
-        return;
-    char quoted[600];
-    log_warn("msg=\"database connection lost\" error=%s", log_quote(why, quoted, sizeof(quoted)));
-    PQfinish(c->conn);
-    c->conn = NULL;
-    c->next_connect = clock_now() + (double)backoff_next(&c->reconnect) / 1000.0;
+    struct claimer *c = arg;
+    log_info("msg=\"database connected; listening for jobs\" agent=%s", c->rt->agent->name);
+    c->notified = true; /* jobs may have arrived while we were away */
 }
 
-static bool setup_ok(PGconn *conn, PGresult *res, char *err, size_t errlen)
+static void on_result(PGresult *res, void *arg)
 {
-    ExecStatusType st = PQresultStatus(res);
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok)
-        snprintf(err, errlen, "%s", PQerrorMessage(conn));
-    PQclear(res);
-    return ok;
+    struct claimer *c = arg;
+    c->res = res;
+    c->answered = true;
 }
 
-static int connect_db(struct claimer *c)
+static void on_notify(const char *channel, const char *payload, void *arg)
+{
+    ((struct claimer *)arg)->notified = true;
+}
+
+/* Polls the connection's socket (as it asks) until it is ready or its next timed work is
+ * due (a statement in flight always has a deadline), and steps it. */
+static void db_wait(struct claimer *c)
+{
+    int64_t due = pgconn_due(c->db), now = now_ms();
+    int timeout_ms = due < 0 ? -1 : due > now ? (int)(due - now) + 1 : 0;
+    struct pollfd p = {pgconn_fd(c->db), pgconn_poll_events(c->db), 0};
+    if (poll(&p, 1, timeout_ms) < 0)
+        p.revents = 0;
+    pgconn_step(c->db, pgconn_poll_ready(p.revents), now_ms());
+}
+
+/* Runs a prepared statement and waits for its result; the connection's deadline bounds
+ * the wait. NULL when there is no connection, the connection failed (it is then re-made
+ * with backoff), or the statement failed (logged). */
+static PGresult *db_call(struct claimer *c, enum stmt s, int n, const char *const *values)
+{
+    c->answered = false;
+    c->res = NULL;
+    if (pgconn_send(c->db, stmt_name[s], NULL, n, values, now_ms()) < 0)
+        return NULL;
+    while (!c->answered)
+        db_wait(c);
+    PGresult *last = c->res;
+    c->res = NULL;
+    if (!last)
+        return NULL;
+    ExecStatusType st = PQresultStatus(last);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        char quoted[600];
+        log_error("msg=\"query failed\" statement=%s error=%s", stmt_name[s],
+                  log_quote(PQresultErrorMessage(last), quoted, sizeof(quoted)));
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+/* The session's set-up, run on every new connection: settings, the statements, and the
+ * LISTEN on the agent's wake channel (fs_listen). Agent names are the binaries' own
+ * identifiers; the quote doubling keeps the literal well-formed whatever they hold. */
+static char *setup_sql(const char *agent)
+{
+    size_t size = 128 + 2 * strlen(agent);
+    for (int i = 0; i < S__COUNT; i++)
+        size += strlen(stmt_name[i]) + strlen(stmt_sql[i]) + 16;
+    char *sql = malloc(size);
+    if (!sql)
+        return NULL;
+    size_t o = (size_t)snprintf(sql, size, "SET TimeZone = 'UTC'; SET statement_timeout = 15000;\n");
+    for (int i = 0; i < S__COUNT; i++)
+        o += (size_t)snprintf(sql + o, size - o, "PREPARE %s AS %s;\n", stmt_name[i], stmt_sql[i]);
+    o += (size_t)snprintf(sql + o, size - o, "SELECT fs_listen('");
+    for (const char *p = agent; *p; p++) {
+        if (*p == '\'')
+            sql[o++] = '\'';
+        sql[o++] = *p;
+    }
+    snprintf(sql + o, size - o, "'::text)");
+    return sql;
+}
+
+static struct pgconn *db_new(struct claimer *c)
 {
     struct runtime *rt = c->rt;
     char app[128];
     snprintf(app, sizeof(app), "flowstate-%s", rt->agent->name);
     /* No GSSAPI encryption unless DATABASE_URL or PGGSSENCMODE asks for it: merely probing
-     * for Kerberos credentials on each connect costs a worker about 1 MB of memory. It comes
-     * before dbname so that the URL's own setting wins. */
+     * for Kerberos credentials on each connect costs a worker about 1 MB of memory. These
+     * are defaults: pgconn puts DATABASE_URL last, so its own settings win. */
     const char *gss = getenv("PGGSSENCMODE");
-    const char *keys[] = {"gssencmode", "dbname", "connect_timeout", "keepalives", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "application_name", NULL};
-    const char *vals[] = {gss ? gss : "disable", config_str(rt->cfg, CFG_DATABASE_URL), "5", "1", "10", "5", "3",
-                          app, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    char err[1024] = "";
-    bool ok = conn && PQstatus(conn) == CONNECTION_OK;
-    if (!ok)
-        snprintf(err, sizeof(err), "%s", conn ? PQerrorMessage(conn) : "out of memory");
-    ok = ok && setup_ok(conn, PQexec(conn, "SET TimeZone = 'UTC'; SET statement_timeout = 15000"), err, sizeof(err));
-    for (int i = 0; ok && i < S__COUNT; i++)
-        ok = setup_ok(conn, PQprepare(conn, stmt_name[i], stmt_sql[i], 0, NULL), err, sizeof(err));
-    const char *agent = rt->agent->name;
-    ok = ok && setup_ok(conn, PQexecParams(conn, "SELECT fs_listen($1::text)", 1, NULL, &agent, NULL, NULL, 0),
-                        err, sizeof(err));
-    ok = ok && PQsetnonblocking(conn, 1) == 0;
-    if (!ok) {
-        char quoted[1100];
-        long delay = backoff_next(&c->reconnect);
-        log_warn("msg=\"cannot connect to the database; retrying\" error=%s retry_ms=%ld",
-                 log_quote(err, quoted, sizeof(quoted)), delay);
-        PQfinish(conn);
-        c->next_connect = clock_now() + (double)delay / 1000.0;
-        return -1;
-    }
-    log_info("msg=\"database connected; listening for jobs\" agent=%s", agent);
-    c->conn = conn;
-    backoff_reset(&c->reconnect);
-    c->notified = true; /* jobs may have arrived while we were away */
-    return 0;
-}
-
-static void drain_notifies(struct claimer *c)
-{
-    PGnotify *n;
-    while ((n = PQnotifies(c->conn)) != NULL) {
-        c->notified = true;
-        PQfreemem(n);
-    }
-}
-
-/* Runs a prepared statement and waits for its result with a deadline. NULL when the
- * connection failed (it is then closed) — or the statement failed (logged). */
-static PGresult *db_call(struct claimer *c, enum stmt s, int n, const char *const *values)
-{
-    if (!c->conn)
+    const char *keys[] = {"gssencmode", "keepalives", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "application_name", NULL};
+    const char *vals[] = {gss ? gss : "disable", "1", "10", "5", "3", app, NULL};
+    char *sql = setup_sql(rt->agent->name);
+    if (!sql)
         return NULL;
-    if (!PQsendQueryPrepared(c->conn, stmt_name[s], n, values, NULL, NULL, 0)) {
-        disconnect(c, PQerrorMessage(c->conn));
-        return NULL;
-    }
-    double deadline = clock_now() + QUERY_DEADLINE_S;
-    PGresult *last = NULL;
-    for (;;) {
-        int flush = PQflush(c->conn);
-        if (flush < 0) {
-            disconnect(c, PQerrorMessage(c->conn));
-            break;
-        }
-        if (flush == 0 && !PQisBusy(c->conn)) {
-            PGresult *r = PQgetResult(c->conn);
-            if (!r)
-                break;
-            PQclear(last);
-            last = r;
-            continue;
-        }
-        double left = deadline - clock_now();
-        if (left <= 0) {
-            disconnect(c, "no answer within the query deadline");
-            break;
-        }
-        struct pollfd p = {PQsocket(c->conn), (short)(POLLIN | (flush ? POLLOUT : 0)), 0};
-        if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR) {
-            disconnect(c, strerror(errno));
-            break;
-        }
-        if (!PQconsumeInput(c->conn)) {
-            disconnect(c, PQerrorMessage(c->conn));
-            break;
-        }
-    }
-    if (c->conn)
-        drain_notifies(c);
-    else {
-        PQclear(last);
-        return NULL;
-    }
-    ExecStatusType st = PQresultStatus(last);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        char quoted[600];
-        log_error("msg=\"query failed\" statement=%s error=%s", stmt_name[s],
-                  log_quote(last ? PQresultErrorMessage(last) : "no result", quoted, sizeof(quoted)));
-        PQclear(last);
-        return NULL;
-    }
-    return last;
+    struct pgconn_opts o = {
+        .name = "worker",
+        .conninfo = config_str(rt->cfg, CFG_DATABASE_URL),
+        .keys = keys,
+        .values = vals,
+        .setup_sql = sql,
+        .connect_timeout_ms = CONNECT_DEADLINE_MS,
+        .statement_timeout_ms = QUERY_DEADLINE_MS,
+        .backoff_min_ms = 100,
+        .backoff_max_ms = 10000,
+        .on_ready = on_ready,
+        .on_result = on_result,
+        .on_notify = on_notify,
+        .arg = c,
+    };
+    struct pgconn *db = pgconn_new(&o);
+    free(sql);
+    return db;
 }
 
 /* ---- held jobs --------------------------------------------------------------------- */
@@ -361,7 +356,7 @@ static double renew(struct claimer *c)
     int n = 0;
     for (struct job *j = c->held; j; j = j->held_next)
         n += !j->dropped && j->next_renew <= now;
-    if (n > 0 && c->conn) {
+    if (n > 0 && db_ready(c)) {
         struct job **due = malloc((size_t)n * sizeof(*due));
         if (!due)
             return now + 1.0;
@@ -492,14 +487,16 @@ static int handle_signals(struct claimer *c, int signal_fd)
 int claimer_run(struct runtime *rt, int signal_fd)
 {
     struct claimer c = {.rt = rt};
-    backoff_init(&c.reconnect, 100, 10000);
     c.next_poll = 0;
     bool abort_now = false;
     int exit_code = 0;
-    for (;;) {
-        double now = clock_now();
-        if (!c.conn && now >= c.next_connect)
-            connect_db(&c);
+    if (!(c.db = db_new(&c))) {
+        log_error("msg=\"out of memory while starting\"");
+        exit_code = 1;
+    }
+    while (c.db) {
+        pgconn_step(c.db, 0, now_ms()); /* a reconnect or deadline that is due */
+        double now;
         uint64_t tick;
         while (read(rt->wake_fd, &tick, sizeof(tick)) > 0)
             ;
@@ -526,9 +523,9 @@ int claimer_run(struct runtime *rt, int signal_fd)
         if (c.draining && c.held_count == 0)
             break;
 
-        double next_renew = c.conn ? renew(&c) : clock_now() + 1.0;
+        double next_renew = db_ready(&c) ? renew(&c) : clock_now() + 1.0;
         now = clock_now();
-        if (!c.draining && c.conn && (c.notified || c.last_full || now >= c.next_poll)) {
+        if (!c.draining && db_ready(&c) && (c.notified || c.last_full || now >= c.next_poll)) {
             if (claim(&c, c.notified || now >= c.next_poll) && c.last_full)
                 continue; /* more may be waiting: claim again if there is room */
         }
@@ -536,24 +533,21 @@ int claimer_run(struct runtime *rt, int signal_fd)
         double until = next_renew;
         if (!c.draining && c.next_poll < until)
             until = c.next_poll;
-        if (!c.conn && c.next_connect < until)
-            until = c.next_connect;
+        int64_t db_due = pgconn_due(c.db);
+        if (db_due >= 0 && db_due / 1e3 < until)
+            until = db_due / 1e3;
         if (c.draining && c.drain_deadline < until)
             until = c.drain_deadline;
         now = clock_now();
         int timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
         struct pollfd fds[3] = {{rt->wake_fd, POLLIN, 0}, {signal_fd, POLLIN, 0},
-                                {c.conn ? PQsocket(c.conn) : -1, POLLIN, 0}};
+                                {pgconn_fd(c.db), pgconn_poll_events(c.db), 0}};
         if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
             log_error("msg=\"poll failed\" error=\"%s\"", strerror(errno));
             break;
         }
-        if (c.conn && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (!PQconsumeInput(c.conn))
-                disconnect(&c, PQerrorMessage(c.conn));
-            else
-                drain_notifies(&c);
-        }
+        if (fds[2].revents)
+            pgconn_step(c.db, pgconn_poll_ready(fds[2].revents), now_ms());
     }
     /* Executors finish (their tasks were told to stop if handed back), then the reporter
      * flushes what finished, says offline and exits. */
@@ -574,8 +568,7 @@ int claimer_run(struct runtime *rt, int signal_fd)
             job_free(j);
         }
     }
-    if (c.conn)
-        PQfinish(c.conn);
+    pgconn_free(c.db);
     log_info("msg=stopped");
     return exit_code;
 }
