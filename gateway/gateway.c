@@ -193,6 +193,13 @@ static void listen_connected(void *arg)
     pgvector_probe(gw->pgvector);
 }
 
+/* The batchers' submit function: the main pool. */
+static int pool_submit(void *pool, int stmt, int nparams, const char *const *values,
+                       pgpool_cb cb, void *arg)
+{
+    return pgpool_query(pool, stmt, nparams, values, cb, arg);
+}
+
 int gateway_listener_nodelay(int fd)
 {
     int one = 1;
@@ -254,19 +261,24 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                                                 .stmts = queries,
                                                 .nstmts = Q__COUNT});
     gw->channels = channels_new(gw->base, url_text);
-    gw->inserts = batcher_new(gw, &jobs_insert_kind, 0, NULL, batch_max, batch_inflight);
-    gw->completes = batcher_new(gw, &outcomes_complete_kind, 1, complete_params, batch_max,
-                                batch_inflight);
-    gw->fails = batcher_new(gw, &outcomes_fail_kind, 3, fail_params, batch_max, batch_inflight);
-    gw->waits = jobwait_new(gw);
+    gw->inserts = batcher_new(gw->base, pool_submit, gw->pool, &jobs_insert_kind, 0, NULL,
+                              batch_max, batch_inflight);
+    gw->completes = batcher_new(gw->base, pool_submit, gw->pool, &outcomes_complete_kind, 1,
+                                complete_params, batch_max, batch_inflight);
+    gw->fails = batcher_new(gw->base, pool_submit, gw->pool, &outcomes_fail_kind, 3, fail_params,
+                            batch_max, batch_inflight);
+    gw->waits = jobwait_new(gw->base, gw->pool, gw->channels);
     char embed_err[256];
-    if (!(gw->embedder = embedder_new(gw, embed_err, sizeof(embed_err)))) {
+    if (!(gw->embedder = embedder_new(gw->base, gw->pool, cfg, embed_err, sizeof(embed_err)))) {
         log_error("msg=\"cannot start the embedding provider\" error=\"%s\"", embed_err);
         return -1;
     }
-    gw->vectors = vectors_new(gw);
-    gw->pgvector = pgvector_new(gw);
-    gw->sweeper = sweeper_new(gw, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
+    const struct embed_provider *provider = embedder_provider(gw->embedder);
+    gw->vectors = vectors_new(gw->base, gw->pool, gw->channels, provider,
+                              config_bool(cfg, CFG_VECTOR_CACHE),
+                              config_int(cfg, CFG_VECTOR_CACHE_MAX));
+    gw->pgvector = pgvector_new(gw->pool, provider);
+    gw->sweeper = sweeper_new(gw->base, gw->pool, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
                               config_int(cfg, CFG_RETENTION));
     gw->auth = authcache_new((int)config_int(cfg, CFG_KEY_CACHE_TTL));
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);

@@ -17,6 +17,10 @@ struct authcache;
 struct jobwait;
 struct sweeper;
 struct vectors;
+struct request;
+
+/* The most freed requests kept for the next ones (request.c). */
+#define GATEWAY_SPARE_REQUESTS 64
 
 struct gateway {
     struct event_base *base;
@@ -44,7 +48,8 @@ struct gateway {
     struct event *sigterm_ev, *sigint_ev, *drain_timer;
     char id_prefix[9];
     unsigned long next_id;
-    struct request *spare_requests; /* freed request contexts kept for reuse (request.c) */
+    /* Freed requests kept for reuse (request.c): spare_count of them. */
+    struct request *spare_requests[GATEWAY_SPARE_REQUESTS];
     int spare_count;
     /* The /health body (health.c): it changes at most once a second (uptime) or when the
      * database goes up or down, so it is formatted then and reused in between. */

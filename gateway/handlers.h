@@ -5,6 +5,8 @@
 #define FLOWSTATE_HANDLERS_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 struct request;
 struct batcher_kind;
@@ -64,9 +66,17 @@ extern const struct batcher_kind outcomes_complete_kind; /* outcomes.c */
 extern const struct batcher_kind outcomes_fail_kind;     /* outcomes.c */
 
 /* Validates a POST /api/jobs body and renders it as a row for the insert batcher (see
- * batcher_add). Returns the text (caller frees), or NULL with err set (err->field empty:
- * out of memory). Shared by every route that creates jobs. */
-char *jobs_row_from_body(const cJSON *body, struct field_error *err);
+ * batcher_item). Returns the text (caller frees; *len its length), or NULL with err set
+ * (err->field empty: out of memory). Shared by every route that creates jobs. */
+char *jobs_row_from_body(const cJSON *body, size_t *len, struct field_error *err);
+
+/* Gets the job a jobs_insert created (created: false when an existing job had the
+ * idempotencyKey) and answers r. */
+typedef void (*jobs_created_cb)(struct request *r, const char *job, size_t len, bool created);
+/* Inserts row (len bytes from jobs_row_from_body, taken over) through the insert batcher.
+ * plain: the row has no idempotencyKey. created NULL answers 201 (or 200: an existing job)
+ * with the job; errors are answered here either way. */
+void jobs_insert(struct request *r, char *row, size_t len, bool plain, jobs_created_cb created);
 /* The idempotencyKey of a body jobs_row_from_body accepted, or NULL when it has none. */
 const char *jobs_body_key(const cJSON *body);
 

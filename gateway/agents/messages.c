@@ -17,13 +17,21 @@
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 500
 
+/* POST /agents/message: the message replied to, for the answer's errors. */
+struct message_send {
+    char reply_to[24];
+};
+
+static const struct request_ctx_type message_send_ctx = {"message send", NULL};
+
 static void send_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
+    const char *reply_to = ((struct message_send *)request_ctx(r, &message_send_ctx))->reply_to;
     if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (state && strcmp(state, "23505") == 0) {
-            request_error(r, 409, "conflict", "reply_to", "message %s already has a reply", r->row);
+            request_error(r, 409, "conflict", "reply_to", "message %s already has a reply", reply_to);
             return;
         }
     }
@@ -32,7 +40,7 @@ static void send_done(PGresult *res, void *arg)
         return;
     }
     if (PQntuples(res) == 0) {
-        request_error(r, 400, "invalid_field", "reply_to", "reply_to: no message %s", r->row);
+        request_error(r, 400, "invalid_field", "reply_to", "reply_to: no message %s", reply_to);
         return;
     }
     request_reply(r, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
@@ -64,15 +72,14 @@ void messages_send(struct request *r)
                       MESSAGE_TYPE_MAX);
         return;
     }
-    char reply_text[24];
-    snprintf(reply_text, sizeof(reply_text), "%ld", reply_to);
-    r->row = strdup(reply_text); /* for the error messages */
-    if (!r->row) {
+    struct message_send *ms = request_ctx_new(r, &message_send_ctx, sizeof(*ms));
+    if (!ms) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
+    snprintf(ms->reply_to, sizeof(ms->reply_to), "%ld", reply_to);
     const char *params[6] = {from, to, text, type, requires_response ? "true" : "false",
-                             has_reply ? reply_text : NULL};
+                             has_reply ? ms->reply_to : NULL};
     if (pgpool_query(r->gw->pool, Q_MESSAGE_SEND, 6, params, send_done, r) < 0)
         request_unavailable(r);
 }

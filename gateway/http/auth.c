@@ -100,10 +100,11 @@ void authcache_evict(struct authcache *c, const char *hash)
 
 /* Continuation state while the key is looked up in the database. */
 struct auth_pending {
-    struct request *r;
     void (*next)(struct request *r);
     char hash[APIKEY_HASH_HEX_LEN + 1];
 };
+
+static const struct request_ctx_type auth_pending_ctx = {"auth lookup", NULL};
 
 static void unauthorized(struct request *r, const char *why)
 {
@@ -125,24 +126,20 @@ static void authorize(struct request *r, enum role role, void (*next)(struct req
 
 static void lookup_done(PGresult *res, void *arg)
 {
-    struct auth_pending *p = arg;
-    struct request *r = p->r;
-    void (*next)(struct request *) = p->next;
-    char hash[APIKEY_HASH_HEX_LEN + 1];
-    memcpy(hash, p->hash, sizeof(hash));
-    free(p);
+    struct request *r = arg;
+    const struct auth_pending *p = request_ctx(r, &auth_pending_ctx);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         request_db_error(r, res);
         return;
     }
     enum role role;
     if (PQntuples(res) == 0 || apikey_role_parse(PQgetvalue(res, 0, 0), &role) < 0) {
-        authcache_put(r->gw->auth, hash, -1);
+        authcache_put(r->gw->auth, p->hash, -1);
         unauthorized(r, "unknown or revoked API key");
         return;
     }
-    authcache_put(r->gw->auth, hash, (int)role);
-    authorize(r, role, next);
+    authcache_put(r->gw->auth, p->hash, (int)role);
+    authorize(r, role, p->next);
 }
 
 void auth_request(struct request *r, void (*next)(struct request *r))
@@ -172,30 +169,27 @@ void auth_request(struct request *r, void (*next)(struct request *r))
         unauthorized(r, "unknown or revoked API key");
         return;
     }
-    struct auth_pending *p = malloc(sizeof(*p));
-    if (!p) {
-        request_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    apikey_hash(key, len, p->hash);
+    char hash[APIKEY_HASH_HEX_LEN + 1];
+    apikey_hash(key, len, hash);
     enum role role;
-    switch (authcache_get(r->gw->auth, p->hash, &role)) {
+    switch (authcache_get(r->gw->auth, hash, &role)) {
     case 1:
-        free(p);
         authorize(r, role, next);
         return;
     case 0:
-        free(p);
         unauthorized(r, "unknown or revoked API key");
         return;
     default:
         break;
     }
-    p->r = r;
-    p->next = next;
-    const char *params[1] = {p->hash};
-    if (pgpool_query(r->gw->pool, Q_AUTH_LOOKUP, 1, params, lookup_done, p) < 0) {
-        free(p);
-        request_unavailable(r);
+    struct auth_pending *p = request_ctx_new(r, &auth_pending_ctx, sizeof(*p));
+    if (!p) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
     }
+    p->next = next;
+    memcpy(p->hash, hash, sizeof(hash));
+    const char *params[1] = {p->hash};
+    if (pgpool_query(r->gw->pool, Q_AUTH_LOOKUP, 1, params, lookup_done, r) < 0)
+        request_unavailable(r);
 }

@@ -10,16 +10,24 @@
 #include "gateway/db/queries.h"
 #include "gateway/http/request.h"
 
+/* POST /api/keys: the new key, shown once in the answer (only its hash is stored). */
+struct key_create {
+    char key[APIKEY_LEN + 1];
+};
+
+static const struct request_ctx_type key_create_ctx = {"key create", NULL};
+
 static void create_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
+    const struct key_create *kc = request_ctx(r, &key_create_ctx);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         request_db_error(r, res);
         return;
     }
     /* {"key":"fsk_…", + the stored key's JSON without its opening brace */
     struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
-    evbuffer_add_printf(buf, "{\"key\":\"%s\",", r->row);
+    evbuffer_add_printf(buf, "{\"key\":\"%s\",", kc->key);
     const char *json = PQgetvalue(res, 0, 0);
     request_reply(r, 201, json + 1, strlen(json + 1));
 }
@@ -39,18 +47,18 @@ void keys_create(struct request *r)
                       "role must be one of admin, operator, agent, viewer");
         return;
     }
-    char key[APIKEY_LEN + 1], hash[APIKEY_HASH_HEX_LEN + 1], prefix[APIKEY_SHOWN_PREFIX_LEN + 1];
-    if (apikey_generate(key) < 0) {
-        request_error(r, 500, "internal", NULL, "no randomness available");
-        return;
-    }
-    apikey_hash(key, strlen(key), hash);
-    apikey_shown_prefix(key, prefix);
-    r->row = strdup(key);
-    if (!r->row) {
+    struct key_create *kc = request_ctx_new(r, &key_create_ctx, sizeof(*kc));
+    if (!kc) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
+    char hash[APIKEY_HASH_HEX_LEN + 1], prefix[APIKEY_SHOWN_PREFIX_LEN + 1];
+    if (apikey_generate(kc->key) < 0) {
+        request_error(r, 500, "internal", NULL, "no randomness available");
+        return;
+    }
+    apikey_hash(kc->key, strlen(kc->key), hash);
+    apikey_shown_prefix(kc->key, prefix);
     const char *params[4] = {name, role_name, hash, prefix};
     if (pgpool_query(r->gw->pool, Q_KEY_INSERT, 4, params, create_done, r) < 0)
         request_unavailable(r);

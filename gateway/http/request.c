@@ -1,4 +1,5 @@
-/* request — per-request context, replies, error mapping and the access log line. */
+/* request — a request's life: recycling, attached contexts, replies, error mapping and the
+ * access log line. */
 #include "gateway/http/request.h"
 #include "common/clock.h"
 #include "common/json_print.h"
@@ -17,27 +18,35 @@
 #include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 
-#define REQUEST_SPARES_MAX 64
-
-/* Under AddressSanitizer a spare context is poisoned, so a use after request_free is still
- * caught though the memory is kept. */
+/* Under AddressSanitizer a spare request is poisoned, so a use after request_free is still
+ * caught though the memory is kept; so is the context space not handed out yet. */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define SPARE_HIDE(r) ASAN_POISON_MEMORY_REGION((r), sizeof(*(r)))
-#define SPARE_SHOW(r) ASAN_UNPOISON_MEMORY_REGION((r), sizeof(*(r)))
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
-#define SPARE_HIDE(r) ((void)(r))
-#define SPARE_SHOW(r) ((void)(r))
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
+
+/* The header in front of every context: its type, the next (older) context, and whether its
+ * memory came from the heap rather than the request's space. */
+struct request_ctx {
+    const struct request_ctx_type *type;
+    struct request_ctx *next;
+    bool heap;
+    _Alignas(16) unsigned char data[];
+};
 
 static bool valid_client_id(const char *s)
 {
     return s && json_is_identifier(s, 64);
 }
 
-/* Writes "<prefix>-<n>" (the id of a request that brought none) without printf, which
- * cost as much as the rest of a /health request's own work. out has room for it: the
- * prefix is 8 characters and n is written in digits (below 2^53 requests). */
+/* Writes "<prefix>-<n>" (the id of a request that brought none) without printf: it runs for
+ * nearly every request, and printf's format parsing was a large share of the cheapest
+ * requests' work (docs/gateway.md). out has room for it: the prefix is 8 characters and n is
+ * written in digits (below 2^53 requests). */
 static void format_request_id(char *out, const char *prefix, unsigned long n)
 {
     size_t len = strlen(prefix);
@@ -48,31 +57,28 @@ static void format_request_id(char *out, const char *prefix, unsigned long n)
     memcpy(out + len, digits, k + 1);
 }
 
-/* A zeroed context, recycled when one is spare. The route match is left to router_match,
- * which sets every field it is read by. */
+/* A request with its HTTP fields zeroed, recycled when one is spare. The context space is
+ * zeroed as it is handed out, and the route match by router_match. */
 static struct request *request_alloc(struct gateway *gw)
 {
-    struct request *r = gw->spare_requests;
-    if (r) {
-        SPARE_SHOW(r);
-        gw->spare_requests = r->next;
-        gw->spare_count--;
-    } else if (!(r = malloc(sizeof(*r)))) {
+    struct request *r;
+    if (gw->spare_count > 0) {
+        r = gw->spare_requests[--gw->spare_count];
+        UNPOISON(r, offsetof(struct request, ctx_space));
+        UNPOISON(&r->match, sizeof(r->match));
+    } else if ((r = malloc(sizeof(*r)))) {
+        POISON(r->ctx_space, sizeof(r->ctx_space));
+    } else {
         return NULL;
     }
-    memset(r, 0, offsetof(struct request, match));
+    memset(r, 0, offsetof(struct request, ctx_space));
     return r;
 }
 
 void request_spares_free(struct gateway *gw)
 {
-    while (gw->spare_requests) {
-        struct request *r = gw->spare_requests;
-        SPARE_SHOW(r);
-        gw->spare_requests = r->next;
-        free(r);
-    }
-    gw->spare_count = 0;
+    while (gw->spare_count > 0)
+        free(gw->spare_requests[--gw->spare_count]);
 }
 
 struct request *request_new(struct gateway *gw, struct evhttp_request *req)
@@ -100,6 +106,49 @@ struct request *request_new(struct gateway *gw, struct evhttp_request *req)
     return r;
 }
 
+void *request_ctx_new(struct request *r, const struct request_ctx_type *type, size_t size)
+{
+    /* Rounded up so the next context in the space stays aligned. */
+    size_t need = (sizeof(struct request_ctx) + size + 15) & ~(size_t)15;
+    struct request_ctx *c;
+    if (need <= sizeof(r->ctx_space) - r->ctx_used) {
+        c = (struct request_ctx *)(void *)(r->ctx_space + r->ctx_used);
+        UNPOISON(c, need);
+        r->ctx_used += need;
+        memset(c, 0, need);
+    } else if ((c = calloc(1, need))) {
+        c->heap = true;
+    } else {
+        return NULL;
+    }
+    c->type = type;
+    c->next = r->ctx;
+    r->ctx = c;
+    return c->data;
+}
+
+void *request_ctx(const struct request *r, const struct request_ctx_type *type)
+{
+    for (struct request_ctx *c = r->ctx; c; c = c->next)
+        if (c->type == type)
+            return c->data;
+    return NULL;
+}
+
+/* Runs each context's free function, newest first, and gives back their memory. */
+static void free_contexts(struct request *r)
+{
+    while (r->ctx) {
+        struct request_ctx *c = r->ctx;
+        r->ctx = c->next;
+        if (c->type->free)
+            c->type->free(c->data);
+        if (c->heap)
+            free(c);
+    }
+    POISON(r->ctx_space, r->ctx_used);
+}
+
 void request_free(struct request *r)
 {
     if (!r)
@@ -108,12 +157,11 @@ void request_free(struct request *r)
     if (r->body)
         cJSON_Delete(r->body);
     evhttp_clear_headers(&r->query);
-    free(r->row);
-    if (gw->spare_count < REQUEST_SPARES_MAX) {
-        r->next = gw->spare_requests;
-        gw->spare_requests = r;
-        gw->spare_count++;
-        SPARE_HIDE(r);
+    free_contexts(r);
+    if (gw->spare_count < GATEWAY_SPARE_REQUESTS) {
+        POISON(r, offsetof(struct request, ctx_space));
+        POISON(&r->match, sizeof(r->match));
+        gw->spare_requests[gw->spare_count++] = r;
     } else {
         free(r);
     }

@@ -1,7 +1,8 @@
 /* request — one HTTP request from arrival to reply: its id, route match, role, parsed
- * body and query, and the single place replies are written and logged. A request is
- * freed by whichever reply function answers it, exactly once; after that the handler must
- * not touch it. Replying after the client went away is safe (libevent frees its side). */
+ * body and query, the contexts handlers attach to it, and the single place replies are
+ * written and logged. A request is freed by whichever reply function answers it, exactly
+ * once, and its contexts with it; after that the handler must not touch it. Replying after
+ * the client went away is safe (libevent frees its side). */
 #ifndef FLOWSTATE_REQUEST_H
 #define FLOWSTATE_REQUEST_H
 
@@ -10,7 +11,7 @@
 #include <event2/keyvalq_struct.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
-#include <time.h>
+#include <stddef.h>
 
 #include "common/apikey.h"
 #include "common/json.h"
@@ -18,6 +19,23 @@
 
 struct gateway;
 
+/* A handler's state attached to a request (nginx's per-module request context): each kind
+ * of context is one static descriptor in the module that owns it, which is also the key
+ * request_ctx finds it by. free (may be NULL) releases what the context points to; the
+ * context's own memory belongs to the request. */
+struct request_ctx_type {
+    const char *name;
+    void (*free)(void *ctx);
+};
+
+/* Bytes of context space inside every request: the contexts of ordinary routes (the job
+ * insert's batcher item, auth's pending lookup) fit, so they cost no allocation. */
+#define REQUEST_CTX_SPACE 256
+
+struct request_ctx; /* request.c: a context's header */
+
+/* HTTP state only: what arrived, who sent it and how to answer. Handler state lives in
+ * contexts (request_ctx_new). */
 struct request {
     struct evhttp_request *req;
     struct gateway *gw;
@@ -27,30 +45,31 @@ struct request {
     double started; /* clock_now() at arrival */
     cJSON *body;            /* the parsed JSON object, for routes with a body */
     struct evkeyvalq query; /* decoded query string */
-    int ok_status;          /* status a handler's success reply uses */
-    struct request *next;   /* for lists such as the job batcher's */
-    char *row;              /* handler scratch owned by the request (freed with it) */
-    long long job_id;       /* the job the request is about, when known (0: none; see
-                             * batcher_add) */
-    int items;              /* reports in a batch request (outcomes.c) */
-    int wait_s;             /* POST /agents/:name/task: seconds to wait for the job */
-    /* When set, a job insert (batcher) hands the created job to this instead of replying. */
-    void (*on_created)(struct request *r, const char *job, size_t len, bool created);
-    int retries;
-    bool solo;
-    bool plain; /* the row fits its batcher kind's plain statement (batcher.h) */
-    /* Last: it holds a 2 KB decode buffer that router_match fills, so a new request zeroes
-     * only the fields above (request_new). */
-    struct route_match match;
+    int ok_status;          /* status a success reply uses (request_reply_first_cell, jobwait) */
+    struct request_ctx *ctx; /* the attached contexts, newest first */
+    size_t ctx_used;         /* bytes of ctx_space taken */
+    /* Not zeroed when a recycled request is reused (request_new): ctx_space is handed out
+     * zeroed piece by piece, and router_match sets every field of match it is read by. */
+    _Alignas(16) unsigned char ctx_space[REQUEST_CTX_SPACE];
+    struct route_match match; /* holds a 2 KB decode buffer */
 };
 
 /* Creates the context for an incoming request (id assigned, query parsed). NULL on
  * allocation failure or an unparsable URI (the caller answers 400). Contexts are recycled:
- * a freed one is kept for the next request (up to REQUEST_SPARES_MAX), since one is larger
- * than malloc's per-thread cache takes and every request needs one. */
+ * a freed one is kept for the next request (up to GATEWAY_SPARE_REQUESTS), since one is
+ * larger than malloc's per-thread cache takes and every request needs one. */
 struct request *request_new(struct gateway *gw, struct evhttp_request *req);
 /* Frees the recycled contexts (gateway_close). */
 void request_spares_free(struct gateway *gw);
+
+/* Attaches a zeroed context of size bytes and type to r and returns it, or NULL when out of
+ * memory (nothing attached). It comes from r's own space when it fits, else from the heap;
+ * either way type->free runs on it exactly once, when r is freed, whichever reply answers
+ * r. A type is attached at most once per request. */
+void *request_ctx_new(struct request *r, const struct request_ctx_type *type, size_t size)
+    __attribute__((warn_unused_result));
+/* r's context of type, or NULL when none is attached. */
+void *request_ctx(const struct request *r, const struct request_ctx_type *type);
 
 /* The request body's bytes (contiguous; not NUL-terminated) and their number. */
 const char *request_body_text(struct request *r, size_t *len);
@@ -95,6 +114,8 @@ int request_path_id(struct request *r, const char *name, char *buf, size_t len);
  * [A-Za-z0-9_.-]. Returns 0, or -1 having answered 400 naming field. name may be NULL. */
 int request_check_agent_name(struct request *r, const char *name, const char *field);
 
+/* Frees r and its contexts without answering it: for requests dropped when the loop has
+ * stopped (the reply functions call it otherwise). Accepts NULL. */
 void request_free(struct request *r);
 
 #endif

@@ -1,14 +1,14 @@
 /* batcher — collects rows of one kind into one statement per flush.
  *
  * A flush is deferred to the end of the current loop iteration (event_active), so every
- * request parsed in the same iteration lands in the same statement. When a whole batch
- * fails with a data error or a transaction rollback (a deadlock, which validation cannot
+ * item added in the same iteration lands in the same statement. When a whole batch fails
+ * with a data error or a transaction rollback (a deadlock, which validation cannot
  * prevent), its rows are retried one by one so one bad row cannot fail its neighbours.
  *
- * Requests that name a job (r->job_id) are never put in one statement with another
- * request for the same job: the outcome statements match each row to its job, and two
- * reports for one job must be decided one after the other (the second one is fenced). A
- * request skipped for that reason keeps its place in the queue for the next statement. */
+ * Items with a key (a job id) are never put in one statement with another item of the same
+ * key: the outcome statements match each row to its job, and two reports for one job must
+ * be decided one after the other (the second one is fenced). An item skipped for that
+ * reason keeps its place in the queue for the next statement. */
 #include "gateway/jobs/batcher.h"
 
 #include <event2/buffer.h>
@@ -17,10 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "gateway/gateway.h"
 #include "gateway/jobs/idrank.h"
-#include "gateway/db/pgpool.h"
-#include "gateway/http/request.h"
 
 #define EXTRA_MAX 4
 
@@ -29,7 +26,7 @@ struct batch {
     bool plain; /* sent as the kind's plain statement */
     int n;
     bool *answered; /* per item, inside the same allocation */
-    struct request *items[];
+    struct batcher_item *items[];
 };
 
 /* The job ids already in the batch being taken: open addressing, an entry is live when its
@@ -40,12 +37,13 @@ struct seen_slot {
 };
 
 struct batcher {
-    struct gateway *gw;
+    batcher_submit_fn submit;
+    void *db;
     const struct batcher_kind *kind;
     int nextra;
     char *extra[EXTRA_MAX];
     int batch_max, inflight_max, inflight;
-    struct request *head, *tail;
+    struct batcher_item *head, *tail;
     int queued;
     struct event *flush_ev;
     struct evbuffer *buf;
@@ -56,7 +54,8 @@ struct batcher {
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
-struct batcher *batcher_new(struct gateway *gw, const struct batcher_kind *kind, int nextra,
+struct batcher *batcher_new(struct event_base *base, batcher_submit_fn submit, void *db,
+                            const struct batcher_kind *kind, int nextra,
                             const char *const *extra, int batch_max, int inflight_max)
 {
     if (nextra < 0 || nextra > EXTRA_MAX)
@@ -64,7 +63,8 @@ struct batcher *batcher_new(struct gateway *gw, const struct batcher_kind *kind,
     struct batcher *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
-    b->gw = gw;
+    b->submit = submit;
+    b->db = db;
     b->kind = kind;
     b->batch_max = batch_max;
     b->inflight_max = inflight_max;
@@ -77,7 +77,7 @@ struct batcher *batcher_new(struct gateway *gw, const struct batcher_kind *kind,
         cap *= 2;
     b->seen = calloc(cap, sizeof(*b->seen));
     b->seen_mask = cap - 1;
-    b->flush_ev = event_new(gw->base, -1, 0, flush_cb, b);
+    b->flush_ev = event_new(base, -1, 0, flush_cb, b);
     b->buf = evbuffer_new();
     if (!b->seen || !b->flush_ev || !b->buf)
         goto fail;
@@ -103,14 +103,14 @@ void batcher_free(struct batcher *b)
 
 bool batcher_idle(const struct batcher *b) { return !b || (b->queued == 0 && b->inflight == 0); }
 
-static void push(struct batcher *b, struct request *r)
+static void push(struct batcher *b, struct batcher_item *it)
 {
-    r->next = NULL;
+    it->next = NULL;
     if (b->tail)
-        b->tail->next = r;
+        b->tail->next = it;
     else
-        b->head = r;
-    b->tail = r;
+        b->head = it;
+    b->tail = it;
     b->queued++;
 }
 
@@ -120,9 +120,9 @@ static void schedule(struct batcher *b)
         event_active(b->flush_ev, EV_TIMEOUT, 0);
 }
 
-void batcher_add(struct batcher *b, struct request *r)
+void batcher_add(struct batcher *b, struct batcher_item *it)
 {
-    push(b, r);
+    push(b, it);
     schedule(b);
 }
 
@@ -145,13 +145,13 @@ static bool seen_add(struct batcher *b, long long id)
 static void batch_done(PGresult *res, void *arg);
 
 /* Takes the next batch off the queue: one solo row, or up to batch_max ordinary ones with
- * distinct job ids. Requests skipped as duplicates stay queued in order; the scan gives up
- * after batch_max of them so a queue full of reports for one job stays cheap. */
+ * distinct keys. Items skipped as duplicates stay queued in order; the scan gives up after
+ * batch_max of them so a queue full of reports for one job stays cheap. */
 static struct batch *take_batch(struct batcher *b)
 {
     int want = b->head->solo ? 1 : b->queued < b->batch_max ? b->queued : b->batch_max;
     struct batch *batch =
-        calloc(1, sizeof(*batch) + (size_t)want * (sizeof(struct request *) + sizeof(bool)));
+        calloc(1, sizeof(*batch) + (size_t)want * (sizeof(struct batcher_item *) + sizeof(bool)));
     if (!batch)
         return NULL;
     batch->b = b;
@@ -160,23 +160,23 @@ static struct batch *take_batch(struct batcher *b)
         memset(b->seen, 0, (b->seen_mask + 1) * sizeof(*b->seen));
         b->seen_gen = 1;
     }
-    struct request **link = &b->head, *prev = NULL;
+    struct batcher_item **link = &b->head, *prev = NULL;
     int skipped = 0;
     while (*link && batch->n < want && skipped < b->batch_max) {
-        struct request *r = *link;
-        if (batch->n > 0 && r->solo)
+        struct batcher_item *it = *link;
+        if (batch->n > 0 && it->solo)
             break;
-        if (r->job_id != 0 && !seen_add(b, r->job_id)) {
-            prev = r;
-            link = &r->next;
+        if (it->key != 0 && !seen_add(b, it->key)) {
+            prev = it;
+            link = &it->next;
             skipped++;
             continue;
         }
-        *link = r->next;
-        if (b->tail == r)
+        *link = it->next;
+        if (b->tail == it)
             b->tail = prev;
         b->queued--;
-        batch->items[batch->n++] = r;
+        batch->items[batch->n++] = it;
     }
     return batch;
 }
@@ -207,12 +207,12 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     while (b->queued > 0 && b->inflight < b->inflight_max) {
         struct batch *batch = take_batch(b);
         if (!batch) {
-            struct request *r = b->head;
-            b->head = r->next;
+            struct batcher_item *it = b->head;
+            b->head = it->next;
             if (!b->head)
                 b->tail = NULL;
             b->queued--;
-            request_error(r, 500, "internal", NULL, "out of memory");
+            b->kind->failed(it, BATCHER_NOMEM, NULL);
             continue;
         }
         evbuffer_drain(b->buf, evbuffer_get_length(b->buf));
@@ -221,7 +221,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         for (int i = 0; i < batch->n; i++) {
             char head[24];
             evbuffer_add(b->buf, head, item_head(head, i));
-            evbuffer_add(b->buf, batch->items[i]->row, strlen(batch->items[i]->row));
+            evbuffer_add(b->buf, batch->items[i]->row, batch->items[i]->len);
             batch->plain &= batch->items[i]->plain;
         }
         evbuffer_add(b->buf, "]", 2); /* the NUL too */
@@ -229,10 +229,9 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         for (int i = 0; i < b->nextra; i++)
             params[1 + i] = b->extra[i];
         int stmt = batch->plain ? b->kind->plain_stmt : b->kind->stmt;
-        if (!params[0] ||
-            pgpool_query(b->gw->pool, stmt, 1 + b->nextra, params, batch_done, batch) < 0) {
+        if (!params[0] || b->submit(b->db, stmt, 1 + b->nextra, params, batch_done, batch) < 0) {
             for (int i = 0; i < batch->n; i++)
-                request_unavailable(batch->items[i]);
+                b->kind->failed(batch->items[i], BATCHER_UNAVAILABLE, NULL);
             free(batch);
             continue;
         }
@@ -250,12 +249,12 @@ static void batch_done(PGresult *res, void *arg)
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         bool retry_alone = state && (state[0] == '2' || state[0] == '4');
         for (int i = 0; i < batch->n; i++) {
-            struct request *r = batch->items[i];
+            struct batcher_item *it = batch->items[i];
             if (retry_alone && batch->n > 1) {
-                r->solo = true; /* find the one bad row by itself */
-                push(b, r);
+                it->solo = true; /* find the one bad row by itself */
+                push(b, it);
             } else {
-                request_db_error(r, res);
+                b->kind->failed(it, BATCHER_FAILED, res);
             }
         }
     } else {
@@ -266,25 +265,21 @@ static void batch_done(PGresult *res, void *arg)
                              idrank_items(res, batch->n, item_of) < 0)) {
             log_error("msg=\"plain statement's rows do not match its items\" kind=%s rows=%d items=%d",
                       b->kind->name, rows, batch->n);
-            rows = 0; /* every item is answered 500 below */
+            rows = 0; /* every item fails below */
         }
         for (int row = 0; row < rows; row++) {
             int i = item_of ? item_of[row] : atoi(PQgetvalue(res, row, 0));
             if (i < 0 || i >= batch->n || answered[i])
                 continue;
-            struct request *r = batch->items[i];
+            struct batcher_item *it = batch->items[i];
             answered[i] = true;
-            if (!(batch->plain ? b->kind->plain_answer : b->kind->answer)(r, res, row))
-                push(b, r);
+            if (!(batch->plain ? b->kind->plain_answer : b->kind->answer)(it, res, row))
+                push(b, it);
         }
         free(item_of);
-        for (int i = 0; i < batch->n; i++) {
-            if (!answered[i]) {
-                log_error("msg=\"batched statement returned no row\" kind=%s req_id=%s",
-                          b->kind->name, batch->items[i]->id);
-                request_error(batch->items[i], 500, "internal", NULL, "internal error");
-            }
-        }
+        for (int i = 0; i < batch->n; i++)
+            if (!answered[i])
+                b->kind->failed(batch->items[i], BATCHER_NO_ROW, res);
     }
     free(batch);
     schedule(b);

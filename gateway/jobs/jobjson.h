@@ -1,7 +1,7 @@
 /* jobjson — a job's JSON document printed in C from its job_queue columns, byte for byte
  * the text fs_job_json (sql/013_inlined_row_json.sql) gives, for the plain group-commit
- * insert: PostgreSQL's row_to_json cost it about 16k instructions a job (a sixth of the
- * statement), printing the same text here a few hundred.
+ * insert: row_to_json was a large share of that statement's work in PostgreSQL, and printing
+ * the same text here costs a small fraction of it (docs/gateway.md has the figures).
  *
  * The statement returns JOBJSON_COLUMNS; timestamps come back already in their JSON form
  * (to_json, so PostgreSQL keeps deciding how a timestamp is written), jsonb as its text,

@@ -1,6 +1,7 @@
 /* jobs — creating (through the group-commit batcher), reading (with an optional long-poll
  * wait), listing, cancelling, retrying and changing the status of jobs in job_queue. The
  * outcomes workers report (complete, fail) are in outcomes.c. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/isotime.h"
 #include "common/json_print.h"
 #include "gateway/jobs/batcher.h"
+#include "gateway/jobs/batchreq.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/jobs/jobjson.h"
@@ -23,6 +25,7 @@
 #define TIMEOUT_SECONDS_MAX 86400
 /* A row skipped by ON CONFLICT whose winner was not visible yet gets this many more tries. */
 #define INSERT_RETRIES 3
+#define JOB_STATUS_MAX 32
 
 static const char *const job_statuses[] = {"pending", "running", "completed", "failed", "cancelled"};
 
@@ -55,9 +58,10 @@ const char *jobs_body_key(const cJSON *body)
     return cJSON_IsString(key) ? key->valuestring : NULL;
 }
 
-/* Validates a create-job body and renders the batcher's row (see batcher_add). Returns the
- * row text (caller frees) or NULL with err filled (or err->field empty on out-of-memory). */
-char *jobs_row_from_body(const cJSON *body, struct field_error *err)
+/* Validates a create-job body and renders the batcher's row (see batcher_item). Returns the
+ * row text (caller frees; *len its length) or NULL with err filled (or err->field empty on
+ * out-of-memory). */
+char *jobs_row_from_body(const cJSON *body, size_t *len, struct field_error *err)
 {
     const char *agent = NULL, *run_at = NULL, *key = NULL;
     cJSON *payload = NULL;
@@ -83,8 +87,9 @@ char *jobs_row_from_body(const cJSON *body, struct field_error *err)
         return NULL;
     }
     /* The row as the group-commit statement reads it, without its opening brace (the batcher
-     * writes its own). Printed directly: a cJSON tree built only to be printed cost about 5%
-     * of the gateway's work per POST. agent is an identifier, so it needs no escaping. */
+     * writes its own). Printed directly rather than through a cJSON tree built only to be
+     * printed, since this runs for every job created. agent is an identifier, so it needs
+     * no escaping. */
     struct strbuf row = {0};
     int failed = add_text(&row, "\"agent\":\"") | add_text(&row, agent) |
                  add_text(&row, "\",\"payload\":") | json_print_append(&row, payload) |
@@ -99,44 +104,68 @@ char *jobs_row_from_body(const cJSON *body, struct field_error *err)
         free(row.p);
         goto oom;
     }
+    *len = row.len;
     return row.p;
 oom:
     err->field[0] = '\0';
     return NULL;
 }
 
-static void deliver_job(struct request *r, const char *job, size_t len, bool created)
+/* A job insert in the batcher: the request's place in it, the tries left after losing an
+ * idempotency-key race, and who gets the job. */
+struct job_insert {
+    struct batchreq q;
+    int retries;
+    jobs_created_cb created;
+};
+
+static void job_insert_free(void *ctx)
 {
-    if (r->on_created)
-        r->on_created(r, job, len, created);
+    struct job_insert *ji = ctx;
+    batchreq_release(&ji->q);
+}
+
+static const struct request_ctx_type job_insert_ctx = {"job insert", job_insert_free};
+
+static struct job_insert *job_insert_of(struct batcher_item *it)
+{
+    return (struct job_insert *)(void *)((char *)batchreq_of(it) - offsetof(struct job_insert, q));
+}
+
+static void deliver_job(struct job_insert *ji, const char *job, size_t len, bool created)
+{
+    if (ji->created)
+        ji->created(ji->q.r, job, len, created);
     else
-        request_reply(r, created ? 201 : 200, job, len);
+        request_reply(ji->q.r, created ? 201 : 200, job, len);
 }
 
 /* Insert rows come back as (i, job or NULL, created). */
-static bool insert_answer(struct request *r, const PGresult *res, int row)
+static bool insert_answer(struct batcher_item *it, const PGresult *res, int row)
 {
+    struct job_insert *ji = job_insert_of(it);
     if (PQgetisnull(res, row, 1)) {
         /* Lost an idempotency-key race with a statement still in flight. */
-        if (r->retries++ < INSERT_RETRIES)
+        if (ji->retries++ < INSERT_RETRIES)
             return false;
-        request_error(r, 409, "conflict", "idempotencyKey",
+        request_error(ji->q.r, 409, "conflict", "idempotencyKey",
                       "a job with this idempotencyKey is being created concurrently");
         return true;
     }
-    deliver_job(r, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1),
+    deliver_job(ji, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1),
                 PQgetvalue(res, row, 2)[0] == 't');
     return true;
 }
 
 /* The plain insert's rows are the new job's columns (jobjson.h). */
-static bool plain_insert_answer(struct request *r, const PGresult *res, int row)
+static bool plain_insert_answer(struct batcher_item *it, const PGresult *res, int row)
 {
+    struct job_insert *ji = job_insert_of(it);
     struct strbuf job = {0};
     if (jobjson_print(&job, res, row, 0) < 0)
-        request_error(r, 500, "internal", NULL, "out of memory");
+        request_error(ji->q.r, 500, "internal", NULL, "out of memory");
     else
-        deliver_job(r, job.p, job.len, true);
+        deliver_job(ji, job.p, job.len, true);
     free(job.p);
     return true;
 }
@@ -145,21 +174,34 @@ const struct batcher_kind jobs_insert_kind = {.name = "insert",
                                               .stmt = Q_JOBS_INSERT,
                                               .answer = insert_answer,
                                               .plain_stmt = Q_JOBS_INSERT_PLAIN,
-                                              .plain_answer = plain_insert_answer};
+                                              .plain_answer = plain_insert_answer,
+                                              .failed = batchreq_failed};
+
+void jobs_insert(struct request *r, char *row, size_t len, bool plain, jobs_created_cb created)
+{
+    struct job_insert *ji = request_ctx_new(r, &job_insert_ctx, sizeof(*ji));
+    if (!ji) {
+        free(row);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    ji->created = created;
+    batchreq_add(r->gw->inserts, &ji->q, r, row, len, 0, plain);
+}
 
 void jobs_create(struct request *r)
 {
     struct field_error err;
-    r->row = jobs_row_from_body(r->body, &err);
-    if (!r->row) {
+    size_t len;
+    char *row = jobs_row_from_body(r->body, &len, &err);
+    if (!row) {
         if (err.field[0])
             request_field_error(r, &err);
         else
             request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    r->plain = !jobs_body_key(r->body);
-    batcher_add(r->gw->inserts, r);
+    jobs_insert(r, row, len, !jobs_body_key(r->body), NULL);
 }
 
 void jobs_get(struct request *r)
@@ -221,6 +263,14 @@ void jobs_for_agent(struct request *r)
     pending_for(r, agent);
 }
 
+/* PUT /api/jobs/:jobId/status: the status asked for, which the answer compares with the
+ * status the job had. */
+struct status_change {
+    char wanted[JOB_STATUS_MAX + 1];
+};
+
+static const struct request_ctx_type status_change_ctx = {"status change", NULL};
+
 static void set_status_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
@@ -233,7 +283,7 @@ static void set_status_done(PGresult *res, void *arg)
         return;
     }
     const char *before = PQgetvalue(res, 0, 0);
-    const char *wanted = r->row;
+    const char *wanted = ((struct status_change *)request_ctx(r, &status_change_ctx))->wanted;
     if (strcmp(before, wanted) != 0 && is_terminal(before)) {
         request_error(r, 409, "conflict", "status", "the job is %s; it cannot become %s", before,
                       wanted);
@@ -249,7 +299,7 @@ void jobs_set_status(struct request *r)
         return;
     struct field_error err;
     const char *status = NULL, *error = NULL;
-    if (json_get_string(r->body, "status", true, 1, 32, &status, &err) < 0 ||
+    if (json_get_string(r->body, "status", true, 1, JOB_STATUS_MAX, &status, &err) < 0 ||
         json_get_string(r->body, "error", false, 0, 10000, &error, &err) < 0) {
         request_field_error(r, &err);
         return;
@@ -259,22 +309,30 @@ void jobs_set_status(struct request *r)
                       "status must be one of pending, running, completed, failed, cancelled");
         return;
     }
+    struct status_change *change = request_ctx_new(r, &status_change_ctx, sizeof(*change));
     char *result_text = NULL;
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(r->body, "result");
-    if (result && !(result_text = json_print(result))) {
+    if (!change || (result && !(result_text = json_print(result)))) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    r->row = strdup(status); /* the callback compares against it */
-    if (!r->row) {
-        free(result_text);
-        request_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
+    snprintf(change->wanted, sizeof(change->wanted), "%s", status);
     const char *params[4] = {id, status, result_text, error};
     if (pgpool_query(r->gw->pool, Q_JOB_SET_STATUS, 4, params, set_status_done, r) < 0)
         request_unavailable(r);
     free(result_text);
+}
+
+/* POST /api/jobs/:id/cancel and /retry: the job, for the answer's messages. */
+struct transition {
+    long long job_id;
+};
+
+static const struct request_ctx_type transition_ctx = {"job transition", NULL};
+
+static long long transition_job(const struct request *r)
+{
+    return ((struct transition *)request_ctx(r, &transition_ctx))->job_id;
 }
 
 /* Cancel and retry return (status before, job after). Returns the status before, or NULL
@@ -286,7 +344,7 @@ static const char *transition_before(struct request *r, const PGresult *res)
         return NULL;
     }
     if (PQntuples(res) == 0) {
-        request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
+        request_error(r, 404, "not_found", NULL, "no job %lld", transition_job(r));
         return NULL;
     }
     return PQgetvalue(res, 0, 0);
@@ -300,7 +358,7 @@ static void cancel_done(PGresult *res, void *arg)
         return;
     if (is_terminal(before)) {
         request_error(r, 409, "conflict", NULL, "job %lld is already %s; it cannot be cancelled",
-                      r->job_id, before);
+                      transition_job(r), before);
         return;
     }
     /* A running job only has its cancel requested: 202, the worker stops it later. */
@@ -314,7 +372,12 @@ static void transition(struct request *r, int stmt, pgpool_cb done)
     char id[24];
     if (request_path_id(r, "id", id, sizeof(id)) < 0)
         return;
-    r->job_id = strtoll(id, NULL, 10);
+    struct transition *t = request_ctx_new(r, &transition_ctx, sizeof(*t));
+    if (!t) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    t->job_id = strtoll(id, NULL, 10);
     const char *params[1] = {id};
     if (pgpool_query(r->gw->pool, stmt, 1, params, done, r) < 0)
         request_unavailable(r);
@@ -331,7 +394,7 @@ static void retry_done(PGresult *res, void *arg)
     if (strcmp(before, "failed") != 0 && strcmp(before, "cancelled") != 0) {
         request_error(r, 409, "conflict", NULL,
                       "job %lld is %s; only failed or cancelled jobs can be retried",
-                      r->job_id, before);
+                      transition_job(r), before);
         return;
     }
     request_reply(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));

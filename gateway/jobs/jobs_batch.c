@@ -23,6 +23,13 @@
 
 #define JOBS_BATCH_MAX 10000
 
+/* The request's items, which the answer must match row for row. */
+struct jobs_batch {
+    int items;
+};
+
+static const struct request_ctx_type jobs_batch_ctx = {"jobs batch", NULL};
+
 static void batch_inserted(PGresult *res, void *arg)
 {
     struct request *r = arg;
@@ -30,13 +37,14 @@ static void batch_inserted(PGresult *res, void *arg)
         request_db_error(r, res);
         return;
     }
+    int items = ((struct jobs_batch *)request_ctx(r, &jobs_batch_ctx))->items;
     int rows = PQntuples(res), created = 0, existing = 0, racing = 0;
     struct evbuffer *out = evbuffer_new();
-    if (!out || rows != r->items) {
+    if (!out || rows != items) {
         if (out)
             evbuffer_free(out);
         log_error("msg=\"batch insert returned unexpected rows\" req_id=%s rows=%d items=%d", r->id,
-                  rows, r->items);
+                  rows, items);
         request_error(r, 500, "internal", NULL, "the batch insert answered unexpectedly");
         return;
     }
@@ -74,10 +82,11 @@ static int render_job(struct evbuffer *out, const cJSON *item, const char *prefi
                       struct item_key *key, struct field_error *err, void *arg)
 {
     (void)arg;
-    char *row = jobs_row_from_body(item, err);
+    size_t len;
+    char *row = jobs_row_from_body(item, &len, err);
     if (!row)
         return field_error_prefix(err, prefix);
-    int rc = evbuffer_add(out, row, strlen(row));
+    int rc = evbuffer_add(out, row, len);
     free(row);
     if (rc < 0) {
         err->field[0] = '\0';
@@ -93,7 +102,12 @@ void jobs_create_batch(struct request *r)
 {
     static const struct batch_body spec = {JOBS_BATCH_MAX, "jobs", "idempotencyKey",
                                            "each key once per request", render_job, NULL};
-    struct evbuffer *rows = batch_body_render(r, &spec, &r->items);
+    struct jobs_batch *batch = request_ctx_new(r, &jobs_batch_ctx, sizeof(*batch));
+    if (!batch) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    struct evbuffer *rows = batch_body_render(r, &spec, &batch->items);
     if (!rows)
         return;
     const char *params[1] = {(const char *)evbuffer_pullup(rows, -1)};

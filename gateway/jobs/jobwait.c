@@ -30,7 +30,6 @@
 
 #include "common/log.h"
 #include "gateway/db/channels.h"
-#include "gateway/gateway.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/http/request.h"
@@ -60,7 +59,9 @@ struct read_batch {
 };
 
 struct jobwait {
-    struct gateway *gw;
+    struct event_base *base;
+    struct pgpool *pool;
+    struct channels *channels;
     struct waiter *buckets[BUCKETS];
     int count;
     struct waiter *qhead, *qtail;
@@ -71,13 +72,16 @@ struct jobwait {
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
-struct jobwait *jobwait_new(struct gateway *gw)
+struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool,
+                            struct channels *channels)
 {
     struct jobwait *jw = calloc(1, sizeof(*jw));
     if (!jw)
         return NULL;
-    jw->gw = gw;
-    jw->flush_ev = event_new(gw->base, -1, 0, flush_cb, jw);
+    jw->base = base;
+    jw->pool = pool;
+    jw->channels = channels;
+    jw->flush_ev = event_new(base, -1, 0, flush_cb, jw);
     if (!jw->flush_ev) {
         free(jw);
         return NULL;
@@ -145,7 +149,7 @@ static struct request *waiter_release(struct waiter *w)
         w->hnext->hprev = w->hprev;
     *w->hprev = w->hnext;
     if (--jw->count == 0)
-        channels_want(jw->gw->channels, CHANNEL_JOBS, false);
+        channels_want(jw->channels, CHANNEL_JOBS, false);
     event_free(w->timer);
     free(w);
     return r;
@@ -161,7 +165,7 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 void jobwait_add(struct jobwait *jw, struct request *r, long long id, int seconds)
 {
     struct waiter *w = calloc(1, sizeof(*w));
-    if (!w || !(w->timer = evtimer_new(jw->gw->base, timeout_cb, w))) {
+    if (!w || !(w->timer = evtimer_new(jw->base, timeout_cb, w))) {
         free(w);
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
@@ -180,7 +184,7 @@ void jobwait_add(struct jobwait *jw, struct request *r, long long id, int second
         (*head)->hprev = &w->hnext;
     *head = w;
     if (jw->count++ == 0)
-        channels_want(jw->gw->channels, CHANNEL_JOBS, true);
+        channels_want(jw->channels, CHANNEL_JOBS, true);
     queue_read(w);
 }
 
@@ -231,7 +235,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         ids[o++] = '}';
         ids[o] = '\0';
         const char *params[1] = {ids};
-        int rc = pgpool_query(jw->gw->pool, Q_JOBS_GET_MANY, 1, params, read_done, b);
+        int rc = pgpool_query(jw->pool, Q_JOBS_GET_MANY, 1, params, read_done, b);
         free(ids);
         if (rc < 0) {
             read_failed(b, NULL);

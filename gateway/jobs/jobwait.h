@@ -5,21 +5,25 @@
 #ifndef FLOWSTATE_JOBWAIT_H
 #define FLOWSTATE_JOBWAIT_H
 
+#include <event2/event.h>
 #include <stdbool.h>
 
-struct gateway;
 struct request;
 struct jobwait;
+struct pgpool;
+struct channels;
 
-/* NULL on allocation failure. */
-struct jobwait *jobwait_new(struct gateway *gw);
+/* Waiters timed on base, reading jobs through pool and subscribing to fs_jobs on channels
+ * while any wait. NULL on allocation failure. */
+struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool,
+                            struct channels *channels);
 /* Frees every waiter without answering (their requests are freed): only after the loop
  * has stopped and the pools are freed. Accepts NULL. */
 void jobwait_free(struct jobwait *jw);
 
-/* Takes r over: answers 200 with job id once it is finished or after seconds (its current
- * state then), 404 when there is no such job, 503 when the database cannot be read. While
- * the gateway drains, answers at once. */
+/* Takes r over: answers 200 with job id once it is finished, or after seconds with its
+ * current state (status r->ok_status), 404 when there is no such job, 503 when the database
+ * cannot be read. While the gateway drains, answers at once. */
 void jobwait_add(struct jobwait *jw, struct request *r, long long id, int seconds);
 
 /* The fs_jobs channel's hooks (channels.h; arg is the jobwait). A notification wakes the

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "gateway/jobs/batchbody.h"
 #include "gateway/jobs/batcher.h"
+#include "gateway/jobs/batchreq.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
@@ -100,8 +101,14 @@ static void conflict_message(const PGresult *res, int row, char *buf, size_t len
 
 /* ---- one report per request, group-committed ------------------------------------------ */
 
-static bool single_answer(struct request *r, const PGresult *res, int row)
+/* A single report in its batcher (the item's key is the job id). */
+static void report_free(void *ctx) { batchreq_release(ctx); }
+
+static const struct request_ctx_type report_ctx = {"outcome report", report_free};
+
+static bool single_answer(struct batcher_item *it, const PGresult *res, int row)
 {
+    struct request *r = batchreq_of(it)->r;
     const char *outcome = PQgetvalue(res, row, COL_OUTCOME);
     if (strcmp(outcome, "ok") == 0) {
         if (PQgetisnull(res, row, COL_JOB)) { /* the statement runs with with_job = true */
@@ -116,15 +123,16 @@ static bool single_answer(struct request *r, const PGresult *res, int row)
         conflict_message(res, row, msg, sizeof(msg));
         request_error(r, 409, "conflict", NULL, "%s", msg);
     } else {
-        request_error(r, 404, "not_found", NULL, "no job %lld", r->job_id);
+        request_error(r, 404, "not_found", NULL, "no job %lld", it->key);
     }
     return true;
 }
 
 const struct batcher_kind outcomes_complete_kind = {
-    .name = "complete", .stmt = Q_JOBS_COMPLETE, .answer = single_answer};
+    .name = "complete", .stmt = Q_JOBS_COMPLETE, .answer = single_answer,
+    .failed = batchreq_failed};
 const struct batcher_kind outcomes_fail_kind = {
-    .name = "fail", .stmt = Q_JOBS_FAIL, .answer = single_answer};
+    .name = "fail", .stmt = Q_JOBS_FAIL, .answer = single_answer, .failed = batchreq_failed};
 
 static void report_single(struct request *r, bool fail)
 {
@@ -144,17 +152,17 @@ static void report_single(struct request *r, bool fail)
         return;
     }
     size_t len = evbuffer_get_length(out);
-    r->row = malloc(len + 1);
-    if (!r->row) {
+    struct batchreq *q = request_ctx_new(r, &report_ctx, sizeof(*q));
+    char *row = q ? malloc(len + 1) : NULL;
+    if (!row) {
         evbuffer_free(out);
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    evbuffer_remove(out, r->row, len);
-    r->row[len] = '\0';
+    evbuffer_remove(out, row, len);
+    row[len] = '\0';
     evbuffer_free(out);
-    r->job_id = job_id;
-    batcher_add(fail ? r->gw->fails : r->gw->completes, r);
+    batchreq_add(fail ? r->gw->fails : r->gw->completes, q, r, row, len, job_id, false);
 }
 
 void jobs_complete(struct request *r) { report_single(r, false); }
@@ -197,20 +205,37 @@ static int add_answer(struct strbuf *out, const PGresult *res, int row)
     return strbuf_add(out, error, (size_t)len);
 }
 
+/* A batch of reports in flight: their ids ("{7,9}", in request order) and their number,
+ * which the answer walks. */
+struct report_batch {
+    char *ids;
+    int items;
+};
+
+static void report_batch_free(void *ctx)
+{
+    struct report_batch *rb = ctx;
+    free(rb->ids);
+}
+
+static const struct request_ctx_type report_batch_ctx = {"outcome report batch",
+                                                          report_batch_free};
+
 /* Answers a batch: {"results":[…]}, one answer per report in request order. The statement
  * returned rows in item order: for every report of a fail batch, and for a completion batch
- * only the reports it did not apply. r->row holds the reports' ids ("{7,9}"). */
+ * only the reports it did not apply. */
 static void batch_done(PGresult *res, struct request *r, bool fail)
 {
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         request_db_error(r, res);
         return;
     }
+    const struct report_batch *rb = request_ctx(r, &report_batch_ctx);
     int rows = PQntuples(res), row = 0, k = 0;
-    const char *id = r->row + 1; /* past the opening brace */
+    const char *id = rb->ids + 1; /* past the opening brace */
     struct strbuf out = {0};
     int rc = strbuf_add(&out, "{\"results\":[", 12);
-    for (; rc == 0 && k < r->items; k++) {
+    for (; rc == 0 && k < rb->items; k++) {
         size_t id_len = strcspn(id, ",}");
         bool has_row = row < rows && atoi(PQgetvalue(res, row, COL_I)) == k;
         if (!has_row && fail)
@@ -222,9 +247,9 @@ static void batch_done(PGresult *res, struct request *r, bool fail)
                          : add_applied(&out, id, id_len, "completed", 9);
         id += id_len + 1;
     }
-    if (rc == 0 && (k != r->items || row != rows)) {
+    if (rc == 0 && (k != rb->items || row != rows)) {
         log_error("msg=\"outcome statement returned unexpected rows\" req_id=%s rows=%d reports=%d",
-                  r->id, rows, r->items);
+                  r->id, rows, rb->items);
         free(out.p);
         request_error(r, 500, "internal", NULL, "internal error (request id %s)", r->id);
         return;
@@ -269,14 +294,15 @@ static int render_batch_report(struct evbuffer *out, const cJSON *item, const ch
 
 /* The general path: parses the body, checks each report (field-named 400s) and submits the
  * item-document form of the statement. */
-static void report_batch_general(struct request *r, bool fail, const char *const *backoff)
+static void report_batch_general(struct request *r, struct report_batch *rb, bool fail,
+                                 const char *const *backoff)
 {
     if (!request_parse_body(r))
         return;
     struct general_batch batch = {fail, {0}};
     const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
                                     render_batch_report, &batch};
-    struct evbuffer *items = batch_body_render(r, &spec, &r->items);
+    struct evbuffer *items = batch_body_render(r, &spec, &rb->items);
     if (!items) {
         free(batch.ids.p);
         return;
@@ -287,7 +313,7 @@ static void report_batch_general(struct request *r, bool fail, const char *const
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    r->row = batch.ids.p;
+    rb->ids = batch.ids.p;
     const char *params[4] = {(const char *)evbuffer_pullup(items, -1), "false", backoff[0],
                              backoff[1]};
     int rc = fail ? pgpool_query(r->gw->pool, Q_JOBS_FAIL, 4, params, fail_batch_done, r)
@@ -307,10 +333,15 @@ static void report_batch(struct request *r, bool fail)
     snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
     snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
     const char *backoff[2] = {base_ms, cap_ms};
+    struct report_batch *rb = request_ctx_new(r, &report_batch_ctx, sizeof(*rb));
+    if (!rb) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
     size_t len;
     const char *text = request_body_text(r, &len);
     struct report_columns cols = {0};
-    switch (report_scan(text, len, fail, &limits, &cols, &r->items)) {
+    switch (report_scan(text, len, fail, &limits, &cols, &rb->items)) {
     case REPORT_SCAN_OK:
         break;
     case REPORT_SCAN_NOMEM:
@@ -319,12 +350,12 @@ static void report_batch(struct request *r, bool fail)
         return;
     case REPORT_SCAN_GENERAL:
         report_columns_free(&cols);
-        report_batch_general(r, fail, backoff);
+        report_batch_general(r, rb, fail, backoff);
         return;
     }
-    r->row = cols.ids.p; /* the answer walks the ids; freed with r */
+    rb->ids = cols.ids.p; /* the answer walks the ids */
     cols.ids.p = NULL;
-    const char *params[7] = {r->row, cols.attempts.p, cols.results.p, cols.errors.p,
+    const char *params[7] = {rb->ids, cols.attempts.p, cols.results.p, cols.errors.p,
                              cols.retryable.p, base_ms, cap_ms};
     int rc = fail ? pgpool_query(r->gw->pool, Q_JOBS_FAIL_COLUMNS, 7, params, fail_batch_done, r)
                   : pgpool_query(r->gw->pool, Q_JOBS_COMPLETE_COLUMNS, 3, params,

@@ -17,7 +17,6 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "gateway/gateway.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 
@@ -26,7 +25,7 @@
 #define DUE_MARGIN_MS 1000L
 
 struct sweeper {
-    struct gateway *gw;
+    struct pgpool *pool;
     struct event *timer;
     long interval_ms, retention_s;
     bool busy, stopped, prune_backlog;
@@ -86,7 +85,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     snprintf(prune_max, sizeof(prune_max), "%d", PRUNE_MAX);
     snprintf(due, sizeof(due), "%lld", window);
     const char *params[4] = {retention, prune ? "true" : "false", prune_max, due};
-    if (pgpool_query(s->gw->pool, Q_SWEEP, 4, params, sweep_done, s) < 0) {
+    if (pgpool_query(s->pool, Q_SWEEP, 4, params, sweep_done, s) < 0) {
         log_debug("msg=\"sweep skipped: database unavailable or busy\"");
         return;
     }
@@ -96,17 +95,18 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         s->last_prune_ms = now;
 }
 
-struct sweeper *sweeper_new(struct gateway *gw, long interval_ms, long retention_s)
+struct sweeper *sweeper_new(struct event_base *base, struct pgpool *pool, long interval_ms,
+                            long retention_s)
 {
     struct sweeper *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->gw = gw;
+    s->pool = pool;
     s->interval_ms = interval_ms;
     s->retention_s = retention_s;
     if (interval_ms <= 0)
         return s;
-    s->timer = event_new(gw->base, -1, EV_PERSIST, tick_cb, s);
+    s->timer = event_new(base, -1, EV_PERSIST, tick_cb, s);
     struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
     if (!s->timer || event_add(s->timer, &tv) < 0) {
         sweeper_free(s);

@@ -6,11 +6,15 @@
 #ifndef FLOWSTATE_SWEEPER_H
 #define FLOWSTATE_SWEEPER_H
 
-struct gateway;
+#include <event2/event.h>
+
+struct pgpool;
 struct sweeper;
 
-/* interval_ms 0: never sweeps. retention_s 0: never prunes. NULL on allocation failure. */
-struct sweeper *sweeper_new(struct gateway *gw, long interval_ms, long retention_s);
+/* A sweeper timed on base, sweeping through pool. interval_ms 0: never sweeps. retention_s
+ * 0: never prunes. NULL on allocation failure. */
+struct sweeper *sweeper_new(struct event_base *base, struct pgpool *pool, long interval_ms,
+                            long retention_s);
 /* No sweep starts after this (one in flight still finishes). */
 void sweeper_stop(struct sweeper *s);
 /* Only after the loop stopped and the pool was freed (a sweep in flight is then dropped

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "gateway/jobs/batcher.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/jobs/jobwait.h"
@@ -54,11 +53,19 @@ static int query_bool(struct request *r, const char *name, bool *out)
     return 0;
 }
 
+/* POST /agents/:agent_name/task: how long to wait for the job once it exists (0: async). */
+struct task {
+    int wait_s;
+};
+
+static const struct request_ctx_type task_ctx = {"agent task", NULL};
+
 /* The job exists: answer at once (async) or wait for it (200 finished, 202 still going). */
 static void task_created(struct request *r, const char *job, size_t len, bool created)
 {
     (void)created;
-    if (r->wait_s <= 0) {
+    int wait_s = ((struct task *)request_ctx(r, &task_ctx))->wait_s;
+    if (wait_s <= 0) {
         request_reply(r, 202, job, len);
         return;
     }
@@ -70,7 +77,7 @@ static void task_created(struct request *r, const char *job, size_t len, bool cr
         request_error(r, 500, "internal", NULL, "internal error");
         return;
     }
-    jobwait_add(r->gw->waits, r, job_id, r->wait_s);
+    jobwait_add(r->gw->waits, r, job_id, wait_s);
 }
 
 /* POST /agents/:agent_name/task {agent_name?, task_description?, context: {taskType, …}}
@@ -114,20 +121,21 @@ void worker_agent_task(struct request *r)
     if (description)
         cJSON_AddStringToObject(payload, "description", description);
     cJSON_AddItemReferenceToObject(payload, "data", context);
-    r->row = payload ? jobs_row_from_body(job, &err) : NULL;
+    size_t len = 0;
+    char *row = payload ? jobs_row_from_body(job, &len, &err) : NULL;
     cJSON_Delete(job);
-    if (!r->row) {
-        if (payload && err.field[0])
+    struct task *t = row ? request_ctx_new(r, &task_ctx, sizeof(*t)) : NULL;
+    if (!t) {
+        if (payload && !row && err.field[0])
             request_field_error(r, &err);
         else
             request_error(r, 500, "internal", NULL, "out of memory");
+        free(row);
         return;
     }
-    r->wait_s = async ? 0 : (int)timeout;
+    t->wait_s = async ? 0 : (int)timeout;
     r->ok_status = 202; /* a wait that times out answers with the unfinished job */
-    r->on_created = task_created;
-    r->plain = true; /* no idempotency key */
-    batcher_add(r->gw->inserts, r);
+    jobs_insert(r, row, len, true /* no idempotency key */, task_created);
 }
 
 /* POST /agents/:agent_name/memory {content, memory_type?, tags?, importance?, metadata?}

@@ -334,6 +334,13 @@ done:
     return text;
 }
 
+/* POST /api/documents/cluster: the clusters asked for. */
+struct cluster_ask {
+    int k;
+};
+
+static const struct request_ctx_type cluster_ctx = {"cluster", NULL};
+
 static void cluster_rows(PGresult *res, void *arg)
 {
     struct request *r = arg;
@@ -343,7 +350,7 @@ static void cluster_rows(PGresult *res, void *arg)
     }
     const struct embed_provider *p = memory_provider(r);
     long max = config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS);
-    int total = PQntuples(res), k = r->items;
+    int total = PQntuples(res), k = ((struct cluster_ask *)request_ctx(r, &cluster_ctx))->k;
     if (total > max) {
         request_error(r, 400, "too_many_documents", NULL,
                       "more than %ld memories match; narrow the filters (agentName, memoryType, tag, "
@@ -409,7 +416,12 @@ void documents_cluster(struct request *r)
     snprintf(max_text, sizeof(max_text), "%ld", config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS) + 1);
     const char *params[8] = {f.params[0], f.params[1], f.params[2], f.params[3],
                              f.params[4], f.params[5], p->model, max_text};
-    r->items = (int)k;
+    struct cluster_ask *ask = request_ctx_new(r, &cluster_ctx, sizeof(*ask));
+    if (!ask) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    ask->k = (int)k;
     if (pgpool_query(r->gw->pool, Q_DOCUMENTS_EMBEDDINGS, 8, params, cluster_rows, r) < 0)
         request_unavailable(r);
 }

@@ -88,15 +88,33 @@ fail:
     return -1;
 }
 
-/* The insert's reply: caches the stored vector (r->row) under the new id, then answers. */
+/* POST /api/documents while its content is embedded and the document inserted: the
+ * validated metadata (JSON text) and then the embedding, which goes to the vector cache
+ * once the insert returns the document's id. */
+struct doc_create {
+    char *meta;
+    float *vec; /* the provider's dims floats, or NULL */
+};
+
+static void doc_create_free(void *ctx)
+{
+    struct doc_create *dc = ctx;
+    free(dc->meta);
+    free(dc->vec);
+}
+
+static const struct request_ctx_type doc_create_ctx = {"document create", doc_create_free};
+
+/* The insert's reply: caches the stored vector under the new id, then answers. */
 static void created(PGresult *res, void *arg)
 {
     struct request *r = arg;
-    if (r->row && res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    const struct doc_create *dc = request_ctx(r, &doc_create_ctx);
+    if (dc->vec && res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         const char *doc = PQgetvalue(res, 0, 0); /* fs_document_json: {"id":N,… */
         if (strncmp(doc, "{\"id\":", 6) == 0)
             vectors_put(r->gw->vectors, strtoll(doc + 6, NULL, 10), memory_provider(r)->model,
-                        (const float *)(const void *)r->row);
+                        dc->vec);
     }
     request_reply_first_cell(res, arg);
 }
@@ -107,24 +125,23 @@ static void created(PGresult *res, void *arg)
 static void create_embedded(const float *vec, const char *error, void *arg)
 {
     struct request *r = arg;
+    struct doc_create *dc = request_ctx(r, &doc_create_ctx);
     const struct embed_provider *p = memory_provider(r);
-    char *meta_text = r->row;
     const char *content = cJSON_GetObjectItemCaseSensitive(r->body, "content")->valuestring;
     char *vec_text = vec ? embed_to_pg_array(vec, p->dims) : NULL;
-    r->row = NULL;
     if (!vec)
         log_warn("msg=\"embedding failed; stored without one\" req_id=%s provider=%s error=\"%s\"",
                  r->id, p->name, error);
-    /* The vector goes to the cache once the insert returns the id. */
-    if (vec_text && (r->row = malloc((size_t)p->dims * sizeof(float))))
-        memcpy(r->row, vec, (size_t)p->dims * sizeof(float));
-    const char *params[4] = {content, meta_text, vec_text, vec_text ? p->model : NULL};
+    /* The vector goes to the cache once the insert returns the id (without memory for the
+     * copy, the document is stored all the same and the cache reads it later). */
+    if (vec_text && (dc->vec = malloc((size_t)p->dims * sizeof(float))))
+        memcpy(dc->vec, vec, (size_t)p->dims * sizeof(float));
+    const char *params[4] = {content, dc->meta, vec_text, vec_text ? p->model : NULL};
     if (vec && !vec_text)
         request_error(r, 500, "internal", NULL, "out of memory");
     else if (pgpool_query(r->gw->pool, Q_DOCUMENT_INSERT, 4, params, created, r) < 0)
         request_unavailable(r);
     free(vec_text);
-    free(meta_text);
 }
 
 void documents_create(struct request *r)
@@ -149,15 +166,16 @@ void documents_create(struct request *r)
         request_field_error(r, &err);
         return;
     }
-    char *meta_text = json_print(meta);
+    struct doc_create *dc = request_ctx_new(r, &doc_create_ctx, sizeof(*dc));
+    char *meta_text = dc ? json_print(meta) : NULL;
     cJSON_Delete(meta);
     if (!meta_text) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
     /* The provider answers through the embedder (inline for local, on its threads for a
-     * remote one); the metadata waits in r->row until then. */
-    r->row = meta_text;
+     * remote one); the metadata waits in the context until then. */
+    dc->meta = meta_text;
     r->ok_status = 201;
     if (embedder_submit(r->gw->embedder, "store", content, strlen(content), create_embedded, r) < 0)
         request_error(r, 503, "unavailable", NULL,
@@ -222,7 +240,8 @@ static int query_weight(struct request *r, const char *name, enum config_id sett
 
 enum sem_kind { SEM_SEMANTIC, SEM_HYBRID, SEM_SIMILAR };
 
-/* A semantic, hybrid or similar search in progress (kept in r->row). */
+/* A semantic, hybrid or similar search in progress: the request's context (on the heap: it
+ * holds a query vector of up to EMBED_DIMS_MAX floats). */
 struct sem {
     enum sem_kind kind;
     struct memory_filter f;
@@ -233,6 +252,8 @@ struct sem {
     float err;     /* the query's error when it is a cached (dequantised) vector */
     float vec[EMBED_DIMS_MAX];
 };
+
+static const struct request_ctx_type sem_ctx = {"semantic search", NULL};
 
 static void set_path(struct request *r, const char *path)
 {
@@ -362,7 +383,7 @@ static void sem_cached(struct request *r, struct sem *s, const long long *allow,
 static void sem_filtered(PGresult *res, void *arg)
 {
     struct request *r = arg;
-    struct sem *s = (struct sem *)(void *)r->row;
+    struct sem *s = request_ctx(r, &sem_ctx);
     long long *allow = NULL;
     long n = -1;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
@@ -386,10 +407,9 @@ static bool has_filter(const struct memory_filter *f)
     return false;
 }
 
-/* Runs search s (now owned by r) through the cache when it can answer, else in SQL. */
+/* Runs search s (r's context) through the cache when it can answer, else in SQL. */
 static void sem_run(struct request *r, struct sem *s)
 {
-    r->row = (char *)(void *)s;
     const struct embed_provider *p = memory_provider(r);
     const struct vecstore *store = vectors_use(r->gw->vectors, p->model);
     if (s->kind == SEM_SIMILAR && store &&
@@ -414,7 +434,7 @@ static void sem_run(struct request *r, struct sem *s)
 static void search_embedded(const float *vec, const char *error, void *arg)
 {
     struct request *r = arg;
-    struct sem *s = (struct sem *)(void *)r->row;
+    struct sem *s = request_ctx(r, &sem_ctx);
     const struct embed_provider *p = memory_provider(r);
     if (!vec) {
         request_error(r, 503, "embedding_unavailable", NULL,
@@ -459,7 +479,7 @@ void documents_search(struct request *r)
         request_query_body(r, Q_DOCUMENTS_SEARCH, 8, params, 200);
         return;
     }
-    struct sem *s = calloc(1, sizeof(*s));
+    struct sem *s = request_ctx_new(r, &sem_ctx, sizeof(*s));
     if (!s) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
@@ -473,7 +493,6 @@ void documents_search(struct request *r)
     memcpy(s->limit, limit_text, sizeof(limit_text));
     snprintf(s->wk, sizeof(s->wk), "%.6g", wk);
     snprintf(s->ws, sizeof(s->ws), "%.6g", ws);
-    r->row = (char *)(void *)s; /* freed with r */
     if (embedder_submit(r->gw->embedder, "search", q, strlen(q), search_embedded, r) < 0)
         request_error(r, 503, "unavailable", NULL,
                       "the embedding provider is overloaded (its queue is full); retry later");
@@ -487,7 +506,7 @@ void documents_similar(struct request *r)
     if (request_path_id(r, "id", id, sizeof(id)) < 0 || memory_filter_from_query(r, &f) < 0 ||
         request_query_int(r, "limit", 1, 100, &limit) < 0)
         return;
-    struct sem *s = calloc(1, sizeof(*s));
+    struct sem *s = request_ctx_new(r, &sem_ctx, sizeof(*s));
     if (!s) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;

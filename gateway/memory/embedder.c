@@ -20,7 +20,7 @@
 #include "common/embed.h"
 #include "common/embed_remote.h"
 #include "common/log.h"
-#include "gateway/gateway.h"
+#include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 
 /* Attempts per remote call (the first and two retries on 429/5xx/no answer). */
@@ -41,7 +41,7 @@ struct embed_job {
 };
 
 struct embedder {
-    struct gateway *gw;
+    struct pgpool *pool; /* for the events rows */
     struct embed_provider p;
     char model_id[256]; /* "openai:text-embedding-3-small" */
     char *url, *model, *key;
@@ -121,7 +121,7 @@ static void write_event(struct embedder *e, const char *type, const char *severi
     char *text = data ? json_print(data) : NULL;
     cJSON_Delete(data);
     const char *params[5] = {type, severity, NULL, NULL, text};
-    if (text && pgpool_query(e->gw->pool, Q_EVENT_INSERT, 5, params, event_done, NULL) < 0)
+    if (text && pgpool_query(e->pool, Q_EVENT_INSERT, 5, params, event_done, NULL) < 0)
         log_warn("msg=\"cannot write an embedding event: database unavailable\" type=%s", type);
     free(text);
 }
@@ -236,15 +236,16 @@ static int remote_settings(struct embedder *e, const struct config *cfg, const c
     return 0;
 }
 
-struct embedder *embedder_new(struct gateway *gw, char *err, size_t errlen)
+struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
+                              const struct config *cfg, char *err, size_t errlen)
 {
-    const char *name = config_str(gw->cfg, CFG_EMBED_PROVIDER);
+    const char *name = config_str(cfg, CFG_EMBED_PROVIDER);
     struct embedder *e = calloc(1, sizeof(*e));
     if (!e) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    e->gw = gw;
+    e->pool = pool;
     e->pipe_fd[0] = e->pipe_fd[1] = -1;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
@@ -254,11 +255,11 @@ struct embedder *embedder_new(struct gateway *gw, char *err, size_t errlen)
         return e;
     }
     e->p.name = strcmp(name, "openai") == 0 ? "openai" : "ollama";
-    if (remote_settings(e, gw->cfg, name, err, errlen) < 0)
+    if (remote_settings(e, cfg, name, err, errlen) < 0)
         goto fail;
     if (pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) < 0 ||
-        !(e->wake = event_new(gw->base, e->pipe_fd[0], EV_READ | EV_PERSIST, wake_cb, e)) ||
-        !(e->stats_ev = event_new(gw->base, -1, EV_PERSIST, stats_cb, e)) ||
+        !(e->wake = event_new(base, e->pipe_fd[0], EV_READ | EV_PERSIST, wake_cb, e)) ||
+        !(e->stats_ev = event_new(base, -1, EV_PERSIST, stats_cb, e)) ||
         event_add(e->wake, NULL) < 0 ||
         event_add(e->stats_ev, &(struct timeval){EMBED_STATS_INTERVAL_S, 0}) < 0) {
         snprintf(err, errlen, "cannot set up the embedder's wake-up pipe");

@@ -8,9 +8,11 @@
 #ifndef FLOWSTATE_EMBEDDER_H
 #define FLOWSTATE_EMBEDDER_H
 
+#include <event2/event.h>
 #include <stddef.h>
 
-struct gateway;
+struct config;
+struct pgpool;
 struct embedder;
 struct embed_provider;
 
@@ -18,10 +20,11 @@ struct embed_provider;
 #define EMBEDDER_THREADS 4
 #define EMBEDDER_QUEUE_MAX 256
 
-/* Builds gw's provider from its settings (and starts the threads for a remote one).
- * Returns NULL having written why to err (a missing embed-model or embed-dims, out of
- * memory). */
-struct embedder *embedder_new(struct gateway *gw, char *err, size_t errlen);
+/* Builds the provider the embed-* settings of cfg name (and starts the threads for a remote
+ * one, which hand results back on base and write their events rows through pool). Returns
+ * NULL having written why to err (a missing embed-model or embed-dims, out of memory). */
+struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
+                              const struct config *cfg, char *err, size_t errlen);
 /* Stops the threads (waiting for calls in flight) and drops queued texts without calling
  * back: call it after the requests have finished. Accepts NULL. */
 void embedder_free(struct embedder *e);

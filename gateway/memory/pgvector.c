@@ -13,14 +13,12 @@
 
 #include "common/embed.h"
 #include "common/log.h"
-#include "gateway/memory/embedder.h"
-#include "gateway/gateway.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/memory/search_sql.h"
 
 struct pgvector {
-    struct gateway *gw;
+    struct pgpool *pool;
     bool on;      /* the last probe found the column */
     bool probing; /* a probe is in flight */
     char *sql[PGV__COUNT];
@@ -111,15 +109,14 @@ static char *expand(const char *template, const char *model, int dims)
     return out;
 }
 
-struct pgvector *pgvector_new(struct gateway *gw)
+struct pgvector *pgvector_new(struct pgpool *pool, const struct embed_provider *p)
 {
     struct pgvector *pv = calloc(1, sizeof(*pv));
-    const struct embed_provider *p = embedder_provider(gw->embedder);
     if (!pv || !p) {
         free(pv);
         return NULL;
     }
-    pv->gw = gw;
+    pv->pool = pool;
     for (int i = 0; i < PGV__COUNT; i++)
         if (!(pv->sql[i] = expand(templates[i], p->model, p->dims))) {
             pgvector_free(pv);
@@ -160,7 +157,7 @@ void pgvector_probe(struct pgvector *pv)
 {
     if (!pv || pv->probing)
         return;
-    if (pgpool_query(pv->gw->pool, Q_PGVECTOR_PROBE, 0, NULL, probed, pv) == 0)
+    if (pgpool_query(pv->pool, Q_PGVECTOR_PROBE, 0, NULL, probed, pv) == 0)
         pv->probing = true;
     else
         log_warn("msg=\"pgvector probe not queued (pool full or down); keeping the previous answer\"");

@@ -14,16 +14,18 @@
 
 #include <stdbool.h>
 
-struct gateway;
 struct pgvector;
+struct pgpool;
+struct embed_provider;
 
 /* The statements, with the same parameters as their exact counterparts
  * (Q_DOCUMENTS_SEMANTIC, Q_DOCUMENTS_HYBRID, Q_DOCUMENT_SIMILAR) and the same response;
  * the query vector parameter is a vector literal ("[1,2,3]", see pgvector_literal). */
 enum pgvector_stmt { PGV_SEMANTIC, PGV_HYBRID, PGV_SIMILAR, PGV__COUNT };
 
-/* For gw's provider (its embedder must exist). NULL on allocation failure. */
-struct pgvector *pgvector_new(struct gateway *gw);
+/* The statements for provider p's model and dimension, probing through pool. NULL on
+ * allocation failure. */
+struct pgvector *pgvector_new(struct pgpool *pool, const struct embed_provider *p);
 void pgvector_free(struct pgvector *pv);
 
 /* Asks the database whether the column exists (asynchronously; a probe already in flight

@@ -14,12 +14,9 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "common/config.h"
 #include "common/embed.h"
 #include "common/log.h"
 #include "gateway/db/channels.h"
-#include "gateway/memory/embedder.h"
-#include "gateway/gateway.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/memory/vecstore.h"
@@ -32,7 +29,8 @@
 #define PENDING_MAX 20000
 
 struct vectors {
-    struct gateway *gw;
+    struct pgpool *pool;
+    struct channels *channels;
     const struct embed_provider *p;
     struct vecstore *store;
     long max;
@@ -142,7 +140,7 @@ static void next_page(struct vectors *v)
         snprintf(cursor, sizeof(cursor), "0");
     }
     const char *params[4] = {v->p->model, cursor, dims, page};
-    if (pgpool_query(v->gw->pool, Q_VECTORS_PAGE, 4, params, page_done, v) < 0) {
+    if (pgpool_query(v->pool, Q_VECTORS_PAGE, 4, params, page_done, v) < 0) {
         schedule_retry(v);
         return;
     }
@@ -196,7 +194,7 @@ static void next_fetch(struct vectors *v)
     /* Rows no longer there come back as no row: remove those first. */
     for (size_t i = v->npending - n; i < v->npending; i++)
         vecstore_remove(v->store, v->pending[i]);
-    if (pgpool_query(v->gw->pool, Q_VECTORS_FETCH, 3, params, fetch_done, v) < 0) {
+    if (pgpool_query(v->pool, Q_VECTORS_FETCH, 3, params, fetch_done, v) < 0) {
         free(ids);
         v->npending = 0;
         vectors_resync(v); /* the pool is full or down: read everything later */
@@ -260,17 +258,20 @@ void vectors_notify(const char *payload, void *arg)
     next_fetch(v);
 }
 
-struct vectors *vectors_new(struct gateway *gw)
+struct vectors *vectors_new(struct event_base *base, struct pgpool *pool,
+                            struct channels *channels, const struct embed_provider *p,
+                            bool enabled, long max)
 {
     struct vectors *v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
-    v->gw = gw;
-    v->p = embedder_provider(gw->embedder);
-    v->max = config_int(gw->cfg, CFG_VECTOR_CACHE_MAX);
-    v->enabled = v->p && config_bool(gw->cfg, CFG_VECTOR_CACHE) && v->max > 0;
+    v->pool = pool;
+    v->channels = channels;
+    v->p = p;
+    v->max = max;
+    v->enabled = p && enabled && max > 0;
     if (v->enabled && (!(v->store = vecstore_new(v->p->dims)) ||
-                       !(v->retry = evtimer_new(gw->base, retry_cb, v)))) {
+                       !(v->retry = evtimer_new(base, retry_cb, v)))) {
         vectors_free(v);
         return NULL;
     }
@@ -300,7 +301,7 @@ const struct vecstore *vectors_use(struct vectors *v, const char *model)
     if (v && v->enabled && !v->started && strcmp(model, v->p->model) == 0) {
         v->started = true;
         log_info("msg=\"vector cache loading\" model=%s", v->p->model);
-        channels_want(v->gw->channels, CHANNEL_DOCUMENTS, true);
+        channels_want(v->channels, CHANNEL_DOCUMENTS, true);
     }
     return vectors_store(v, model);
 }

@@ -15,13 +15,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct gateway;
+#include <event2/event.h>
+
 struct vectors;
 struct vecstore;
+struct pgpool;
+struct channels;
+struct embed_provider;
 
-/* The cache for gw's configured provider (created empty; vectors_use starts it). NULL on
- * allocation failure. */
-struct vectors *vectors_new(struct gateway *gw);
+/* The cache for provider p's model (created empty; vectors_use starts it), loading through
+ * pool, subscribing to fs_documents on channels, retrying on base's timers. enabled false
+ * (the vector-cache setting off) or max 0: it never offers a store. max: the most documents
+ * it holds (vector-cache-max). NULL on allocation failure. */
+struct vectors *vectors_new(struct event_base *base, struct pgpool *pool,
+                            struct channels *channels, const struct embed_provider *p,
+                            bool enabled, long max);
 void vectors_free(struct vectors *v);
 
 /* The fs_documents channel's hooks (channels.h; arg is the vectors): a notification, and

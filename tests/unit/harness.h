@@ -83,5 +83,6 @@ void register_pgpool_tests(void);
 void register_reportscan_tests(void);
 void register_idrank_tests(void);
 void register_jobjson_tests(void);
+void register_batcher_tests(void);
 
 #endif

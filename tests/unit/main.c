@@ -171,6 +171,7 @@ int main(int argc, char **argv)
     register_reportscan_tests();
     register_idrank_tests();
     register_jobjson_tests();
+    register_batcher_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
