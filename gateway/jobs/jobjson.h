@@ -1,5 +1,5 @@
 /* jobjson — a job's JSON document printed in C from its job_queue columns, byte for byte
- * the text fs_job_json (sql/013_inlined_row_json.sql) gives, for the plain group-commit
+ * the text fs_job_json (sql/002_jobs.sql) gives, for the plain group-commit
  * insert: PostgreSQL's row_to_json cost it about 16k instructions a job (a sixth of the
  * statement), printing the same text here a few hundred.
  *
