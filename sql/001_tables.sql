@@ -39,8 +39,9 @@ CREATE INDEX documents_embedding_model_idx ON documents (embedding_model)
 -- The queue. A job is pending until a worker claims it (running, with a lease until
 -- locked_until), then completed, failed (out of attempts: the dead letter) or cancelled.
 -- attempts counts claims and is the fencing token of every report (it only ever grows);
--- hand_backs counts the times a worker shutting down gave the job back unfinished, each of
--- which raised max_attempts by one so that it cost no attempt. workflow_run_id, step_key and
+-- handed_back_at is when a worker shutting down last gave the job back unfinished (NULL:
+-- never; each hand-back also raised max_attempts by one so that it cost no attempt). It has
+-- no default, so a new row costs only its null bit. workflow_run_id, step_key and
 -- parent_job_id are reserved for workflows and not written yet.
 CREATE TABLE job_queue (
     id               BIGSERIAL PRIMARY KEY,
@@ -65,7 +66,7 @@ CREATE TABLE job_queue (
     step_key         TEXT,
     parent_job_id    BIGINT,
     cancel_requested BOOLEAN NOT NULL DEFAULT false,
-    hand_backs       INTEGER NOT NULL DEFAULT 0
+    handed_back_at   TIMESTAMPTZ
 );
 -- One job per idempotency key (POST /api/jobs answers a repeat with the first job).
 CREATE UNIQUE INDEX job_queue_idempotency_key ON job_queue (idempotency_key)

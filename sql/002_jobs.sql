@@ -240,16 +240,16 @@ $$;
 
 -- A worker shutting down hands back jobs it will not finish: they go back to pending at
 -- once (or to cancelled, when a cancel was requested). The hand-back is recorded in
--- hand_backs, which the update trigger reads to write a job.handed_back event, and it does
--- not use up an attempt: max_attempts grows by one, since attempts (the fencing token) must
--- not go back.
+-- handed_back_at, whose change the update trigger reads to write a job.handed_back event, and
+-- it does not use up an attempt: max_attempts grows by one, since attempts (the fencing
+-- token) must not go back.
 CREATE FUNCTION fs_jobs_hand_back(job_ids bigint[], job_attempts int[], worker text, reason text)
 RETURNS int LANGUAGE sql AS $$
     WITH upd AS (
         UPDATE job_queue j SET
             status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'pending' END,
             processed_at = CASE WHEN j.cancel_requested THEN now() END,
-            max_attempts = j.max_attempts + 1, hand_backs = j.hand_backs + 1,
+            max_attempts = j.max_attempts + 1, handed_back_at = now(),
             run_at = now(), last_error = reason,
             locked_by = NULL, locked_until = NULL
         FROM unnest(job_ids, job_attempts) AS i(id, attempt)

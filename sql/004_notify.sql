@@ -47,7 +47,7 @@ END
 $$;
 
 -- Updates also write events: job.handed_back (a worker shutting down gave the job back: its
--- hand_backs grew), job.retry (a running job failed or was lost and goes back to pending),
+-- handed_back_at changed), job.retry (a running job failed or was lost and goes back to pending),
 -- job.requeued (a failed or cancelled job was retried), job.dead and job.cancelled. Claims
 -- (pending → running) and completions (running → completed) cause neither events nor
 -- wake-ups, so one cheap look at the new rows (only rows now pending, failed or cancelled
@@ -59,15 +59,15 @@ BEGIN
     IF EXISTS (SELECT 1 FROM new_rows WHERE status IN ('pending', 'failed', 'cancelled')) THEN
         INSERT INTO events (type, severity, job_id, agent_name, data)
         SELECT CASE
-                 WHEN n.status = 'pending' AND o.status = 'running' AND n.hand_backs > o.hand_backs
-                   THEN 'job.handed_back'
+                 WHEN n.status = 'pending' AND o.status = 'running'
+                      AND n.handed_back_at IS DISTINCT FROM o.handed_back_at THEN 'job.handed_back'
                  WHEN n.status = 'pending' AND o.status = 'running' THEN 'job.retry'
                  WHEN n.status = 'pending' THEN 'job.requeued'
                  WHEN n.status = 'failed' THEN 'job.dead'
                  ELSE 'job.cancelled' END,
                CASE
-                 WHEN n.status = 'pending' AND o.status = 'running' AND n.hand_backs > o.hand_backs
-                   THEN 'info'
+                 WHEN n.status = 'pending' AND o.status = 'running'
+                      AND n.handed_back_at IS DISTINCT FROM o.handed_back_at THEN 'info'
                  WHEN n.status = 'pending' AND o.status = 'running' THEN 'warning'
                  WHEN n.status = 'failed' THEN 'error'
                  ELSE 'info' END,

@@ -282,7 +282,7 @@ CREATE TABLE public.job_queue (
     step_key text,
     parent_job_id bigint,
     cancel_requested boolean DEFAULT false NOT NULL,
-    hand_backs integer DEFAULT 0 NOT NULL,
+    handed_back_at timestamp with time zone,
     CONSTRAINT job_queue_max_attempts_check CHECK ((max_attempts >= 1)),
     CONSTRAINT job_queue_priority_check CHECK (((priority >= 0) AND (priority <= 4))),
     CONSTRAINT job_queue_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
@@ -404,15 +404,15 @@ BEGIN
     IF EXISTS (SELECT 1 FROM new_rows WHERE status IN ('pending', 'failed', 'cancelled')) THEN
         INSERT INTO events (type, severity, job_id, agent_name, data)
         SELECT CASE
-                 WHEN n.status = 'pending' AND o.status = 'running' AND n.hand_backs > o.hand_backs
-                   THEN 'job.handed_back'
+                 WHEN n.status = 'pending' AND o.status = 'running'
+                      AND n.handed_back_at IS DISTINCT FROM o.handed_back_at THEN 'job.handed_back'
                  WHEN n.status = 'pending' AND o.status = 'running' THEN 'job.retry'
                  WHEN n.status = 'pending' THEN 'job.requeued'
                  WHEN n.status = 'failed' THEN 'job.dead'
                  ELSE 'job.cancelled' END,
                CASE
-                 WHEN n.status = 'pending' AND o.status = 'running' AND n.hand_backs > o.hand_backs
-                   THEN 'info'
+                 WHEN n.status = 'pending' AND o.status = 'running'
+                      AND n.handed_back_at IS DISTINCT FROM o.handed_back_at THEN 'info'
                  WHEN n.status = 'pending' AND o.status = 'running' THEN 'warning'
                  WHEN n.status = 'failed' THEN 'error'
                  ELSE 'info' END,
@@ -599,7 +599,7 @@ CREATE FUNCTION public.fs_jobs_hand_back(job_ids bigint[], job_attempts integer[
         UPDATE job_queue j SET
             status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'pending' END,
             processed_at = CASE WHEN j.cancel_requested THEN now() END,
-            max_attempts = j.max_attempts + 1, hand_backs = j.hand_backs + 1,
+            max_attempts = j.max_attempts + 1, handed_back_at = now(),
             run_at = now(), last_error = reason,
             locked_by = NULL, locked_until = NULL
         FROM unnest(job_ids, job_attempts) AS i(id, attempt)

@@ -66,6 +66,7 @@ def refused(url, expect_in_log):
         assert p.returncode != 0, f"flowstate-gateway {' '.join(args) or '(serve)'} exited 0:\n{out}"
         for text in expect_in_log:
             assert text in out, f"flowstate-gateway {' '.join(args) or '(serve)'}: {text!r} not in its log:\n{out}"
+        assert "Sanitizer" not in out, out  # a refusal is a clean exit, not a crash or a leak
 
 
 def test_each_applied_migration_is_recorded_with_the_sha256_of_its_file(db):
