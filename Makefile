@@ -9,6 +9,7 @@
 #   make bench SMOKE=1   the same at tiny sizes (seconds), report in build/bench/
 #   make bench-instructions   instructions per request and per statement under callgrind
 #                        (under a minute): docs/instructions.md; SMOKE=1 for seconds
+#   make schema          regenerate sql/schema.sql from the migrations (throwaway PostgreSQL)
 #   make clean           remove build/
 
 CC      ?= cc
@@ -61,7 +62,7 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration deps clean format bench bench-instructions FORCE
+.PHONY: all run test unit integration deps clean format bench bench-instructions schema FORCE
 
 all: $(PROGRAMS)
 
@@ -107,6 +108,13 @@ $(OBJ)/gen/migrations_data.o: $(GEN)/migrations_data.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# sql/schema.sql: the schema the migrations make, as pg_dump prints it (committed, so a change
+# to a migration shows in review as a change to the schema; tests/integration/test_schema.py
+# checks that it is current).
+schema: $(BIN)/flowstate-gateway
+	FLOWSTATE_BIN_DIR=$(abspath $(BIN)) sh sql/dump-schema.sh > sql/schema.sql.tmp
+	@mv sql/schema.sql.tmp sql/schema.sql
 
 $(BIN):
 	@mkdir -p $@

@@ -127,7 +127,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "  RETURNING fs_job_json(j) AS job)"
         " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
 
-    /* Outcomes with fencing (sql/002_lifecycle.sql, 012_report_columns.sql). $1 is a JSON
+    /* Outcomes with fencing (sql/002_jobs.sql). $1 is a JSON
      * array of items {i, id, attempt, result[, error, retryable]} with distinct ids, i their
      * positions from 0; $2 whether to return each applied job's JSON. Rows come back in item
      * order as (i, outcome, status, job, attempts, id, reported attempt): one for each item a
@@ -357,7 +357,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "                  THEN d.embedding END"
         " FROM documents d WHERE d.id = ANY($1::bigint[])"},
 
-    /* Whether sql/007_pgvector_search.sql made the untyped vector column (pgvector.c). Names
+    /* Whether sql/003_memory.sql made the untyped vector column (pgvector.c). Names
      * no pgvector type, so it prepares on any server. */
     [Q_PGVECTOR_PROBE] = {"fs_pgvector_probe",
         "SELECT coalesce((SELECT format_type(a.atttypid, a.atttypmod) = 'vector'"
@@ -378,7 +378,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())"
         " WHERE k.id = $1::bigint RETURNING fs_key_json(k), k.key_hash"},
 
-    /* Inter-agent messages (sql/004_worker_api.sql): the message and its delivery job in one
+    /* Inter-agent messages (sql/005_api.sql): the message and its delivery job in one
      * statement. $1 from, $2 to, $3 text, $4 type, $5 requires_response, $6 reply_to (NULL,
      * or an existing message: no row otherwise). A second reply to one message is a unique
      * violation (409). */
@@ -428,7 +428,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* $1: seconds without a heartbeat after which an agent that is not offline is stale. */
     [Q_SYSTEM_HEALTH] = {"fs_system_health", "SELECT fs_system_health($1::int)"},
 
-    /* GET /api/stats/jobs: $1 window in seconds, $2 agent or NULL (sql/005_stats.sql). */
+    /* GET /api/stats/jobs: $1 window in seconds, $2 agent or NULL (sql/005_api.sql). */
     [Q_JOB_STATS] = {"fs_job_stats", "SELECT fs_job_stats($1::int, $2::text)"},
 
     /* POST /api/events: $1 type, $2 severity, $3 agent or NULL, $4 job id or NULL, $5 data. */

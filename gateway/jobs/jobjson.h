@@ -1,5 +1,5 @@
 /* jobjson — a job's JSON document printed in C from its job_queue columns, byte for byte
- * the text fs_job_json (sql/013_inlined_row_json.sql) gives, for the plain group-commit
+ * the text fs_job_json (sql/002_jobs.sql) gives, for the plain group-commit
  * insert: row_to_json was a large share of that statement's work in PostgreSQL, and printing
  * the same text here costs a small fraction of it (docs/gateway.md has the figures).
  *

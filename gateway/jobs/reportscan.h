@@ -38,7 +38,7 @@ struct report_limits {
     size_t max_error_chars; /* a fail's error: 1..max_error_chars characters */
 };
 
-/* The parameters of the column forms of fs_jobs_complete and fs_jobs_fail (sql/012), one
+/* The parameters of the column forms of fs_jobs_complete and fs_jobs_fail (sql/002_jobs), one
  * element per report in the body's order, as PostgreSQL's text input takes them. */
 struct report_columns {
     struct strbuf ids;       /* bigint[]: {7,9} */

@@ -1,7 +1,7 @@
 /* stats — GET /api/stats/jobs?window=SECONDS&agent=NAME: counts, failure rates,
  * retries, throughput, latency percentiles and the most common errors of the
  * jobs created or finished within the window, per agent and taskType. One
- * statement (fs_job_stats in sql/005_stats.sql) builds the whole answer. */
+ * statement (fs_job_stats in sql/005_api.sql) builds the whole answer. */
 #include <stdio.h>
 
 #include "gateway/handlers.h"

@@ -1,7 +1,7 @@
 /* pgvector — probing for the pgvector column and the statements that rank with it (see
  * pgvector.h). The statements are templates in which @M stands for the provider's model
  * (as an SQL literal) and @N for its dimension: the HNSW index is a partial expression
- * index (sql/007_pgvector_search.sql), so the planner uses it only when the query names the
+ * index (sql/003_memory.sql), so the planner uses it only when the query names the
  * same expression, embedding_vec::vector(N), and a WHERE clause that implies the index's
  * predicate, embedding_model = 'model' AND vector_dims(embedding_vec) = N, with constants. */
 #include "gateway/memory/pgvector.h"

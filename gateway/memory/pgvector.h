@@ -1,6 +1,6 @@
 /* pgvector — the gateway's second semantic search path, for when the vector cache cannot
  * answer (off, loading, over vector-cache-max, too many candidates, a similar source it
- * does not hold): when the server has pgvector and sql/007_pgvector_search.sql made the
+ * does not hold): when the server has pgvector and sql/003_memory.sql made the
  * untyped documents.embedding_vec column, semantic, hybrid and similar searches rank with
  * `ORDER BY embedding_vec::vector(dims) <=> query LIMIT k` (cosine distance, the HNSW index
  * of the provider's model when there is one: approximate) instead of the exact real[] scan.

@@ -15,9 +15,9 @@ def embedded(build, migrations):
 
 
 def test_embedded_migrations_follow_the_set_of_files(tmp_path):
-    core, lifecycle = "sql/001_core.sql", "sql/002_lifecycle.sql"
-    assert '"002_lifecycle"' not in embedded(tmp_path, [core])
+    tables, jobs = "sql/001_tables.sql", "sql/002_jobs.sql"
+    assert '"002_jobs"' not in embedded(tmp_path, [tables])
     # sql/002 is older than the table just generated: only the changed set can rebuild it
-    assert '"002_lifecycle"' in embedded(tmp_path, [core, lifecycle])
-    assert '"002_lifecycle"' not in embedded(tmp_path, [core])
-    assert "migrations_count = 1;" in embedded(tmp_path, [core])
+    assert '"002_jobs"' in embedded(tmp_path, [tables, jobs])
+    assert '"002_jobs"' not in embedded(tmp_path, [tables])
+    assert "migrations_count = 1;" in embedded(tmp_path, [tables])

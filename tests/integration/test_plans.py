@@ -1,8 +1,8 @@
 """Plans kept for a whole session stay index lookups however big job_queue grows.
 
 The gateway prepares its statements once per connection and the claim/complete/fail
-functions keep generic plans per session (sql/010), so a plan made while the queue was
-nearly empty is still used when it holds many jobs. Each test makes the plans on a (nearly)
+functions keep generic plans per session (sql/002_jobs.sql), so a plan made while the queue
+was nearly empty is still used when it holds many jobs. Each test makes the plans on a (nearly)
 empty queue with autovacuum off (no ANALYZE to replan), adds 5,000 jobs, runs the same
 statements again and checks, in PostgreSQL's table statistics, that nothing read job_queue
 sequentially."""
@@ -96,8 +96,9 @@ def test_claims_and_outcomes(gateway_factory, db, test_db):
 
 
 # Functions called once per row of a statement: each must be inlined into the caller's plan
-# (sql/013). A SQL function the planner cannot inline parses and plans its own body every
-# time a statement calls it; fs_job_json that way was 42% of a 16-row group-commit insert.
+# (see fs_job_json in sql/002_jobs.sql). A SQL function the planner cannot inline parses and
+# plans its own body every time a statement calls it; fs_job_json that way was 42% of a
+# 16-row group-commit insert.
 PER_ROW_FUNCTIONS = [
     ("fs_job_json", "fs_job_json(t)", "job_queue"),
     ("fs_agent_json", "fs_agent_json(t)", "agent_states"),

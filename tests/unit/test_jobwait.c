@@ -1,4 +1,4 @@
-/* jobwait: a golden table of fs_jobs NOTIFY payloads (as sql/002_lifecycle.sql's triggers
+/* jobwait: a golden table of fs_jobs NOTIFY payloads (as sql/004_notify.sql's triggers
  * write them) against the job ids that wake waiters, or "re-read everyone". */
 #include <stdio.h>
 #include <string.h>
