@@ -115,7 +115,8 @@ int reporter_register(struct runtime *rt, char *err, size_t errlen)
 /* ---- outcomes ---------------------------------------------------------------------- */
 
 /* Appends a completed job's item, {"id":…,"attempt":…,"result":…}, written around the
- * result's text directly: building a tree for the wrapper cost more than the result. */
+ * result's text directly: building a tree for the wrapper costs more than the result
+ * (docs/measurements.md). */
 static bool add_completed(struct strbuf *b, const struct job *j)
 {
     char num[JSON_NUMBER_MAX];

@@ -153,8 +153,9 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* every thread inherits the mask */
     int signal_fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
-    /* Executor threads would each get a malloc arena of their own (about 150 kB resident
-     * apiece); tasks allocate little, so two arenas keep a worker's memory small. */
+    /* Executor threads would each get a malloc arena of their own, each holding memory
+     * resident (docs/measurements.md); tasks allocate little, so two arenas keep a worker's
+     * memory small. */
     mallopt(M_ARENA_MAX, 2);
     srandom((unsigned)(time(NULL) ^ ((unsigned)getpid() << 16)));
 
