@@ -2,8 +2,8 @@
  * registers the agent, sends heartbeats (idle/busy, then offline at exit), and reports
  * outcomes in batches with the attempt each job was claimed at. The gateway applies an
  * outcome only while the job is still running at that attempt; a refused one (409) is
- * logged and dropped. Transport errors and 5xx/429 are retried with backoff for as long as
- * the job is still ours. */
+ * logged and dropped. Transport errors and the answers http_status_retryable names (408,
+ * 429, 5xx) are retried with backoff for as long as the job is still ours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
