@@ -1,4 +1,4 @@
-/* cli — setting flags over the config table (see cli.h). */
+/* cli — the shared command-line flags over the config table (see cli.h). */
 #include "common/cli.h"
 
 #include <stdio.h>
@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/version.h"
 
 int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv, int *i)
 {
@@ -28,6 +29,36 @@ int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv
         return -1;
     }
     return 0;
+}
+
+int cli_flag(struct config *cfg, const char *prog, bool version, int argc, char **argv, int *i,
+             int *mode)
+{
+    const char *arg = argv[*i];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        *mode = CLI_HELP;
+    } else if (version && !strcmp(arg, "--version")) {
+        *mode = CLI_VERSION;
+    } else if (!strcmp(arg, "--show-config")) {
+        *mode = CLI_SHOW_CONFIG;
+    } else if (!strncmp(arg, "--", 2)) {
+        return cli_setting_flag(cfg, prog, argc, argv, i);
+    } else {
+        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, arg);
+        return -1;
+    }
+    return 0;
+}
+
+bool cli_print_info(const struct config *cfg, const char *prog, int mode)
+{
+    if (mode == CLI_VERSION)
+        printf("%s " FLOWSTATE_VERSION "\n", prog);
+    else if (mode == CLI_SHOW_CONFIG)
+        config_show(cfg, stdout);
+    else
+        return false;
+    return true;
 }
 
 void cli_apply_log_level(const struct config *cfg)

@@ -105,7 +105,7 @@ static void civil_from_days(long long days, int *year, int *month, int *day)
 char *isotime_format(const struct timespec *ts, char buf[ISOTIME_LEN])
 {
     /* Date and digits by arithmetic: gmtime_r, strftime and snprintf cost more than the rest
-     * of a ping job. */
+     * of a ping job (docs/measurements.md). */
     long long t = (long long)ts->tv_sec;
     long long days = (t >= 0 ? t : t - 86399) / 86400;
     int secs = (int)(t - days * 86400), year, month, day;

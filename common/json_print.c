@@ -1,7 +1,7 @@
 /* json_print — compact JSON text of a cJSON tree, as cJSON_PrintUnformatted writes it but without
  * its cost: cJSON 1.7.15 prints every number with sprintf("%1.15g") and reads it back with sscanf
- * to check it, even 17 or 0, and that was most of the time workers and the gateway spent turning
- * job outcomes into text. Integers are written digit by digit here; other numbers keep cJSON's rule
+ * to check it, even 17 or 0, and that round trip dominates printing job outcomes
+ * (docs/measurements.md). Integers are written digit by digit here; other numbers keep cJSON's rule
  * (15 significant digits unless that loses the value, then 17), checked exactly with strtod where
  * cJSON accepted a near miss. Strings are escaped as cJSON escapes them. */
 #include "common/json_print.h"

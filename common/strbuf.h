@@ -16,7 +16,7 @@ struct strbuf {
 int strbuf_grow(struct strbuf *b, size_t more);
 
 /* Appends n bytes of s, keeping p NUL-terminated. 0, or -1 when out of memory (b unchanged).
- * Inline: JSON text is built from many small pieces, and the call cost more than the copy. */
+ * Inline: JSON text is built from many small pieces, and a call costs more than the copy. */
 static inline int strbuf_add(struct strbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap && strbuf_grow(b, n) < 0)

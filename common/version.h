@@ -1,4 +1,5 @@
-/* version — Flowstate's version, in one place: --version of every program, GET /health. */
+/* version — Flowstate's version, in one place: the gateway's and the pool's --version, and
+ * GET /health. */
 #ifndef FLOWSTATE_VERSION_H
 #define FLOWSTATE_VERSION_H
 

@@ -10,7 +10,6 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/migrate.h"
-#include "common/version.h"
 #include "gateway/gateway.h"
 #include "gateway/db/queries.h"
 
@@ -113,7 +112,8 @@ static int serve(const struct config *cfg)
 
 int main(int argc, char **argv)
 {
-    enum { SERVE, MIGRATE, CREATE_KEY, SHOW_CONFIG, MARKDOWN, HELP, VERSION } mode = SERVE;
+    enum { MIGRATE = CLI_OWN_MODES, CREATE_KEY, MARKDOWN };
+    int mode = CLI_RUN;
     const char *role = NULL, *label = "";
     char err[512];
     int rc = 1;
@@ -129,14 +129,8 @@ int main(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            mode = HELP;
-        } else if (!strcmp(arg, "--version")) {
-            mode = VERSION;
-        } else if (!strcmp(arg, "--migrate")) {
+        if (!strcmp(arg, "--migrate")) {
             mode = MIGRATE;
-        } else if (!strcmp(arg, "--show-config")) {
-            mode = SHOW_CONFIG;
         } else if (!strcmp(arg, "--config-markdown")) {
             mode = MARKDOWN;
         } else if (!strcmp(arg, "--create-key") || !strcmp(arg, "--key-name")) {
@@ -151,13 +145,7 @@ int main(int argc, char **argv)
             } else {
                 label = argv[++i];
             }
-        } else if (!strncmp(arg, "--", 2)) {
-            if (cli_setting_flag(cfg, "flowstate-gateway", argc, argv, &i) < 0) {
-                rc = EXIT_USAGE;
-                goto done;
-            }
-        } else {
-            fprintf(stderr, "flowstate-gateway: unexpected argument '%s' (see --help)\n", arg);
+        } else if (cli_flag(cfg, "flowstate-gateway", true, argc, argv, &i, &mode) < 0) {
             rc = EXIT_USAGE;
             goto done;
         }
@@ -165,25 +153,19 @@ int main(int argc, char **argv)
 
     cli_apply_log_level(cfg);
 
-    switch (mode) {
-    case HELP:
+    if (mode == CLI_HELP) {
         usage(cfg, stdout);
         rc = 0;
         goto done;
-    case VERSION:
-        printf("flowstate-gateway " FLOWSTATE_VERSION "\n");
+    }
+    if (cli_print_info(cfg, "flowstate-gateway", mode)) {
         rc = 0;
         goto done;
-    case SHOW_CONFIG:
-        config_show(cfg, stdout);
-        rc = 0;
-        goto done;
-    case MARKDOWN:
+    }
+    if (mode == MARKDOWN) {
         config_print_markdown(stdout);
         rc = 0;
         goto done;
-    default:
-        break;
     }
     if (!config_str(cfg, CFG_DATABASE_URL)[0]) {
         fprintf(stderr, "flowstate-gateway: DATABASE_URL is required (e.g. postgresql://user@host/db)\n");

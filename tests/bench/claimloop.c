@@ -3,9 +3,8 @@
  * with SELECT … FOR UPDATE SKIP LOCKED (the order of Flowstate's claim index), marks them
  * running, then marks them completed in a second transaction, and repeats until a claim finds
  * nothing. Run several at once (the benchmark runs 2). Both statements are prepared once, as
- * Flowstate's own are: sent with PQexecParams they were parsed and planned on every call, which
- * held this ceiling about a fifth below what PostgreSQL allows (5 alternated pairs, 100k jobs:
- * 37.7k against 46.8k jobs/s).
+ * Flowstate's own are: sent with PQexecParams they would be parsed and planned on every call,
+ * and the ceiling would sit well below what PostgreSQL allows (docs/measurements.md).
  * Usage: claimloop DATABASE_URL [AGENT] [BATCH]; prints the number of jobs it completed. */
 #include <libpq-fe.h>
 #include <stdio.h>

@@ -1,14 +1,15 @@
 /* config: defaults, environment and flag parsing, scopes, --show-config redaction, --help.
  * Every case that reads the environment runs with the config variables cleared and puts
  * the caller's environment back afterwards. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/cli.h"
 #include "common/config.h"
 #include "tests/unit/harness.h"
-
-extern char **environ;
 
 /* ---- environment isolation ---------------------------------------------------------- */
 
@@ -335,6 +336,59 @@ static void flag_bad_value_keeps_old(const void *arg)
     config_free(cfg);
 }
 
+/* cli_flag over a whole command line, as the programs loop: the mode the line asks for, the
+ * port it sets, or where it fails. */
+static const struct cli_case {
+    const char *label;
+    bool version;        /* whether the program has --version */
+    const char *argv[5]; /* after the program name; NULL-terminated */
+    int rc, mode;
+    long port; /* 0: not checked */
+} cli_cases[] = {
+    {"nothing", true, {NULL}, 0, CLI_RUN, 3001},
+    {"--help", true, {"--help", NULL}, 0, CLI_HELP, 0},
+    {"-h", true, {"-h", NULL}, 0, CLI_HELP, 0},
+    {"--version", true, {"--version", NULL}, 0, CLI_VERSION, 0},
+    {"--version without one", false, {"--version", NULL}, -1, CLI_RUN, 0},
+    {"--show-config", true, {"--show-config", NULL}, 0, CLI_SHOW_CONFIG, 0},
+    {"the last mode wins", true, {"--show-config", "--help", "--version", NULL}, 0, CLI_VERSION, 0},
+    {"a setting with its value apart", true, {"--port", "8080", "--show-config", NULL}, 0,
+     CLI_SHOW_CONFIG, 8080},
+    {"a setting with =", true, {"--port=8081", NULL}, 0, CLI_RUN, 8081},
+    {"a bad setting", true, {"--port=0", "--help", NULL}, -1, CLI_RUN, 3001},
+    {"an unknown setting", true, {"--no-such-setting=1", NULL}, -1, CLI_RUN, 0},
+    {"a bare argument", true, {"--help", "serve", NULL}, -1, CLI_HELP, 0},
+};
+
+static void cli_case_run(const void *arg)
+{
+    const struct cli_case *c = arg;
+    struct config *cfg = config_new(GW);
+    REQUIRE(cfg != NULL);
+    char args[6][32] = {"flowstate-test"}, *argv[6] = {args[0]};
+    int argc = 1;
+    for (; c->argv[argc - 1]; argc++) {
+        snprintf(args[argc], sizeof(args[argc]), "%s", c->argv[argc - 1]);
+        argv[argc] = args[argc];
+    }
+    /* the failures print their message to stderr: keep it out of the test's output */
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+    dup2(null, STDERR_FILENO);
+    int mode = CLI_RUN, rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++)
+        rc = cli_flag(cfg, "flowstate-test", c->version, argc, argv, &i, &mode);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(null);
+    CHECK_LONG(rc, c->rc);
+    CHECK_LONG(mode, c->mode);
+    if (c->port)
+        CHECK_LONG(config_int(cfg, CFG_PORT), c->port);
+    config_free(cfg);
+}
+
 /* Flags are applied after the environment and win over it. */
 static void flag_wins_over_env(const void *arg)
 {
@@ -625,6 +679,8 @@ void register_config_tests(void)
                   flag_cases[i].value);
     test_add("config flag bad value keeps the old one", flag_bad_value_keeps_old, NULL);
     test_add("config flag wins over env", flag_wins_over_env, NULL);
+    for (size_t i = 0; i < COUNT_OF(cli_cases); i++)
+        test_addf(cli_case_run, &cli_cases[i], "cli flags: %s", cli_cases[i].label);
     for (size_t i = 0; i < COUNT_OF(bool_flag_cases); i++)
         test_addf(bool_flag_case_run, &bool_flag_cases[i], "config flag_is_bool %s %s",
                   bool_flag_cases[i].scope == GW ? "gateway" : "worker",

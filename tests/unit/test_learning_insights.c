@@ -146,7 +146,7 @@ static void patterns_case(const void *arg)
     const cJSON *rank = cJSON_GetObjectItem(cJSON_GetArrayItem(p, 3), "rank");
     CHECK(cJSON_IsNumber(rank) && rank->valuedouble == 4);
     cJSON_Delete(p);
-    lim.min_samples = 5; /* analyze_code (4 finished) no longer counts for failure rates */
+    lim.min_samples = 5; /* analyze_code (4 finished) is too few for failure rates */
     p = learning_patterns(stats, &lim);
     join(p, "kind", "taskType", got, sizeof(got));
     CHECK_STR(got, "failure_rate:validate_data,retries:analyze_code,slow_tail:analyze_code");

@@ -1,6 +1,6 @@
 /* Unit test for gateway_listener_nodelay: a connection accepted on the gateway's listening
  * socket has TCP_NODELAY, so multi-segment answers never wait for the client's delayed ACK
- * (which cost 40 ms per 1,000-job batch answer). The same accept without it has Nagle on. */
+ * (up to 40 ms on Linux; docs/measurements.md). The same accept without it has Nagle on. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

@@ -1,6 +1,6 @@
-/* Unit tests for gateway/vecstore and the id helpers of gateway/vectors: insert, replace
- * and remove (with the hash table staying consistent), the quantisation error staying
- * within the bound the search relies on, the candidates always containing the exact best
+/* Unit tests for gateway/memory/vecstore and the id helpers of gateway/memory/vectors:
+ * insert, replace and remove (with the hash table staying consistent), the quantisation error
+ * staying within the bound the search relies on, the candidates always containing the exact best
  * k (ties by the larger id), the allow-list and exclusion, and the bigint[] round trip. */
 #include <math.h>
 #include <stdlib.h>

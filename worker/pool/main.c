@@ -13,7 +13,6 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/version.h"
 #include "worker/pool/agents.h"
 #include "worker/pool/pool.h"
 
@@ -95,7 +94,7 @@ static int load_agents(const struct config *cfg, struct agents *out)
 
 int main(int argc, char **argv)
 {
-    enum { RUN, SHOW_CONFIG, HELP, VERSION } mode = RUN;
+    int mode = CLI_RUN;
     char err[512], dir[PATH_MAX];
     int rc = CLI_EXIT_USAGE;
     struct pool *pool = NULL;
@@ -108,40 +107,20 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         goto done;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            mode = HELP;
-        } else if (!strcmp(arg, "--version")) {
-            mode = VERSION;
-        } else if (!strcmp(arg, "--show-config")) {
-            mode = SHOW_CONFIG;
-        } else if (!strncmp(arg, "--", 2)) {
-            if (cli_setting_flag(cfg, PROG, argc, argv, &i) < 0)
-                goto done;
-        } else {
-            fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", arg);
+    for (int i = 1; i < argc; i++)
+        if (cli_flag(cfg, PROG, true, argc, argv, &i, &mode) < 0)
             goto done;
-        }
-    }
 
     cli_apply_log_level(cfg);
 
-    switch (mode) {
-    case HELP:
+    if (mode == CLI_HELP) {
         usage(cfg, stdout);
         rc = 0;
         goto done;
-    case VERSION:
-        printf(PROG " " FLOWSTATE_VERSION "\n");
+    }
+    if (cli_print_info(cfg, PROG, mode)) {
         rc = 0;
         goto done;
-    case SHOW_CONFIG:
-        config_show(cfg, stdout);
-        rc = 0;
-        goto done;
-    case RUN:
-        break;
     }
 
     struct agents want;

@@ -72,8 +72,8 @@ struct task_outcome {
 /* Helpers for handlers. task_fail fills out->error and out->retryable and returns -1.
  * task_data is payload.data, or an empty object when it is absent (never NULL).
  * task_refused describes a gateway answer other than the one expected (what: e.g. "GET
- * /api/stats/jobs", with the answer's error message when it has one), retryable on 429 and
- * 5xx; returns -1. */
+ * /api/stats/jobs", with the answer's error message when it has one), retryable when
+ * http_status_retryable says so (408, 429, 5xx); returns -1. */
 int task_fail(struct task_outcome *out, bool retryable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const cJSON *task_data(const cJSON *payload);
 int task_refused(struct task_outcome *out, const char *what, int status, const cJSON *answer);

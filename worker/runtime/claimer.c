@@ -150,7 +150,8 @@ static struct pgconn *db_new(struct claimer *c)
     char app[128];
     snprintf(app, sizeof(app), "flowstate-%s", rt->agent->name);
     /* No GSSAPI encryption unless DATABASE_URL or PGGSSENCMODE asks for it: merely probing
-     * for Kerberos credentials on each connect costs a worker about 1 MB of memory. These
+     * for Kerberos credentials on each connect costs a worker memory it otherwise never needs
+     * (docs/measurements.md). These
      * are defaults: pgconn puts DATABASE_URL last, so its own settings win. */
     const char *gss = getenv("PGGSSENCMODE");
     const char *keys[] = {"gssencmode", "keepalives", "keepalives_idle", "keepalives_interval",

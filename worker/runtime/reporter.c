@@ -2,8 +2,8 @@
  * registers the agent, sends heartbeats (idle/busy, then offline at exit), and reports
  * outcomes in batches with the attempt each job was claimed at. The gateway applies an
  * outcome only while the job is still running at that attempt; a refused one (409) is
- * logged and dropped. Transport errors and 5xx/429 are retried with backoff for as long as
- * the job is still ours. */
+ * logged and dropped. Transport errors and the answers http_status_retryable names (408,
+ * 429, 5xx) are retried with backoff for as long as the job is still ours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +115,8 @@ int reporter_register(struct runtime *rt, char *err, size_t errlen)
 /* ---- outcomes ---------------------------------------------------------------------- */
 
 /* Appends a completed job's item, {"id":…,"attempt":…,"result":…}, written around the
- * result's text directly: building a tree for the wrapper cost more than the result. */
+ * result's text directly: building a tree for the wrapper costs more than the result
+ * (docs/measurements.md). */
 static bool add_completed(struct strbuf *b, const struct job *j)
 {
     char num[JSON_NUMBER_MAX];

@@ -70,29 +70,20 @@ static int parse_settings(const struct agent_def *agent, struct config *cfg, int
         fprintf(stderr, "%s: %s\n", agent->name, err);
         return WORKER_EXIT_FATAL;
     }
-    bool help = false, show = false;
+    int mode = CLI_RUN;
+    bool help = false; /* --help wins over --show-config wherever it stands */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            help = true;
-        } else if (!strcmp(argv[i], "--show-config")) {
-            show = true;
-        } else if (!strncmp(argv[i], "--", 2)) {
-            if (cli_setting_flag(cfg, agent->name, argc, argv, &i) < 0)
-                return WORKER_EXIT_FATAL;
-        } else {
-            fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", agent->name, argv[i]);
+        if (cli_flag(cfg, agent->name, false, argc, argv, &i, &mode) < 0)
             return WORKER_EXIT_FATAL;
-        }
+        help = help || mode == CLI_HELP;
     }
     cli_apply_log_level(cfg);
     if (help) {
         usage(agent, cfg);
         return 0;
     }
-    if (show) {
-        config_show(cfg, stdout);
+    if (cli_print_info(cfg, agent->name, mode))
         return 0;
-    }
     if (!config_str(cfg, CFG_DATABASE_URL)[0]) {
         fprintf(stderr, "%s: DATABASE_URL is required (e.g. postgresql://user@host/db)\n", agent->name);
         return WORKER_EXIT_FATAL;
@@ -153,8 +144,9 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* every thread inherits the mask */
     int signal_fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
-    /* Executor threads would each get a malloc arena of their own (about 150 kB resident
-     * apiece); tasks allocate little, so two arenas keep a worker's memory small. */
+    /* Executor threads would each get a malloc arena of their own, each holding memory
+     * resident (docs/measurements.md); tasks allocate little, so two arenas keep a worker's
+     * memory small. */
     mallopt(M_ARENA_MAX, 2);
     srandom((unsigned)(time(NULL) ^ ((unsigned)getpid() << 16)));
 

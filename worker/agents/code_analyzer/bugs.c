@@ -36,6 +36,23 @@ static size_t next_word(const struct source *s, size_t from, const char *w)
 
 static char at(const struct source *s, size_t i) { return i < s->len ? s->code[i] : '\0'; }
 
+/* The first '=' in code[j..close) standing directly inside the brackets that open the
+ * scan (depth 1: not in a nested pair), or close when none does. *depth carries the nesting
+ * from one call to the next, so a caller walks every such '=' by resuming after the last. */
+static size_t next_inner_equals(const struct source *s, size_t j, size_t close, long *depth)
+{
+    for (; j < close; j++) {
+        char c = s->code[j];
+        if (c == '(' || c == '[' || c == '{')
+            ++*depth;
+        else if (c == ')' || c == ']' || c == '}')
+            --*depth;
+        else if (c == '=' && *depth == 1)
+            return j;
+    }
+    return close;
+}
+
 /* A call of the function r->arg: `name(`, not a method (`.name(`, `->name(`) and not its
  * own definition (`def name(`, `function name(`). */
 static void check_call(const struct source *s, const struct bug_rule *r, struct findings *out)
@@ -74,22 +91,18 @@ static void check_mutable_default(const struct source *s, const struct bug_rule 
             continue;
         size_t close = scan_match(s, k);
         long depth = 0;
-        for (size_t j = k; j < close; j++) {
-            char c = s->code[j];
-            if (c == '(' || c == '[' || c == '{')
-                depth++;
-            else if (c == ')' || c == ']' || c == '}')
-                depth--;
-            else if (c == '=' && depth == 1 && at(s, j + 1) != '=' && !strchr("=!<>:", at(s, j - 1))) {
-                size_t v = scan_skip_ws(s, j + 1, close);
-                char w[8];
-                scan_ident_at(s, v, w, sizeof(w));
-                bool call = at(s, scan_skip_ws(s, v + strlen(w), close)) == '(';
-                if (at(s, v) == '[' || at(s, v) == '{' ||
-                    (call && (strcmp(w, "list") == 0 || strcmp(w, "dict") == 0 ||
-                              strcmp(w, "set") == 0)))
-                    report(s, r, j, out);
-            }
+        for (size_t j = next_inner_equals(s, k, close, &depth); j < close;
+             j = next_inner_equals(s, j + 1, close, &depth)) {
+            if (at(s, j + 1) == '=' || strchr("=!<>:", at(s, j - 1)))
+                continue;
+            size_t v = scan_skip_ws(s, j + 1, close);
+            char w[8];
+            scan_ident_at(s, v, w, sizeof(w));
+            bool call = at(s, scan_skip_ws(s, v + strlen(w), close)) == '(';
+            if (at(s, v) == '[' || at(s, v) == '{' ||
+                (call && (strcmp(w, "list") == 0 || strcmp(w, "dict") == 0 ||
+                          strcmp(w, "set") == 0)))
+                report(s, r, j, out);
         }
         i = close > i ? close - 3 : i;
     }
@@ -295,14 +308,9 @@ static void check_assign_in_condition(const struct source *s, const struct bug_r
                 continue;
             size_t close = scan_match(s, open);
             long depth = 0;
-            for (size_t j = open; j < close; j++) {
-                char c = s->code[j];
-                if (c == '(' || c == '[' || c == '{')
-                    depth++;
-                else if (c == ')' || c == ']' || c == '}')
-                    depth--;
-                else if (c == '=' && depth == 1 && !strchr("=!<>+-*/%&|^", s->code[j - 1]) &&
-                         !strchr("=>", at(s, j + 1))) {
+            for (size_t j = next_inner_equals(s, open, close, &depth); j < close;
+                 j = next_inner_equals(s, j + 1, close, &depth)) {
+                if (!strchr("=!<>+-*/%&|^", s->code[j - 1]) && !strchr("=>", at(s, j + 1))) {
                     report(s, r, j, out);
                     break;
                 }
