@@ -188,10 +188,16 @@ static void describe(struct http_client *hc, CURLcode rc, char *err, size_t errl
         curl_easy_getinfo(hc->easy, CURLINFO_OS_ERRNO, &os_errno);
         snprintf(err, errlen, "cannot connect to %.120s: %.90s", hc->where, os_errno ? strerror((int)os_errno) : detail);
         break;
-    case CURLE_OPERATION_TIMEDOUT:
-        curl_easy_getinfo(hc->easy, CURLINFO_TOTAL_TIME_T, &us);
-        snprintf(err, errlen, "timed out after %ld ms talking to %.120s", (long)(us / 1000), hc->where);
+    case CURLE_OPERATION_TIMEDOUT: {
+        /* The limit that fired, not the time libcurl measured: its clock may stop a
+         * millisecond short of the limit, and the caller set the limit, so that is the
+         * figure it can act on. Before a connection exists, the connect limit applies. */
+        curl_easy_getinfo(hc->easy, CURLINFO_CONNECT_TIME_T, &us);
+        long limit = us > 0 || hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? hc->timeout_ms
+                                                                      : (long)CONNECT_TIMEOUT_MAX_MS;
+        snprintf(err, errlen, "timed out after %ld ms talking to %.120s", limit, hc->where);
         break;
+    }
     case CURLE_GOT_NOTHING:
         snprintf(err, errlen, "connection closed without an answer from %.120s", hc->where);
         break;

@@ -196,7 +196,7 @@ static const struct answer_row answer_rows[] = {
     {"bad chunk", {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}}, 0, "chunked-encoding", 1},
     {"chunk overrun", {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"}}, 0, "chunked-encoding", 1},
     {"too large", {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 70000000\r\n\r\n"}}, 0, "is larger than 67108864 bytes", 1},
-    {"silent", {.answers = {NULL}, .linger_ms = 1500}, 0, "timed out after 3", 1},
+    {"silent", {.answers = {NULL}, .linger_ms = 1500}, 0, "timed out after 300 ms talking to 127.0.0.1", 1},
 };
 
 static void answer_case(const void *arg)
