@@ -41,9 +41,10 @@ def start(gateway_factory, db):
 
 
 def test_single_inserts(gateway_factory, db, test_db):
-    """The group-commit insert used to LEFT JOIN job_queue to answer repeated idempotency
-    keys: planned on an empty table, a hash join over the whole queue, so every POST read
-    every job (single creations fell from ~12k/s to ~3k/s as the queue grew)."""
+    """The group-commit insert answers a repeated idempotency key through the key's index.
+    A join with job_queue there, planned while the table was empty, becomes a hash join over
+    the whole queue: every POST would read every job, and creations would slow as the queue
+    grows (docs/measurements.md)."""
     gw = start(gateway_factory, db)
     body = {"targetAgent": AGENT, "payload": {"taskType": "ping"}}
     for i in range(8):  # past the five custom plans: both insert forms now have generic plans
@@ -97,8 +98,8 @@ def test_claims_and_outcomes(gateway_factory, db, test_db):
 
 # Functions called once per row of a statement: each must be inlined into the caller's plan
 # (see fs_job_json in sql/002_jobs.sql). A SQL function the planner cannot inline parses and
-# plans its own body every time a statement calls it; fs_job_json that way was 42% of a
-# 16-row group-commit insert.
+# plans its own body every time a statement calls it, which would make a per-row function
+# the larger part of a group-commit insert (docs/measurements.md).
 PER_ROW_FUNCTIONS = [
     ("fs_job_json", "fs_job_json(t)", "job_queue"),
     ("fs_agent_json", "fs_agent_json(t)", "agent_states"),
