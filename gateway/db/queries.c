@@ -127,33 +127,24 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "  RETURNING fs_job_json(j) AS job)"
         " SELECT cur.status, coalesce((SELECT job FROM upd), cur.job) FROM cur"},
 
-    /* Outcomes with fencing (sql/002_jobs.sql). $1 is a JSON
-     * array of items {i, id, attempt, result[, error, retryable]} with distinct ids, i their
-     * positions from 0; $2 whether to return each applied job's JSON. Rows come back in item
-     * order as (i, outcome, status, job, attempts, id, reported attempt): one for each item a
-     * completion did not apply (not_found, conflict), and for the applied ones too when $2. */
+    /* Outcomes with fencing (fs_jobs_complete and fs_jobs_fail in sql/002_jobs.sql), as columns that
+     * gateway/jobs/reportcols.h renders, one element per report with distinct ids: $1 ids,
+     * $2 attempts, $3 results as a JSON array (null where there is none), $4 whether to
+     * return each applied job's JSON (single reports answer with it, batches do not). Rows
+     * come back in report order as (i, outcome, status, job, attempts, id, reported attempt),
+     * i the report's position from 0: one for each report a completion did not apply
+     * (not_found, conflict), and for the applied ones too when $4. */
     [Q_JOBS_COMPLETE] = {"fs_jobs_complete",
         "SELECT i, outcome, status, job, attempts, id, reported"
-        " FROM fs_jobs_complete($1::jsonb, $2::bool) ORDER BY i"},
+        " FROM fs_jobs_complete($1::bigint[], $2::int[], $3::jsonb, $4::bool) ORDER BY i"},
 
-    /* As above, one row for every item; $3 and $4 are the retry backoff's base and cap in
-     * milliseconds. */
+    /* As above, one row for every report; $4 the errors as a JSON array of strings, $5
+     * retryable, $6 whether to return each applied job's JSON, $7 and $8 the retry
+     * backoff's base and cap in milliseconds. */
     [Q_JOBS_FAIL] = {"fs_jobs_fail",
         "SELECT i, outcome, status, job, attempts, id, reported"
-        " FROM fs_jobs_fail($1::jsonb, $2::bool, $3::int, $4::int) ORDER BY i"},
-
-    /* The column forms for batches (gateway/jobs/reportscan.h renders the parameters): $1 ids,
-     * $2 attempts, $3 results as a JSON array; without the jobs' JSON. */
-    [Q_JOBS_COMPLETE_COLUMNS] = {"fs_jobs_complete_columns",
-        "SELECT i, outcome, status, job, attempts, id, reported"
-        " FROM fs_jobs_complete($1::bigint[], $2::int[], $3::jsonb, false) ORDER BY i"},
-
-    /* As above; $4 the errors as a JSON array of strings, $5 retryable, $6 and $7 the retry
-     * backoff's base and cap. */
-    [Q_JOBS_FAIL_COLUMNS] = {"fs_jobs_fail_columns",
-        "SELECT i, outcome, status, job, attempts, id, reported"
-        " FROM fs_jobs_fail($1::bigint[], $2::int[], $3::jsonb, $4::jsonb, $5::bool[], false,"
-        " $6::int, $7::int) ORDER BY i"},
+        " FROM fs_jobs_fail($1::bigint[], $2::int[], $3::jsonb, $4::jsonb, $5::bool[], $6::bool,"
+        " $7::int, $8::int) ORDER BY i"},
 
     /* Cancel: pending -> cancelled now; running -> cancel_requested (the worker stops at its
      * next lease renewal). Returns the status before and the job after (unchanged when it

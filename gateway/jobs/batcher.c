@@ -47,6 +47,7 @@ struct batcher {
     int queued;
     struct event *flush_ev;
     struct evbuffer *buf;
+    struct strbuf cols[BATCHER_COLUMNS_MAX]; /* a columns kind's parameters, reused */
     struct seen_slot *seen;
     size_t seen_mask;
     unsigned seen_gen;
@@ -97,6 +98,8 @@ void batcher_free(struct batcher *b)
         evbuffer_free(b->buf);
     for (int i = 0; i < b->nextra; i++)
         free(b->extra[i]);
+    for (int i = 0; i < BATCHER_COLUMNS_MAX; i++)
+        free(b->cols[i].p);
     free(b->seen);
     free(b);
 }
@@ -201,6 +204,39 @@ static size_t item_head(char out[24], int i)
     return len;
 }
 
+/* The statement's $1 for a batch: the JSON array of its rows, each tagged with its place.
+ * Sets batch->plain. Returns 1, or 0 when out of memory. */
+static int render_rows(struct batcher *b, struct batch *batch, const char **params)
+{
+    evbuffer_drain(b->buf, evbuffer_get_length(b->buf));
+    evbuffer_add(b->buf, "[", 1);
+    batch->plain = b->kind->plain_stmt != 0;
+    for (int i = 0; i < batch->n; i++) {
+        char head[24];
+        evbuffer_add(b->buf, head, item_head(head, i));
+        evbuffer_add(b->buf, batch->items[i]->row, batch->items[i]->len);
+        batch->plain &= batch->items[i]->plain;
+    }
+    evbuffer_add(b->buf, "]", 2); /* the NUL too */
+    params[0] = (const char *)evbuffer_pullup(b->buf, -1);
+    return params[0] != NULL;
+}
+
+/* The statement's leading parameters for a batch, from the kind's columns callback. Returns
+ * how many, or 0 when out of memory (or when the callback broke its contract). */
+static int render_columns(struct batcher *b, struct batch *batch, const char **params)
+{
+    for (int i = 0; i < BATCHER_COLUMNS_MAX; i++)
+        strbuf_truncate(&b->cols[i], 0);
+    int n = b->kind->columns(batch->items, batch->n, b->cols);
+    if (n < 1 || n > BATCHER_COLUMNS_MAX)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (!(params[i] = b->cols[i].p))
+            return 0;
+    return n;
+}
+
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct batcher *b = arg;
@@ -215,23 +251,16 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
             b->kind->failed(it, BATCHER_NOMEM, NULL);
             continue;
         }
-        evbuffer_drain(b->buf, evbuffer_get_length(b->buf));
-        evbuffer_add(b->buf, "[", 1);
-        batch->plain = b->kind->plain_stmt != 0;
-        for (int i = 0; i < batch->n; i++) {
-            char head[24];
-            evbuffer_add(b->buf, head, item_head(head, i));
-            evbuffer_add(b->buf, batch->items[i]->row, batch->items[i]->len);
-            batch->plain &= batch->items[i]->plain;
-        }
-        evbuffer_add(b->buf, "]", 2); /* the NUL too */
-        const char *params[1 + EXTRA_MAX] = {(const char *)evbuffer_pullup(b->buf, -1)};
-        for (int i = 0; i < b->nextra; i++)
-            params[1 + i] = b->extra[i];
+        const char *params[BATCHER_COLUMNS_MAX + EXTRA_MAX];
+        int nlead = b->kind->columns ? render_columns(b, batch, params) : render_rows(b, batch, params);
+        for (int i = 0; i < b->nextra && nlead > 0; i++)
+            params[nlead + i] = b->extra[i];
         int stmt = batch->plain ? b->kind->plain_stmt : b->kind->stmt;
-        if (!params[0] || b->submit(b->db, stmt, 1 + b->nextra, params, batch_done, batch) < 0) {
+        if (nlead <= 0 ||
+            b->submit(b->db, stmt, nlead + b->nextra, params, batch_done, batch) < 0) {
             for (int i = 0; i < batch->n; i++)
-                b->kind->failed(batch->items[i], BATCHER_UNAVAILABLE, NULL);
+                b->kind->failed(batch->items[i], nlead <= 0 ? BATCHER_NOMEM : BATCHER_UNAVAILABLE,
+                                NULL);
             free(batch);
             continue;
         }

@@ -16,16 +16,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/strbuf.h"
 #include "gateway/db/pgpool.h"
 
 struct batcher;
+
+#define BATCHER_COLUMNS_MAX 5 /* leading parameters a kind's columns callback may fill */
 
 /* One row waiting to be written. The owner sets row, len, key and plain before
  * batcher_add and keeps the item (and the row) alive until the kind answers or fails it;
  * next and solo are the batcher's. */
 struct batcher_item {
     const char *row; /* a JSON object *without* its opening brace: `"agent":…,"payload":…}`
-                      * (the batcher writes `{"i":k,` before it) */
+                      * (the batcher writes `{"i":k,` before it); unused by a kind with
+                      * columns */
     size_t len;
     long long key; /* not 0: no two items with this key go into one statement (a job id) */
     bool plain;    /* the row fits the kind's plain statement */
@@ -35,7 +39,7 @@ struct batcher_item {
 
 /* Why an item could not be written; its owner answers it accordingly. */
 enum batcher_failure {
-    BATCHER_NOMEM,       /* out of memory taking the batch */
+    BATCHER_NOMEM,       /* out of memory taking the batch or rendering its parameters */
     BATCHER_UNAVAILABLE, /* the statement was not accepted (database down, queue full) */
     BATCHER_FAILED,      /* the statement failed (res), or its connection was lost (res NULL) */
     BATCHER_NO_ROW,      /* the statement succeeded but returned no row for the item */
@@ -44,9 +48,14 @@ enum batcher_failure {
 struct batcher_kind {
     const char *name; /* for log lines: "insert", "complete", … */
     /* The statement: $1 is a JSON array of the rows, each tagged {"i":k,…} with its place
-     * in the batch; $2… are the batcher's fixed parameters. Its first result column must be
-     * that k; a row may come back at most once. */
+     * in the batch (or the parameters columns renders); the batcher's fixed parameters come
+     * after them. Its first result column must be that k; a row may come back at most once. */
     int stmt;
+    /* NULL, or renders the statement's leading parameters from the batch's n items (in
+     * order, k counting from 0) in place of the JSON array: one NUL-terminated text per
+     * buffer of cols, which the batcher owns and hands over empty. Returns how many it
+     * filled (1 to BATCHER_COLUMNS_MAX), or -1 when out of memory. */
+    int (*columns)(struct batcher_item *const *items, int n, struct strbuf *cols);
     /* Answers it from row `row` of res (PGRES_TUPLES_OK). Returns true when it was answered,
      * false to queue it again for a later statement. */
     bool (*answer)(struct batcher_item *it, const PGresult *res, int row);

@@ -2,7 +2,9 @@
  * (group-committed through the batcher, so reports arriving together share a statement)
  * or many per request (one statement). Every report carries the attempt it claimed; the
  * database applies it only while the job is still running at that attempt (fencing), so a
- * late or repeated report gets 409 and changes nothing. */
+ * late or repeated report gets 409 and changes nothing. Whichever way a report comes, it
+ * reaches the database as columns (reportcols.h): reportscan reads the plain batches
+ * workers send, read_report below every other report. */
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/jobs/reportcols.h"
 #include "gateway/jobs/reportscan.h"
 #include "gateway/http/request.h"
 
@@ -38,24 +41,36 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-/* Appends the JSON text of item to out. Returns 0, or -1 when out of memory. */
-static int add_json(struct evbuffer *out, const char *key, const cJSON *item)
+/* A report read from its parsed object: checked, and held as the text reportcols takes. */
+struct parsed_report {
+    struct report_fields f; /* points into the members below */
+    char id[24], attempt[24];
+    char *result, *error; /* printed JSON, owned; NULL when absent */
+};
+
+static void parsed_report_release(struct parsed_report *rep)
 {
-    char *text = json_print(item);
-    if (!text)
-        return -1;
-    int rc = evbuffer_add_printf(out, ",\"%s\":%s", key, text) < 0 ? -1 : 0;
-    free(text);
-    return rc;
+    free(rep->result);
+    free(rep->error);
+    rep->result = rep->error = NULL;
 }
 
-/* Validates one report (a single report's body, or one element of "jobs") and appends its
- * row for fs_jobs_complete/fs_jobs_fail to out, without the opening brace:
- * `"id":…,"attempt":…[,"result":…][,"error":…,"retryable":…]}`. prefix ("" or "jobs[3].")
- * goes before field names in errors. Returns 0, or -1 with err filled (err->field empty
- * when out of memory). */
-static int render_report(struct evbuffer *out, const cJSON *obj, bool fail, long long id,
-                         const char *prefix, struct field_error *err)
+/* Prints item's JSON into *text and points the field at it. 0, or -1 when out of memory. */
+static int print_field(const cJSON *item, char **text, const char **field, size_t *len)
+{
+    if (!(*text = json_print(item)))
+        return -1;
+    *field = *text;
+    *len = strlen(*text);
+    return 0;
+}
+
+/* Checks one report (a single report's body, or one element of "jobs") for job id and
+ * fills rep (zeroed by the caller; release it in any case). prefix ("" or "jobs[3].") goes
+ * before field names in errors. Returns 0, or -1 with err filled (err->field empty when out
+ * of memory). */
+static int read_report(const cJSON *obj, bool fail, long long id, const char *prefix,
+                       struct parsed_report *rep, struct field_error *err)
 {
     long attempt = 0;
     const char *error = NULL;
@@ -72,17 +87,20 @@ static int render_report(struct evbuffer *out, const cJSON *obj, bool fail, long
             return field_error_prefix(err, prefix);
         }
     }
+    struct report_fields *f = &rep->f;
+    f->id = rep->id;
+    f->id_len = (size_t)snprintf(rep->id, sizeof(rep->id), "%lld", id);
+    f->attempt = rep->attempt;
+    f->attempt_len = (size_t)snprintf(rep->attempt, sizeof(rep->attempt), "%ld", attempt);
+    f->retryable = retryable;
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(obj, "result");
-    if (evbuffer_add_printf(out, "\"id\":%lld,\"attempt\":%ld", id, attempt) < 0 ||
-        (result && add_json(out, "result", result) < 0) ||
-        (fail && (add_json(out, "error", cJSON_GetObjectItemCaseSensitive(obj, "error")) < 0 ||
-                  evbuffer_add_printf(out, ",\"retryable\":%s", retryable ? "true" : "false") < 0)) ||
-        evbuffer_add(out, "}", 1) < 0)
-        goto oom;
+    if ((result && print_field(result, &rep->result, &f->result, &f->result_len) < 0) ||
+        (fail && print_field(cJSON_GetObjectItemCaseSensitive(obj, "error"), &rep->error,
+                             &f->error, &f->error_len) < 0)) {
+        err->field[0] = '\0';
+        return -1;
+    }
     return 0;
-oom:
-    err->field[0] = '\0';
-    return -1;
 }
 
 /* The 409 message for a fenced report, from a result row. */
@@ -102,9 +120,41 @@ static void conflict_message(const PGresult *res, int row, char *buf, size_t len
 /* ---- one report per request, group-committed ------------------------------------------ */
 
 /* A single report in its batcher (the item's key is the job id). */
-static void report_free(void *ctx) { batchreq_release(ctx); }
+struct single_report {
+    struct batchreq q;
+    struct parsed_report rep;
+};
+
+static void report_free(void *ctx)
+{
+    struct single_report *sr = ctx;
+    parsed_report_release(&sr->rep);
+    batchreq_release(&sr->q);
+}
 
 static const struct request_ctx_type report_ctx = {"outcome report", report_free};
+
+/* The batcher's parameters for a group of single reports: their columns. */
+static int single_columns(struct batcher_item *const *items, int n, struct strbuf *cols,
+                          bool fail)
+{
+    for (int k = 0; k < n; k++) {
+        const struct single_report *sr = (void *)batchreq_of(items[k]); /* q comes first */
+        if (report_cols_add(cols, k, &sr->rep.f, fail) < 0)
+            return -1;
+    }
+    return report_cols_close(cols, fail) < 0 ? -1 : report_cols_count(fail);
+}
+
+static int complete_columns(struct batcher_item *const *items, int n, struct strbuf *cols)
+{
+    return single_columns(items, n, cols, false);
+}
+
+static int fail_columns(struct batcher_item *const *items, int n, struct strbuf *cols)
+{
+    return single_columns(items, n, cols, true);
+}
 
 static bool single_answer(struct batcher_item *it, const PGresult *res, int row)
 {
@@ -128,11 +178,14 @@ static bool single_answer(struct batcher_item *it, const PGresult *res, int row)
     return true;
 }
 
+/* The batcher's fixed parameters follow the columns: with_job true (gateway.c), and a
+ * fail's backoff. */
 const struct batcher_kind outcomes_complete_kind = {
-    .name = "complete", .stmt = Q_JOBS_COMPLETE, .answer = single_answer,
-    .failed = batchreq_failed};
+    .name = "complete", .stmt = Q_JOBS_COMPLETE, .columns = complete_columns,
+    .answer = single_answer, .failed = batchreq_failed};
 const struct batcher_kind outcomes_fail_kind = {
-    .name = "fail", .stmt = Q_JOBS_FAIL, .answer = single_answer, .failed = batchreq_failed};
+    .name = "fail", .stmt = Q_JOBS_FAIL, .columns = fail_columns, .answer = single_answer,
+    .failed = batchreq_failed};
 
 static void report_single(struct request *r, bool fail)
 {
@@ -140,29 +193,20 @@ static void report_single(struct request *r, bool fail)
     if (request_path_id(r, "id", id, sizeof(id)) < 0)
         return;
     long long job_id = strtoll(id, NULL, 10);
-    struct field_error err;
-    struct evbuffer *out = evbuffer_new();
-    if (!out || render_report(out, r->body, fail, job_id, "", &err) < 0) {
-        if (out && err.field[0])
-            request_field_error(r, &err);
-        else
-            request_error(r, 500, "internal", NULL, "out of memory");
-        if (out)
-            evbuffer_free(out);
-        return;
-    }
-    size_t len = evbuffer_get_length(out);
-    struct batchreq *q = request_ctx_new(r, &report_ctx, sizeof(*q));
-    char *row = q ? malloc(len + 1) : NULL;
-    if (!row) {
-        evbuffer_free(out);
+    struct single_report *sr = request_ctx_new(r, &report_ctx, sizeof(*sr));
+    if (!sr) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    evbuffer_remove(out, row, len);
-    row[len] = '\0';
-    evbuffer_free(out);
-    batchreq_add(fail ? r->gw->fails : r->gw->completes, q, r, row, len, job_id, false);
+    struct field_error err;
+    if (read_report(r->body, fail, job_id, "", &sr->rep, &err) < 0) {
+        if (err.field[0])
+            request_field_error(r, &err);
+        else
+            request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    batchreq_add(fail ? r->gw->fails : r->gw->completes, &sr->q, r, NULL, 0, job_id, false);
 }
 
 void jobs_complete(struct request *r) { report_single(r, false); }
@@ -267,72 +311,60 @@ static void complete_batch_done(PGresult *res, void *arg) { batch_done(res, arg,
 
 static void fail_batch_done(PGresult *res, void *arg) { batch_done(res, arg, true); }
 
-/* What the general path's item renderer needs: the kind of batch, and where the ids go. */
+/* What the general path's item reader fills: the columns of a batch of one kind. */
 struct general_batch {
     bool fail;
-    struct strbuf ids;
+    struct report_columns cols;
 };
 
-/* One report of a batch: its id is the item's key. */
-static int render_batch_report(struct evbuffer *out, const cJSON *item, const char *prefix,
-                               struct item_key *key, struct field_error *err, void *arg)
+/* One report of a batch, checked and appended to the columns: its id is the item's key. It
+ * writes no row: the statement takes the columns. */
+static int read_batch_report(struct evbuffer *out, const cJSON *item, const char *prefix,
+                             struct item_key *key, struct field_error *err, void *arg)
 {
     struct general_batch *batch = arg;
     long id = 0;
     if (json_get_int(item, "id", true, 1, JOB_ID_MAX, &id, err) < 0)
         return field_error_prefix(err, prefix);
     *key = (struct item_key){.present = true, .id = id, .index = key->index};
-    char digits[JSON_NUMBER_MAX];
-    size_t digits_len = json_print_number(id, digits);
-    if (strbuf_add(&batch->ids, key->index ? "," : "{", 1) < 0 ||
-        strbuf_add(&batch->ids, digits, digits_len) < 0) {
+    struct parsed_report rep = {0};
+    int rc = read_report(item, batch->fail, id, prefix, &rep, err);
+    if (rc == 0 && report_cols_add(batch->cols.col, key->index, &rep.f, batch->fail) < 0) {
         err->field[0] = '\0';
-        return -1;
+        rc = -1;
     }
-    return render_report(out, item, batch->fail, id, prefix, err);
+    parsed_report_release(&rep);
+    return rc;
 }
 
-/* The general path: parses the body, checks each report (field-named 400s) and submits the
- * item-document form of the statement. */
-static void report_batch_general(struct request *r, struct report_batch *rb, bool fail,
-                                 const char *const *backoff)
+/* The general path: parses the body and checks each report (field-named 400s) into cols. 0,
+ * or -1 after answering r. */
+static int report_batch_general(struct request *r, struct report_batch *rb, bool fail,
+                                struct report_columns *cols)
 {
     if (!request_parse_body(r))
-        return;
-    struct general_batch batch = {fail, {0}};
+        return -1;
+    struct general_batch batch = {.fail = fail};
     const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
-                                    render_batch_report, &batch};
-    struct evbuffer *items = batch_body_render(r, &spec, &rb->items);
-    if (!items) {
-        free(batch.ids.p);
-        return;
-    }
-    if (strbuf_add(&batch.ids, "}", 1) < 0) {
-        free(batch.ids.p);
-        evbuffer_free(items);
+                                    read_batch_report, &batch};
+    struct evbuffer *rows = batch_body_render(r, &spec, &rb->items);
+    *cols = batch.cols;
+    if (!rows)
+        return -1;
+    evbuffer_free(rows);
+    if (report_cols_close(cols->col, fail) < 0) {
         request_error(r, 500, "internal", NULL, "out of memory");
-        return;
+        return -1;
     }
-    rb->ids = batch.ids.p;
-    const char *params[4] = {(const char *)evbuffer_pullup(items, -1), "false", backoff[0],
-                             backoff[1]};
-    int rc = fail ? pgpool_query(r->gw->pool, Q_JOBS_FAIL, 4, params, fail_batch_done, r)
-                  : pgpool_query(r->gw->pool, Q_JOBS_COMPLETE, 2, params, complete_batch_done, r);
-    evbuffer_free(items);
-    if (rc < 0)
-        request_unavailable(r);
+    return 0;
 }
 
-/* A batch of reports: through reportscan and the column form of the statement when the body
- * has the plain shape workers send, else the general path. */
+/* A batch of reports: read by reportscan when the body has the plain shape workers send,
+ * else by the general path; either way into the columns of one statement. */
 static void report_batch(struct request *r, bool fail)
 {
     static const struct report_limits limits = {REPORTS_MAX, JOB_ID_MAX, ATTEMPT_MAX,
                                                 ERROR_MAX_CHARS};
-    char base_ms[24], cap_ms[24];
-    snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
-    snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
-    const char *backoff[2] = {base_ms, cap_ms};
     struct report_batch *rb = request_ctx_new(r, &report_batch_ctx, sizeof(*rb));
     if (!rb) {
         request_error(r, 500, "internal", NULL, "out of memory");
@@ -350,16 +382,30 @@ static void report_batch(struct request *r, bool fail)
         return;
     case REPORT_SCAN_GENERAL:
         report_columns_free(&cols);
-        report_batch_general(r, rb, fail, backoff);
-        return;
+        if (report_batch_general(r, rb, fail, &cols) < 0) {
+            report_columns_free(&cols);
+            return;
+        }
+        break;
     }
-    rb->ids = cols.ids.p; /* the answer walks the ids */
-    cols.ids.p = NULL;
-    const char *params[7] = {rb->ids, cols.attempts.p, cols.results.p, cols.errors.p,
-                             cols.retryable.p, base_ms, cap_ms};
-    int rc = fail ? pgpool_query(r->gw->pool, Q_JOBS_FAIL_COLUMNS, 7, params, fail_batch_done, r)
-                  : pgpool_query(r->gw->pool, Q_JOBS_COMPLETE_COLUMNS, 3, params,
-                                 complete_batch_done, r);
+    char base_ms[24], cap_ms[24];
+    snprintf(base_ms, sizeof(base_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_BASE_MS));
+    snprintf(cap_ms, sizeof(cap_ms), "%ld", config_int(r->gw->cfg, CFG_RETRY_MAX_MS));
+    /* the answer walks the ids */
+    rb->ids = cols.col[REPORT_COL_IDS].p;
+    cols.col[REPORT_COL_IDS].p = NULL;
+    const struct strbuf *col = cols.col;
+    int rc;
+    if (fail) {
+        const char *params[8] = {rb->ids, col[REPORT_COL_ATTEMPTS].p, col[REPORT_COL_RESULTS].p,
+                                 col[REPORT_COL_ERRORS].p, col[REPORT_COL_RETRYABLE].p, "false",
+                                 base_ms, cap_ms};
+        rc = pgpool_query(r->gw->pool, Q_JOBS_FAIL, 8, params, fail_batch_done, r);
+    } else {
+        const char *params[4] = {rb->ids, col[REPORT_COL_ATTEMPTS].p, col[REPORT_COL_RESULTS].p,
+                                 "false"};
+        rc = pgpool_query(r->gw->pool, Q_JOBS_COMPLETE, 4, params, complete_batch_done, r);
+    }
     report_columns_free(&cols);
     if (rc < 0)
         request_unavailable(r);

@@ -205,14 +205,10 @@ static bool scan_count(struct cursor *c, long long max, long long *out, const ch
     return true;
 }
 
-/* The fields of one report, as spans of the body. */
+/* One report: its fields as spans of the body, and the id's value. */
 struct report {
-    long long id, attempt;
-    const char *id_text, *attempt_text;
-    size_t id_len, attempt_len;
-    const char *result, *error; /* NULL when absent */
-    size_t result_len, error_len;
-    int retryable; /* -1 absent, else 0 or 1 */
+    struct report_fields f;
+    long long id;
 };
 
 enum { SEEN_ID = 1, SEEN_ATTEMPT = 2, SEEN_RESULT = 4, SEEN_ERROR = 8, SEEN_RETRYABLE = 16 };
@@ -239,31 +235,33 @@ static bool scan_member(struct cursor *c, const char *key, size_t key_len, bool 
     *seen |= bit;
     switch (bit) {
     case SEEN_ID:
-        return scan_count(c, lim->max_id, &rep->id, &rep->id_text, &rep->id_len);
-    case SEEN_ATTEMPT:
-        return scan_count(c, lim->max_attempt, &rep->attempt, &rep->attempt_text, &rep->attempt_len);
+        return scan_count(c, lim->max_id, &rep->id, &rep->f.id, &rep->f.id_len);
+    case SEEN_ATTEMPT: {
+        long long attempt;
+        return scan_count(c, lim->max_attempt, &attempt, &rep->f.attempt, &rep->f.attempt_len);
+    }
     case SEEN_RESULT:
         skip_ws(c);
-        rep->result = c->p;
+        rep->f.result = c->p;
         if (!scan_value(c, 1))
             return false;
-        rep->result_len = (size_t)(c->p - rep->result);
+        rep->f.result_len = (size_t)(c->p - rep->f.result);
         return true;
     case SEEN_ERROR: {
         skip_ws(c);
         size_t chars;
         bool escaped;
-        rep->error = c->p;
+        rep->f.error = c->p;
         if (c->p >= c->end || *c->p != '"' || !scan_string(c, &chars, &escaped) || chars < 1 ||
             chars > lim->max_error_chars)
             return false;
-        rep->error_len = (size_t)(c->p - rep->error);
+        rep->f.error_len = (size_t)(c->p - rep->f.error);
         return true;
     }
     case SEEN_RETRYABLE:
         skip_ws(c);
-        rep->retryable = scan_literal(c, "true", 4) ? 1 : scan_literal(c, "false", 5) ? 0 : -2;
-        return rep->retryable >= 0;
+        rep->f.retryable = scan_literal(c, "true", 4);
+        return rep->f.retryable || scan_literal(c, "false", 5);
     default:
         return scan_value(c, 1);
     }
@@ -273,7 +271,7 @@ static bool scan_member(struct cursor *c, const char *key, size_t key_len, bool 
 static bool scan_report(struct cursor *c, bool fail, const struct report_limits *lim,
                         struct report *rep)
 {
-    *rep = (struct report){.retryable = -1};
+    *rep = (struct report){.f.retryable = true};
     unsigned seen = 0;
     if (!eat(c, '{') || eat(c, '}'))
         return false;
@@ -290,49 +288,6 @@ static bool scan_report(struct cursor *c, bool fail, const struct report_limits 
     } while (eat(c, ','));
     unsigned need = SEEN_ID | SEEN_ATTEMPT | (fail ? SEEN_ERROR : 0);
     return eat(c, '}') && (seen & need) == need;
-}
-
-/* Appends one report, the k-th, to each column: ids and attempts as array elements, the
- * result (null when there is none) and a fail's error as JSON copied from the body, and
- * retryable as t or f (true when absent). */
-static int add_report(struct report_columns *cols, int k, const struct report *rep, bool fail)
-{
-    const char *open_array = k ? "," : "{", *open_json = k ? "," : "[";
-    if (strbuf_add(&cols->ids, open_array, 1) < 0 ||
-        strbuf_add(&cols->ids, rep->id_text, rep->id_len) < 0 ||
-        strbuf_add(&cols->attempts, open_array, 1) < 0 ||
-        strbuf_add(&cols->attempts, rep->attempt_text, rep->attempt_len) < 0 ||
-        strbuf_add(&cols->results, open_json, 1) < 0 ||
-        (rep->result ? strbuf_add(&cols->results, rep->result, rep->result_len)
-                     : strbuf_add(&cols->results, "null", 4)) < 0)
-        return -1;
-    if (fail && (strbuf_add(&cols->errors, open_json, 1) < 0 ||
-                 strbuf_add(&cols->errors, rep->error, rep->error_len) < 0 ||
-                 strbuf_add(&cols->retryable, open_array, 1) < 0 ||
-                 strbuf_add(&cols->retryable, rep->retryable == 0 ? "f" : "t", 1) < 0))
-        return -1;
-    return 0;
-}
-
-/* Closes each column's array. */
-static int close_columns(struct report_columns *cols, bool fail)
-{
-    if (strbuf_add(&cols->ids, "}", 1) < 0 || strbuf_add(&cols->attempts, "}", 1) < 0 ||
-        strbuf_add(&cols->results, "]", 1) < 0)
-        return -1;
-    if (fail && (strbuf_add(&cols->errors, "]", 1) < 0 || strbuf_add(&cols->retryable, "}", 1) < 0))
-        return -1;
-    return 0;
-}
-
-void report_columns_free(struct report_columns *cols)
-{
-    free(cols->ids.p);
-    free(cols->attempts.p);
-    free(cols->results.p);
-    free(cols->errors.p);
-    free(cols->retryable.p);
-    *cols = (struct report_columns){0};
 }
 
 static int compare_ids(const void *a, const void *b)
@@ -385,7 +340,7 @@ enum report_scan report_scan(const char *text, size_t len, bool fail,
         }
         ascending = ascending && (n == 0 || rep.id > ids[n - 1]);
         ids[n] = rep.id;
-        if (add_report(cols, n, &rep, fail) < 0) {
+        if (report_cols_add(cols->col, n, &rep.f, fail) < 0) {
             rc = REPORT_SCAN_NOMEM;
             goto done;
         }
@@ -396,7 +351,7 @@ enum report_scan report_scan(const char *text, size_t len, bool fail,
     skip_ws(&c);
     if (c.p != c.end || has_repeat(ids, n, ascending))
         goto done;
-    if (close_columns(cols, fail) < 0) {
+    if (report_cols_close(cols->col, fail) < 0) {
         rc = REPORT_SCAN_NOMEM;
         goto done;
     }

@@ -2,8 +2,8 @@
  * /api/jobs/fail). Workers send these in bursts, one per few hundred jobs, and they are the
  * gateway's largest cost in a drain: parsing them into a cJSON tree, reading it and printing
  * every result back out for the statement dominated it (docs/gateway.md). This scans
- * the body once, in place, and renders the statement's parameters, one column per field,
- * with each result (and error) copied through as the worker wrote it.
+ * the body once, in place, and appends each report to the columns the statement takes
+ * (reportcols.h), with each result (and error) copied through as the worker wrote it.
  *
  * It takes only the plain shape a worker sends, and it never answers anything itself: a body
  * that is malformed, or merely unusual, is left to the general path (parse, outcomes.c's
@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/strbuf.h"
+#include "gateway/jobs/reportcols.h"
 
 #define REPORT_SCAN_DEPTH 64
 
@@ -37,19 +37,6 @@ struct report_limits {
     long max_attempt;       /* attempts are 1..max_attempt */
     size_t max_error_chars; /* a fail's error: 1..max_error_chars characters */
 };
-
-/* The parameters of the column forms of fs_jobs_complete and fs_jobs_fail (sql/002_jobs), one
- * element per report in the body's order, as PostgreSQL's text input takes them. */
-struct report_columns {
-    struct strbuf ids;       /* bigint[]: {7,9} */
-    struct strbuf attempts;  /* int[]: {2,1} */
-    struct strbuf results;   /* jsonb array: [{"pong":true},null], null where there is none */
-    struct strbuf errors;    /* fail only, jsonb array of strings: ["boom","b\u00e9"] */
-    struct strbuf retryable; /* fail only, bool[]: {t,f} */
-};
-
-/* Frees the columns' text and zeroes them. */
-void report_columns_free(struct report_columns *cols);
 
 /* Scans text[0..len) (already checked to be UTF-8 without NUL bytes) as a batch of complete
  * (fail false) or fail reports and renders it into cols (zeroed by the caller). *count gets

@@ -5,7 +5,7 @@
  * out at once, a failed or refused statement fails every item it carried, items with one key
  * never share a statement, a kind's answer can queue its item again, and everything queued
  * is written (and the batcher idle) once the statements in flight come back, as a draining
- * gateway needs. The SQL itself is covered by the integration tests. */
+ * gateway needs; and that a kind with a columns callback sends the parameters it renders. The SQL itself is covered by the integration tests. */
 #include <event2/event.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@ struct sent {
     int nparams;
     char *doc;      /* $1, the items' document */
     char extra[32]; /* $2, when there is one */
+    char all[128];  /* every parameter, " | " between them */
     pgpool_cb cb;
     void *arg;
 };
@@ -59,6 +60,10 @@ static int fake_submit(void *db, int stmt, int nparams, const char *const *value
     s->doc = strdup(values[0]);
     if (nparams > 1)
         snprintf(s->extra, sizeof(s->extra), "%s", values[1]);
+    size_t len = 0;
+    for (int i = 0; i < nparams && len < sizeof(s->all); i++)
+        len += (size_t)snprintf(s->all + len, sizeof(s->all) - len, "%s%s", i ? " | " : "",
+                                values[i]);
     return 0;
 }
 
@@ -402,6 +407,66 @@ static void test_drain_flushes_everything(const void *arg)
     fake_done(&f, b);
 }
 
+/* A columns kind's parameters: the items' rows without their closing braces as an array,
+ * and their number; or out of memory when the first item's row is "oom}". */
+static int test_columns(struct batcher_item *const *items, int n, struct strbuf *cols)
+{
+    if (strcmp(items[0]->row, "oom}") == 0)
+        return -1;
+    for (int k = 0; k < n; k++) {
+        strbuf_add(&cols[0], k ? "," : "{", 1);
+        strbuf_add(&cols[0], items[k]->row, items[k]->len - 1);
+    }
+    strbuf_add(&cols[0], "}", 1);
+    char count[16];
+    strbuf_add(&cols[1], count, (size_t)snprintf(count, sizeof(count), "%d", n));
+    return 2;
+}
+
+static const struct batcher_kind columns_kind = {
+    .name = "columns", .stmt = STMT, .columns = test_columns, .answer = answer, .failed = failed};
+
+/* The callback's columns lead the parameters, the fixed ones follow; each statement starts
+ * from empty columns; result rows still answer items by k. */
+static void test_columns_callback(const void *arg)
+{
+    struct fake f;
+    fake_init(&f);
+    const char *params[1] = {"true"};
+    struct batcher *b = batcher_new(f.base, fake_submit, &f, &columns_kind, 1, params, 3, 2);
+    REQUIRE(b);
+    for (int i = 0; i < 5; i++)
+        add(b, &f, i);
+    run_loop(&f);
+    REQUIRE(f.nsent == 2);
+    CHECK_LONG(f.sent[0].nparams, 3);
+    CHECK_STR(f.sent[0].all, "{\"n\":0,\"n\":1,\"n\":2} | 3 | true");
+    CHECK_STR(f.sent[1].all, "{\"n\":3,\"n\":4} | 2 | true");
+    complete(&f, 3, false, false);
+    complete(&f, 2, false, false);
+    check_answered(&f, 5);
+    CHECK(batcher_idle(b));
+    fake_done(&f, b);
+}
+
+/* A columns callback out of memory fails every item of its batch, and nothing is sent. */
+static void test_columns_nomem(const void *arg)
+{
+    struct fake f;
+    fake_init(&f);
+    struct batcher *b = batcher_new(f.base, fake_submit, &f, &columns_kind, 0, NULL, 100, 1);
+    REQUIRE(b);
+    snprintf(f.items[0].row, sizeof(f.items[0].row), "oom}");
+    f.items[0].item.len = 4;
+    for (int i = 0; i < 3; i++)
+        add(b, &f, i);
+    run_loop(&f);
+    CHECK_LONG(f.sent_total, 0);
+    check_failed(&f, 3, BATCHER_NOMEM);
+    CHECK(batcher_idle(b));
+    fake_done(&f, b);
+}
+
 void register_batcher_tests(void)
 {
     test_add("batcher one loop iteration, one statement", test_one_iteration_one_statement, NULL);
@@ -417,4 +482,6 @@ void register_batcher_tests(void)
     test_add("batcher same key never shares a statement", test_same_key_never_shares, NULL);
     test_add("batcher declined answer queues again", test_answer_requeues, NULL);
     test_add("batcher drain flushes everything", test_drain_flushes_everything, NULL);
+    test_add("batcher columns callback renders the parameters", test_columns_callback, NULL);
+    test_add("batcher columns callback out of memory fails each item", test_columns_nomem, NULL);
 }

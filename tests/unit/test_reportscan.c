@@ -158,12 +158,11 @@ static const struct scan_case scan_cases[] = {
 static char *joined(const struct report_columns *cols, bool fail)
 {
     struct strbuf out = {0};
-    const struct strbuf *parts[] = {&cols->ids, &cols->attempts, &cols->results, &cols->errors,
-                                    &cols->retryable};
-    for (size_t k = 0; k < (fail ? 5u : 3u); k++) {
+    const struct strbuf *parts = cols->col;
+    for (int k = 0; k < report_cols_count(fail); k++) {
         if (k)
             strbuf_add(&out, " | ", 3);
-        strbuf_add(&out, parts[k]->p ? parts[k]->p : "(none)", parts[k]->p ? parts[k]->len : 6);
+        strbuf_add(&out, parts[k].p ? parts[k].p : "(none)", parts[k].p ? parts[k].len : 6);
     }
     return out.p;
 }
@@ -184,7 +183,7 @@ static void scan_case_run(const void *arg)
             items += *p == ',';
         CHECK_LONG(count, items);
         if (!c->fail)
-            CHECK(cols.errors.p == NULL && cols.retryable.p == NULL);
+            CHECK(cols.col[REPORT_COL_ERRORS].p == NULL && cols.col[REPORT_COL_RETRYABLE].p == NULL);
         /* never accepts what the general path's parser refuses */
         struct field_error err;
         cJSON *tree = json_parse_object(c->body, strlen(c->body), &err);
@@ -257,8 +256,8 @@ static void scan_many(const void *arg)
         CHECK_LONG(rc, repeat ? REPORT_SCAN_GENERAL : REPORT_SCAN_OK);
         if (!repeat) {
             CHECK_LONG(count, n);
-            CHECK_STR(strrchr(cols.ids.p, ',') + 1, descending ? "1}" : "1500}");
-            cJSON *results = cJSON_Parse(cols.results.p);
+            CHECK_STR(strrchr(cols.col[REPORT_COL_IDS].p, ',') + 1, descending ? "1}" : "1500}");
+            cJSON *results = cJSON_Parse(cols.col[REPORT_COL_RESULTS].p);
             CHECK(cJSON_GetArraySize(results) == n);
             CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(results, n - 1), "k")->valueint == n - 1);
             cJSON_Delete(results);
