@@ -467,24 +467,6 @@ END
 $$;
 
 --
--- Name: fs_jobs_complete(jsonb, boolean); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.fs_jobs_complete(items jsonb, with_job boolean) RETURNS TABLE(i integer, id bigint, outcome text, status text, job json, attempts integer, reported integer)
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    RETURN QUERY
-    SELECT c.* FROM (
-        SELECT array_agg((t.e->>'id')::bigint ORDER BY t.n) AS ids,
-               array_agg((t.e->>'attempt')::int ORDER BY t.n) AS tries,
-               jsonb_agg(t.e->'result' ORDER BY t.n) AS results
-        FROM jsonb_array_elements(items) WITH ORDINALITY AS t(e, n)) x,
-        fs_jobs_complete(x.ids, x.tries, x.results, with_job) c;
-END
-$$;
-
---
 -- Name: fs_jobs_complete(bigint[], integer[], jsonb, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -517,26 +499,6 @@ BEGIN
         ON e.id = x.id
        AND e.id = ANY (ARRAY(SELECT y.id FROM input y WHERE y.id NOT IN (SELECT u.id FROM upd u)))
     WHERE x.id NOT IN (SELECT u.id FROM upd u);
-END
-$$;
-
---
--- Name: fs_jobs_fail(jsonb, boolean, integer, integer); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.fs_jobs_fail(items jsonb, with_job boolean, base_ms integer, cap_ms integer) RETURNS TABLE(i integer, id bigint, outcome text, status text, job json, attempts integer, reported integer)
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    RETURN QUERY
-    SELECT c.* FROM (
-        SELECT array_agg((t.e->>'id')::bigint ORDER BY t.n) AS ids,
-               array_agg((t.e->>'attempt')::int ORDER BY t.n) AS tries,
-               jsonb_agg(t.e->'result' ORDER BY t.n) AS results,
-               jsonb_agg(t.e->'error' ORDER BY t.n) AS errors,
-               array_agg((t.e->>'retryable')::bool ORDER BY t.n) AS retryable
-        FROM jsonb_array_elements(items) WITH ORDINALITY AS t(e, n)) x,
-        fs_jobs_fail(x.ids, x.tries, x.results, x.errors, x.retryable, with_job, base_ms, cap_ms) c;
 END
 $$;
 

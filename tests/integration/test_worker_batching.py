@@ -125,21 +125,21 @@ def test_transition_functions_never_scan_the_whole_queue(stack):
     claimed = db.query("SELECT * FROM fs_jobs_claim('code_analyzer', 60, 'test:1', 30)")
     assert len(claimed) == 60, f"claimed {len(claimed)}"
     ids = [r["id"] for r in claimed]
-    done = [{"i": k, "id": i, "attempt": 1, "result": {"n": i}} for k, i in enumerate(ids[:10])]
-    stale = [{"i": 10, "id": ids[20], "attempt": 7, "result": {}},
-             {"i": 11, "id": 10 ** 12, "attempt": 1, "result": {}}]
-    # the item-document form (single reports, batches parsed the slow way): the applied jobs
-    # come back only with their JSON
-    out = db.query("SELECT * FROM fs_jobs_complete(%s::jsonb, true)", (json.dumps(done + stale),))
+    # ten applied reports, one fenced (attempt 7) and one for no job; with_job (single
+    # reports): the applied jobs come back too, with their JSON
+    out = db.query("SELECT * FROM fs_jobs_complete(%s::bigint[], %s::int[], %s::jsonb, true)",
+                   (ids[:10] + [ids[20], 10 ** 12], [1] * 10 + [7, 1],
+                    json.dumps([{"n": i} for i in ids[:10]] + [{}, {}])))
     got = {r["id"]: (r["i"], r["outcome"]) for r in out}
     assert got == {**{i: (k, "ok") for k, i in enumerate(ids[:10])}, ids[20]: (10, "conflict"),
                    10 ** 12: (11, "not_found")}, got
-    # the column form (worker batches): rows only for what was not applied
+    # without with_job (worker batches): rows only for what was not applied
     out = db.query("SELECT * FROM fs_jobs_complete(%s::bigint[], %s::int[], %s::jsonb, false)",
                    (ids[10:20] + [ids[0]], [1] * 11, json.dumps([{"n": i} for i in ids[10:20]] + [None])))
     assert [(r["i"], r["outcome"], r["status"]) for r in out] == [(10, "conflict", "completed")], out
-    fails = [{"i": k, "id": i, "attempt": 1, "error": "boom", "retryable": True} for k, i in enumerate(ids[20:30])]
-    out = db.query("SELECT * FROM fs_jobs_fail(%s::jsonb, false, 100, 1000)", (json.dumps(fails),))
+    out = db.query("SELECT * FROM fs_jobs_fail(%s::bigint[], %s::int[], %s::jsonb, %s::jsonb, %s::bool[],"
+                   " false, 100, 1000)", (ids[20:30], [1] * 10, json.dumps([None] * 10), json.dumps(["boom"] * 10),
+                                          [True] * 10))
     assert {r["outcome"] for r in out} == {"ok"} and {r["status"] for r in out} == {"pending"}, out
     out = db.query("SELECT * FROM fs_jobs_fail(%s::bigint[], %s::int[], %s::jsonb, %s::jsonb, %s::bool[],"
                    " false, 100, 1000)", (ids[30:40], [1] * 10, json.dumps([None] * 10), json.dumps(["x"] * 10),
