@@ -10,6 +10,7 @@
 #   make bench-instructions   instructions per request and per statement under callgrind
 #                        (under a minute): docs/instructions.md; SMOKE=1 for seconds
 #   make schema          regenerate sql/schema.sql from the migrations (throwaway PostgreSQL)
+#   make format          clang-format the C sources (.clang-format); make format-check: CI's check
 #   make clean           remove build/
 
 CC      ?= cc
@@ -62,7 +63,7 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration deps clean format bench bench-instructions schema FORCE
+.PHONY: all run test unit integration deps clean format format-check bench bench-instructions schema FORCE
 
 all: $(PROGRAMS)
 
@@ -149,8 +150,16 @@ bench-instructions: all
 	@sh tests/bench/deps.sh --instructions
 	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/instructions.py $(if $(SMOKE),--smoke)
 
+# The C sources clang-format owns (.clang-format); tests/bench/peers is JavaScript.
+FORMAT_SRC = $(wildcard common/*.[ch] gateway/*.[ch] gateway/*/*.[ch] worker/*/*.[ch] \
+                        worker/agents/*/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+
 format:
-	clang-format -i common/*.[ch] gateway/*.[ch] gateway/*/*.[ch] worker/*/*.[ch] worker/agents/*/*.[ch] tests/unit/*.[ch]
+	clang-format -i $(FORMAT_SRC)
+
+# Fails, naming the file and line, when a source differs from what make format writes (CI).
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build

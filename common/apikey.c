@@ -79,8 +79,8 @@ bool apikey_well_formed(const char *s, size_t len)
         return false;
     for (size_t i = 4; i < len; i++) {
         unsigned char c = (unsigned char)s[i]; /* b64url's alphabet */
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
             return false;
     }
     return true;

@@ -16,7 +16,8 @@ int cli_setting_flag(struct config *cfg, const char *prog, int argc, char **argv
     size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
     snprintf(name, sizeof(name), "%.*s", (int)len, arg + 2);
     const char *value = eq ? eq + 1 : NULL;
-    if (!value && config_flag_is_bool(cfg, name) && (*i + 1 >= argc || !strncmp(argv[*i + 1], "--", 2)))
+    if (!value && config_flag_is_bool(cfg, name) &&
+        (*i + 1 >= argc || !strncmp(argv[*i + 1], "--", 2)))
         value = "on";
     if (!value && *i + 1 < argc)
         value = argv[++*i];

@@ -32,6 +32,7 @@ struct config_def {
 #define WK CONFIG_WORKER
 #define PL CONFIG_POOL
 
+/* clang-format off */
 static const struct config_def defs[CFG__COUNT] = {
     [CFG_HOST] = {"host", "FLOWSTATE_HOST", TYPE_STRING, "127.0.0.1", 0, 0, NULL, GW, NOT_SECRET,
                   "Address the gateway listens on (0.0.0.0 for all interfaces)."},
@@ -167,6 +168,7 @@ static const struct config_def defs[CFG__COUNT] = {
                             3600000, NULL, PL, NOT_SECRET,
                             "Longest wait before restarting a worker that keeps failing."},
 };
+/* clang-format on */
 
 struct config {
     unsigned scope;
@@ -218,8 +220,7 @@ static int parse_value(struct config *cfg, enum config_id id, const char *value,
         }
         break;
     }
-    case TYPE_STRING:
-        break;
+    case TYPE_STRING: break;
     }
     char *copy = strdup(value);
     if (!copy) {
@@ -325,18 +326,10 @@ const char *config_str(const struct config *cfg, enum config_id id)
 static void describe_bounds(const struct config_def *d, char *buf, size_t len)
 {
     switch (d->type) {
-    case TYPE_INT:
-        snprintf(buf, len, "%ld..%ld", d->min, d->max);
-        break;
-    case TYPE_BOOL:
-        snprintf(buf, len, "on|off");
-        break;
-    case TYPE_CHOICE:
-        snprintf(buf, len, "%s", d->choices);
-        break;
-    case TYPE_STRING:
-        snprintf(buf, len, "text");
-        break;
+    case TYPE_INT: snprintf(buf, len, "%ld..%ld", d->min, d->max); break;
+    case TYPE_BOOL: snprintf(buf, len, "on|off"); break;
+    case TYPE_CHOICE: snprintf(buf, len, "%s", d->choices); break;
+    case TYPE_STRING: snprintf(buf, len, "text"); break;
     }
 }
 
@@ -349,15 +342,16 @@ void config_print_help(const struct config *cfg, FILE *out)
             continue;
         char bounds[64];
         describe_bounds(d, bounds, sizeof(bounds));
-        fprintf(out, "  --%-20s %-28s %s\n  %-22s %s (default: %s)\n", d->flag, d->env, bounds,
-                "", d->help, d->def[0] ? d->def : "none");
+        fprintf(out, "  --%-20s %-28s %s\n  %-22s %s (default: %s)\n", d->flag, d->env, bounds, "",
+                d->help, d->def[0] ? d->def : "none");
     }
 }
 
 int config_export_env(const struct config *cfg, unsigned scope)
 {
     for (int i = 0; i < CFG__COUNT; i++)
-        if ((defs[i].scope & scope) && setenv(defs[i].env, config_str(cfg, (enum config_id)i), 1) < 0)
+        if ((defs[i].scope & scope) &&
+            setenv(defs[i].env, config_str(cfg, (enum config_id)i), 1) < 0)
             return -1;
     return 0;
 }
@@ -391,8 +385,9 @@ void config_print_markdown(FILE *out)
                 *p = '/'; /* a bare | would split the Markdown cell */
         char programs[64];
         snprintf(programs, sizeof(programs), "%s%s%s%s%s", d->scope & GW ? "gateway" : "",
-                 (d->scope & GW) && (d->scope & (WK | PL)) ? ", " : "", d->scope & WK ? "workers" : "",
-                 (d->scope & WK) && (d->scope & PL) ? ", " : "", d->scope & PL ? "pool" : "");
+                 (d->scope & GW) && (d->scope & (WK | PL)) ? ", " : "",
+                 d->scope & WK ? "workers" : "", (d->scope & WK) && (d->scope & PL) ? ", " : "",
+                 d->scope & PL ? "pool" : "");
         fprintf(out, "| `%s` | `--%s` | %s%s%s | %s | %s | %s |\n", d->env, d->flag,
                 d->def[0] ? "`" : "", d->def[0] ? d->def : "—", d->def[0] ? "`" : "", bounds,
                 programs, d->help);

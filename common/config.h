@@ -78,7 +78,8 @@ void config_free(struct config *cfg);
 
 /* Reads the environment: each setting's variable, and rejects FLOWSTATE_* variables that
  * are not in the table. Returns 0, or -1 with a message naming the setting in err. */
-int config_load_env(struct config *cfg, char *err, size_t errlen) __attribute__((warn_unused_result));
+int config_load_env(struct config *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Sets a setting from a command-line flag name without its dashes ("port", "db-pool-size").
  * Returns 0, -1 (bad value; message in err), or -2 (no such setting for this program). */

@@ -19,13 +19,13 @@
 #define W_TRIGRAM 0.2f
 
 static const char *const stop_words[] = {
-    "a",     "about", "after", "all",  "also", "an",   "and",   "any",  "are",   "as",
-    "at",    "be",    "been",  "but",  "by",   "can",  "do",    "doe",  "for",   "from",
-    "had",   "has",   "have",  "how",  "i",    "if",   "in",    "into", "is",    "it",
-    "it",    "its",   "me",    "my",   "not",  "of",   "on",    "or",   "our",   "so",
+    "a",     "about", "after", "all",   "also", "an",   "and",   "any",   "are",  "as",
+    "at",    "be",    "been",  "but",   "by",   "can",  "do",    "doe",   "for",  "from",
+    "had",   "has",   "have",  "how",   "i",    "if",   "in",    "into",  "is",   "it",
+    "it",    "its",   "me",    "my",    "not",  "of",   "on",    "or",    "our",  "so",
     "than",  "that",  "the",   "their", "them", "then", "there", "these", "they", "via",
-    "this",  "to",    "too",   "very", "was",  "we",   "were",  "what", "when",  "where",
-    "which", "while", "who",   "why",  "will", "with", "would", "you",  "your",
+    "this",  "to",    "too",   "very",  "was",  "we",   "were",  "what",  "when", "where",
+    "which", "while", "who",   "why",   "will", "with", "would", "you",   "your",
 };
 
 static bool is_stop_word(const char *w)
@@ -42,10 +42,7 @@ static bool ends_with(const char *w, size_t len, const char *suffix)
     return len >= n && memcmp(w + len - n, suffix, n) == 0;
 }
 
-static bool is_vowel(char c)
-{
-    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
-}
+static bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
 
 /* Light stemming in place: plural "s"/"ies", "ing", "ed", a final "e", and the doubled
  * consonant "running" leaves behind. Returns the new length. Digits-only words are kept. */

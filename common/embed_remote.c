@@ -1,7 +1,7 @@
 /* embed_remote — request bodies, answer parsing and the blocking call with retries for the
  * remote embedding providers (see embed_remote.h). */
-#include "common/clock.h"
 #include "common/embed_remote.h"
+#include "common/clock.h"
 #include "common/http_status.h"
 #include "common/json_print.h"
 
@@ -18,14 +18,10 @@
 const char *embed_remote_path(enum embed_api api)
 {
     switch (api) {
-    case EMBED_API_OPENAI:
-        return "/v1/embeddings";
-    case EMBED_API_OLLAMA:
-        return "/api/embed";
-    case EMBED_API_OLLAMA_LEGACY:
-        return "/api/embeddings";
-    case EMBED_API_LOCAL:
-        break;
+    case EMBED_API_OPENAI: return "/v1/embeddings";
+    case EMBED_API_OLLAMA: return "/api/embed";
+    case EMBED_API_OLLAMA_LEGACY: return "/api/embeddings";
+    case EMBED_API_LOCAL: break;
     }
     return "";
 }
@@ -81,9 +77,10 @@ int embed_remote_parse(enum embed_api api, const char *body, size_t len, int dim
     const cJSON *vec = answer_vector(api, root);
     int n = cJSON_GetArraySize(vec);
     if (!cJSON_IsArray(vec) || n == 0) {
-        snprintf(err, errlen, "the answer has no %s", api == EMBED_API_OPENAI ? "data[0].embedding"
-                                                     : api == EMBED_API_OLLAMA ? "embeddings[0]"
-                                                                               : "embedding");
+        snprintf(err, errlen, "the answer has no %s",
+                 api == EMBED_API_OPENAI   ? "data[0].embedding"
+                 : api == EMBED_API_OLLAMA ? "embeddings[0]"
+                                           : "embedding");
         goto done;
     }
     if (n != dims) {

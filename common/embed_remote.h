@@ -16,10 +16,10 @@
 
 /* What one remote embedding call came to (for the log and the events row). */
 struct embed_call {
-    int status;       /* last HTTP status, 0 when no answer came */
-    int attempts;     /* requests sent (1 + retries) */
-    double ms;        /* wall time of the whole call, retries and backoff included */
-    char error[256];  /* why it failed; empty on success */
+    int status;      /* last HTTP status, 0 when no answer came */
+    int attempts;    /* requests sent (1 + retries) */
+    double ms;       /* wall time of the whole call, retries and backoff included */
+    char error[256]; /* why it failed; empty on success */
 };
 
 /* The path the provider's api posts to ("/v1/embeddings", "/api/embed", "/api/embeddings"). */

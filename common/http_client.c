@@ -51,18 +51,21 @@ static void check_url(struct http_client *hc, const char *api_key)
 {
     const char *url = hc->base_url;
     if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) {
-        snprintf(hc->unusable, sizeof(hc->unusable), "unsupported URL '%.150s' (http:// or https:// only)", url);
+        snprintf(hc->unusable, sizeof(hc->unusable),
+                 "unsupported URL '%.150s' (http:// or https:// only)", url);
         return;
     }
     if (!printable(url) || !printable(api_key)) {
-        snprintf(hc->unusable, sizeof(hc->unusable), "the URL or API key holds spaces or control characters");
+        snprintf(hc->unusable, sizeof(hc->unusable),
+                 "the URL or API key holds spaces or control characters");
         return;
     }
     CURLU *u = curl_url();
     char *user = NULL, *host = NULL, *port = NULL;
     CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
     if (rc == CURLUE_OK && curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-        snprintf(hc->unusable, sizeof(hc->unusable), "credentials in the URL are not supported (use the API key)");
+        snprintf(hc->unusable, sizeof(hc->unusable),
+                 "credentials in the URL are not supported (use the API key)");
         goto done;
     }
     if (rc == CURLUE_OK)
@@ -70,7 +73,8 @@ static void check_url(struct http_client *hc, const char *api_key)
     if (rc == CURLUE_OK)
         rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
     if (rc != CURLUE_OK)
-        snprintf(hc->unusable, sizeof(hc->unusable), "bad URL '%.150s': %s", url, curl_url_strerror(rc));
+        snprintf(hc->unusable, sizeof(hc->unusable), "bad URL '%.150s': %s", url,
+                 curl_url_strerror(rc));
     else if (strcmp(port, "0") == 0)
         snprintf(hc->unusable, sizeof(hc->unusable), "bad port in '%.150s'", url);
     else
@@ -141,7 +145,8 @@ struct http_client *http_client_new(const char *base_url, const char *api_key, l
         goto fail;
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK) {
-        snprintf(hc->unusable, sizeof(hc->unusable), "libcurl cannot start: %s", curl_easy_strerror(global_rc));
+        snprintf(hc->unusable, sizeof(hc->unusable), "libcurl cannot start: %s",
+                 curl_easy_strerror(global_rc));
         return hc;
     }
     check_url(hc, api_key);
@@ -186,15 +191,17 @@ static void describe(struct http_client *hc, CURLcode rc, char *err, size_t errl
         break;
     case CURLE_COULDNT_CONNECT:
         curl_easy_getinfo(hc->easy, CURLINFO_OS_ERRNO, &os_errno);
-        snprintf(err, errlen, "cannot connect to %.120s: %.90s", hc->where, os_errno ? strerror((int)os_errno) : detail);
+        snprintf(err, errlen, "cannot connect to %.120s: %.90s", hc->where,
+                 os_errno ? strerror((int)os_errno) : detail);
         break;
     case CURLE_OPERATION_TIMEDOUT: {
         /* The limit that fired, not the time libcurl measured: its clock may stop a
          * millisecond short of the limit, and the caller set the limit, so that is the
          * figure it can act on. Before a connection exists, the connect limit applies. */
         curl_easy_getinfo(hc->easy, CURLINFO_CONNECT_TIME_T, &us);
-        long limit = us > 0 || hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? hc->timeout_ms
-                                                                      : (long)CONNECT_TIMEOUT_MAX_MS;
+        long limit = us > 0 || hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS
+                         ? hc->timeout_ms
+                         : (long)CONNECT_TIMEOUT_MAX_MS;
         snprintf(err, errlen, "timed out after %ld ms talking to %.120s", limit, hc->where);
         break;
     }
@@ -202,22 +209,23 @@ static void describe(struct http_client *hc, CURLcode rc, char *err, size_t errl
         snprintf(err, errlen, "connection closed without an answer from %.120s", hc->where);
         break;
     case CURLE_PARTIAL_FILE:
-        snprintf(err, errlen, "connection closed in the middle of an answer from %.120s", hc->where);
+        snprintf(err, errlen, "connection closed in the middle of an answer from %.120s",
+                 hc->where);
         break;
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
         if (hc->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-            snprintf(err, errlen, "the answer from %.120s is larger than %u bytes", hc->where, HTTP_CLIENT_MAX_ANSWER);
+            snprintf(err, errlen, "the answer from %.120s is larger than %u bytes", hc->where,
+                     HTTP_CLIENT_MAX_ANSWER);
         else
             snprintf(err, errlen, "out of memory reading from %.120s", hc->where);
         break;
-    default:
-        snprintf(err, errlen, "%.120s: %.90s", hc->where, detail);
+    default: snprintf(err, errlen, "%.120s: %.90s", hc->where, detail);
     }
 }
 
-int http_client_send(struct http_client *hc, const char *method, const char *path,
-                     const char *body, struct http_response *resp)
+int http_client_send(struct http_client *hc, const char *method, const char *path, const char *body,
+                     struct http_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
     strbuf_truncate(&hc->body, 0);
@@ -227,7 +235,8 @@ int http_client_send(struct http_client *hc, const char *method, const char *pat
         return 0;
     }
     if (!printable(method) || !printable(path)) {
-        snprintf(resp->error, sizeof(resp->error), "the request path holds spaces or control characters");
+        snprintf(resp->error, sizeof(resp->error),
+                 "the request path holds spaces or control characters");
         return 0;
     }
     strbuf_truncate(&hc->url, 0);
@@ -251,7 +260,8 @@ int http_client_send(struct http_client *hc, const char *method, const char *pat
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, hc->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? hc->timeout_ms : (long)CONNECT_TIMEOUT_MAX_MS);
+                     hc->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? hc->timeout_ms
+                                                             : (long)CONNECT_TIMEOUT_MAX_MS);
     hc->curl_error[0] = '\0';
     hc->too_large = false;
     CURLcode rc = curl_easy_perform(c);

@@ -28,12 +28,12 @@ struct http_response {
     int status;       /* HTTP status, or 0 when no answer came (see error) */
     const char *body; /* NUL-terminated; valid until the next call on this client */
     size_t body_len;
-    char error[256];  /* transport error when status is 0 */
+    char error[256]; /* transport error when status is 0 */
 };
 
 /* Sends method path (e.g. "POST", "/api/jobs/complete") with a JSON body (NULL: none) and
  * waits for the answer. Returns the status (> 0), or 0 on a transport failure. */
-int http_client_send(struct http_client *hc, const char *method, const char *path,
-                     const char *body, struct http_response *resp);
+int http_client_send(struct http_client *hc, const char *method, const char *path, const char *body,
+                     struct http_response *resp);
 
 #endif

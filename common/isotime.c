@@ -33,8 +33,8 @@ int isotime_parse(const char *s, double *epoch)
         !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
         !digits(s + 17, 2, &sec))
         return -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 59)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 59)
         return -1;
     const char *p = s + 19;
     double frac = 0, scale = 0.1;
@@ -63,8 +63,12 @@ int isotime_parse(const char *s, double *epoch)
     }
     if (*p != '\0')
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *epoch = (double)t - offset + frac;
     return 0;
@@ -93,7 +97,7 @@ static void civil_from_days(long long days, int *year, int *month, int *day)
 {
     days += 719468; /* from 0000-03-01 */
     long long era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);                        /* [0, 146096] */
+    unsigned doe = (unsigned)(days - era * 146097);                       /* [0, 146096] */
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
     unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
     unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0 */

@@ -3,8 +3,8 @@
 
 #include <math.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/swar.h"
@@ -34,7 +34,7 @@ int field_error_prefix(struct field_error *err, const char *prefix)
 /* Shared prologue: finds the field, handles absent/null. Returns NULL when the caller should
  * return *rc right away. */
 static cJSON *lookup(const cJSON *obj, const char *name, bool required, int *rc,
-                           struct field_error *err)
+                     struct field_error *err)
 {
     cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!item || cJSON_IsNull(item)) {
@@ -57,15 +57,15 @@ int json_get_string(const cJSON *obj, const char *name, bool required, size_t mi
     if (len < min_len || len > max_len) {
         if (min_len > 0 && len == 0)
             return field_error_set(err, name, "%s must not be empty", name);
-        return field_error_set(err, name, "%s must be %zu to %zu characters long", name,
-                               min_len, max_len);
+        return field_error_set(err, name, "%s must be %zu to %zu characters long", name, min_len,
+                               max_len);
     }
     *out = item->valuestring;
     return 1;
 }
 
-int json_get_int(const cJSON *obj, const char *name, bool required, long min, long max,
-                 long *out, struct field_error *err)
+int json_get_int(const cJSON *obj, const char *name, bool required, long min, long max, long *out,
+                 struct field_error *err)
 {
     int rc;
     cJSON *item = lookup(obj, name, required, &rc, err);
@@ -75,8 +75,7 @@ int json_get_int(const cJSON *obj, const char *name, bool required, long min, lo
     /* 2^63 does not fit a long even though (double)LONG_MAX rounds up to it. */
     if (!cJSON_IsNumber(item) || !isfinite(v) || v != floor(v) || v < (double)min ||
         v > (double)max || v >= 9223372036854775808.0 || v < -9223372036854775808.0)
-        return field_error_set(err, name, "%s must be an integer from %ld to %ld", name, min,
-                               max);
+        return field_error_set(err, name, "%s must be an integer from %ld to %ld", name, min, max);
     *out = (long)v;
     return 1;
 }
@@ -121,8 +120,9 @@ int json_get_string_array(const cJSON *obj, const char *name, bool required, siz
     cJSON_ArrayForEach(el, item)
     {
         if (!cJSON_IsString(el) || el->valuestring[0] == '\0' || strlen(el->valuestring) > max_len)
-            return field_error_set(err, name, "%s must be an array of non-empty strings of at most %zu characters",
-                                   name, max_len);
+            return field_error_set(
+                err, name, "%s must be an array of non-empty strings of at most %zu characters",
+                name, max_len);
         if (++n > max_items)
             return field_error_set(err, name, "%s may hold at most %zu items", name, max_items);
     }

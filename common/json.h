@@ -25,8 +25,8 @@ int field_error_prefix(struct field_error *err, const char *prefix);
 int json_get_string(const cJSON *obj, const char *name, bool required, size_t min_len,
                     size_t max_len, const char **out, struct field_error *err);
 /* Integers only: 2.5 and "2" are errors. */
-int json_get_int(const cJSON *obj, const char *name, bool required, long min, long max,
-                 long *out, struct field_error *err);
+int json_get_int(const cJSON *obj, const char *name, bool required, long min, long max, long *out,
+                 struct field_error *err);
 int json_get_bool(const cJSON *obj, const char *name, bool required, bool *out,
                   struct field_error *err);
 int json_get_object(const cJSON *obj, const char *name, bool required, cJSON **out,

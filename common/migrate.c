@@ -16,8 +16,8 @@
 
 /* What to do about a database this build cannot migrate: nothing is deployed yet, so there
  * is no data to carry over. */
-#define MIGRATE_ADVICE                                                                           \
-    "drop and recreate the database (e.g. dropdb and createdb; for make run, delete ./var/pg),"  \
+#define MIGRATE_ADVICE                                                                             \
+    "drop and recreate the database (e.g. dropdb and createdb; for make run, delete ./var/pg),"    \
     " then start again"
 
 static bool exec_ok(PGconn *conn, const char *sql, char *err, size_t errlen)
@@ -58,11 +58,10 @@ static const struct migration *find_migration(int version)
  * which case it has changed nothing. */
 static bool read_applied(PGconn *conn, bool *applied, char *err, size_t errlen)
 {
-    PGresult *res = PQexec(conn,
-                           "SELECT t.oid IS NOT NULL, EXISTS (SELECT 1 FROM pg_attribute a"
-                           "  WHERE a.attrelid = t.oid AND a.attname = 'checksum'"
-                           "    AND NOT a.attisdropped)"
-                           " FROM (SELECT to_regclass('schema_migrations') AS oid) t");
+    PGresult *res = PQexec(conn, "SELECT t.oid IS NOT NULL, EXISTS (SELECT 1 FROM pg_attribute a"
+                                 "  WHERE a.attrelid = t.oid AND a.attname = 'checksum'"
+                                 "    AND NOT a.attisdropped)"
+                                 " FROM (SELECT to_regclass('schema_migrations') AS oid) t");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "%s", PQresultErrorMessage(res));
         PQclear(res);
@@ -98,11 +97,11 @@ static bool read_applied(PGconn *conn, bool *applied, char *err, size_t errlen)
         const struct migration *m = find_migration(version);
         char now[MIGRATE_CHECKSUM_LEN];
         if (!m || strcmp(m->name, name) != 0) {
-            snprintf(err, errlen,
-                     "the database records migration %s.sql (version %d), which this build does"
-                     " not have: a different Flowstate migrated it; run that build, or "
-                     MIGRATE_ADVICE,
-                     name, version);
+            snprintf(
+                err, errlen,
+                "the database records migration %s.sql (version %d), which this build does"
+                " not have: a different Flowstate migrated it; run that build, or " MIGRATE_ADVICE,
+                name, version);
             ok = false;
         } else if (migrate_checksum(m->sql, now), strcmp(now, recorded) != 0) {
             snprintf(err, errlen,

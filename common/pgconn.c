@@ -32,13 +32,13 @@ struct pgconn {
     PGconn *pg;
     PostgresPollingStatusType polling; /* CONNECTING: what PQconnectPoll waits for */
     bool flushing;                     /* libpq holds unsent output: wait for writable */
-    bool setup_refused;                /* SETUP: the server answered a set-up statement with an error */
-    bool outage;       /* the last attempt failed or the session was lost: not back yet */
+    bool setup_refused; /* SETUP: the server answered a set-up statement with an error */
+    bool outage;        /* the last attempt failed or the session was lost: not back yet */
     unsigned epoch;
-    int64_t deadline;  /* CONNECTING, SETUP, BUSY: give the connection up then; 0: none */
-    int64_t retry_at;  /* DOWN: the next attempt */
-    PGresult *result;  /* BUSY: the statement's first result */
-    char error[512];   /* SETUP: why the server refused the set-up */
+    int64_t deadline; /* CONNECTING, SETUP, BUSY: give the connection up then; 0: none */
+    int64_t retry_at; /* DOWN: the next attempt */
+    PGresult *result; /* BUSY: the statement's first result */
+    char error[512];  /* SETUP: why the server refused the set-up */
 };
 
 /* Copies a libpq message without its trailing newline. */
@@ -71,8 +71,8 @@ static void conn_fail(struct pgconn *c, int64_t now, const char *why)
 
     log_quote(error, quoted, sizeof(quoted));
     if (was == PGCONN_IDLE || was == PGCONN_BUSY)
-        log_warn("msg=\"database connection lost\" conn=%s error=%s retry_ms=%ld", c->name,
-                 quoted, delay);
+        log_warn("msg=\"database connection lost\" conn=%s error=%s retry_ms=%ld", c->name, quoted,
+                 delay);
     else if (refused)
         log_error("msg=\"database session set-up failed (are migrations applied?)\" conn=%s "
                   "error=%s retry_ms=%ld",
@@ -237,9 +237,7 @@ void pgconn_step(struct pgconn *c, int ready, int64_t now)
 {
     if (ready) {
         switch (c->state) {
-        case PGCONN_CONNECTING:
-            connect_progress(c, now);
-            break;
+        case PGCONN_CONNECTING: connect_progress(c, now); break;
         case PGCONN_SETUP:
         case PGCONN_BUSY:
             /* libpq: while output is pending, read what arrives too, then flush again. */
@@ -252,8 +250,7 @@ void pgconn_step(struct pgconn *c, int ready, int64_t now)
             if (ready & PGCONN_READ)
                 conn_read(c, now);
             break;
-        case PGCONN_DOWN:
-            break;
+        case PGCONN_DOWN: break;
         }
     }
     switch (c->state) {
@@ -273,8 +270,7 @@ void pgconn_step(struct pgconn *c, int ready, int64_t now)
         if (now >= c->retry_at)
             conn_start(c, now);
         break;
-    case PGCONN_IDLE:
-        break;
+    case PGCONN_IDLE: break;
     }
 }
 
@@ -301,15 +297,11 @@ int pgconn_fd(const struct pgconn *c) { return c->pg ? PQsocket(c->pg) : -1; }
 int pgconn_wants(const struct pgconn *c)
 {
     switch (c->state) {
-    case PGCONN_CONNECTING:
-        return c->polling == PGRES_POLLING_READING ? PGCONN_READ : PGCONN_WRITE;
+    case PGCONN_CONNECTING: return c->polling == PGRES_POLLING_READING ? PGCONN_READ : PGCONN_WRITE;
     case PGCONN_SETUP:
-    case PGCONN_BUSY:
-        return PGCONN_READ | (c->flushing ? PGCONN_WRITE : 0);
-    case PGCONN_IDLE: /* notifications, and a server closing the connection */
-        return PGCONN_READ;
-    case PGCONN_DOWN:
-        break;
+    case PGCONN_BUSY: return PGCONN_READ | (c->flushing ? PGCONN_WRITE : 0);
+    case PGCONN_IDLE: /* notifications, and a server closing the connection */ return PGCONN_READ;
+    case PGCONN_DOWN: break;
     }
     return 0;
 }

@@ -49,11 +49,11 @@ struct pgconn_opts {
     const char *conninfo; /* a URL or key=value string; its settings win over keys/values */
     /* Default connection keywords and values (NULL-terminated; both may be NULL). */
     const char *const *keys, *const *values;
-    const char *setup_sql;      /* run on each new session; may hold several statements */
-    long connect_timeout_ms;    /* 0: none (libpq ignores connect_timeout when polled) */
-    long statement_timeout_ms;  /* set-up and each statement; 0: none */
+    const char *setup_sql;               /* run on each new session; may hold several statements */
+    long connect_timeout_ms;             /* 0: none (libpq ignores connect_timeout when polled) */
+    long statement_timeout_ms;           /* set-up and each statement; 0: none */
     long backoff_min_ms, backoff_max_ms; /* delays before reconnecting */
-    pgconn_ready_cb on_ready;   /* each may be NULL */
+    pgconn_ready_cb on_ready;            /* each may be NULL */
     pgconn_result_cb on_result;
     pgconn_notify_cb on_notify;
     pgconn_down_cb on_down;

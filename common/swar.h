@@ -31,10 +31,7 @@ static inline uint64_t swar_equal(uint64_t v, uint8_t c)
 }
 
 /* Bytes of 0x80 and above. */
-static inline uint64_t swar_high(uint64_t v)
-{
-    return v & SWAR_BYTES(0x80);
-}
+static inline uint64_t swar_high(uint64_t v) { return v & SWAR_BYTES(0x80); }
 
 /* How many bytes come before the first flagged one of a nonzero mask. On a big-endian machine
  * it can be fewer (borrows run toward lower addresses there): callers check that byte. */

@@ -22,27 +22,26 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "gateway/http/auth.h"
-#include "gateway/jobs/batcher.h"
 #include "gateway/db/channels.h"
-#include "gateway/handlers.h"
-#include "gateway/memory/embedder.h"
-#include "gateway/http/evbase.h"
-#include "gateway/jobs/jobwait.h"
-#include "gateway/memory/pgvector.h"
-#include "gateway/memory/vectors.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/handlers.h"
+#include "gateway/http/auth.h"
+#include "gateway/http/evbase.h"
 #include "gateway/http/request.h"
-#include "gateway/routes.h"
+#include "gateway/jobs/batcher.h"
+#include "gateway/jobs/jobwait.h"
 #include "gateway/jobs/sweeper.h"
+#include "gateway/memory/embedder.h"
+#include "gateway/memory/pgvector.h"
+#include "gateway/memory/vectors.h"
+#include "gateway/routes.h"
 
 static enum route_method method_of(enum evhttp_cmd_type cmd)
 {
     switch (cmd) {
     case EVHTTP_REQ_GET:
-    case EVHTTP_REQ_HEAD:
-        return METHOD_GET;
+    case EVHTTP_REQ_HEAD: return METHOD_GET;
     case EVHTTP_REQ_POST: return METHOD_POST;
     case EVHTTP_REQ_PUT: return METHOD_PUT;
     case EVHTTP_REQ_DELETE: return METHOD_DELETE;
@@ -121,8 +120,10 @@ static void handle_request(struct evhttp_request *req, void *arg)
             }
         }
         for (struct evkeyval *kv = r->query.tqh_first; kv; kv = kv->next.tqe_next) {
-            if (!json_is_utf8(kv->key, strlen(kv->key)) || !json_is_utf8(kv->value, strlen(kv->value))) {
-                request_error(r, 400, "invalid_field", json_is_utf8(kv->key, strlen(kv->key)) ? kv->key : NULL,
+            if (!json_is_utf8(kv->key, strlen(kv->key)) ||
+                !json_is_utf8(kv->value, strlen(kv->value))) {
+                request_error(r, 400, "invalid_field",
+                              json_is_utf8(kv->key, strlen(kv->key)) ? kv->key : NULL,
                               "query parameters must be valid UTF-8");
                 return;
             }
@@ -136,9 +137,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
         request_error(r, 405, "method_not_allowed", NULL, "this path allows %s", allow);
         return;
     }
-    default:
-        request_error(r, 404, "not_found", NULL, "no such route");
-        return;
+    default: request_error(r, 404, "not_found", NULL, "no such route"); return;
     }
 }
 
@@ -194,8 +193,8 @@ static void listen_connected(void *arg)
 }
 
 /* The batchers' submit function: the main pool. */
-static int pool_submit(void *pool, int stmt, int nparams, const char *const *values,
-                       pgpool_cb cb, void *arg)
+static int pool_submit(void *pool, int stmt, int nparams, const char *const *values, pgpool_cb cb,
+                       void *arg)
 {
     return pgpool_query(pool, stmt, nparams, values, cb, arg);
 }
@@ -235,8 +234,9 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     evhttp_set_gencb(gw->http, handle_request, gw);
     gw->listener = evhttp_bind_socket_with_handle(gw->http, host, (ev_uint16_t)port);
     if (!gw->listener) {
-        log_error("msg=\"cannot listen\" host=%s port=%d hint=\"is another process using the port?\"",
-                  host, port);
+        log_error(
+            "msg=\"cannot listen\" host=%s port=%d hint=\"is another process using the port?\"",
+            host, port);
         return -1;
     }
     if (gateway_listener_nodelay(evhttp_bound_socket_get_fd(gw->listener)) < 0)
@@ -274,9 +274,9 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
         return -1;
     }
     const struct embed_provider *provider = embedder_provider(gw->embedder);
-    gw->vectors = vectors_new(gw->base, gw->pool, gw->channels, provider,
-                              config_bool(cfg, CFG_VECTOR_CACHE),
-                              config_int(cfg, CFG_VECTOR_CACHE_MAX));
+    gw->vectors =
+        vectors_new(gw->base, gw->pool, gw->channels, provider, config_bool(cfg, CFG_VECTOR_CACHE),
+                    config_int(cfg, CFG_VECTOR_CACHE_MAX));
     gw->pgvector = pgvector_new(gw->pool, provider);
     gw->sweeper = sweeper_new(gw->base, gw->pool, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
                               config_int(cfg, CFG_RETENTION));
@@ -284,9 +284,9 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
-    if (!gw->pool || !gw->channels || !gw->inserts || !gw->completes || !gw->fails ||
-        !gw->waits || !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth ||
-        !gw->sigterm_ev || !gw->sigint_ev || !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
+    if (!gw->pool || !gw->channels || !gw->inserts || !gw->completes || !gw->fails || !gw->waits ||
+        !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth || !gw->sigterm_ev ||
+        !gw->sigint_ev || !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
         evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;

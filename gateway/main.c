@@ -10,8 +10,8 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/migrate.h"
-#include "gateway/gateway.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
 
 #define EXIT_USAGE CLI_EXIT_USAGE
 
@@ -61,8 +61,10 @@ static int create_key(const struct config *cfg, const char *role_name, const cha
 {
     enum role role;
     if (apikey_role_parse(role_name, &role) < 0) {
-        fprintf(stderr, "flowstate-gateway: --create-key: unknown role '%s' (admin, operator, agent, viewer)\n",
-                role_name);
+        fprintf(
+            stderr,
+            "flowstate-gateway: --create-key: unknown role '%s' (admin, operator, agent, viewer)\n",
+            role_name);
         return EXIT_USAGE;
     }
     PGconn *conn = connect_and_migrate(cfg);
@@ -85,7 +87,8 @@ static int create_key(const struct config *cfg, const char *role_name, const cha
                   log_quote(PQresultErrorMessage(res), quoted, sizeof(quoted)));
         rc = 1;
     } else {
-        fprintf(stderr, "created %s key %s… (%s)\n", role_name, prefix, label[0] ? label : "no name");
+        fprintf(stderr, "created %s key %s… (%s)\n", role_name, prefix,
+                label[0] ? label : "no name");
         printf("%s\n", key);
         fflush(stdout);
     }
@@ -168,7 +171,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if (!config_str(cfg, CFG_DATABASE_URL)[0]) {
-        fprintf(stderr, "flowstate-gateway: DATABASE_URL is required (e.g. postgresql://user@host/db)\n");
+        fprintf(stderr,
+                "flowstate-gateway: DATABASE_URL is required (e.g. postgresql://user@host/db)\n");
         rc = EXIT_USAGE;
         goto done;
     }
@@ -179,12 +183,8 @@ int main(int argc, char **argv)
         PQfinish(conn);
         break;
     }
-    case CREATE_KEY:
-        rc = create_key(cfg, role, label);
-        break;
-    default:
-        rc = serve(cfg);
-        break;
+    case CREATE_KEY: rc = create_key(cfg, role, label); break;
+    default: rc = serve(cfg); break;
     }
 done:
     config_free(cfg);

@@ -3,10 +3,10 @@
 #include <string.h>
 
 #include "common/json_print.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
 
 static void register_done(PGresult *res, void *arg)

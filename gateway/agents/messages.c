@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
 
 #define MESSAGE_MAX 100000
@@ -31,7 +31,8 @@ static void send_done(PGresult *res, void *arg)
     if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (state && strcmp(state, "23505") == 0) {
-            request_error(r, 409, "conflict", "reply_to", "message %s already has a reply", reply_to);
+            request_error(r, 409, "conflict", "reply_to", "message %s already has a reply",
+                          reply_to);
             return;
         }
     }
@@ -60,11 +61,13 @@ void messages_send(struct request *r)
         json_get_string(r->body, "message", true, 1, MESSAGE_MAX, &text, &err) < 0 ||
         json_get_string(r->body, "message_type", false, 1, MESSAGE_TYPE_MAX, &type, &err) < 0 ||
         json_get_bool(r->body, "requires_response", false, &requires_response, &err) < 0 ||
-        (has_reply = json_get_int(r->body, "reply_to", false, 1, 0x7fffffffffffffffL, &reply_to, &err)) < 0) {
+        (has_reply = json_get_int(r->body, "reply_to", false, 1, 0x7fffffffffffffffL, &reply_to,
+                                  &err)) < 0) {
         request_field_error(r, &err);
         return;
     }
-    if (request_check_agent_name(r, from, "from_agent") < 0 || request_check_agent_name(r, to, "to_agent") < 0)
+    if (request_check_agent_name(r, from, "from_agent") < 0 ||
+        request_check_agent_name(r, to, "to_agent") < 0)
         return;
     if (!json_is_identifier(type, MESSAGE_TYPE_MAX)) {
         request_error(r, 400, "invalid_field", "message_type",
@@ -78,7 +81,11 @@ void messages_send(struct request *r)
         return;
     }
     snprintf(ms->reply_to, sizeof(ms->reply_to), "%ld", reply_to);
-    const char *params[6] = {from, to, text, type, requires_response ? "true" : "false",
+    const char *params[6] = {from,
+                             to,
+                             text,
+                             type,
+                             requires_response ? "true" : "false",
                              has_reply ? ms->reply_to : NULL};
     if (pgpool_query(r->gw->pool, Q_MESSAGE_SEND, 6, params, send_done, r) < 0)
         request_unavailable(r);

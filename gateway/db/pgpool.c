@@ -33,12 +33,12 @@ struct query {
 struct conn {
     struct pgpool *pool;
     struct pgconn *db;
-    struct event *io_ev;  /* persistent, on the socket, for what the pgconn wants */
-    struct event *timer;  /* the pgconn's next reconnect or deadline */
-    int ev_fd;            /* what io_ev watches now (-1, 0: nothing) */
+    struct event *io_ev; /* persistent, on the socket, for what the pgconn wants */
+    struct event *timer; /* the pgconn's next reconnect or deadline */
+    int ev_fd;           /* what io_ev watches now (-1, 0: nothing) */
     short ev_what;
     unsigned ev_epoch;
-    bool ready;           /* counted in pool->ready */
+    bool ready; /* counted in pool->ready */
     struct query *query;
 };
 
@@ -69,7 +69,8 @@ static void io_cb(evutil_socket_t fd, short what, void *arg);
 static void rearm(struct conn *c)
 {
     int fd = pgconn_fd(c->db), wants = pgconn_wants(c->db);
-    short what = (short)((wants & PGCONN_READ ? EV_READ : 0) | (wants & PGCONN_WRITE ? EV_WRITE : 0));
+    short what =
+        (short)((wants & PGCONN_READ ? EV_READ : 0) | (wants & PGCONN_WRITE ? EV_WRITE : 0));
     unsigned epoch = pgconn_epoch(c->db);
     if (fd != c->ev_fd || what != c->ev_what || epoch != c->ev_epoch) {
         if (c->ev_what)
@@ -204,7 +205,8 @@ static int enqueue(struct pgpool *pool, int stmt, const char *sql, int nparams,
 {
     if (pool->down || pool->queued >= pool->queue_max)
         return -1;
-    size_t size = sizeof(struct query) + (size_t)nparams * sizeof(char *) + (sql ? strlen(sql) + 1 : 0);
+    size_t size =
+        sizeof(struct query) + (size_t)nparams * sizeof(char *) + (sql ? strlen(sql) + 1 : 0);
     for (int i = 0; i < nparams; i++)
         if (values[i])
             size += strlen(values[i]) + 1;
@@ -270,7 +272,8 @@ static char *build_setup_sql(const char *session_sql, const struct pgpool_stmt *
         return NULL;
     size_t o = (size_t)snprintf(sql, size, "%s;", session_sql ? session_sql : "");
     for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(sql + o, size - o, "PREPARE %s AS %s;\n", stmts[i].name, stmts[i].sql);
+        o +=
+            (size_t)snprintf(sql + o, size - o, "PREPARE %s AS %s;\n", stmts[i].name, stmts[i].sql);
     return sql;
 }
 

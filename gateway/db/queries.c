@@ -14,16 +14,23 @@
  * `input` and `ins` (RETURNING the given columns). A group commit without keys has a plain
  * form that needs none of this (Q_JOBS_INSERT_PLAIN). The macros: a row's columns in $1, and
  * what an insert writes from them. */
+/* clang-format off */
 #define JOBS_ROW_COLUMNS                                                                         \
     "i int, agent text, payload jsonb, priority int, run_at float8, max_attempts int,"          \
     " timeout int"
+/* clang-format on */
 #define JOBS_INSERT_COLUMNS "target_agent, payload, priority, run_at, max_attempts, timeout_seconds"
+/* clang-format off */
 #define JOBS_INSERT_VALUES                                                                       \
     "agent, payload, coalesce(priority, 2), coalesce(to_timestamp(run_at), now()),"              \
     " coalesce(max_attempts, 3), timeout"
+/* clang-format on */
+/* clang-format off */
 #define JOBS_INSERT_INTO                                                                         \
     "  INSERT INTO job_queue (id, " JOBS_INSERT_COLUMNS ", idempotency_key)"                      \
     "  SELECT id, " JOBS_INSERT_VALUES ", key FROM input"
+/* clang-format on */
+/* clang-format off */
 #define JOBS_INSERT_CTES(returning)                                                              \
     "WITH input AS MATERIALIZED ("                                                               \
     "  SELECT t.*, nextval('job_queue_id_seq') AS id"                                            \
@@ -33,7 +40,9 @@
     "  RETURNING " returning "),"                                                                \
     " keyless AS (" JOBS_INSERT_INTO " WHERE key IS NULL ORDER BY i RETURNING " returning "),"  \
     " ins AS (SELECT * FROM keyed UNION ALL SELECT * FROM keyless)"
+/* clang-format on */
 
+/* clang-format off */
 const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_PING] = {"fs_ping", "SELECT 1"},
 
@@ -429,3 +438,4 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         " RETURNING json_build_object('id', id, 'type', type, 'severity', severity,"
         "   'agentName', agent_name, 'jobId', job_id, 'data', data, 'createdAt', created_at)"},
 };
+/* clang-format on */

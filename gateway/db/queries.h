@@ -60,8 +60,8 @@ enum query_id {
 extern const struct pgpool_stmt queries[Q__COUNT];
 
 /* Run on every new connection before the statements are prepared. */
-#define QUERIES_SESSION_SQL                                                                    \
-    "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway';"                         \
+#define QUERIES_SESSION_SQL                                                                        \
+    "SET TimeZone = 'UTC'; SET application_name = 'flowstate-gateway';"                            \
     " SET hnsw.ef_search = 200; SET hnsw.iterative_scan = strict_order"
 /* (The hnsw.* settings are for the pgvector path, pgvector.c: a hybrid search asks HNSW for
  * 100 neighbours, more than the default ef_search of 40 returns; iterative scans (pgvector

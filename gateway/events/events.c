@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "common/json_print.h"
-#include "gateway/handlers.h"
 #include "gateway/db/queries.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
 
 #define EVENT_TYPE_MAX 64
@@ -31,7 +31,8 @@ void events_create(struct request *r)
     }
     if (!json_is_identifier(type, EVENT_TYPE_MAX)) {
         request_error(r, 400, "invalid_field", "type",
-                      "type must be 1 to %d characters of letters, digits, '_', '.' or '-'", EVENT_TYPE_MAX);
+                      "type must be 1 to %d characters of letters, digits, '_', '.' or '-'",
+                      EVENT_TYPE_MAX);
         return;
     }
     bool known = false;

@@ -1,15 +1,15 @@
 /* auth — Bearer key verification with a TTL cache in front of api_keys. */
-#include "common/clock.h"
 #include "gateway/http/auth.h"
+#include "common/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include "gateway/gateway.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
 #include "gateway/http/request.h"
 
 #define CACHE_SLOTS 1024 /* power of two */
@@ -40,9 +40,10 @@ void authcache_free(struct authcache *cache) { free(cache); }
 static size_t slot_of(const char *hash)
 {
     /* The hash is already uniformly random hex: its first 8 digits make a fine index. */
-    return (size_t)strtoul((char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5],
-                                     hash[6], hash[7], 0},
-                           NULL, 16) & (CACHE_SLOTS - 1);
+    return (size_t)strtoul(
+               (char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
+               NULL, 16) &
+           (CACHE_SLOTS - 1);
 }
 
 static struct cache_entry *find(struct authcache *c, const char *hash)
@@ -88,7 +89,8 @@ void authcache_put(struct authcache *c, const char *hash, int role)
         c->used++;
     }
     e->role = role;
-    e->expires = (time_t)clock_now() + (role < 0 && c->ttl > NEGATIVE_TTL_MAX ? NEGATIVE_TTL_MAX : c->ttl);
+    e->expires =
+        (time_t)clock_now() + (role < 0 && c->ttl > NEGATIVE_TTL_MAX ? NEGATIVE_TTL_MAX : c->ttl);
 }
 
 void authcache_evict(struct authcache *c, const char *hash)
@@ -173,14 +175,9 @@ void auth_request(struct request *r, void (*next)(struct request *r))
     apikey_hash(key, len, hash);
     enum role role;
     switch (authcache_get(r->gw->auth, hash, &role)) {
-    case 1:
-        authorize(r, role, next);
-        return;
-    case 0:
-        unauthorized(r, "unknown or revoked API key");
-        return;
-    default:
-        break;
+    case 1: authorize(r, role, next); return;
+    case 0: unauthorized(r, "unknown or revoked API key"); return;
+    default: break;
     }
     struct auth_pending *p = request_ctx_new(r, &auth_pending_ctx, sizeof(*p));
     if (!p) {

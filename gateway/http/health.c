@@ -5,10 +5,10 @@
 #include <time.h>
 
 #include "common/version.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
 
 void health_get(struct request *r)

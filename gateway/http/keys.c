@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/http/auth.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
+#include "gateway/http/auth.h"
 #include "gateway/http/request.h"
 
 /* POST /api/keys: the new key, shown once in the answer (only its hash is stored). */

@@ -5,18 +5,18 @@
 #include "common/json_print.h"
 
 #include <errno.h>
-#include <sys/queue.h>
 #include <event2/buffer.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "common/log.h"
+#include "gateway/db/pgpool.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
-#include "gateway/db/pgpool.h"
 
 /* Under AddressSanitizer a spare request is poisoned, so a use after request_free is still
  * caught though the memory is kept; so is the context space not handed out yet. */
@@ -38,10 +38,7 @@ struct request_ctx {
     _Alignas(16) unsigned char data[];
 };
 
-static bool valid_client_id(const char *s)
-{
-    return s && json_is_identifier(s, 64);
-}
+static bool valid_client_id(const char *s) { return s && json_is_identifier(s, 64); }
 
 /* Writes "<prefix>-<n>" (the id of a request that brought none) without printf: it runs for
  * nearly every request, and printf's format parsing was a large share of the cheapest
@@ -91,7 +88,8 @@ struct request *request_new(struct gateway *gw, struct evhttp_request *req)
     r->ok_status = 200;
     TAILQ_INIT(&r->query);
     r->started = clock_now();
-    const char *client_id = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    const char *client_id =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     if (valid_client_id(client_id))
         snprintf(r->id, sizeof(r->id), "%s", client_id);
     else
@@ -273,7 +271,8 @@ void request_error(struct request *r, int status, const char *code, const char *
         request_reply(r, status, text, strlen(text));
         free(text);
     } else {
-        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
         request_reply(r, 500, oom, sizeof(oom) - 1);
     }
 }
@@ -285,8 +284,8 @@ void request_field_error(struct request *r, const struct field_error *err)
 
 void request_unavailable(struct request *r)
 {
-    request_error(r, 503, "unavailable",
-                  NULL, "the database is unavailable or the gateway is overloaded; retry later");
+    request_error(r, 503, "unavailable", NULL,
+                  "the database is unavailable or the gateway is overloaded; retry later");
 }
 
 void request_db_error(struct request *r, const PGresult *res)
@@ -358,8 +357,8 @@ int request_query_int(struct request *r, const char *name, long min, long max, l
     errno = 0;
     long n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < min || n > max) {
-        request_error(r, 400, "invalid_field", name, "%s must be an integer from %ld to %ld",
-                      name, min, max);
+        request_error(r, 400, "invalid_field", name, "%s must be an integer from %ld to %ld", name,
+                      min, max);
         return -1;
     }
     *out = n;

@@ -42,10 +42,10 @@ struct request {
     char id[72];
     enum route_method method;
     enum role role;
-    double started; /* clock_now() at arrival */
-    cJSON *body;            /* the parsed JSON object, for routes with a body */
-    struct evkeyvalq query; /* decoded query string */
-    int ok_status;          /* status a success reply uses (request_reply_first_cell, jobwait) */
+    double started;          /* clock_now() at arrival */
+    cJSON *body;             /* the parsed JSON object, for routes with a body */
+    struct evkeyvalq query;  /* decoded query string */
+    int ok_status;           /* status a success reply uses (request_reply_first_cell, jobwait) */
     struct request_ctx *ctx; /* the attached contexts, newest first */
     size_t ctx_used;         /* bytes of ctx_space taken */
     /* Not zeroed when a recycled request is reused (request_new): ctx_space is handed out

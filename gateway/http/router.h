@@ -19,9 +19,9 @@ enum route_method {
 
 /* What a route does with a request body. */
 enum route_body {
-    BODY_NONE = 0,     /* ignored */
-    BODY_JSON = 1,     /* required: a JSON object (415, 413, 400 otherwise) */
-    BODY_OPTIONAL = 2, /* may be empty; when present, checked like BODY_JSON */
+    BODY_NONE = 0,      /* ignored */
+    BODY_JSON = 1,      /* required: a JSON object (415, 413, 400 otherwise) */
+    BODY_OPTIONAL = 2,  /* may be empty; when present, checked like BODY_JSON */
     BODY_JSON_TEXT = 3, /* as BODY_JSON, but the handler reads the text first (request_body_text)
                          * and parses it only if it wants the tree (request_parse_body) */
 };
@@ -30,8 +30,8 @@ struct route {
     enum route_method method;
     const char *pattern; /* "/api/jobs/:id/status" */
     route_handler_fn handler;
-    unsigned roles;      /* ROLE_BIT()s allowed; 0 = public, no key needed */
-    int has_body;        /* an enum route_body */
+    unsigned roles; /* ROLE_BIT()s allowed; 0 = public, no key needed */
+    int has_body;   /* an enum route_body */
 };
 
 #define ROUTER_MAX_PARAMS 4

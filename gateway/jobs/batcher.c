@@ -56,8 +56,8 @@ struct batcher {
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 struct batcher *batcher_new(struct event_base *base, batcher_submit_fn submit, void *db,
-                            const struct batcher_kind *kind, int nextra,
-                            const char *const *extra, int batch_max, int inflight_max)
+                            const struct batcher_kind *kind, int nextra, const char *const *extra,
+                            int batch_max, int inflight_max)
 {
     if (nextra < 0 || nextra > EXTRA_MAX)
         return NULL;
@@ -252,7 +252,8 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         const char *params[BATCHER_COLUMNS_MAX + EXTRA_MAX];
-        int nlead = b->kind->columns ? render_columns(b, batch, params) : render_rows(b, batch, params);
+        int nlead =
+            b->kind->columns ? render_columns(b, batch, params) : render_rows(b, batch, params);
         for (int i = 0; i < b->nextra && nlead > 0; i++)
             params[nlead + i] = b->extra[i];
         int stmt = batch->plain ? b->kind->plain_stmt : b->kind->stmt;
@@ -292,8 +293,9 @@ static void batch_done(PGresult *res, void *arg)
         int *item_of = NULL; /* a plain statement's rows: the item each answers */
         if (batch->plain && (!(item_of = malloc((size_t)batch->n * sizeof(int))) ||
                              idrank_items(res, batch->n, item_of) < 0)) {
-            log_error("msg=\"plain statement's rows do not match its items\" kind=%s rows=%d items=%d",
-                      b->kind->name, rows, batch->n);
+            log_error(
+                "msg=\"plain statement's rows do not match its items\" kind=%s rows=%d items=%d",
+                b->kind->name, rows, batch->n);
             rows = 0; /* every item fails below */
         }
         for (int row = 0; row < rows; row++) {

@@ -78,8 +78,8 @@ typedef int (*batcher_submit_fn)(void *db, int stmt, int nparams, const char *co
 /* A batcher that flushes on base and sends through submit(db, …). kind must outlive it; the
  * nextra (at most 4) fixed parameters are copied. NULL on allocation failure. */
 struct batcher *batcher_new(struct event_base *base, batcher_submit_fn submit, void *db,
-                            const struct batcher_kind *kind, int nextra,
-                            const char *const *extra, int batch_max, int inflight_max);
+                            const struct batcher_kind *kind, int nextra, const char *const *extra,
+                            int batch_max, int inflight_max);
 /* Frees the batcher. Items still queued are neither answered nor failed: call it only after
  * the loop has stopped. Accepts NULL. */
 void batcher_free(struct batcher *b);

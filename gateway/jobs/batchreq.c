@@ -7,8 +7,8 @@
 #include "common/log.h"
 #include "gateway/http/request.h"
 
-void batchreq_add(struct batcher *b, struct batchreq *q, struct request *r, char *row,
-                  size_t len, long long key, bool plain)
+void batchreq_add(struct batcher *b, struct batchreq *q, struct request *r, char *row, size_t len,
+                  long long key, bool plain)
 {
     q->r = r;
     q->row = row;
@@ -26,15 +26,9 @@ void batchreq_failed(struct batcher_item *it, enum batcher_failure why, const PG
 {
     struct request *r = batchreq_of(it)->r;
     switch (why) {
-    case BATCHER_NOMEM:
-        request_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    case BATCHER_UNAVAILABLE:
-        request_unavailable(r);
-        return;
-    case BATCHER_FAILED:
-        request_db_error(r, res);
-        return;
+    case BATCHER_NOMEM: request_error(r, 500, "internal", NULL, "out of memory"); return;
+    case BATCHER_UNAVAILABLE: request_unavailable(r); return;
+    case BATCHER_FAILED: request_db_error(r, res); return;
     case BATCHER_NO_ROW:
         log_error("msg=\"batched statement returned no row\" req_id=%s", r->id);
         request_error(r, 500, "internal", NULL, "internal error");

@@ -25,8 +25,8 @@ static inline struct batchreq *batchreq_of(struct batcher_item *it)
 
 /* Queues r's row (len bytes, taken over) on b through q, which must live in one of r's
  * contexts. key: see batcher_item. */
-void batchreq_add(struct batcher *b, struct batchreq *q, struct request *r, char *row,
-                  size_t len, long long key, bool plain);
+void batchreq_add(struct batcher *b, struct batchreq *q, struct request *r, char *row, size_t len,
+                  long long key, bool plain);
 
 /* Frees what q owns (its row); for the free function of the context holding q. */
 void batchreq_release(struct batchreq *q);

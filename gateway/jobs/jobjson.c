@@ -11,7 +11,9 @@ enum kind {
     BOOL, /* "t" or "f" */
 };
 
+/* clang-format off */
 #define FIELD(key, kind) {key, sizeof(key) - 1, kind}
+/* clang-format on */
 
 static const struct field {
     const char *key; /* with its quotes, the colon and the comma before it */

@@ -14,9 +14,9 @@
 
 #include "common/strbuf.h"
 
-#define JOBJSON_COLUMNS                                                                          \
-    "id, target_agent, payload, status, priority, attempts, max_attempts, timeout_seconds,"      \
-    " to_json(run_at), to_json(created_at), to_json(started_at), to_json(processed_at),"         \
+#define JOBJSON_COLUMNS                                                                            \
+    "id, target_agent, payload, status, priority, attempts, max_attempts, timeout_seconds,"        \
+    " to_json(run_at), to_json(created_at), to_json(started_at), to_json(processed_at),"           \
     " locked_by, to_json(locked_until), idempotency_key, result, last_error, cancel_requested"
 #define JOBJSON_NCOLUMNS 18
 

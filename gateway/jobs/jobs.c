@@ -9,15 +9,15 @@
 #include "common/config.h"
 #include "common/isotime.h"
 #include "common/json_print.h"
-#include "gateway/jobs/batcher.h"
-#include "gateway/jobs/batchreq.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
-#include "gateway/jobs/jobjson.h"
-#include "gateway/jobs/jobwait.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/jobs/batcher.h"
+#include "gateway/jobs/batchreq.h"
+#include "gateway/jobs/jobjson.h"
+#include "gateway/jobs/jobwait.h"
 
 #define PRIORITY_DEFAULT 2
 #define MAX_ATTEMPTS_LIMIT 100
@@ -27,7 +27,8 @@
 #define INSERT_RETRIES 3
 #define JOB_STATUS_MAX 32
 
-static const char *const job_statuses[] = {"pending", "running", "completed", "failed", "cancelled"};
+static const char *const job_statuses[] = {"pending", "running", "completed", "failed",
+                                           "cancelled"};
 
 static bool is_job_status(const char *s)
 {
@@ -76,14 +77,16 @@ char *jobs_row_from_body(const cJSON *body, size_t *len, struct field_error *err
         json_get_string(body, "idempotencyKey", false, 1, IDEMPOTENCY_KEY_MAX, &key, err) < 0)
         return NULL;
     if (!json_is_identifier(agent, AGENT_NAME_MAX)) {
-        field_error_set(err, "targetAgent",
-                        "targetAgent must be 1 to %d characters of letters, digits, '_', '.' or '-'",
-                        AGENT_NAME_MAX);
+        field_error_set(
+            err, "targetAgent",
+            "targetAgent must be 1 to %d characters of letters, digits, '_', '.' or '-'",
+            AGENT_NAME_MAX);
         return NULL;
     }
     if (run_at && isotime_parse(run_at, &run_at_epoch) < 0) {
-        field_error_set(err, "runAt",
-                        "runAt must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z");
+        field_error_set(
+            err, "runAt",
+            "runAt must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z");
         return NULL;
     }
     /* The row as the group-commit statement reads it, without its opening brace (the batcher

@@ -14,12 +14,12 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "gateway/jobs/batchbody.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/jobs/batchbody.h"
 
 #define JOBS_BATCH_MAX 10000
 
@@ -66,8 +66,8 @@ static void batch_inserted(PGresult *res, void *arg)
         evbuffer_add_printf(out, "%s{\"id\":%s,\"created\":%s}", sep, PQgetvalue(res, i, 1),
                             was_created ? "true" : "false");
     }
-    evbuffer_add_printf(out, "],\"created\":%d,\"existing\":%d,\"conflicts\":%d}", created, existing,
-                        racing);
+    evbuffer_add_printf(out, "],\"created\":%d,\"existing\":%d,\"conflicts\":%d}", created,
+                        existing, racing);
     size_t len = evbuffer_get_length(out);
     const char *text = (const char *)evbuffer_pullup(out, -1);
     if (text)
@@ -100,8 +100,8 @@ static int render_job(struct evbuffer *out, const cJSON *item, const char *prefi
 
 void jobs_create_batch(struct request *r)
 {
-    static const struct batch_body spec = {JOBS_BATCH_MAX, "jobs", "idempotencyKey",
-                                           "each key once per request", render_job, NULL};
+    static const struct batch_body spec = {
+        JOBS_BATCH_MAX, "jobs", "idempotencyKey", "each key once per request", render_job, NULL};
     struct jobs_batch *batch = request_ctx_new(r, &jobs_batch_ctx, sizeof(*batch));
     if (!batch) {
         request_error(r, 500, "internal", NULL, "out of memory");

@@ -72,8 +72,7 @@ struct jobwait {
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
-struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool,
-                            struct channels *channels)
+struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool, struct channels *channels)
 {
     struct jobwait *jw = calloc(1, sizeof(*jw));
     if (!jw)
@@ -386,8 +385,7 @@ int jobwait_parse_payload(const char *payload, void (*each)(long long id, void *
         if (!is_finished_status(list->string))
             continue;
         const cJSON *id;
-        cJSON_ArrayForEach(id, list)
-            each((long long)id->valuedouble, arg);
+        cJSON_ArrayForEach(id, list) each((long long)id->valuedouble, arg);
     }
     rc = 0;
 done:

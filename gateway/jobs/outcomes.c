@@ -13,16 +13,16 @@
 #include "common/config.h"
 #include "common/json_print.h"
 #include "common/log.h"
+#include "gateway/db/pgpool.h"
+#include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
+#include "gateway/http/request.h"
 #include "gateway/jobs/batchbody.h"
 #include "gateway/jobs/batcher.h"
 #include "gateway/jobs/batchreq.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
-#include "gateway/db/pgpool.h"
-#include "gateway/db/queries.h"
 #include "gateway/jobs/reportcols.h"
 #include "gateway/jobs/reportscan.h"
-#include "gateway/http/request.h"
 
 #define ATTEMPT_MAX 2147483647L
 #define JOB_ID_MAX 9007199254740991L /* ids in a JSON body are exact up to 2^53 - 1 */
@@ -95,8 +95,8 @@ static int read_report(const cJSON *obj, bool fail, long long id, const char *pr
     f->retryable = retryable;
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(obj, "result");
     if ((result && print_field(result, &rep->result, &f->result, &f->result_len) < 0) ||
-        (fail && print_field(cJSON_GetObjectItemCaseSensitive(obj, "error"), &rep->error,
-                             &f->error, &f->error_len) < 0)) {
+        (fail && print_field(cJSON_GetObjectItemCaseSensitive(obj, "error"), &rep->error, &f->error,
+                             &f->error_len) < 0)) {
         err->field[0] = '\0';
         return -1;
     }
@@ -110,8 +110,10 @@ static void conflict_message(const PGresult *res, int row, char *buf, size_t len
     const char *attempts = PQgetvalue(res, row, COL_ATTEMPTS);
     const char *attempt = PQgetvalue(res, row, COL_ATTEMPT);
     if (strcmp(status, "running") == 0 && strcmp(attempts, attempt) == 0)
-        snprintf(buf, len, "job %s changed while this report for attempt %s was applied; read it "
-                 "again", id, attempt);
+        snprintf(buf, len,
+                 "job %s changed while this report for attempt %s was applied; read it "
+                 "again",
+                 id, attempt);
     else
         snprintf(buf, len, "job %s is %s (attempt %s); this report is for attempt %s", id, status,
                  attempts, attempt);
@@ -135,8 +137,7 @@ static void report_free(void *ctx)
 static const struct request_ctx_type report_ctx = {"outcome report", report_free};
 
 /* The batcher's parameters for a group of single reports: their columns. */
-static int single_columns(struct batcher_item *const *items, int n, struct strbuf *cols,
-                          bool fail)
+static int single_columns(struct batcher_item *const *items, int n, struct strbuf *cols, bool fail)
 {
     for (int k = 0; k < n; k++) {
         const struct single_report *sr = (void *)batchreq_of(items[k]); /* q comes first */
@@ -180,12 +181,16 @@ static bool single_answer(struct batcher_item *it, const PGresult *res, int row)
 
 /* The batcher's fixed parameters follow the columns: with_job true (gateway.c), and a
  * fail's backoff. */
-const struct batcher_kind outcomes_complete_kind = {
-    .name = "complete", .stmt = Q_JOBS_COMPLETE, .columns = complete_columns,
-    .answer = single_answer, .failed = batchreq_failed};
-const struct batcher_kind outcomes_fail_kind = {
-    .name = "fail", .stmt = Q_JOBS_FAIL, .columns = fail_columns, .answer = single_answer,
-    .failed = batchreq_failed};
+const struct batcher_kind outcomes_complete_kind = {.name = "complete",
+                                                    .stmt = Q_JOBS_COMPLETE,
+                                                    .columns = complete_columns,
+                                                    .answer = single_answer,
+                                                    .failed = batchreq_failed};
+const struct batcher_kind outcomes_fail_kind = {.name = "fail",
+                                                .stmt = Q_JOBS_FAIL,
+                                                .columns = fail_columns,
+                                                .answer = single_answer,
+                                                .failed = batchreq_failed};
 
 static void report_single(struct request *r, bool fail)
 {
@@ -242,9 +247,11 @@ static int add_answer(struct strbuf *out, const PGresult *res, int row)
     if (strcmp(outcome, "conflict") == 0) {
         char msg[256];
         conflict_message(res, row, msg, sizeof(msg));
-        len = snprintf(error, sizeof(error), ",\"error\":{\"code\":\"conflict\",\"message\":\"%s\"}}", msg);
+        len = snprintf(error, sizeof(error),
+                       ",\"error\":{\"code\":\"conflict\",\"message\":\"%s\"}}", msg);
     } else {
-        len = snprintf(error, sizeof(error), ",\"error\":{\"code\":\"not_found\",\"message\":\"no job %s\"}}", id);
+        len = snprintf(error, sizeof(error),
+                       ",\"error\":{\"code\":\"not_found\",\"message\":\"no job %s\"}}", id);
     }
     return strbuf_add(out, error, (size_t)len);
 }
@@ -262,8 +269,7 @@ static void report_batch_free(void *ctx)
     free(rb->ids);
 }
 
-static const struct request_ctx_type report_batch_ctx = {"outcome report batch",
-                                                          report_batch_free};
+static const struct request_ctx_type report_batch_ctx = {"outcome report batch", report_batch_free};
 
 /* Answers a batch: {"results":[…]}, one answer per report in request order. The statement
  * returned rows in item order: for every report of a fail batch, and for a completion batch
@@ -345,8 +351,9 @@ static int report_batch_general(struct request *r, struct report_batch *rb, bool
     if (!request_parse_body(r))
         return -1;
     struct general_batch batch = {.fail = fail};
-    const struct batch_body spec = {REPORTS_MAX, "reports", "id", "report each job once per request",
-                                    read_batch_report, &batch};
+    const struct batch_body spec = {
+        REPORTS_MAX,       "reports", "id", "report each job once per request",
+        read_batch_report, &batch};
     struct evbuffer *rows = batch_body_render(r, &spec, &rb->items);
     *cols = batch.cols;
     if (!rows)
@@ -374,8 +381,7 @@ static void report_batch(struct request *r, bool fail)
     const char *text = request_body_text(r, &len);
     struct report_columns cols = {0};
     switch (report_scan(text, len, fail, &limits, &cols, &rb->items)) {
-    case REPORT_SCAN_OK:
-        break;
+    case REPORT_SCAN_OK: break;
     case REPORT_SCAN_NOMEM:
         report_columns_free(&cols);
         request_error(r, 500, "internal", NULL, "out of memory");
@@ -397,9 +403,14 @@ static void report_batch(struct request *r, bool fail)
     const struct strbuf *col = cols.col;
     int rc;
     if (fail) {
-        const char *params[8] = {rb->ids, col[REPORT_COL_ATTEMPTS].p, col[REPORT_COL_RESULTS].p,
-                                 col[REPORT_COL_ERRORS].p, col[REPORT_COL_RETRYABLE].p, "false",
-                                 base_ms, cap_ms};
+        const char *params[8] = {rb->ids,
+                                 col[REPORT_COL_ATTEMPTS].p,
+                                 col[REPORT_COL_RESULTS].p,
+                                 col[REPORT_COL_ERRORS].p,
+                                 col[REPORT_COL_RETRYABLE].p,
+                                 "false",
+                                 base_ms,
+                                 cap_ms};
         rc = pgpool_query(r->gw->pool, Q_JOBS_FAIL, 8, params, fail_batch_done, r);
     } else {
         const char *params[4] = {rb->ids, col[REPORT_COL_ATTEMPTS].p, col[REPORT_COL_RESULTS].p,

@@ -10,7 +10,7 @@
 #include "common/json_print.h"
 #include "common/swar.h"
 
-#define NUMBER_DIGITS_MAX 20   /* all digits of a number, leading zeros too */
+#define NUMBER_DIGITS_MAX 20      /* all digits of a number, leading zeros too */
 #define NUMBER_SIGNIFICANT_MAX 15 /* exact through a double (DBL_DIG) */
 #define NUMBER_EXPONENT_MAX 280   /* with the digits above, within 10^±300 */
 #define INT_DIGITS_MAX 16         /* ids: 2^53 - 1 has 16 */
@@ -62,8 +62,8 @@ static bool scan_string(struct cursor *c, size_t *chars, bool *escaped)
          * a control character or non-ASCII (each byte one character). */
         while (end - p >= 8) {
             uint64_t v = swar_load(p);
-            uint64_t special = swar_high(v) | swar_below(v, 0x20) | swar_equal(v, '"') |
-                               swar_equal(v, '\\');
+            uint64_t special =
+                swar_high(v) | swar_below(v, 0x20) | swar_equal(v, '"') | swar_equal(v, '\\');
             unsigned plain = special ? swar_first(special) : 8;
             p += plain;
             n += plain;
@@ -166,22 +166,13 @@ static bool scan_value(struct cursor *c, int depth)
     size_t chars;
     bool escaped;
     switch (*c->p) {
-    case '"':
-        return scan_string(c, &chars, &escaped);
-    case '{':
-        c->p++;
-        return scan_container(c, '}', depth);
-    case '[':
-        c->p++;
-        return scan_container(c, ']', depth);
-    case 't':
-        return scan_literal(c, "true", 4);
-    case 'f':
-        return scan_literal(c, "false", 5);
-    case 'n':
-        return scan_literal(c, "null", 4);
-    default:
-        return scan_number(c);
+    case '"': return scan_string(c, &chars, &escaped);
+    case '{': c->p++; return scan_container(c, '}', depth);
+    case '[': c->p++; return scan_container(c, ']', depth);
+    case 't': return scan_literal(c, "true", 4);
+    case 'f': return scan_literal(c, "false", 5);
+    case 'n': return scan_literal(c, "null", 4);
+    default: return scan_number(c);
     }
 }
 
@@ -223,19 +214,18 @@ static bool key_is(const char *key, size_t len, const char *name)
 static bool scan_member(struct cursor *c, const char *key, size_t key_len, bool fail,
                         const struct report_limits *lim, struct report *rep, unsigned *seen)
 {
-    unsigned bit = key_is(key, key_len, "id")        ? SEEN_ID
-                   : key_is(key, key_len, "attempt") ? SEEN_ATTEMPT
-                   : key_is(key, key_len, "result")  ? SEEN_RESULT
-                   : !fail                           ? 0
-                   : key_is(key, key_len, "error")   ? SEEN_ERROR
+    unsigned bit = key_is(key, key_len, "id")          ? SEEN_ID
+                   : key_is(key, key_len, "attempt")   ? SEEN_ATTEMPT
+                   : key_is(key, key_len, "result")    ? SEEN_RESULT
+                   : !fail                             ? 0
+                   : key_is(key, key_len, "error")     ? SEEN_ERROR
                    : key_is(key, key_len, "retryable") ? SEEN_RETRYABLE
                                                        : 0;
     if (bit & *seen)
         return false; /* a repeated key: cJSON would take the first */
     *seen |= bit;
     switch (bit) {
-    case SEEN_ID:
-        return scan_count(c, lim->max_id, &rep->id, &rep->f.id, &rep->f.id_len);
+    case SEEN_ID: return scan_count(c, lim->max_id, &rep->id, &rep->f.id, &rep->f.id_len);
     case SEEN_ATTEMPT: {
         long long attempt;
         return scan_count(c, lim->max_attempt, &attempt, &rep->f.attempt, &rep->f.attempt_len);
@@ -262,8 +252,7 @@ static bool scan_member(struct cursor *c, const char *key, size_t key_len, bool 
         skip_ws(c);
         rep->f.retryable = scan_literal(c, "true", 4);
         return rep->f.retryable || scan_literal(c, "false", 5);
-    default:
-        return scan_value(c, 1);
+    default: return scan_value(c, 1);
     }
 }
 

@@ -4,8 +4,8 @@
  * statement (fs_job_stats in sql/005_api.sql) builds the whole answer. */
 #include <stdio.h>
 
-#include "gateway/handlers.h"
 #include "gateway/db/queries.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
 
 #define STATS_WINDOW_DEFAULT 3600

@@ -75,8 +75,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     long long now = (long long)(clock_now() * 1e3);
-    bool prune = s->retention_s > 0 &&
-                 (s->prune_backlog || s->last_prune_ms == 0 || now - s->last_prune_ms >= PRUNE_EVERY_MS);
+    bool prune = s->retention_s > 0 && (s->prune_backlog || s->last_prune_ms == 0 ||
+                                        now - s->last_prune_ms >= PRUNE_EVERY_MS);
     long long window = (s->last_start_ms ? now - s->last_start_ms : s->interval_ms) + DUE_MARGIN_MS;
     if (window > INT_MAX)
         window = INT_MAX;

@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "gateway/db/queries.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
-#include "gateway/jobs/jobwait.h"
-#include "gateway/db/queries.h"
 #include "gateway/http/request.h"
+#include "gateway/jobs/jobwait.h"
 
 #define TASK_WAIT_DEFAULT_S 30
 #define TASK_TYPE_MAX 100
@@ -93,20 +93,22 @@ void worker_agent_task(struct request *r)
     long timeout = TASK_WAIT_DEFAULT_S;
     bool async = false;
     if (json_get_string(r->body, "agent_name", false, 1, AGENT_NAME_MAX, &body_name, &err) < 0 ||
-        json_get_string(r->body, "task_description", false, 0, DESCRIPTION_MAX, &description, &err) < 0 ||
+        json_get_string(r->body, "task_description", false, 0, DESCRIPTION_MAX, &description,
+                        &err) < 0 ||
         json_get_object(r->body, "context", true, &context, &err) < 0) {
         request_field_error(r, &err);
         return;
     }
     if (json_get_string(context, "taskType", true, 1, TASK_TYPE_MAX, &task_type, &err) < 0) {
-        field_error_set(&err, "context.taskType", "context.taskType must be a string of 1 to %d characters",
-                        TASK_TYPE_MAX);
+        field_error_set(&err, "context.taskType",
+                        "context.taskType must be a string of 1 to %d characters", TASK_TYPE_MAX);
         request_field_error(r, &err);
         return;
     }
     if (body_name && strcmp(body_name, name) != 0) {
         request_error(r, 400, "invalid_field", "agent_name",
-                      "agent_name in the body (%s) differs from the one in the path (%s)", body_name, name);
+                      "agent_name in the body (%s) differs from the one in the path (%s)",
+                      body_name, name);
         return;
     }
     if (query_bool(r, "async", &async) < 0 ||

@@ -1,8 +1,9 @@
 /* cluster — POST /api/documents/cluster: spherical k-means over the embeddings of the
  * memories matching the filters (one model), seeded by k-means++ with a fixed seed so the
- * same memories always give the same clusters (greedy k-means++: see kmeans_seed). Each cluster reports its size, the members
- * closest to its centroid and the terms that set it apart. The input is bounded by the
- * cluster-max-docs setting, which bounds the CPU this spends on the event loop. */
+ * same memories always give the same clusters (greedy k-means++: see kmeans_seed). Each cluster
+ * reports its size, the members closest to its centroid and the terms that set it apart. The input
+ * is bounded by the cluster-max-docs setting, which bounds the CPU this spends on the event loop.
+ */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,12 +13,12 @@
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/json_print.h"
-#include "gateway/gateway.h"
-#include "gateway/handlers.h"
-#include "gateway/memory/memory.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
+#include "gateway/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/memory/memory.h"
 
 #define K_MIN 2
 #define K_MAX 20
@@ -88,7 +89,8 @@ static void kmeans_seed(struct kmeans *km, double *dist)
             int cand = draw_row(dist, km->n, &rng);
             double total = 0;
             for (int i = 0; i < km->n; i++) {
-                double d = unit_dist2(km->x + (size_t)i * row, km->x + (size_t)cand * row, km->dims);
+                double d =
+                    unit_dist2(km->x + (size_t)i * row, km->x + (size_t)cand * row, km->dims);
                 total += d < dist[i] ? d : dist[i];
             }
             if (best < 0 || total < best_total) {
@@ -118,7 +120,8 @@ static void kmeans_run(struct kmeans *km)
             int best = 0;
             double best_dot = -2;
             for (int c = 0; c < km->k; c++) {
-                double d = embed_dot(km->x + (size_t)i * row, km->centroid + (size_t)c * row, km->dims);
+                double d =
+                    embed_dot(km->x + (size_t)i * row, km->centroid + (size_t)c * row, km->dims);
                 if (d > best_dot) {
                     best_dot = d;
                     best = c;
@@ -304,7 +307,8 @@ static char *render(PGresult *res, const int *rows, struct kmeans *km, const cha
         cJSON *ids = cJSON_AddArrayToObject(cl, "ids");
         for (int i = 0; i < km->n; i++)
             if (km->assign[i] == c)
-                cJSON_AddItemToArray(ids, cJSON_CreateNumber(strtod(PQgetvalue(res, rows[i], 0), NULL)));
+                cJSON_AddItemToArray(ids,
+                                     cJSON_CreateNumber(strtod(PQgetvalue(res, rows[i], 0), NULL)));
     }
     for (int i = 0; i < km->n && !tl.failed; i++) {
         size_t before = tl.n;
@@ -352,9 +356,11 @@ static void cluster_rows(PGresult *res, void *arg)
     long max = config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS);
     int total = PQntuples(res), k = ((struct cluster_ask *)request_ctx(r, &cluster_ctx))->k;
     if (total > max) {
-        request_error(r, 400, "too_many_documents", NULL,
-                      "more than %ld memories match; narrow the filters (agentName, memoryType, tag, "
-                      "minImportance, since, until)", max);
+        request_error(
+            r, 400, "too_many_documents", NULL,
+            "more than %ld memories match; narrow the filters (agentName, memoryType, tag, "
+            "minImportance, since, until)",
+            max);
         return;
     }
     float *x = malloc(sizeof(float) * (size_t)p->dims * (size_t)(total ? total : 1));
@@ -415,7 +421,7 @@ void documents_cluster(struct request *r)
     char max_text[24];
     snprintf(max_text, sizeof(max_text), "%ld", config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS) + 1);
     const char *params[8] = {f.params[0], f.params[1], f.params[2], f.params[3],
-                             f.params[4], f.params[5], p->model, max_text};
+                             f.params[4], f.params[5], p->model,    max_text};
     struct cluster_ask *ask = request_ctx_new(r, &cluster_ctx, sizeof(*ask));
     if (!ask) {
         request_error(r, 500, "internal", NULL, "out of memory");

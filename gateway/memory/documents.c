@@ -17,13 +17,13 @@
 #include "common/isotime.h"
 #include "common/json_print.h"
 #include "common/log.h"
-#include "gateway/memory/embedder.h"
+#include "gateway/db/queries.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
+#include "gateway/http/request.h"
+#include "gateway/memory/embedder.h"
 #include "gateway/memory/memory.h"
 #include "gateway/memory/pgvector.h"
-#include "gateway/db/queries.h"
-#include "gateway/http/request.h"
 #include "gateway/memory/vecstore.h"
 #include "gateway/memory/vectors.h"
 
@@ -46,10 +46,12 @@ static int take_memory_fields(const cJSON *obj, cJSON *meta, const char *prefix,
     long importance = 0;
     cJSON *tags = NULL;
     int has_agent, has_type, has_importance, has_tags;
-    if ((has_agent = json_get_string(obj, "agentName", false, 1, AGENT_NAME_MAX, &agent, err)) < 0 ||
+    if ((has_agent = json_get_string(obj, "agentName", false, 1, AGENT_NAME_MAX, &agent, err)) <
+            0 ||
         (has_type = json_get_string(obj, "memoryType", false, 1, 32, &type, err)) < 0 ||
         (has_importance = json_get_int(obj, "importance", false, 1, 10, &importance, err)) < 0 ||
-        (has_tags = json_get_string_array(obj, "tags", false, TAGS_MAX, TAG_LEN_MAX, &tags, err)) < 0)
+        (has_tags = json_get_string_array(obj, "tags", false, TAGS_MAX, TAG_LEN_MAX, &tags, err)) <
+            0)
         goto fail;
     if (has_agent && !json_is_identifier(agent, AGENT_NAME_MAX)) {
         field_error_set(err, "agentName",
@@ -65,9 +67,11 @@ static int take_memory_fields(const cJSON *obj, cJSON *meta, const char *prefix,
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(obj, "timestamp");
     double epoch;
     if (prefix[0] && ts &&
-        (!cJSON_IsString(ts) || strlen(ts->valuestring) > 64 || isotime_parse(ts->valuestring, &epoch) < 0)) {
-        field_error_set(err, "timestamp",
-                        "timestamp must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z");
+        (!cJSON_IsString(ts) || strlen(ts->valuestring) > 64 ||
+         isotime_parse(ts->valuestring, &epoch) < 0)) {
+        field_error_set(
+            err, "timestamp",
+            "timestamp must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z");
         goto fail;
     }
     if (has_agent)
@@ -149,7 +153,8 @@ void documents_create(struct request *r)
     struct field_error err;
     const char *content = NULL;
     cJSON *given = NULL;
-    if (json_get_string(r->body, "content", true, 1, (size_t)r->gw->body_limit, &content, &err) < 0 ||
+    if (json_get_string(r->body, "content", true, 1, (size_t)r->gw->body_limit, &content, &err) <
+            0 ||
         json_get_object(r->body, "metadata", false, &given, &err) < 0) {
         request_field_error(r, &err);
         return;
@@ -208,8 +213,15 @@ void documents_list(struct request *r)
     char offset_text[16], limit_text[16];
     snprintf(offset_text, sizeof(offset_text), "%ld", offset);
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    const char *params[9] = {f.params[0], f.params[1], f.params[2], f.params[3], f.params[4],
-                             f.params[5], sort ? sort : "recent", offset_text, limit_text};
+    const char *params[9] = {f.params[0],
+                             f.params[1],
+                             f.params[2],
+                             f.params[3],
+                             f.params[4],
+                             f.params[5],
+                             sort ? sort : "recent",
+                             offset_text,
+                             limit_text};
     request_query_body(r, Q_DOCUMENTS_LIST, 9, params, 200);
 }
 
@@ -248,8 +260,8 @@ struct sem {
     const char *q; /* the query text (hybrid) */
     char id[24];   /* the source document (similar) */
     char limit[16], wk[32], ws[32];
-    int k;         /* candidates ranked: limit, or HYBRID_DEPTH for hybrid */
-    float err;     /* the query's error when it is a cached (dequantised) vector */
+    int k;     /* candidates ranked: limit, or HYBRID_DEPTH for hybrid */
+    float err; /* the query's error when it is a cached (dequantised) vector */
     float vec[EMBED_DIMS_MAX];
 };
 
@@ -284,13 +296,14 @@ static void sem_pgvector(struct request *r, struct sem *s, const char *sql)
             return;
         }
         if (s->kind == SEM_SEMANTIC) {
-            const char *params[9] = {f[0], f[1], f[2], f[3], f[4], f[5], vec_text, p->model, s->limit};
+            const char *params[9] = {f[0], f[1],     f[2],     f[3],    f[4],
+                                     f[5], vec_text, p->model, s->limit};
             rc = pgpool_query_sql(r->gw->pool, sql, 9, params, request_reply_first_cell, r);
         } else {
             char depth[16];
             snprintf(depth, sizeof(depth), "%d", HYBRID_DEPTH);
-            const char *params[13] = {f[0], f[1], f[2], f[3], f[4], f[5], s->q, vec_text,
-                                      p->model, s->limit, depth, s->wk, s->ws};
+            const char *params[13] = {f[0],     f[1],     f[2],     f[3],  f[4],  f[5], s->q,
+                                      vec_text, p->model, s->limit, depth, s->wk, s->ws};
             rc = pgpool_query_sql(r->gw->pool, sql, 13, params, request_reply_first_cell, r);
         }
         free(vec_text);
@@ -329,8 +342,8 @@ static void sem_sql(struct request *r, struct sem *s)
     } else {
         char depth[16];
         snprintf(depth, sizeof(depth), "%d", HYBRID_DEPTH);
-        const char *params[13] = {f[0], f[1], f[2], f[3], f[4], f[5], s->q, vec_text,
-                                  p->model, s->limit, depth, s->wk, s->ws};
+        const char *params[13] = {f[0],     f[1],     f[2],     f[3],  f[4],  f[5], s->q,
+                                  vec_text, p->model, s->limit, depth, s->wk, s->ws};
         request_query_body(r, Q_DOCUMENTS_HYBRID, 13, params, 200);
     }
     free(vec_text);
@@ -365,14 +378,14 @@ static void sem_cached(struct request *r, struct sem *s, const long long *allow,
     } else if (!(vec_text = embed_to_pg_array(s->vec, p->dims))) {
         request_error(r, 500, "internal", NULL, "out of memory");
     } else if (s->kind == SEM_SEMANTIC) {
-        const char *params[10] = {f[0], f[1], f[2], f[3], f[4], f[5], vec_text, p->model,
-                                  s->limit, ids_text};
+        const char *params[10] = {f[0], f[1],     f[2],     f[3],     f[4],
+                                  f[5], vec_text, p->model, s->limit, ids_text};
         request_query_body(r, Q_DOCUMENTS_SEMANTIC_IDS, 10, params, 200);
     } else {
         char depth[16];
         snprintf(depth, sizeof(depth), "%d", HYBRID_DEPTH);
-        const char *params[14] = {f[0], f[1], f[2], f[3], f[4], f[5], s->q, vec_text,
-                                  p->model, s->limit, depth, s->wk, s->ws, ids_text};
+        const char *params[14] = {f[0],     f[1],     f[2],     f[3],  f[4],  f[5],  s->q,
+                                  vec_text, p->model, s->limit, depth, s->wk, s->ws, ids_text};
         request_query_body(r, Q_DOCUMENTS_HYBRID_IDS, 14, params, 200);
     }
     free(vec_text);
@@ -412,8 +425,7 @@ static void sem_run(struct request *r, struct sem *s)
 {
     const struct embed_provider *p = memory_provider(r);
     const struct vecstore *store = vectors_use(r->gw->vectors, p->model);
-    if (s->kind == SEM_SIMILAR && store &&
-        vecstore_get(store, atoll(s->id), s->vec, &s->err) < 0)
+    if (s->kind == SEM_SIMILAR && store && vecstore_get(store, atoll(s->id), s->vec, &s->err) < 0)
         store = NULL; /* not cached (absent, another model): SQL answers, 404 included */
     if (!store) {
         sem_sql(r, s);
@@ -454,12 +466,14 @@ void documents_search(struct request *r)
     double wk = 0, ws = 0;
     struct memory_filter f;
     if (!q || !q[0] || strlen(q) > 1000) {
-        request_error(r, 400, "invalid_field", "q", "q (the search text, 1 to 1000 characters) is required");
+        request_error(r, 400, "invalid_field", "q",
+                      "q (the search text, 1 to 1000 characters) is required");
         return;
     }
     if (!mode)
         mode = "keyword";
-    if (strcmp(mode, "keyword") != 0 && strcmp(mode, "semantic") != 0 && strcmp(mode, "hybrid") != 0) {
+    if (strcmp(mode, "keyword") != 0 && strcmp(mode, "semantic") != 0 &&
+        strcmp(mode, "hybrid") != 0) {
         request_error(r, 400, "invalid_field", "mode", "mode must be keyword, semantic or hybrid");
         return;
     }
@@ -468,14 +482,15 @@ void documents_search(struct request *r)
         query_weight(r, "wSemantic", CFG_HYBRID_SEMANTIC_WEIGHT, &ws) < 0)
         return;
     if (wk == 0 && ws == 0) {
-        request_error(r, 400, "invalid_field", "wSemantic", "wKeyword and wSemantic cannot both be 0");
+        request_error(r, 400, "invalid_field", "wSemantic",
+                      "wKeyword and wSemantic cannot both be 0");
         return;
     }
     char limit_text[16];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     if (strcmp(mode, "keyword") == 0) {
         const char *params[8] = {f.params[0], f.params[1], f.params[2], f.params[3],
-                                 f.params[4], f.params[5], q, limit_text};
+                                 f.params[4], f.params[5], q,           limit_text};
         request_query_body(r, Q_DOCUMENTS_SEARCH, 8, params, 200);
         return;
     }

@@ -220,8 +220,10 @@ static int remote_settings(struct embedder *e, const struct config *cfg, const c
     e->p.dims = (int)config_int(cfg, CFG_EMBED_DIMS);
     e->timeout_ms = config_int(cfg, CFG_EMBED_TIMEOUT_MS);
     if (!model[0] || e->p.dims <= 0) {
-        snprintf(err, errlen, "embed-provider %s needs embed-model (FLOWSTATE_EMBED_MODEL) and "
-                 "embed-dims (FLOWSTATE_EMBED_DIMS, 1 to %d)", name, EMBED_DIMS_MAX);
+        snprintf(err, errlen,
+                 "embed-provider %s needs embed-model (FLOWSTATE_EMBED_MODEL) and "
+                 "embed-dims (FLOWSTATE_EMBED_DIMS, 1 to %d)",
+                 name, EMBED_DIMS_MAX);
         return -1;
     }
     if (!url[0])
@@ -347,7 +349,8 @@ int embedder_submit(struct embedder *e, const char *purpose, const char *text, s
     }
     pthread_mutex_unlock(&e->mu);
     if (full) {
-        log_warn("msg=\"embedding queue full\" provider=%s queued=%d", e->p.name, EMBEDDER_QUEUE_MAX);
+        log_warn("msg=\"embedding queue full\" provider=%s queued=%d", e->p.name,
+                 EMBEDDER_QUEUE_MAX);
         job_free(j);
         return -1;
     }

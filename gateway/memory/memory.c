@@ -8,10 +8,10 @@
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/isotime.h"
-#include "gateway/memory/embedder.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/memory/embedder.h"
 
 #define TAG_LEN_MAX 100
 #define TIME_LEN_MAX 64
@@ -31,12 +31,14 @@ static int check_filter(struct memory_filter *f, struct field_error *err)
 {
     const char *agent = f->params[0], *type = f->params[1], *tag = f->params[2];
     if (agent && !json_is_identifier(agent, AGENT_NAME_MAX))
-        return field_error_set(err, "agentName",
-                               "agentName must be 1 to %d characters of letters, digits, '_', '.' or '-'",
-                               AGENT_NAME_MAX);
+        return field_error_set(
+            err, "agentName",
+            "agentName must be 1 to %d characters of letters, digits, '_', '.' or '-'",
+            AGENT_NAME_MAX);
     if (type && !memory_is_type(type))
-        return field_error_set(err, "memoryType",
-                               "memoryType must be one of general, conversation, task_result, learning");
+        return field_error_set(
+            err, "memoryType",
+            "memoryType must be one of general, conversation, task_result, learning");
     if (tag && (!tag[0] || strlen(tag) > TAG_LEN_MAX))
         return field_error_set(err, "tag", "tag must be 1 to %d characters", TAG_LEN_MAX);
     static const char *const time_fields[2] = {"since", "until"};
@@ -44,9 +46,10 @@ static int check_filter(struct memory_filter *f, struct field_error *err)
         const char *t = f->params[4 + i];
         double epoch;
         if (t && (strlen(t) > TIME_LEN_MAX || isotime_parse(t, &epoch) < 0))
-            return field_error_set(err, time_fields[i],
-                                   "%s must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z",
-                                   time_fields[i]);
+            return field_error_set(
+                err, time_fields[i],
+                "%s must be an ISO 8601 timestamp with a zone, e.g. 2030-01-01T00:00:00Z",
+                time_fields[i]);
     }
     return 0;
 }

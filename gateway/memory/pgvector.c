@@ -25,14 +25,17 @@ struct pgvector {
 };
 
 /* The filters (search_sql.h) plus the index's predicate. */
+/* clang-format off */
 #define PGV_MATCH(d)                                                                           \
     d ".embedding_model = @M AND vector_dims(" d ".embedding_vec) = @N AND " MEMORY_MATCH(d)
+/* clang-format on */
 /* Cosine distance to q: the index's expression on the left. */
 #define PGV_DIST(q) "(d.embedding_vec::vector(@N) <=> " q ")"
 /* A zero vector has no cosine (pgvector answers NaN, which PostgreSQL orders above every
  * number): the exact path scores it 0, so it never ranks. */
 #define PGV_RANKS(x) x ".score > 0 AND " x ".score <> 'NaN'::float8"
 
+/* clang-format off */
 static const char *const templates[PGV__COUNT] = {
     /* Q_DOCUMENTS_SEMANTIC: $7 the query vector, $8 model, $9 limit. */
     [PGV_SEMANTIC] =
@@ -80,6 +83,7 @@ static const char *const templates[PGV__COUNT] = {
         "   JOIN documents d ON d.id = s.id) END) END"
         " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint",
 };
+/* clang-format on */
 
 /* template with @M replaced by model (quoted) and @N by dims. NULL on allocation failure. */
 static char *expand(const char *template, const char *model, int dims)
@@ -160,7 +164,8 @@ void pgvector_probe(struct pgvector *pv)
     if (pgpool_query(pv->pool, Q_PGVECTOR_PROBE, 0, NULL, probed, pv) == 0)
         pv->probing = true;
     else
-        log_warn("msg=\"pgvector probe not queued (pool full or down); keeping the previous answer\"");
+        log_warn(
+            "msg=\"pgvector probe not queued (pool full or down); keeping the previous answer\"");
 }
 
 const char *pgvector_sql(const struct pgvector *pv, enum pgvector_stmt s)

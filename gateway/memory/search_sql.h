@@ -10,25 +10,32 @@
 #define FLOWSTATE_SEARCH_SQL_H
 
 /* The memory filters applied to documents row d. */
+/* clang-format off */
 #define MEMORY_MATCH(d)                                                                        \
     "fs_memory_match(" d ", $1::text, $2::text, $3::text, $4::int, $5::timestamptz,"          \
     " $6::timestamptz)"
+/* clang-format on */
 
 /* The documents of subquery s (id, score) as API JSON with their score, best first. */
+/* clang-format off */
 #define SCORED_DOCUMENTS_JSON                                                                  \
     "coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"    \
     " ORDER BY s.score DESC, s.id DESC), '[]')"
+/* clang-format on */
 
 /* Hybrid search, first CTE: the best $11 keyword matches and their ranks. */
+/* clang-format off */
 #define HYBRID_KEYWORD_CTE                                                                     \
     "WITH kw AS ("                                                                             \
     "  SELECT d.id, row_number() OVER (ORDER BY ts_rank(d.search_vector, q) DESC, d.id DESC) AS r" \
     "  FROM documents d, websearch_to_tsquery('english', $7::text) q"                          \
     "  WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")                                      \
     "  ORDER BY r LIMIT $11::int),"
+/* clang-format on */
 
 /* Hybrid search, the rest after a CTE `sem` (id, r): reciprocal rank fusion
  * wk/(60 + keyword rank) + ws/(60 + semantic rank), and the answer. */
+/* clang-format off */
 #define HYBRID_FUSION                                                                          \
     " f AS ("                                                                                  \
     "  SELECT coalesce(kw.id, sem.id) AS id, kw.r AS kr, sem.r AS sr,"                         \
@@ -42,5 +49,6 @@
     "     ORDER BY t.score DESC, t.id DESC), '[]'))"                                           \
     " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t" \
     " JOIN documents d ON d.id = t.id"
+/* clang-format on */
 
 #endif

@@ -51,15 +51,9 @@ void vecstore_free(struct vecstore *s)
     free(s);
 }
 
-int vecstore_dims(const struct vecstore *s)
-{
-    return s->dims;
-}
+int vecstore_dims(const struct vecstore *s) { return s->dims; }
 
-size_t vecstore_count(const struct vecstore *s)
-{
-    return s->n;
-}
+size_t vecstore_count(const struct vecstore *s) { return s->n; }
 
 size_t vecstore_bytes(const struct vecstore *s)
 {
@@ -98,10 +92,7 @@ static long find_slot(const struct vecstore *s, long long id)
     return s->table[i] ? (long)s->table[i] - 1 : -1;
 }
 
-bool vecstore_has(const struct vecstore *s, long long id)
-{
-    return find_slot(s, id) >= 0;
-}
+bool vecstore_has(const struct vecstore *s, long long id) { return find_slot(s, id) >= 0; }
 
 static int grow(struct vecstore *s)
 {
@@ -213,7 +204,8 @@ bool vecstore_remove(struct vecstore *s, long long id)
         s->table[probe(s, s->ids[last])] = (uint32_t)slot + 1;
         s->ids[slot] = s->ids[last];
         s->meta[slot] = s->meta[last];
-        memcpy(s->codes + slot * (size_t)s->dims, s->codes + last * (size_t)s->dims, (size_t)s->dims);
+        memcpy(s->codes + slot * (size_t)s->dims, s->codes + last * (size_t)s->dims,
+               (size_t)s->dims);
     }
     s->n--;
     return true;

@@ -25,7 +25,8 @@ void vecstore_clear(struct vecstore *s);
 
 /* Inserts or replaces id's vector (dims floats, quantised). Returns 0, or -1 on allocation
  * failure (the store is unchanged). */
-int vecstore_put(struct vecstore *s, long long id, const float *v) __attribute__((warn_unused_result));
+int vecstore_put(struct vecstore *s, long long id, const float *v)
+    __attribute__((warn_unused_result));
 /* Removes id; returns true when it was there. */
 bool vecstore_remove(struct vecstore *s, long long id);
 bool vecstore_has(const struct vecstore *s, long long id);
@@ -53,7 +54,7 @@ long vecstore_candidates(const struct vecstore *s, const float *query, float que
 
 /* The approximate score of id for query and its error bound (for tests). Returns 0, or -1
  * when id is absent. */
-int vecstore_estimate(const struct vecstore *s, long long id, const float *query,
-                      float query_err, double *score, double *bound);
+int vecstore_estimate(const struct vecstore *s, long long id, const float *query, float query_err,
+                      double *score, double *bound);
 
 #endif

@@ -39,8 +39,8 @@ struct vectors {
     bool loading;           /* a page query is in flight */
     unsigned gen, page_gen; /* the load generation, and that of the page in flight */
     long long cursor;       /* last id of the previous page */
-    double load_started; /* clock_now() */
-    long long *pending; /* ids to (re)read, from notifications */
+    double load_started;    /* clock_now() */
+    long long *pending;     /* ids to (re)read, from notifications */
     size_t npending, cap;
     bool fetching;
     struct event *retry;
@@ -121,7 +121,8 @@ static void page_done(PGresult *res, void *arg)
     size_t removed = vecstore_sweep(v->store);
     if (!v->ready)
         log_info("msg=\"vector cache ready\" model=%s vectors=%zu bytes=%zu ms=%.0f", v->p->model,
-                 vecstore_count(v->store), vecstore_bytes(v->store), (clock_now() - v->load_started) * 1e3);
+                 vecstore_count(v->store), vecstore_bytes(v->store),
+                 (clock_now() - v->load_started) * 1e3);
     else
         log_info("msg=\"vector cache re-synced\" vectors=%zu removed=%zu ms=%.0f",
                  vecstore_count(v->store), removed, (clock_now() - v->load_started) * 1e3);
@@ -258,9 +259,8 @@ void vectors_notify(const char *payload, void *arg)
     next_fetch(v);
 }
 
-struct vectors *vectors_new(struct event_base *base, struct pgpool *pool,
-                            struct channels *channels, const struct embed_provider *p,
-                            bool enabled, long max)
+struct vectors *vectors_new(struct event_base *base, struct pgpool *pool, struct channels *channels,
+                            const struct embed_provider *p, bool enabled, long max)
 {
     struct vectors *v = calloc(1, sizeof(*v));
     if (!v)
@@ -270,8 +270,8 @@ struct vectors *vectors_new(struct event_base *base, struct pgpool *pool,
     v->p = p;
     v->max = max;
     v->enabled = p && enabled && max > 0;
-    if (v->enabled && (!(v->store = vecstore_new(v->p->dims)) ||
-                       !(v->retry = evtimer_new(base, retry_cb, v)))) {
+    if (v->enabled &&
+        (!(v->store = vecstore_new(v->p->dims)) || !(v->retry = evtimer_new(base, retry_cb, v)))) {
         vectors_free(v);
         return NULL;
     }

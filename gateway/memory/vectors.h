@@ -27,9 +27,8 @@ struct embed_provider;
  * pool, subscribing to fs_documents on channels, retrying on base's timers. enabled false
  * (the vector-cache setting off) or max 0: it never offers a store. max: the most documents
  * it holds (vector-cache-max). NULL on allocation failure. */
-struct vectors *vectors_new(struct event_base *base, struct pgpool *pool,
-                            struct channels *channels, const struct embed_provider *p,
-                            bool enabled, long max);
+struct vectors *vectors_new(struct event_base *base, struct pgpool *pool, struct channels *channels,
+                            const struct embed_provider *p, bool enabled, long max);
 void vectors_free(struct vectors *v);
 
 /* The fs_documents channel's hooks (channels.h; arg is the vectors): a notification, and

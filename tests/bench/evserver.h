@@ -16,8 +16,8 @@
 #include "common/version.h"
 #include "gateway/http/evbase.h"
 
-static const char EVSERVER_HEALTH[] =
-    "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION "\",\"uptimeSeconds\":1,\"database\":\"up\"}";
+static const char EVSERVER_HEALTH[] = "{\"status\":\"ok\",\"version\":\"" FLOWSTATE_VERSION
+                                      "\",\"uptimeSeconds\":1,\"database\":\"up\"}";
 
 static struct event_base *evserver_base(void)
 {
@@ -32,8 +32,8 @@ static int evserver_is(struct evhttp_request *req, enum evhttp_cmd_type cmd, con
     return evhttp_request_get_command(req) == cmd && uri && strcmp(uri, path) == 0;
 }
 
-static void evserver_reply(struct evhttp_request *req, int code, const char *reason, const char *body,
-                           size_t len)
+static void evserver_reply(struct evhttp_request *req, int code, const char *reason,
+                           const char *body, size_t len)
 {
     struct evbuffer *out = evbuffer_new();
     evbuffer_add(out, body, len);
@@ -55,7 +55,8 @@ static void evserver_on_signal(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Serves on 127.0.0.1:port until SIGTERM or SIGINT, then frees http. 0 when it served. */
-static int evserver_serve(const char *prog, struct event_base *base, struct evhttp *http, const char *port)
+static int evserver_serve(const char *prog, struct event_base *base, struct evhttp *http,
+                          const char *port)
 {
     if (evhttp_bind_socket(http, "127.0.0.1", (ev_uint16_t)atoi(port)) != 0) {
         fprintf(stderr, "%s: cannot listen on 127.0.0.1:%s\n", prog, port);

@@ -15,9 +15,8 @@
 
 #include "pgloop.h"
 
-static const char INSERT[] =
-    "INSERT INTO job_queue (target_agent, payload)"
-    " SELECT $1, $2::jsonb FROM generate_series(1, $3::int) RETURNING id";
+static const char INSERT[] = "INSERT INTO job_queue (target_agent, payload)"
+                             " SELECT $1, $2::jsonb FROM generate_series(1, $3::int) RETURNING id";
 
 static double now_s(void)
 {

@@ -16,7 +16,8 @@ static int pgloop_ok(const char *prog, PGconn *db, PGresult *r, ExecStatusType w
     return 1;
 }
 
-static int pgloop_prepare(const char *prog, PGconn *db, const char *name, const char *sql, int nparams)
+static int pgloop_prepare(const char *prog, PGconn *db, const char *name, const char *sql,
+                          int nparams)
 {
     PGresult *r = PQprepare(db, name, sql, nparams, NULL);
     int good = pgloop_ok(prog, db, r, PGRES_COMMAND_OK);

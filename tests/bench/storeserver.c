@@ -16,9 +16,8 @@
 
 #define MAX_INFLIGHT 8
 
-static const char INSERT[] =
-    "INSERT INTO job_queue (target_agent, payload)"
-    " SELECT $1, e FROM jsonb_array_elements($2::jsonb) e RETURNING id";
+static const char INSERT[] = "INSERT INTO job_queue (target_agent, payload)"
+                             " SELECT $1, e FROM jsonb_array_elements($2::jsonb) e RETURNING id";
 
 /* One connection and the group of requests whose statement is in flight on it. */
 struct link {
@@ -156,7 +155,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 int main(int argc, char **argv)
 {
     if (argc != 5 || atoi(argv[4]) < 1 || atoi(argv[4]) > MAX_INFLIGHT) {
-        fprintf(stderr, "usage: %s PORT DATABASE_URL AGENT INFLIGHT(1-%d)\n", argv[0], MAX_INFLIGHT);
+        fprintf(stderr, "usage: %s PORT DATABASE_URL AGENT INFLIGHT(1-%d)\n", argv[0],
+                MAX_INFLIGHT);
         return 2;
     }
     S.agent = argv[3];

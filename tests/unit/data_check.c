@@ -29,7 +29,8 @@ static bool mismatch(const cJSON *want, const cJSON *got, const char *path, char
     return false;
 }
 
-static bool match(const cJSON *want, const cJSON *got, char *path, size_t plen, char *where, size_t len)
+static bool match(const cJSON *want, const cJSON *got, char *path, size_t plen, char *where,
+                  size_t len)
 {
     if (!got)
         return mismatch(want, got, path, where, len);

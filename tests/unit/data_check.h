@@ -9,7 +9,8 @@
 
 #include "worker/agents/data_processor/dperror.h"
 
-typedef int (*data_task_fn)(const cJSON *data, const char *root, cJSON **result, struct dp_error *err);
+typedef int (*data_task_fn)(const cJSON *data, const char *root, cJSON **result,
+                            struct dp_error *err);
 
 /* Parses data_json (a task's data object) and runs fn over it with root "data". Returns
  * fn's status; *result is set (caller frees) on 0, err filled otherwise. A data_json that

@@ -20,7 +20,8 @@ typedef void (*test_fn)(const void *arg);
 /* Adds a case; name is copied. arg is passed to fn unchanged (a table row, or NULL). */
 void test_add(const char *name, test_fn fn, const void *arg);
 /* Adds a case whose name is printf-formatted (e.g. "isotime valid %s"). */
-void test_addf(test_fn fn, const void *arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void test_addf(test_fn fn, const void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Records the outcome of one check in the running case. detail may be NULL. Returns ok. */
 bool test_check(bool ok, const char *file, int line, const char *expr, const char *detail);
@@ -33,18 +34,18 @@ bool test_check_contains(const char *haystack, const char *needle, bool want, co
                          int line, const char *expr);
 
 #define CHECK(expr) test_check((expr) ? true : false, __FILE__, __LINE__, #expr, NULL)
-#define REQUIRE(expr)                                                                            \
-    do {                                                                                         \
-        if (!CHECK(expr))                                                                        \
-            return;                                                                              \
+#define REQUIRE(expr)                                                                              \
+    do {                                                                                           \
+        if (!CHECK(expr))                                                                          \
+            return;                                                                                \
     } while (0)
 /* Strings may be NULL; NULL equals only NULL. */
 #define CHECK_STR(got, want) test_check_str((got), (want), __FILE__, __LINE__, #got " == " #want)
-#define CHECK_LONG(got, want)                                                                    \
+#define CHECK_LONG(got, want)                                                                      \
     test_check_long((long)(got), (long)(want), __FILE__, __LINE__, #got " == " #want)
-#define CHECK_CONTAINS(hay, needle)                                                              \
+#define CHECK_CONTAINS(hay, needle)                                                                \
     test_check_contains((hay), (needle), true, __FILE__, __LINE__, #hay " contains " #needle)
-#define CHECK_LACKS(hay, needle)                                                                 \
+#define CHECK_LACKS(hay, needle)                                                                   \
     test_check_contains((hay), (needle), false, __FILE__, __LINE__, #hay " lacks " #needle)
 
 /* Number of elements of a static array. */

@@ -90,8 +90,7 @@ static const char *show(const char *s, char *buf, size_t len)
     return buf;
 }
 
-bool test_check_str(const char *got, const char *want, const char *file, int line,
-                    const char *expr)
+bool test_check_str(const char *got, const char *want, const char *file, int line, const char *expr)
 {
     bool ok = (!got && !want) || (got && want && strcmp(got, want) == 0);
     if (ok)

@@ -50,8 +50,8 @@ static void handshake(int fd)
                    ((uint32_t)len_be[2] << 8) | len_be[3];
     if (len < 8 || len - 4 > sizeof(buf) || read_full(fd, buf, len - 4) < 0)
         return;
-    static const unsigned char answer[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0, /* AuthenticationOk */
-                                           'Z', 0, 0, 0, 5, 'I'};       /* ReadyForQuery */
+    static const unsigned char answer[] = {'R', 0, 0, 0, 8, 0,  0, 0, 0, /* AuthenticationOk */
+                                           'Z', 0, 0, 0, 5, 'I'};        /* ReadyForQuery */
     if (write(fd, answer, sizeof(answer)) != (ssize_t)sizeof(answer))
         return;
 }
@@ -94,8 +94,9 @@ struct pgserver *pgserver_start(const enum pgserver_move *moves, int nmoves)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof(a);
     if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        listen(s->listen_fd, 16) < 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) < 0 ||
-        pipe(s->stop_pipe) < 0 || pthread_create(&s->thread, NULL, serve, s) != 0) {
+        listen(s->listen_fd, 16) < 0 ||
+        getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) < 0 || pipe(s->stop_pipe) < 0 ||
+        pthread_create(&s->thread, NULL, serve, s) != 0) {
         if (s->listen_fd >= 0)
             close(s->listen_fd);
         for (int i = 0; i < 2; i++)

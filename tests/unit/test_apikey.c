@@ -10,8 +10,8 @@
 
 static bool in_alphabet(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* ---- generation ---------------------------------------------------------------------- */
@@ -105,7 +105,10 @@ static const struct wf_case wf_cases[] = {
     {"space", "fsk_abcdefghijklmnopqrstuvwxyz 123456789-_ABCDE", 0, false},
     {"dot", "fsk_abcdefghijklmnopqrstuvwxyz.123456789-_ABCDE", 0, false},
     {"non-ASCII", "fsk_abcdefghijklmnopqrstuvwxyz0123456789-_ABC\xc3\xa9", 0, false},
-    {"embedded NUL", "fsk_abcdefghijklmnopqrstuvwxyz\0" "123456789-_ABCDE", APIKEY_LEN, false},
+    {"embedded NUL",
+     "fsk_abcdefghijklmnopqrstuvwxyz\0"
+     "123456789-_ABCDE",
+     APIKEY_LEN, false},
     {"trailing newline", "fsk_abcdefghijklmnopqrstuvwxyz0123456789-_ABCD\n", 0, false},
 };
 
@@ -164,8 +167,7 @@ static void role_names_round_trip(const void *arg)
 
 void register_apikey_tests(void)
 {
-    test_add("apikey generate: well-formed and distinct", generate_well_formed_and_distinct,
-             NULL);
+    test_add("apikey generate: well-formed and distinct", generate_well_formed_and_distinct, NULL);
     for (size_t i = 0; i < COUNT_OF(hash_cases); i++)
         test_addf(hash_case_run, &hash_cases[i], "apikey hash %s", hash_cases[i].label);
     for (size_t i = 0; i < COUNT_OF(wf_cases); i++)

@@ -5,7 +5,8 @@
  * out at once, a failed or refused statement fails every item it carried, items with one key
  * never share a statement, a kind's answer can queue its item again, and everything queued
  * is written (and the batcher idle) once the statements in flight come back, as a draining
- * gateway needs; and that a kind with a columns callback sends the parameters it renders. The SQL itself is covered by the integration tests. */
+ * gateway needs; and that a kind with a columns callback sends the parameters it renders. The SQL
+ * itself is covered by the integration tests. */
 #include <event2/event.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -62,8 +63,8 @@ static int fake_submit(void *db, int stmt, int nparams, const char *const *value
         snprintf(s->extra, sizeof(s->extra), "%s", values[1]);
     size_t len = 0;
     for (int i = 0; i < nparams && len < sizeof(s->all); i++)
-        len += (size_t)snprintf(s->all + len, sizeof(s->all) - len, "%s%s", i ? " | " : "",
-                                values[i]);
+        len +=
+            (size_t)snprintf(s->all + len, sizeof(s->all) - len, "%s%s", i ? " | " : "", values[i]);
     return 0;
 }
 
@@ -111,10 +112,7 @@ static void fake_init(struct fake *f)
 }
 
 /* Runs what the loop has ready: the batcher's deferred flush. */
-static void run_loop(struct fake *f)
-{
-    event_base_loop(f->base, EVLOOP_NONBLOCK);
-}
+static void run_loop(struct fake *f) { event_base_loop(f->base, EVLOOP_NONBLOCK); }
 
 /* The items' places in statement s's document, in order: {"i":k,... for each item. */
 static int doc_items(const struct sent *s)
@@ -150,7 +148,7 @@ static void complete(struct fake *f, int nrows, bool fail, bool fail_res)
     struct sent s = f->sent[0];
     memmove(&f->sent[0], &f->sent[1], (size_t)(f->nsent - 1) * sizeof(f->sent[0]));
     f->nsent--;
-    PGresult *res = !fail ? result_for(&s, nrows)
+    PGresult *res = !fail      ? result_for(&s, nrows)
                     : fail_res ? PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR)
                                : NULL;
     s.cb(res, s.arg);
@@ -167,18 +165,15 @@ static void fake_done(struct fake *f, struct batcher *b)
     event_base_free(f->base);
 }
 
-static void add(struct batcher *b, struct fake *f, int i)
-{
-    batcher_add(b, &f->items[i].item);
-}
+static void add(struct batcher *b, struct fake *f, int i) { batcher_add(b, &f->items[i].item); }
 
 /* A batcher on a fresh fake with items 0..nadd-1 added in one loop iteration (and that
  * iteration run when nadd > 0). NULL when it cannot be made. */
 static struct batcher *start(struct fake *f, int batch_max, int inflight_max, int nadd)
 {
     fake_init(f);
-    struct batcher *b = batcher_new(f->base, fake_submit, f, &kind, 0, NULL, batch_max,
-                                    inflight_max);
+    struct batcher *b =
+        batcher_new(f->base, fake_submit, f, &kind, 0, NULL, batch_max, inflight_max);
     for (int i = 0; b && i < nadd; i++)
         add(b, f, i);
     if (b && nadd > 0)

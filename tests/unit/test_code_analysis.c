@@ -30,7 +30,8 @@ static const struct lex_row lex_rows[] = {
     {"c", "a = b; /* x\n y */ c = 'x';\n", "a = b;     \n      c = ' ';\n", 2, 0, 0},
     {"c", "// only\n\nint x = \"//\";\n", "       \n\nint x = \"  \";\n", 1, 1, 1},
     {"javascript", "let r = /a\"b/; s = `x${y}`;\n", "let r = /   /; s = `     `;\n", 1, 0, 0},
-    {"rust", "fn f<'a>(x: &'a str) -> char { 'x' }\n", "fn f<'a>(x: &'a str) -> char { ' ' }\n", 1, 0, 0},
+    {"rust", "fn f<'a>(x: &'a str) -> char { 'x' }\n", "fn f<'a>(x: &'a str) -> char { ' ' }\n", 1,
+     0, 0},
     {"shell", "echo \"a # b\" # note\n", "echo \"     \"       \n", 1, 0, 0},
     {"c", "unterminated \"string\nnext", "unterminated \"      \nnext", 2, 0, 0},
 };
@@ -64,10 +65,13 @@ struct detect_row {
 
 static const struct detect_row detect_rows[] = {
     {"def hello(): print(\"Hello, World!\")", "python"},
-    {"import os\n\ndef f(x):\n    if x:\n        return None\n    elif y:\n        pass\n", "python"},
+    {"import os\n\ndef f(x):\n    if x:\n        return None\n    elif y:\n        pass\n",
+     "python"},
     {"#!/usr/bin/env python3\nx = 1\n", "python"},
-    {"const x = require('x');\nfunction f(a) { return a === 1; }\nconsole.log(f(1));\n", "javascript"},
-    {"interface P { name: string; age: number }\nconst f = (p: P): string => p.name;\n", "typescript"},
+    {"const x = require('x');\nfunction f(a) { return a === 1; }\nconsole.log(f(1));\n",
+     "javascript"},
+    {"interface P { name: string; age: number }\nconst f = (p: P): string => p.name;\n",
+     "typescript"},
     {"#include <stdio.h>\nint main(void) { char *p = malloc(3); printf(\"x\"); return 0; }\n", "c"},
     {"#include <iostream>\nint main() { std::cout << 1; }\n", "c++"},
     {"package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 1\n\tfmt.Println(x)\n}\n", "go"},
@@ -99,50 +103,63 @@ struct metrics_row {
 };
 
 static const struct metrics_row metrics_rows[] = {
-    {"python nested", "python",
+    {"python nested",
+     "python",
      "# top\n"
-     "def f(a, b):\n"                 /* 2 */
-     "    if a and b:\n"              /* if, and: +2 */
-     "        for x in a:\n"          /* +1 */
-     "            while x:\n"         /* +1 */
+     "def f(a, b):\n"         /* 2 */
+     "    if a and b:\n"      /* if, and: +2 */
+     "        for x in a:\n"  /* +1 */
+     "            while x:\n" /* +1 */
      "                x -= 1\n"
-     "    elif b:\n"                  /* +1 */
+     "    elif b:\n" /* +1 */
      "        pass\n"
      "\n"
      "    return [y for y in b if y]\n" /* for, if: +2 */
      "\n"
-     "def g():\n"                     /* 12 */
+     "def g():\n" /* 12 */
      "    return 1\n",
-     13, 10, 1, 2,
+     13,
+     10,
+     1,
+     2,
      {{"f", 2, 10, 8, 3}, {"g", 12, 13, 1, 0}}},
-    {"python nested def", "python",
+    {"python nested def",
+     "python",
      "def outer(x):\n"
      "    def inner(y):\n"
      "        if y:\n"
      "            return 1\n"
      "    if x or x:\n"
      "        return inner(x)\n",
-     6, 6, 0, 0,
+     6,
+     6,
+     0,
+     0,
      {{"outer", 1, 6, 3, 1}, {"inner", 2, 4, 2, 1}}},
-    {"c switch", "c",
+    {"c switch",
+     "c",
      "/* add */\n"
-     "static int add(int a, int b)\n"   /* 2 */
+     "static int add(int a, int b)\n" /* 2 */
      "{\n"
-     "    switch (a) {\n"               /* branch depth 1 */
-     "    case 1:\n"                    /* +1 */
-     "    case 2:\n"                    /* +1 */
+     "    switch (a) {\n"                       /* branch depth 1 */
+     "    case 1:\n"                            /* +1 */
+     "    case 2:\n"                            /* +1 */
      "        return a > 0 && b > 0 ? 1 : 0;\n" /* && ?: +2 */
      "    }\n"
-     "    for (int i = 0; i < b; i++) {\n"  /* +1, depth 1 */
-     "        if (i == a) {\n"              /* +1, depth 2 */
-     "            while (i) i--;\n"         /* +1, depth 3 (brace-less) */
+     "    for (int i = 0; i < b; i++) {\n" /* +1, depth 1 */
+     "        if (i == a) {\n"             /* +1, depth 2 */
+     "            while (i) i--;\n"        /* +1, depth 3 (brace-less) */
      "        }\n"
      "    }\n"
      "    return b;\n"
      "}\n",
-     15, 14, 1, 0,
+     15,
+     14,
+     1,
+     0,
      {{"add", 2, 15, 8, 3}}},
-    {"js arrow and function", "javascript",
+    {"js arrow and function",
+     "javascript",
      "function a(x) {\n"
      "  return x || 1;\n"
      "}\n"
@@ -150,9 +167,13 @@ static const struct metrics_row metrics_rows[] = {
      "  if (y) { return 1; } else if (!y) { return 2; }\n"
      "  return { k: 1 };\n"
      "};\n",
-     7, 7, 0, 0,
+     7,
+     7,
+     0,
+     0,
      {{"a", 1, 3, 2, 0}, {"b", 4, 7, 3, 1}}},
-    {"go method", "go",
+    {"go method",
+     "go",
      "package main\n"
      "func (s *S) Run(n int) error {\n"
      "\tfor i := 0; i < n; i++ {\n"
@@ -162,7 +183,10 @@ static const struct metrics_row metrics_rows[] = {
      "\t}\n"
      "\treturn nil\n"
      "}\n",
-     9, 9, 0, 0,
+     9,
+     9,
+     0,
+     0,
      {{"Run", 2, 9, 3, 2}}},
     {"empty", "c", "", 0, 0, 0, 0, {{NULL, 0, 0, 0, 0}}},
 };
@@ -234,7 +258,7 @@ static void quality_case(const void *arg)
 
 struct input_row {
     const char *task, *payload;
-    const char *error; /* a substring of the error; NULL: success */
+    const char *error;  /* a substring of the error; NULL: success */
     const char *result; /* substrings of the result, ';'-separated */
 };
 
@@ -242,13 +266,14 @@ static const struct input_row input_rows[] = {
     {"analyze_code", "{\"taskType\":\"analyze_code\"}", "data.code is missing", NULL},
     {"analyze_code", "{\"data\":{\"code\":42}}", "data.code must be a string", NULL},
     {"detect_bugs", "{\"code\":[1]}", "code must be a string", NULL},
-    {"detect_bugs", "{\"data\":{\"code\":\"x\",\"language\":\"cobol\"}}", "data.language must be one of",
-     NULL},
+    {"detect_bugs", "{\"data\":{\"code\":\"x\",\"language\":\"cobol\"}}",
+     "data.language must be one of", NULL},
     {"suggest_optimizations", "{\"data\":{\"code\":\"x\",\"language\":7}}", "data.language", NULL},
     {"analyze_code", "{\"data\":{\"code\":\"def hello(): print(\\\"Hello, World!\\\")\"}}", NULL,
      "\"language\":\"python\";\"languageSource\":\"detected\";\"name\":\"hello\";\"summary\":\"python, 1 "
      "lines"},
-    {"analyze_code", "{\"taskType\":\"analyze_code\",\"code\":\"def process_data(data): return data\"}", NULL,
+    {"analyze_code",
+     "{\"taskType\":\"analyze_code\",\"code\":\"def process_data(data): return data\"}", NULL,
      "\"functionCount\":1;\"quality\":{\"score\":100"},
     {"detect_bugs", "{\"data\":{\"code\":\"gets(b);\",\"language\":\"c\"}}", NULL,
      "\"rule\":\"c.gets\";\"severity\":\"critical\";\"languageSource\":\"given\";\"critical\":1"},

@@ -19,12 +19,12 @@ struct fixture_row {
 };
 
 static const struct fixture_row rows[] = {
-    {"bugs.py", "python", "bug:"},   {"bugs_more.py", "python", "bug:"},
-    {"clean.py", NULL, "bug:"},      {"bugs.js", "javascript", "bug:"},
+    {"bugs.py", "python", "bug:"},      {"bugs_more.py", "python", "bug:"},
+    {"clean.py", NULL, "bug:"},         {"bugs.js", "javascript", "bug:"},
     {"clean.js", "javascript", "bug:"}, {"bugs.c", "c", "bug:"},
-    {"clean.c", NULL, "bug:"},       {"opt.py", NULL, "opt:"},
-    {"opt.js", "javascript", "opt:"}, {"opt.c", "c", "opt:"},
-    {"clean.py", "python", "opt:"},  {"clean.c", "c", "opt:"},
+    {"clean.c", NULL, "bug:"},          {"opt.py", NULL, "opt:"},
+    {"opt.js", "javascript", "opt:"},   {"opt.c", "c", "opt:"},
+    {"clean.py", "python", "opt:"},     {"clean.c", "c", "opt:"},
     {"bugs.py", "python", "opt:"},
 };
 

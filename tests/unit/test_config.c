@@ -87,6 +87,7 @@ struct default_case {
     const char *str;
 };
 
+/* clang-format off */
 static const struct default_case default_cases[] = {
     {CFG_HOST, "HOST", WANT_STR, 0, "127.0.0.1"},
     {CFG_PORT, "PORT", WANT_INT, 3001, "3001"},
@@ -107,19 +108,15 @@ static const struct default_case default_cases[] = {
     {CFG_BACKEND_API_URL, "BACKEND_API_URL", WANT_STR, 0, "http://127.0.0.1:3001"},
     {CFG_API_KEY, "API_KEY", WANT_STR, 0, ""},
 };
+/* clang-format on */
 
-static void check_value(const struct config *cfg, enum config_id id, enum want_kind kind,
-                        long num, const char *str)
+static void check_value(const struct config *cfg, enum config_id id, enum want_kind kind, long num,
+                        const char *str)
 {
     switch (kind) {
-    case WANT_INT:
-        CHECK_LONG(config_int(cfg, id), num);
-        break;
-    case WANT_BOOL:
-        CHECK(config_bool(cfg, id) == (num != 0));
-        break;
-    case WANT_STR:
-        break;
+    case WANT_INT: CHECK_LONG(config_int(cfg, id), num); break;
+    case WANT_BOOL: CHECK(config_bool(cfg, id) == (num != 0)); break;
+    case WANT_STR: break;
     }
     if (str)
         CHECK_STR(config_str(cfg, id), str);
@@ -147,22 +144,25 @@ struct env_case {
     unsigned scope;
     const char *env[4]; /* "NAME=value" assignments */
     int rc;
-    const char *err_has;   /* rc -1: the message names the setting */
-    enum config_id id;     /* rc 0: the setting to check */
+    const char *err_has; /* rc -1: the message names the setting */
+    enum config_id id;   /* rc 0: the setting to check */
     enum want_kind kind;
     long num;
-    const char *str;       /* NULL: do not check the text */
+    const char *str; /* NULL: do not check the text */
 };
 
 #define GW CONFIG_GATEWAY
 #define WK CONFIG_WORKER
 #define PL CONFIG_POOL
 
+/* clang-format off */
 #define ENV_OK(lbl, sc, e, i, k, n, s) {lbl, sc, e, 0, NULL, i, k, n, s}
 #define ENV_BAD(lbl, sc, e, has) {lbl, sc, e, -1, has, CFG_PORT, WANT_STR, 0, NULL}
 #define E1(a) {a, NULL, NULL, NULL}
 #define E2(a, b) {a, b, NULL, NULL}
+/* clang-format on */
 
+/* clang-format off */
 static const struct env_case env_cases[] = {
     /* integers and their bounds */
     ENV_OK("PORT=8080", GW, E1("PORT=8080"), CFG_PORT, WANT_INT, 8080, "8080"),
@@ -245,6 +245,7 @@ static const struct env_case env_cases[] = {
     ENV_OK("PORT and AUTH together (AUTH)", GW, E2("PORT=8080", "FLOWSTATE_AUTH=off"), CFG_AUTH,
            WANT_BOOL, 0, NULL),
 };
+/* clang-format on */
 
 static void env_case_run(const void *arg)
 {
@@ -279,9 +280,12 @@ struct flag_case {
     const char *str;
 };
 
+/* clang-format off */
 #define FLAG_OK(sc, f, v, i, k, n, s) {sc, f, v, 0, NULL, i, k, n, s}
 #define FLAG_BAD(sc, f, v, rc, has) {sc, f, v, rc, has, CFG_PORT, WANT_STR, 0, NULL}
+/* clang-format on */
 
+/* clang-format off */
 static const struct flag_case flag_cases[] = {
     FLAG_OK(GW, "port", "8080", CFG_PORT, WANT_INT, 8080, "8080"),
     FLAG_BAD(GW, "port", "70000", -1, "--port"),
@@ -306,6 +310,7 @@ static const struct flag_case flag_cases[] = {
     FLAG_BAD(WK, "port", "8080", -2, "port"),
     FLAG_OK(WK, "log-level", "warn", CFG_LOG_LEVEL, WANT_STR, 0, "warn"),
 };
+/* clang-format on */
 
 static void flag_case_run(const void *arg)
 {
@@ -352,8 +357,12 @@ static const struct cli_case {
     {"--version without one", false, {"--version", NULL}, -1, CLI_RUN, 0},
     {"--show-config", true, {"--show-config", NULL}, 0, CLI_SHOW_CONFIG, 0},
     {"the last mode wins", true, {"--show-config", "--help", "--version", NULL}, 0, CLI_VERSION, 0},
-    {"a setting with its value apart", true, {"--port", "8080", "--show-config", NULL}, 0,
-     CLI_SHOW_CONFIG, 8080},
+    {"a setting with its value apart",
+     true,
+     {"--port", "8080", "--show-config", NULL},
+     0,
+     CLI_SHOW_CONFIG,
+     8080},
     {"a setting with =", true, {"--port=8081", NULL}, 0, CLI_RUN, 8081},
     {"a bad setting", true, {"--port=0", "--help", NULL}, -1, CLI_RUN, 3001},
     {"an unknown setting", true, {"--no-such-setting=1", NULL}, -1, CLI_RUN, 0},
@@ -413,11 +422,13 @@ struct bool_flag_case {
     bool want;
 };
 
+/* clang-format off */
 static const struct bool_flag_case bool_flag_cases[] = {
     {GW, "auth", true},          {GW, "migrate-on-start", true}, {GW, "port", false},
     {GW, "log-level", false},    {GW, "database-url", false},    {GW, "nope", false},
     {GW, "api-key", false},      {WK, "auth", false},
 };
+/* clang-format on */
 
 static void bool_flag_case_run(const void *arg)
 {
@@ -460,6 +471,7 @@ struct show_case {
     const char *secret;    /* must not appear anywhere; NULL: nothing to hide */
 };
 
+/* clang-format off */
 static const struct show_case show_cases[] = {
     {"URL password redacted", GW, "DATABASE_URL=postgresql://flow:s3cret@db:5432/flowstate",
      "DATABASE_URL=postgresql://flow:***@db:5432/flowstate\n", "s3cret"},
@@ -477,6 +489,7 @@ static const struct show_case show_cases[] = {
     {"worker URL password redacted", WK, "DATABASE_URL=postgres://w:pw12345@db/f",
      "DATABASE_URL=postgres://w:***@db/f\n", "pw12345"},
 };
+/* clang-format on */
 
 static void show_case_run(const void *arg)
 {
@@ -516,6 +529,7 @@ struct setting_row {
 };
 
 /* Every setting, as the --help of each program must list it. */
+/* clang-format off */
 static const struct setting_row settings[] = {
     {"host", "FLOWSTATE_HOST", "127.0.0.1", GW},
     {"port", "PORT", "3001", GW},
@@ -570,6 +584,7 @@ static const struct setting_row settings[] = {
     {"stop-timeout", "FLOWSTATE_STOP_TIMEOUT", "45", PL},
     {"respawn-max-ms", "FLOWSTATE_RESPAWN_MAX_MS", "30000", PL},
 };
+/* clang-format on */
 
 static char *help_text(unsigned scope)
 {
@@ -669,8 +684,7 @@ static void markdown_rows(const void *arg)
 void register_config_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(default_cases); i++)
-        test_addf(default_case_run, &default_cases[i], "config default %s",
-                  default_cases[i].label);
+        test_addf(default_case_run, &default_cases[i], "config default %s", default_cases[i].label);
     for (size_t i = 0; i < COUNT_OF(env_cases); i++)
         test_addf(env_case_run, &env_cases[i], "config env %s", env_cases[i].label);
     for (size_t i = 0; i < COUNT_OF(flag_cases); i++)
@@ -683,8 +697,7 @@ void register_config_tests(void)
         test_addf(cli_case_run, &cli_cases[i], "cli flags: %s", cli_cases[i].label);
     for (size_t i = 0; i < COUNT_OF(bool_flag_cases); i++)
         test_addf(bool_flag_case_run, &bool_flag_cases[i], "config flag_is_bool %s %s",
-                  bool_flag_cases[i].scope == GW ? "gateway" : "worker",
-                  bool_flag_cases[i].flag);
+                  bool_flag_cases[i].scope == GW ? "gateway" : "worker", bool_flag_cases[i].flag);
     for (size_t i = 0; i < COUNT_OF(show_cases); i++)
         test_addf(show_case_run, &show_cases[i], "config show %s", show_cases[i].label);
     test_add("config show lists only the program's settings", show_scope, NULL);

@@ -26,46 +26,61 @@ static const struct plan_row rows[] = {
     {"data not an object", "[1]", "data", "data must be an object"},
     {"steps missing", "{}", "data.steps", "must be an array"},
     {"no steps", "{\"steps\":[]}", "data.steps", "1 to 50 steps (it has 0)"},
-    {"step not an object", "{\"steps\":[" S("a", "ping") ",7]}", "data.steps[1]", "must be an object"},
-    {"name missing", "{\"steps\":[{\"taskType\":\"ping\"}]}", "data.steps[0].name", "data.steps[0].name is required"},
-    {"taskType wrong type", "{\"steps\":[{\"name\":\"a\",\"taskType\":3}]}", "data.steps[0].taskType",
-     "data.steps[0].taskType must be a string"},
+    {"step not an object", "{\"steps\":[" S("a", "ping") ",7]}", "data.steps[1]",
+     "must be an object"},
+    {"name missing", "{\"steps\":[{\"taskType\":\"ping\"}]}", "data.steps[0].name",
+     "data.steps[0].name is required"},
+    {"taskType wrong type", "{\"steps\":[{\"name\":\"a\",\"taskType\":3}]}",
+     "data.steps[0].taskType", "data.steps[0].taskType must be a string"},
     {"bad name", "{\"steps\":[" S("a.b", "ping") "]}", "data.steps[0].name", "[A-Za-z0-9_-]"},
     {"duplicate name", "{\"steps\":[" S("a", "ping") "," S("b", "ping") "," S("a", "ping") "]}",
      "data.steps[2].name", "'a' is already the name of data.steps[0]"},
-    {"agent and capability", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"agent\":\"x\",\"capability\":\"y\"}]}",
+    {"agent and capability",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"agent\":\"x\",\"capability\":\"y\"}]}",
      "data.steps[0].capability", "cannot be given together with agent"},
-    {"bad agent name", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"agent\":\"x y\"}]}", "data.steps[0].agent",
-     "[A-Za-z0-9_.-]"},
-    {"data not an object", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"data\":[]}]}", "data.steps[0].data",
-     NULL},
+    {"bad agent name", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"agent\":\"x y\"}]}",
+     "data.steps[0].agent", "[A-Za-z0-9_.-]"},
+    {"data not an object", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"data\":[]}]}",
+     "data.steps[0].data", NULL},
     {"timeout out of range", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"timeout\":0}]}",
      "data.steps[0].timeout", "from 1 to 3600"},
-    {"unsupported key", "{\"steps\":[" S("a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"dependsOn\":[\"a\"]}]}",
+    {"unsupported key",
+     "{\"steps\":[" S("a",
+                      "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"dependsOn\":[\"a\"]}]}",
      "data.steps[1].dependsOn", "is not supported"},
-    {"stepTimeout wrong", "{\"stepTimeout\":\"5\",\"steps\":[" S("a", "ping") "]}", "data.stepTimeout", NULL},
-    {"stopOnFailure wrong", "{\"stopOnFailure\":1,\"steps\":[" S("a", "ping") "]}", "data.stopOnFailure",
-     "true or false"},
+    {"stepTimeout wrong", "{\"stepTimeout\":\"5\",\"steps\":[" S("a", "ping") "]}",
+     "data.stepTimeout", NULL},
+    {"stopOnFailure wrong", "{\"stopOnFailure\":1,\"steps\":[" S("a", "ping") "]}",
+     "data.stopOnFailure", "true or false"},
     {"reference not a string",
      "{\"steps\":[" S("a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"input\":{\"x\":1}}]}",
      "data.steps[1].input.x", "must be a reference string"},
     {"reference to a later step",
-     "{\"steps\":[" S("a", "ping") "," S("b", "ping") ",{\"name\":\"c\",\"taskType\":\"ping\",\"input\":{\"code\":"
-     "\"$.steps.d.result.code\"}}," S("d", "ping") "]}",
+     "{\"steps\":[" S("a", "ping") "," S(
+         "b", "ping") ",{\"name\":\"c\",\"taskType\":\"ping\",\"input\":{\"code\":"
+                      "\"$.steps.d.result.code\"}}," S("d", "ping") "]}",
      "data.steps[2].input.code", "refers to step 'd', which does not run before this one"},
-    {"reference to itself", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.steps.a.result\"}}]}",
+    {"reference to itself",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.steps.a.result\"}}]}",
      "data.steps[0].input.x", "which does not run before this one"},
     {"reference to an unknown step",
-     "{\"steps\":[" S("a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.steps.zz.result\"}}]}",
+     "{\"steps\":[" S(
+         "a",
+         "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.steps.zz.result\"}}]}",
      "data.steps[1].input.x", "unknown step 'zz'"},
     {"reference not to a result",
-     "{\"steps\":[" S("a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.steps.a.status\"}}]}",
+     "{\"steps\":[" S(
+         "a",
+         "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.steps.a.status\"}}]}",
      "data.steps[1].input.x", "must read a step's result"},
-    {"reference with a bad root", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.env.HOME\"}}]}",
+    {"reference with a bad root",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.env.HOME\"}}]}",
      "data.steps[0].input.x", "must start with $.input or $.steps.<name>.result"},
-    {"malformed reference", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.input..y\"}}]}",
+    {"malformed reference",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.input..y\"}}]}",
      "data.steps[0].input.x", "malformed at byte 7"},
-    {"reference without $", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"input.y\"}}]}",
+    {"reference without $",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"input.y\"}}]}",
      "data.steps[0].input.x", "must start with \"$\""},
     {"whole input and whole result",
      "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"input\":{\"x\":\"$.input\"}},{\"name\":\"b\",\"taskType\":"
@@ -127,9 +142,10 @@ static void check_limits(const void *arg)
 static void check_settings(const void *arg)
 {
     (void)arg;
-    cJSON *data = cJSON_Parse("{\"stopOnFailure\":false,\"stepTimeout\":7,\"input\":{\"a\":1},\"steps\":["
-                              "{\"name\":\"a\",\"taskType\":\"ping\"},{\"name\":\"b\",\"taskType\":\"ping\","
-                              "\"timeout\":9,\"agent\":\"code_analyzer\",\"data\":{\"sleepMs\":1}}]}");
+    cJSON *data =
+        cJSON_Parse("{\"stopOnFailure\":false,\"stepTimeout\":7,\"input\":{\"a\":1},\"steps\":["
+                    "{\"name\":\"a\",\"taskType\":\"ping\"},{\"name\":\"b\",\"taskType\":\"ping\","
+                    "\"timeout\":9,\"agent\":\"code_analyzer\",\"data\":{\"sleepMs\":1}}]}");
     REQUIRE(data != NULL);
     struct plan p;
     struct plan_error err;

@@ -20,6 +20,7 @@ struct agg_case {
     const char *want; /* a subset of the result, numbers worked out by hand */
 };
 
+/* clang-format off */
 static const struct agg_case agg_cases[] = {
     /* [10,20,30,40]: mean 25; squared deviations 225+25+25+225 = 500, /4 = 125, sqrt =
      * 11.18034; ranks (n-1)p: p50 1.5 -> 25, p90 2.7 -> 30+0.7*10 = 37, p99 2.97 -> 39.7 */
@@ -81,6 +82,7 @@ static const struct agg_case agg_cases[] = {
      "{\"groups\":[{\"key\":\"{\\\"a\\\":2,\\\"b\\\":1}\",\"count\":2,\"fields\":{\"v\":{\"sum\":3}}}]}"},
     {"group by over no records", "{\"records\":[],\"groupBy\":\"k\"}", "{\"count\":0,\"groups\":[]}"},
 };
+/* clang-format on */
 
 static void agg_case_run(const void *arg)
 {
@@ -105,9 +107,10 @@ static void agg_summary_text(const void *arg)
 {
     cJSON *result = NULL;
     struct dp_error err;
-    int rc = data_check_run(aggregate_run,
-                            "{\"records\":[{\"r\":\"a\",\"x\":1,\"y\":2},{\"r\":\"b\",\"x\":3}],\"groupBy\":\"r\"}",
-                            &result, &err);
+    int rc = data_check_run(
+        aggregate_run,
+        "{\"records\":[{\"r\":\"a\",\"x\":1,\"y\":2},{\"r\":\"b\",\"x\":3}],\"groupBy\":\"r\"}",
+        &result, &err);
     REQUIRE(rc == 0);
     CHECK_STR(cJSON_GetObjectItemCaseSensitive(result, "summary")->valuestring,
               "Aggregated 2 records over 2 numeric fields (x, y) in 2 groups by r.");
@@ -121,6 +124,7 @@ struct agg_error {
     const char *message; /* exact */
 };
 
+/* clang-format off */
 static const struct agg_error agg_errors[] = {
     {"{}", "data.records is required"},
     {"{\"records\":null}", "data.records is required"},
@@ -143,6 +147,7 @@ static const struct agg_error agg_errors[] = {
     {"{\"records\":[],\"groupBy\":true}", "data.groupBy must be a field name or an array of them, not boolean"},
     {"{\"records\":[],\"groupBy\":[\"a\",{}]}", "data.groupBy[1] must be a string, not object"},
 };
+/* clang-format on */
 
 static void agg_error_run(const void *arg)
 {
@@ -187,7 +192,8 @@ static void agg_depth_bound(const void *arg)
 
 static void agg_count_bound(const void *arg)
 {
-    cJSON *data = cJSON_CreateObject(), *recs = cJSON_AddArrayToObject(data, "records"), *result = NULL;
+    cJSON *data = cJSON_CreateObject(), *recs = cJSON_AddArrayToObject(data, "records"),
+          *result = NULL;
     for (int i = 0; i < RECORDSET_MAX_RECORDS + 1; i++)
         cJSON_AddItemToArray(recs, cJSON_CreateObject());
     struct dp_error err = {""};
@@ -195,7 +201,8 @@ static void agg_count_bound(const void *arg)
     CHECK_STR(err.message, "data.records has 100001 records; at most 100000 are allowed");
     cJSON_DeleteItemFromArray(recs, 0);
     CHECK_LONG(aggregate_run(data, "data", &result, &err), 0);
-    CHECK_LONG(cJSON_GetObjectItemCaseSensitive(result, "count")->valuedouble, RECORDSET_MAX_RECORDS);
+    CHECK_LONG(cJSON_GetObjectItemCaseSensitive(result, "count")->valuedouble,
+               RECORDSET_MAX_RECORDS);
     cJSON_Delete(result);
     cJSON_Delete(data);
 }
@@ -208,6 +215,7 @@ struct locate_case {
     const char *root_or_error;
 };
 
+/* clang-format off */
 static const struct locate_case locate_cases[] = {
     {"{\"type\":\"ai_task\",\"taskType\":\"process_data\",\"data\":{\"records\":[]}}", 0, "data"},
     {"{\"taskType\":\"process_data\",\"records\":[]}", 0, "payload"},
@@ -216,6 +224,7 @@ static const struct locate_case locate_cases[] = {
     {"{\"data\":\"x\"}", DP_BAD_INPUT, "data must be an object, not string"},
     {"[]", DP_BAD_INPUT, "payload must be an object"},
 };
+/* clang-format on */
 
 static void locate_run(const void *arg)
 {
@@ -235,8 +244,9 @@ static void locate_run(const void *arg)
 
 static void agg_top_level_form(const void *arg)
 {
-    cJSON *payload = cJSON_Parse("{\"taskType\":\"process_data\",\"records\":[{\"v\":1},{\"v\":\"x\"}],"
-                                 "\"fields\":[\"v\",\"\"]}");
+    cJSON *payload =
+        cJSON_Parse("{\"taskType\":\"process_data\",\"records\":[{\"v\":1},{\"v\":\"x\"}],"
+                    "\"fields\":[\"v\",\"\"]}");
     const cJSON *data;
     const char *root;
     cJSON *result = NULL;
@@ -255,6 +265,7 @@ struct pct_case {
     double p, want;
 };
 
+/* clang-format off */
 static const struct pct_case pct_cases[] = {
     {{15, 20, 35, 40, 50}, 5, 40, 29},   /* h = 1.6: 20 + 0.6*15 */
     {{15, 20, 35, 40, 50}, 5, 0, 15},    {{15, 20, 35, 40, 50}, 5, 100, 50},
@@ -262,6 +273,7 @@ static const struct pct_case pct_cases[] = {
     {{1, 2}, 2, 75, 1.75},               {{3}, 1, 99, 3},
     {{1, 2, 3, 4}, 4, 95, 3.85},         /* h = 2.85 */
 };
+/* clang-format on */
 
 static void pct_run(const void *arg)
 {
@@ -269,7 +281,8 @@ static void pct_run(const void *arg)
     double got = numstats_percentile(c->values, c->n, c->p);
     char detail[80];
     snprintf(detail, sizeof(detail), "got %.17g, want %.17g", got, c->want);
-    test_check(got > c->want - 1e-12 && got < c->want + 1e-12, __FILE__, __LINE__, "percentile", detail);
+    test_check(got > c->want - 1e-12 && got < c->want + 1e-12, __FILE__, __LINE__, "percentile",
+               detail);
 }
 
 struct order_case {
@@ -277,6 +290,7 @@ struct order_case {
     int want;
 };
 
+/* clang-format off */
 static const struct order_case order_cases[] = {
     {NULL, "null", -1},          {"null", "false", -1},        {"false", "true", -1},
     {"true", "-5", -1},          {"2", "10", -1},              {"1", "1.0", 0},
@@ -286,6 +300,7 @@ static const struct order_case order_cases[] = {
     {"{\"a\":1}", "{\"a\":1,\"b\":0}", -1}, {"{\"a\":2}", "{\"b\":1}", -1},
     {NULL, NULL, 0},
 };
+/* clang-format on */
 
 static void order_run(const void *arg)
 {
@@ -301,6 +316,7 @@ struct render_case {
     const char *json, *want;
 };
 
+/* clang-format off */
 static const struct render_case render_cases[] = {
     {"{\"b\":[1,2.5,\"x\"],\"a\":{\"d\":null,\"c\":true}}", "{\"a\":{\"c\":true,\"d\":null},\"b\":[1,2.5,\"x\"]}"},
     {"\"tab\\t\\\"q\\\"\"", "\"tab\\t\\\"q\\\"\""},
@@ -308,6 +324,7 @@ static const struct render_case render_cases[] = {
     {"1e300", "1e+300"},
     {"-3", "-3"},
 };
+/* clang-format on */
 
 static void render_run(const void *arg)
 {
@@ -334,7 +351,8 @@ void register_data_aggregate_tests(void)
     for (size_t i = 0; i < COUNT_OF(pct_cases); i++)
         test_addf(pct_run, &pct_cases[i], "data percentile #%zu p%g", i, pct_cases[i].p);
     for (size_t i = 0; i < COUNT_OF(order_cases); i++)
-        test_addf(order_run, &order_cases[i], "data value order %s vs %s", order_cases[i].a ? order_cases[i].a : "missing",
+        test_addf(order_run, &order_cases[i], "data value order %s vs %s",
+                  order_cases[i].a ? order_cases[i].a : "missing",
                   order_cases[i].b ? order_cases[i].b : "missing");
     for (size_t i = 0; i < COUNT_OF(render_cases); i++)
         test_addf(render_run, &render_cases[i], "data value render %s", render_cases[i].json);

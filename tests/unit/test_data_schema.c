@@ -18,6 +18,7 @@ struct violation_case {
     const char *want; /* "path keyword" per violation, joined by " | "; "" when valid */
 };
 
+/* clang-format off */
 static const struct violation_case violation_cases[] = {
     {"type string", "{\"type\":\"string\"}", "[\"a\",1,null]", false, "$[1] type | $[2] type"},
     {"type list", "{\"type\":[\"string\",\"null\"]}", "[\"a\",null,1]", false, "$[2] type"},
@@ -80,13 +81,14 @@ static const struct violation_case violation_cases[] = {
     {"single record", "{\"properties\":{\"a\":{\"type\":\"string\"}}}", "{\"a\":1}", true, "$.a type"},
     {"single record valid", "{\"type\":\"object\"}", "{}", true, ""},
 };
+/* clang-format on */
 
 static void violation_run(const void *arg)
 {
     const struct violation_case *c = arg;
     char data[2048];
-    snprintf(data, sizeof(data), "{\"schema\":%s,\"%s\":%s}", c->schema, c->single ? "record" : "records",
-             c->records);
+    snprintf(data, sizeof(data), "{\"schema\":%s,\"%s\":%s}", c->schema,
+             c->single ? "record" : "records", c->records);
     cJSON *result = NULL;
     struct dp_error err = {""};
     int rc = data_check_run(schema_run, data, &result, &err);
@@ -119,6 +121,7 @@ struct message_case {
     const char *schema, *value, *message;
 };
 
+/* clang-format off */
 static const struct message_case message_cases[] = {
     {"{\"type\":\"string\"}", "5", "must be string, not integer"},
     {"{\"type\":\"integer\"}", "2.5", "must be integer, not a fractional number"},
@@ -138,6 +141,7 @@ static const struct message_case message_cases[] = {
     {"{\"const\":1}", "2", "does not equal the required constant"},
     {"false", "1", "no value is allowed here"},
 };
+/* clang-format on */
 
 static void message_run(const void *arg)
 {
@@ -155,19 +159,23 @@ static void message_run(const void *arg)
 
 static void counts_run(const void *arg)
 {
-    cJSON *result = NULL, *want = cJSON_Parse(
-        "{\"valid\":false,\"recordCount\":4,\"validCount\":2,\"invalidCount\":2,\"violationCount\":3,"
-        "\"invalidRecords\":[1,3],\"truncated\":false,\"summary\":\"2 of 4 records are invalid, with 3 violations.\","
-        "\"violations\":[{\"record\":1,\"path\":\"$[1].n\",\"keyword\":\"type\"},"
-        "{\"record\":3,\"path\":\"$[3].n\",\"keyword\":\"required\"},{\"record\":3,\"path\":\"$[3].m\"}]}");
+    cJSON *
+        result = NULL,
+       *want = cJSON_Parse(
+           "{\"valid\":false,\"recordCount\":4,\"validCount\":2,\"invalidCount\":2,\"violationCount\":3,"
+           "\"invalidRecords\":[1,3],\"truncated\":false,\"summary\":\"2 of 4 records are invalid, with 3 violations.\","
+           "\"violations\":[{\"record\":1,\"path\":\"$[1].n\",\"keyword\":\"type\"},"
+           "{\"record\":3,\"path\":\"$[3].n\",\"keyword\":\"required\"},{\"record\":3,\"path\":\"$[3].m\"}]}");
     struct dp_error err = {""};
-    int rc = data_check_run(schema_run,
-                            "{\"schema\":{\"required\":[\"n\"],\"properties\":{\"n\":{\"type\":\"integer\"}},"
-                            "\"additionalProperties\":false},\"records\":[{\"n\":1},{\"n\":\"x\"},{\"n\":2},{\"m\":1}]}",
-                            &result, &err);
+    int rc = data_check_run(
+        schema_run,
+        "{\"schema\":{\"required\":[\"n\"],\"properties\":{\"n\":{\"type\":\"integer\"}},"
+        "\"additionalProperties\":false},\"records\":[{\"n\":1},{\"n\":\"x\"},{\"n\":2},{\"m\":1}]}",
+        &result, &err);
     REQUIRE(rc == 0);
     char where[600];
-    test_check(data_check_match(want, result, where, sizeof(where)), __FILE__, __LINE__, "result matches", where);
+    test_check(data_check_match(want, result, where, sizeof(where)), __FILE__, __LINE__,
+               "result matches", where);
     cJSON_Delete(want);
     cJSON_Delete(result);
 }
@@ -180,8 +188,10 @@ static void truncation_run(const void *arg)
         cJSON_AddItemToArray(recs, cJSON_CreateNumber(i));
     struct dp_error err = {""};
     REQUIRE(schema_run(data, "data", &result, &err) == 0);
-    CHECK_LONG(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(result, "violations")), SCHEMA_MAX_VIOLATIONS);
-    CHECK_LONG(cJSON_GetObjectItemCaseSensitive(result, "violationCount")->valuedouble, SCHEMA_MAX_VIOLATIONS + 5);
+    CHECK_LONG(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(result, "violations")),
+               SCHEMA_MAX_VIOLATIONS);
+    CHECK_LONG(cJSON_GetObjectItemCaseSensitive(result, "violationCount")->valuedouble,
+               SCHEMA_MAX_VIOLATIONS + 5);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")));
     cJSON_Delete(result);
     cJSON_Delete(data);
@@ -194,6 +204,7 @@ struct schema_error {
     const char *message; /* the start of the message */
 };
 
+/* clang-format off */
 static const struct schema_error schema_errors[] = {
     {"{\"records\":[]}", "data.schema is required"},
     {"{\"schema\":{}}", "data.records (or data.record) is required"},
@@ -231,6 +242,7 @@ static const struct schema_error schema_errors[] = {
     {"{\"schema\":{\"items\":{\"properties\":{\"x\":{\"$ref\":\"#\"}}}},\"records\":[]}",
      "data.schema.items.properties.x.$ref is not a supported keyword"},
 };
+/* clang-format on */
 
 static void schema_error_run(const void *arg)
 {
@@ -275,10 +287,12 @@ void register_data_schema_tests(void)
     for (size_t i = 0; i < COUNT_OF(violation_cases); i++)
         test_addf(violation_run, &violation_cases[i], "data schema %s", violation_cases[i].label);
     for (size_t i = 0; i < COUNT_OF(message_cases); i++)
-        test_addf(message_run, &message_cases[i], "data schema message %s", message_cases[i].message);
+        test_addf(message_run, &message_cases[i], "data schema message %s",
+                  message_cases[i].message);
     test_add("data schema counts and invalidRecords", counts_run, NULL);
     test_add("data schema violation list is bounded", truncation_run, NULL);
     for (size_t i = 0; i < COUNT_OF(schema_errors); i++)
-        test_addf(schema_error_run, &schema_errors[i], "data schema error %s", schema_errors[i].message);
+        test_addf(schema_error_run, &schema_errors[i], "data schema error %s",
+                  schema_errors[i].message);
     test_add("data schema depth bound", schema_depth_run, NULL);
 }

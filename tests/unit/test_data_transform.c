@@ -21,6 +21,7 @@ struct op_case {
 
 #define R(...) #__VA_ARGS__
 
+/* clang-format off */
 static const struct op_case op_cases[] = {
     {"select", R([{"a":1,"b":2,"c":3},{"b":5}]), R([{"op":"select","fields":["a","b"]}]),
      R([{"a":1,"b":2},{"b":5}]), "2>2"},
@@ -101,6 +102,7 @@ static const struct op_case op_cases[] = {
      R([{"name":"ann","age":52,"city":"Oslo"},{"name":"cy","age":45,"city":"Oslo"},{"name":"di","age":31,"city":"Lima"}]),
      "6>6,6>4,4>4,4>4,4>3,3>3,3>3"},
 };
+/* clang-format on */
 
 static void op_run(const void *arg)
 {
@@ -113,18 +115,20 @@ static void op_run(const void *arg)
     int rc = data_check_run(transform_run, data, &result, &err);
     CHECK_STR(rc == 0 ? "" : err.message, "");
     if (rc == 0) {
-        char *w = jvalue_render(want), *g = jvalue_render(cJSON_GetObjectItemCaseSensitive(result, "records"));
+        char *w = jvalue_render(want),
+             *g = jvalue_render(cJSON_GetObjectItemCaseSensitive(result, "records"));
         CHECK_STR(g, w);
         free(w);
         free(g);
-        CHECK_LONG(cJSON_GetObjectItemCaseSensitive(result, "count")->valuedouble, cJSON_GetArraySize(want));
+        CHECK_LONG(cJSON_GetObjectItemCaseSensitive(result, "count")->valuedouble,
+                   cJSON_GetArraySize(want));
         char counts[256] = "";
         size_t o = 0;
         const cJSON *s;
-        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(result, "steps"))
-        o += (size_t)snprintf(counts + o, sizeof(counts) - o, "%s%d>%d", o ? "," : "",
-                              (int)cJSON_GetObjectItemCaseSensitive(s, "in")->valuedouble,
-                              (int)cJSON_GetObjectItemCaseSensitive(s, "out")->valuedouble);
+        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(result, "steps")) o +=
+            (size_t)snprintf(counts + o, sizeof(counts) - o, "%s%d>%d", o ? "," : "",
+                             (int)cJSON_GetObjectItemCaseSensitive(s, "in")->valuedouble,
+                             (int)cJSON_GetObjectItemCaseSensitive(s, "out")->valuedouble);
         CHECK_STR(counts, c->counts);
     }
     cJSON_Delete(result);
@@ -135,7 +139,10 @@ static void select_keeps_field_order(const void *arg)
 {
     cJSON *result = NULL;
     struct dp_error err;
-    REQUIRE(data_check_run(transform_run, R({"records":[{"a":1,"b":2,"c":3}],"steps":[{"op":"select","fields":["c","a"]}]}),
+    REQUIRE(data_check_run(transform_run, R({
+                               "records" : [ {"a" : 1, "b" : 2, "c" : 3} ],
+                               "steps" : [ {"op" : "select", "fields" : [ "c", "a" ]} ]
+                           }),
                            &result, &err) == 0);
     char *text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(result, "records"));
     CHECK_STR(text, "[{\"c\":3,\"a\":1}]");
@@ -153,6 +160,7 @@ struct step_error {
     const char *message; /* exact */
 };
 
+/* clang-format off */
 static const struct step_error step_errors[] = {
     {R({"steps":[]}), "data.records is required"},
     {R({"records":[{},{},"x"],"steps":[]}), "data.records[2] must be an object, not string"},
@@ -212,6 +220,7 @@ static const struct step_error step_errors[] = {
     {R({"records":[],"steps":[{"op":"limit","count":1,"offset":1.5}]}),
      "data.steps[0].offset must be an integer from 0 to 100000"},
 };
+/* clang-format on */
 
 static void step_error_run(const void *arg)
 {
@@ -225,10 +234,10 @@ static void step_error_run(const void *arg)
 
 static void too_many_steps(const void *arg)
 {
-    cJSON *data = cJSON_Parse(R({"records":[],"steps":[]})), *result = NULL;
+    cJSON *data = cJSON_Parse(R({"records" : [], "steps" : []})), *result = NULL;
     cJSON *steps = cJSON_GetObjectItemCaseSensitive(data, "steps");
     for (int i = 0; i < TRANSFORM_MAX_STEPS + 1; i++)
-        cJSON_AddItemToArray(steps, cJSON_Parse(R({"op":"limit","count":1})));
+        cJSON_AddItemToArray(steps, cJSON_Parse(R({"op" : "limit", "count" : 1})));
     struct dp_error err = {""};
     CHECK_LONG(transform_run(data, "data", &result, &err), DP_BAD_INPUT);
     CHECK_STR(err.message, "data.steps has 65 steps; at most 64 are allowed");
@@ -240,7 +249,8 @@ static void too_many_steps(const void *arg)
 
 static void top_level_form(const void *arg)
 {
-    cJSON *payload = cJSON_Parse(R({"taskType":"transform_data","records":[{"a":1}],"steps":[{"op":"nope"}]}));
+    cJSON *payload = cJSON_Parse(R(
+        {"taskType" : "transform_data", "records" : [ {"a" : 1} ], "steps" : [ {"op" : "nope"} ]}));
     const cJSON *data;
     const char *root;
     cJSON *result = NULL;
@@ -257,7 +267,8 @@ void register_data_transform_tests(void)
         test_addf(op_run, &op_cases[i], "data transform %s", op_cases[i].label);
     test_add("data transform select keeps the listed order", select_keeps_field_order, NULL);
     for (size_t i = 0; i < COUNT_OF(step_errors); i++)
-        test_addf(step_error_run, &step_errors[i], "data transform error %s", step_errors[i].message);
+        test_addf(step_error_run, &step_errors[i], "data transform error %s",
+                  step_errors[i].message);
     test_add("data transform step count bound", too_many_steps, NULL);
     test_add("data transform top-level payload form", top_level_form, NULL);
 }

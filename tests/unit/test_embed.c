@@ -8,15 +8,9 @@
 #include "common/embed.h"
 #include "tests/unit/harness.h"
 
-static const struct embed_provider *local(void)
-{
-    return embed_provider_find("local");
-}
+static const struct embed_provider *local(void) { return embed_provider_find("local"); }
 
-static double norm(const float *v, int n)
-{
-    return sqrt(embed_dot(v, v, n));
-}
+static double norm(const float *v, int n) { return sqrt(embed_dot(v, v, n)); }
 
 static double similarity(const char *a, const char *b)
 {
@@ -37,10 +31,7 @@ static void provider_case(const void *arg)
 
 /* Texts that must embed to a unit vector, the same one every time. */
 static const char *const unit_rows[] = {
-    "PostgreSQL group commit batches inserts",
-    "z",
-    "Ünïcödé wörds stay words",
-    "x1 y2 z3 42",
+    "PostgreSQL group commit batches inserts", "z", "Ünïcödé wörds stay words", "x1 y2 z3 42",
     "the the the database database",
 };
 
@@ -82,7 +73,8 @@ static const struct closer_row closer_rows[] = {
 static void closer_case(const void *arg)
 {
     const struct closer_row *row = arg;
-    double rel = similarity(row->anchor, row->related), unrel = similarity(row->anchor, row->unrelated);
+    double rel = similarity(row->anchor, row->related),
+           unrel = similarity(row->anchor, row->unrelated);
     CHECK(rel > unrel);
     CHECK(rel > 0.2);
     CHECK(fabs(similarity(row->anchor, row->anchor) - 1.0) < 1e-5);
@@ -112,9 +104,9 @@ struct stem_row {
 };
 
 static const struct stem_row stem_rows[] = {
-    {"indexes", "index"},   {"indexing", "index"}, {"indexed", "index"},  {"queries", "query"},
-    {"running", "run"},     {"class", "class"},    {"status", "status"},  {"stored", "stor"},
-    {"store", "stor"},      {"is", NULL},          {"The", NULL},         {"ÉCOLE", "Écol"},
+    {"indexes", "index"}, {"indexing", "index"}, {"indexed", "index"}, {"queries", "query"},
+    {"running", "run"},   {"class", "class"},    {"status", "status"}, {"stored", "stor"},
+    {"store", "stor"},    {"is", NULL},          {"The", NULL},        {"ÉCOLE", "Écol"},
 };
 
 static void collect(const char *tok, size_t len, void *arg)

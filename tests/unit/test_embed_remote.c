@@ -19,7 +19,8 @@ struct request_row {
 static const struct request_row request_rows[] = {
     {EMBED_API_OPENAI, "/v1/embeddings", "{\"model\":\"m1\",\"input\":[\"a \\\"b\\\"\\n\"]}"},
     {EMBED_API_OLLAMA, "/api/embed", "{\"model\":\"m1\",\"input\":[\"a \\\"b\\\"\\n\"]}"},
-    {EMBED_API_OLLAMA_LEGACY, "/api/embeddings", "{\"model\":\"m1\",\"prompt\":\"a \\\"b\\\"\\n\"}"},
+    {EMBED_API_OLLAMA_LEGACY, "/api/embeddings",
+     "{\"model\":\"m1\",\"prompt\":\"a \\\"b\\\"\\n\"}"},
 };
 
 static void request_case(const void *arg)
@@ -42,10 +43,13 @@ struct parse_row {
 };
 
 static const struct parse_row parse_rows[] = {
-    {EMBED_API_OPENAI, "{\"object\":\"list\",\"data\":[{\"index\":0,\"embedding\":[3,4,0]}],\"model\":\"x\"}", 3, 0, NULL},
+    {EMBED_API_OPENAI,
+     "{\"object\":\"list\",\"data\":[{\"index\":0,\"embedding\":[3,4,0]}],\"model\":\"x\"}", 3, 0,
+     NULL},
     {EMBED_API_OLLAMA, "{\"model\":\"x\",\"embeddings\":[[3,4,0]]}", 3, 0, NULL},
     {EMBED_API_OLLAMA_LEGACY, "{\"embedding\":[3,4,0]}", 3, 0, NULL},
-    {EMBED_API_OPENAI, "{\"data\":[{\"embedding\":[3,4,0]}]}", 4, -1, "3 dimensions, embed-dims is 4"},
+    {EMBED_API_OPENAI, "{\"data\":[{\"embedding\":[3,4,0]}]}", 4, -1,
+     "3 dimensions, embed-dims is 4"},
     {EMBED_API_OLLAMA, "{\"embeddings\":[[1,2]]}", 3, -1, "2 dimensions"},
     {EMBED_API_OPENAI, "{\"data\":[]}", 3, -1, "no data[0].embedding"},
     {EMBED_API_OPENAI, "{\"embeddings\":[[3,4,0]]}", 3, -1, "no data[0].embedding"},
@@ -62,7 +66,8 @@ static void parse_case(const void *arg)
     const struct parse_row *row = arg;
     float v[8] = {0};
     char err[256] = "";
-    int rc = embed_remote_parse(row->api, row->body, strlen(row->body), row->dims, v, err, sizeof(err));
+    int rc =
+        embed_remote_parse(row->api, row->body, strlen(row->body), row->dims, v, err, sizeof(err));
     CHECK_LONG(rc, row->rc);
     if (row->rc < 0) {
         CHECK_CONTAINS(err, row->err);
@@ -95,7 +100,8 @@ static void dims_case(const void *arg)
     float *v = malloc(sizeof(float) * EMBED_DIMS_MAX);
     char err[256];
     CHECK(dims <= EMBED_DIMS_MAX);
-    CHECK_LONG(embed_remote_parse(EMBED_API_OLLAMA, body, strlen(body), dims, v, err, sizeof(err)), 0);
+    CHECK_LONG(embed_remote_parse(EMBED_API_OLLAMA, body, strlen(body), dims, v, err, sizeof(err)),
+               0);
     free(v);
     free(body);
 }
@@ -106,8 +112,8 @@ struct retry_row {
 };
 
 static const struct retry_row retry_rows[] = {
-    {0, true}, {200, false}, {400, false}, {401, false}, {404, false},
-    {429, true}, {500, true}, {502, true}, {503, true},
+    {0, true},   {200, false}, {400, false}, {401, false}, {404, false},
+    {429, true}, {500, true},  {502, true},  {503, true},
 };
 
 static void retry_case(const void *arg)
@@ -125,7 +131,8 @@ static const struct llm_row llm_request_rows[] = {
     {LLM_API_OPENAI, "be brief",
      "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
      "{\"role\":\"user\",\"content\":\"hi\"}]}"},
-    {LLM_API_OPENAI, NULL, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"},
+    {LLM_API_OPENAI, NULL,
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"},
     {LLM_API_OLLAMA, "be brief",
      "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
      "{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":false}"},
@@ -148,8 +155,12 @@ struct llm_parse_row {
 };
 
 static const struct llm_parse_row llm_parse_rows[] = {
-    {LLM_API_OPENAI, "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Looks fine.\"}}]}", 0, "Looks fine."},
-    {LLM_API_OLLAMA, "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Split f.\"},\"done\":true}", 0, "Split f."},
+    {LLM_API_OPENAI,
+     "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Looks fine.\"}}]}",
+     0, "Looks fine."},
+    {LLM_API_OLLAMA,
+     "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Split f.\"},\"done\":true}",
+     0, "Split f."},
     {LLM_API_OPENAI, "{\"message\":{\"content\":\"x\"}}", -1, "choices[0].message.content"},
     {LLM_API_OLLAMA, "{\"choices\":[{\"message\":{\"content\":\"x\"}}]}", -1, "message.content"},
     {LLM_API_OLLAMA, "{\"message\":{\"content\":\"\"}}", -1, "message.content"},

@@ -128,8 +128,9 @@ static struct http_client *client_for(const struct server *s, const char *path, 
 static void request_case(const void *arg)
 {
     (void)arg;
-    static const struct conn_script conns[] = {{.answers = {"HTTP/1.1 201 Created\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
-                                                             "HTTP/1.1 200 OK\r\ncontent-length:  2 \r\n\r\n[]"}}};
+    static const struct conn_script conns[] = {
+        {.answers = {"HTTP/1.1 201 Created\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+                     "HTTP/1.1 200 OK\r\ncontent-length:  2 \r\n\r\n[]"}}};
     struct server s;
     REQUIRE(server_start(&s, conns, 1));
     struct http_client *hc = client_for(&s, "/base/", 2000);
@@ -158,8 +159,9 @@ static void request_case(const void *arg)
 static void head_case(const void *arg)
 {
     (void)arg;
-    static const struct conn_script conns[] = {{.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
-                                                             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}}};
+    static const struct conn_script conns[] = {
+        {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}}};
     struct server s;
     REQUIRE(server_start(&s, conns, 1));
     struct http_client *hc = client_for(&s, "", 2000);
@@ -176,27 +178,69 @@ static void head_case(const void *arg)
 struct answer_row {
     const char *name;
     struct conn_script conn;
-    int status;        /* 0: the call fails */
-    const char *body;  /* the body, or a substring of the error */
-    int accepted;      /* connections the server saw */
+    int status;       /* 0: the call fails */
+    const char *body; /* the body, or a substring of the error */
+    int accepted;     /* connections the server saw */
 };
 
 static const struct answer_row answer_rows[] = {
-    {"chunked", {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nab\"c\r\n0A\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n"}},
-     200, "ab\"c0123456789", 1},
+    {"chunked",
+     {.answers =
+          {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nab\"c\r\n0A\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n"}},
+     200,
+     "ab\"c0123456789",
+     1},
     {"to the end", {.answers = {"HTTP/1.0 200 OK\r\n\r\nall of it"}}, 200, "all of it", 1},
-    {"100 continue", {.answers = {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"}}, 202, "ok", 1},
+    {"100 continue",
+     {.answers =
+          {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"}},
+     202,
+     "ok",
+     1},
     {"no content", {.answers = {"HTTP/1.1 204 No Content\r\n\r\n"}}, 204, "", 1},
-    {"error status", {.answers = {"HTTP/1.1 503 Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"}}, 503, "busy", 1},
+    {"error status",
+     {.answers =
+          {"HTTP/1.1 503 Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"}},
+     503,
+     "busy",
+     1},
     {"no answer", {.answers = {NULL}}, 0, "connection closed without an answer from 127.0.0.1", 1},
-    {"cut short", {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"}}, 0, "in the middle of an answer", 1},
-    {"cut short chunked", {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab"}}, 0, "in the middle of an answer", 1},
+    {"cut short",
+     {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"}},
+     0,
+     "in the middle of an answer",
+     1},
+    {"cut short chunked",
+     {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab"}},
+     0,
+     "in the middle of an answer",
+     1},
     {"not http", {.answers = {"SSH-2.0-OpenSSH_9.2\r\n\r\n"}}, 0, "HTTP/0.9", 1},
-    {"bad length", {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n"}}, 0, "127.0.0.1", 1},
-    {"bad chunk", {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}}, 0, "chunked-encoding", 1},
-    {"chunk overrun", {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"}}, 0, "chunked-encoding", 1},
-    {"too large", {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 70000000\r\n\r\n"}}, 0, "is larger than 67108864 bytes", 1},
-    {"silent", {.answers = {NULL}, .linger_ms = 1500}, 0, "timed out after 300 ms talking to 127.0.0.1", 1},
+    {"bad length",
+     {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n"}},
+     0,
+     "127.0.0.1",
+     1},
+    {"bad chunk",
+     {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}},
+     0,
+     "chunked-encoding",
+     1},
+    {"chunk overrun",
+     {.answers = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"}},
+     0,
+     "chunked-encoding",
+     1},
+    {"too large",
+     {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 70000000\r\n\r\n"}},
+     0,
+     "is larger than 67108864 bytes",
+     1},
+    {"silent",
+     {.answers = {NULL}, .linger_ms = 1500},
+     0,
+     "timed out after 300 ms talking to 127.0.0.1",
+     1},
 };
 
 static void answer_case(const void *arg)
@@ -222,7 +266,8 @@ static void answer_case(const void *arg)
 static void stale_case(const void *arg)
 {
     (void)arg;
-    static const struct conn_script conns[] = {{.answers = {OK_ANSWER(1) "a"}}, {.answers = {OK_ANSWER(1) "b"}}};
+    static const struct conn_script conns[] = {{.answers = {OK_ANSWER(1) "a"}},
+                                               {.answers = {OK_ANSWER(1) "b"}}};
     struct server s;
     REQUIRE(server_start(&s, conns, 2));
     struct http_client *hc = client_for(&s, "", 2000);
@@ -243,13 +288,16 @@ static void close_case(const void *arg)
 {
     (void)arg;
     static const struct conn_script conns[] = {
-        {.answers = {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na"}, .linger_ms = 500}, {.answers = {OK_ANSWER(1) "b"}}};
+        {.answers = {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na"},
+         .linger_ms = 500},
+        {.answers = {OK_ANSWER(1) "b"}}};
     struct server s;
     REQUIRE(server_start(&s, conns, 2));
     struct http_client *hc = client_for(&s, "", 2000);
     struct http_response r;
     CHECK_LONG(http_client_send(hc, "GET", "/x", NULL, &r), 200);
-    CHECK_LONG(http_client_send(hc, "GET", "/x", NULL, &r), 200); /* while the first still lingers */
+    CHECK_LONG(http_client_send(hc, "GET", "/x", NULL, &r),
+               200); /* while the first still lingers */
     CHECK_STR(r.body, "b");
     http_client_free(hc);
     server_stop(&s);

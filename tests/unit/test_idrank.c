@@ -12,11 +12,11 @@
 
 struct rank_case {
     const char *label;
-    int n;                 /* items in the batch */
-    int rows;              /* result rows */
-    const char *ids[6];    /* column 0 of each row */
+    int n;              /* items in the batch */
+    int rows;           /* result rows */
+    const char *ids[6]; /* column 0 of each row */
     int want_rc;
-    int want_item_of[6];   /* when want_rc == 0 */
+    int want_item_of[6]; /* when want_rc == 0 */
 };
 
 static const struct rank_case rank_cases[] = {

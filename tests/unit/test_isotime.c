@@ -17,8 +17,8 @@ static const struct valid_case valid_cases[] = {
     {"2030-01-01T00:00:00Z", 1893456000.0},
     {"1970-01-01T00:00:00Z", 0.0},
     {"1970-01-01T00:00:00.5Z", 0.5},
-    {"2030-01-01 00:00:00Z", 1893456000.0},  /* space separator */
-    {"2030-01-01t00:00:00z", 1893456000.0},  /* lowercase t and z */
+    {"2030-01-01 00:00:00Z", 1893456000.0}, /* space separator */
+    {"2030-01-01t00:00:00z", 1893456000.0}, /* lowercase t and z */
     {"2030-01-01T00:00:00+00:00", 1893456000.0},
     {"2030-01-01T00:00:00-00:00", 1893456000.0},
     {"2030-01-01T09:30:00.250+02:00", 1893483000.25},
@@ -29,7 +29,7 @@ static const struct valid_case valid_cases[] = {
     {"1970-01-01T00:00:00-01:00", 3600.0},
     {"2028-02-29T12:00:00Z", 1835438400.0}, /* leap day */
     {"2028-02-29T23:59:59+14:00", 1835431199.0},
-    {"2000-02-29T00:00:00Z", 951782400.0},  /* divisible by 400: leap */
+    {"2000-02-29T00:00:00Z", 951782400.0}, /* divisible by 400: leap */
     {"2030-03-31T23:59:59.999Z", 1901231999.999},
     {"2030-06-15T12:34:56.123456789Z", 1907757296.123456789}, /* 9 fraction digits */
     {"2030-06-15T12:34:56.1Z", 1907757296.1},
@@ -142,7 +142,9 @@ static void format_matches_gmtime(const void *arg)
     for (int pass = 0; pass < 3; pass++) {
         long long t = pass == 0 ? -63158400LL : pass == 1 ? first : 946684799LL;
         long long step = pass == 0 ? 86400 + 1 : pass == 1 ? 17999 : 31556952;
-        long long end = pass == 0 ? 1988150400LL : pass == 1 ? last : 946684799LL + 400 * 31556952LL;
+        long long end = pass == 0   ? 1988150400LL
+                        : pass == 1 ? last
+                                    : 946684799LL + 400 * 31556952LL;
         for (; t <= end && mismatches < 5; t += step) {
             struct timespec ts = {(time_t)t, 7000000};
             struct tm tm;
@@ -150,8 +152,9 @@ static void format_matches_gmtime(const void *arg)
             gmtime_r(&ts.tv_sec, &tm);
             size_t n = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.007Z", &tm);
             if (tm.tm_year + 1900 < 1000) { /* strftime does not pad years below 1000 */
-                snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.007Z", tm.tm_year + 1900,
-                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.007Z",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec);
                 n = strlen(want);
             }
             isotime_format(&ts, got);

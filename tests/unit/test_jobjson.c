@@ -51,10 +51,24 @@ static void check_printed(int ncols, const char *const *values, int col, const c
 static void test_new_job(const void *arg)
 {
     (void)arg;
-    const char *v[JOBJSON_NCOLUMNS] = {
-        "42", "code_analyzer", "{\"a\": [1, 2.50]}", "pending", "2", "0", "3", NULL,
-        "\"2031-05-06T07:08:09.5+00:00\"", "\"2026-11-22T02:00:00.123456+00:00\"", NULL, NULL,
-        NULL, NULL, NULL, NULL, NULL, "f"};
+    const char *v[JOBJSON_NCOLUMNS] = {"42",
+                                       "code_analyzer",
+                                       "{\"a\": [1, 2.50]}",
+                                       "pending",
+                                       "2",
+                                       "0",
+                                       "3",
+                                       NULL,
+                                       "\"2031-05-06T07:08:09.5+00:00\"",
+                                       "\"2026-11-22T02:00:00.123456+00:00\"",
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       "f"};
     check_printed(JOBJSON_NCOLUMNS, v, 0,
                   "{\"id\":42,\"targetAgent\":\"code_analyzer\",\"payload\":{\"a\": [1, 2.50]},"
                   "\"status\":\"pending\",\"priority\":2,\"attempts\":0,\"maxAttempts\":3,"
@@ -69,12 +83,25 @@ static void test_every_column_set(const void *arg)
 {
     (void)arg;
     /* a column offset too: the job's columns start at column 1 */
-    const char *v[JOBJSON_NCOLUMNS + 1] = {
-        "x", "7", "a.b-c_d", "{}", "running", "0", "1", "1", "86400", "\"infinity\"",
-        "\"0044-03-15T12:00:00.5+00:00 BC\"", "\"2030-01-02T03:04:05.678901+00:00\"",
-        "\"2030-01-02T03:04:06+00:00\"", "w\"\\/\n\t\x01\x1f\xc3\xa9",
-        "\"2030-01-02T03:09:06+00:00\"",
-        "key \"1\"", "[null, true]", "line1\r\nline2\b\f", "t"};
+    const char *v[JOBJSON_NCOLUMNS + 1] = {"x",
+                                           "7",
+                                           "a.b-c_d",
+                                           "{}",
+                                           "running",
+                                           "0",
+                                           "1",
+                                           "1",
+                                           "86400",
+                                           "\"infinity\"",
+                                           "\"0044-03-15T12:00:00.5+00:00 BC\"",
+                                           "\"2030-01-02T03:04:05.678901+00:00\"",
+                                           "\"2030-01-02T03:04:06+00:00\"",
+                                           "w\"\\/\n\t\x01\x1f\xc3\xa9",
+                                           "\"2030-01-02T03:09:06+00:00\"",
+                                           "key \"1\"",
+                                           "[null, true]",
+                                           "line1\r\nline2\b\f",
+                                           "t"};
     check_printed(JOBJSON_NCOLUMNS + 1, v, 1,
                   "{\"id\":7,\"targetAgent\":\"a.b-c_d\",\"payload\":{},\"status\":\"running\","
                   "\"priority\":0,\"attempts\":1,\"maxAttempts\":1,\"timeoutSeconds\":86400,"

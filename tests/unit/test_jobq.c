@@ -63,8 +63,8 @@ static void script_case(const void *arg)
     got[n] = '\0';
     CHECK_STR(got, row->want);
     CHECK_LONG(q.len, n);
-    CHECK(n == 0 ? q.tail == NULL : q.tail != NULL && q.tail->next == NULL &&
-                                        q.tail->id == row->want[n - 1] - '0');
+    CHECK(n == 0 ? q.tail == NULL
+                 : q.tail != NULL && q.tail->next == NULL && q.tail->id == row->want[n - 1] - '0');
 }
 
 void register_jobq_tests(void)

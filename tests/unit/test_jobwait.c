@@ -16,7 +16,7 @@ struct payload_case {
 static const struct payload_case payload_cases[] = {
     {"{\"completed\":[1,2,3]}", "1,2,3"},
     {"{\"completed\":[7],\"failed\":[9],\"cancelled\":[11]}", "7,9,11"},
-    {"{\"pending\":[1,2],\"running\":[3]}", ""},       /* nothing finished */
+    {"{\"pending\":[1,2],\"running\":[3]}", ""}, /* nothing finished */
     {"{\"pending\":[1],\"failed\":[4],\"running\":[5]}", "4"},
     {"{}", ""},
     {"{\"completed\":[]}", ""},
@@ -68,5 +68,6 @@ static void payload_case_run(const void *arg)
 void register_jobwait_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(payload_cases); i++)
-        test_addf(payload_case_run, &payload_cases[i], "jobwait payload %s", payload_cases[i].payload);
+        test_addf(payload_case_run, &payload_cases[i], "jobwait payload %s",
+                  payload_cases[i].payload);
 }

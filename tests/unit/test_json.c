@@ -19,16 +19,17 @@ struct get_case {
     const char *json; /* the object the field is read from */
     const char *field;
     bool required;
-    long lo, hi;    /* string: min/max length; int: bounds; string_array: max items and
-                       max element length */
-    int rc;         /* 1 present and valid, 0 absent/null, -1 error */
-    const char *want;    /* rc 1: the value (ints in decimal, bools, objects and arrays as
-                            compact JSON); rc -1: a piece of the message */
+    long lo, hi;      /* string: min/max length; int: bounds; string_array: max items and
+                         max element length */
+    int rc;           /* 1 present and valid, 0 absent/null, -1 error */
+    const char *want; /* rc 1: the value (ints in decimal, bools, objects and arrays as
+                         compact JSON); rc -1: a piece of the message */
 };
 
 #define REQ true
 #define OPT false
 
+/* clang-format off */
 static const struct get_case get_cases[] = {
     /* strings */
     {GET_STRING, "{\"name\":\"bob\"}", "name", REQ, 1, 64, 1, "bob"},
@@ -112,6 +113,7 @@ static const struct get_case get_cases[] = {
     {GET_STRARRAY, "{}", "t", OPT, 3, 5, 0, NULL},
     {GET_STRARRAY, "{}", "tags", REQ, 3, 5, -1, "tags is required"},
 };
+/* clang-format on */
 
 /* Sentinels: a getter returning 0 or -1 must leave *out untouched. */
 static const char sentinel_str[] = "untouched";
@@ -163,8 +165,8 @@ static void get_case_run(const void *arg)
         if (c->get == GET_OBJECT)
             rc = json_get_object(obj, c->field, c->required, &item, &err);
         else
-            rc = json_get_string_array(obj, c->field, c->required, (size_t)c->lo,
-                                       (size_t)c->hi, &item, &err);
+            rc = json_get_string_array(obj, c->field, c->required, (size_t)c->lo, (size_t)c->hi,
+                                       &item, &err);
         if (rc == 1) {
             char *text = cJSON_PrintUnformatted(item);
             snprintf(got, sizeof(got), "%s", text ? text : "(null)");
@@ -214,10 +216,13 @@ struct parse_case {
     const char *key;     /* ok: a key the object must hold, or NULL */
 };
 
+/* clang-format off */
 #define PARSE_OK(lbl, t, k) {lbl, t, 0, true, NULL, k}
 #define PARSE_BAD(lbl, t, has) {lbl, t, 0, false, has, NULL}
 #define PARSE_BAD_LEN(lbl, t, has) {lbl, t, sizeof(t) - 1, false, has, NULL}
+/* clang-format on */
 
+/* clang-format off */
 static const struct parse_case parse_cases[] = {
     PARSE_OK("empty object", "{}", NULL),
     PARSE_OK("object", "{\"a\":1,\"b\":[true,null]}", "b"),
@@ -267,6 +272,7 @@ static const struct parse_case parse_cases[] = {
     {"len stops before garbage", "{\"a\":1}garbage", 7, true, NULL, "a"},
     {"len cuts the object short", "{\"a\":1}", 6, false, "not valid JSON", NULL},
 };
+/* clang-format on */
 
 static void parse_case_run(const void *arg)
 {
@@ -325,8 +331,11 @@ struct utf8_case {
     bool want;
 };
 
+/* clang-format off */
 #define U8(lbl, s, want) {lbl, s, (size_t)-1, want}
+/* clang-format on */
 
+/* clang-format off */
 static const struct utf8_case utf8_cases[] = {
     U8("empty", "", true),
     U8("ASCII", "hello, world ~\x7f", true),
@@ -379,6 +388,7 @@ static const struct utf8_case utf8_cases[] = {
     {"NUL in the tail", "abcdefghijk\0", 12, false},
     {"only len bytes: 16 of a longer string", "abcdefghijklmnop\xff", 16, true},
 };
+/* clang-format on */
 
 static void utf8_case_run(const void *arg)
 {
@@ -402,6 +412,7 @@ struct ident_case {
 
 #define S64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
+/* clang-format off */
 static const struct ident_case ident_cases[] = {
     {"a", 64, true},
     {"agent-1", 64, true},
@@ -430,6 +441,7 @@ static const struct ident_case ident_cases[] = {
     {"a;b", 64, false},
     {"a", 0, false},
 };
+/* clang-format on */
 
 static void ident_case_run(const void *arg)
 {

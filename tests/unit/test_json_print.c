@@ -151,14 +151,15 @@ static void long_string(const void *arg)
 static void escapes_at_every_offset(const void *arg)
 {
     (void)arg;
-    static const char *const pieces[] = {"\"", "\\", "\x01", "\x1f", "\n", "\t", "\x7f", "\xc3\xa9", "/"};
+    static const char *const pieces[] = {"\"", "\\",   "\x01",     "\x1f", "\n",
+                                         "\t", "\x7f", "\xc3\xa9", "/"};
     int failures = 0;
     for (size_t k = 0; k < COUNT_OF(pieces) && failures < 5; k++) {
         for (int before = 0; before < 18; before++) {
             for (int after = 0; after < 10; after += 9) {
                 char text[64];
-                snprintf(text, sizeof(text), "%.*s%s%.*s", before, "abcdefghijklmnopqr", pieces[k], after,
-                         "stuvwxyz0");
+                snprintf(text, sizeof(text), "%.*s%s%.*s", before, "abcdefghijklmnopqr", pieces[k],
+                         after, "stuvwxyz0");
                 cJSON *str = cJSON_CreateString(text);
                 char *want = cJSON_PrintUnformatted(str), *got = json_print(str);
                 if (!CHECK(got && want && strcmp(got, want) == 0)) {

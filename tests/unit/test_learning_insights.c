@@ -78,35 +78,36 @@ static void merge_replaces_junk_case(const void *arg)
 
 /* --- patterns and recommendations --- */
 
-static const char stats_doc[] = "{\"byAgent\":["
-                                "  "
-                                "{\"agent\":\"dp\",\"counts\":{\"pending\":40},\"queueWaitMs\":{\"p90\":"
-                                "12000}},"
-                                "  "
-                                "{\"agent\":\"ca\",\"counts\":{\"pending\":0},\"queueWaitMs\":{\"p90\":"
-                                "6000}},"
-                                "  "
-                                "{\"agent\":\"lg\",\"counts\":{\"pending\":0},\"queueWaitMs\":{\"p90\":100}"
-                                "}],"
-                                " \"byTask\":["
-                                "  "
-                                "{\"agent\":\"dp\",\"taskType\":\"validate_data\",\"total\":5,\"finished\":"
-                                "5,\"counts\":{\"failed\":2},"
-                                "   "
-                                "\"failureRate\":0.4,\"retries\":0,\"runTimeMs\":{\"p50\":10,\"p99\":20},"
-                                "   \"topErrors\":[{\"error\":\"bad row N\",\"count\":2}]},"
-                                "  "
-                                "{\"agent\":\"ca\",\"taskType\":\"analyze_code\",\"total\":4,\"finished\":"
-                                "4,\"counts\":{\"failed\":1},"
-                                "   "
-                                "\"failureRate\":0.25,\"retries\":3,\"runTimeMs\":{\"p50\":1000,\"p99\":"
-                                "25000},\"topErrors\":[]},"
-                                "  "
-                                "{\"agent\":\"lg\",\"taskType\":\"x\",\"total\":2,\"finished\":2,"
-                                "\"counts\":{\"failed\":0},"
-                                "   "
-                                "\"failureRate\":0,\"retries\":0,\"runTimeMs\":{\"p50\":null,\"p99\":null}}"
-                                "]}";
+static const char stats_doc[] =
+    "{\"byAgent\":["
+    "  "
+    "{\"agent\":\"dp\",\"counts\":{\"pending\":40},\"queueWaitMs\":{\"p90\":"
+    "12000}},"
+    "  "
+    "{\"agent\":\"ca\",\"counts\":{\"pending\":0},\"queueWaitMs\":{\"p90\":"
+    "6000}},"
+    "  "
+    "{\"agent\":\"lg\",\"counts\":{\"pending\":0},\"queueWaitMs\":{\"p90\":100}"
+    "}],"
+    " \"byTask\":["
+    "  "
+    "{\"agent\":\"dp\",\"taskType\":\"validate_data\",\"total\":5,\"finished\":"
+    "5,\"counts\":{\"failed\":2},"
+    "   "
+    "\"failureRate\":0.4,\"retries\":0,\"runTimeMs\":{\"p50\":10,\"p99\":20},"
+    "   \"topErrors\":[{\"error\":\"bad row N\",\"count\":2}]},"
+    "  "
+    "{\"agent\":\"ca\",\"taskType\":\"analyze_code\",\"total\":4,\"finished\":"
+    "4,\"counts\":{\"failed\":1},"
+    "   "
+    "\"failureRate\":0.25,\"retries\":3,\"runTimeMs\":{\"p50\":1000,\"p99\":"
+    "25000},\"topErrors\":[]},"
+    "  "
+    "{\"agent\":\"lg\",\"taskType\":\"x\",\"total\":2,\"finished\":2,"
+    "\"counts\":{\"failed\":0},"
+    "   "
+    "\"failureRate\":0,\"retries\":0,\"runTimeMs\":{\"p50\":null,\"p99\":null}}"
+    "]}";
 
 static void join(const cJSON *list, const char *a, const char *b, char *buf, size_t len)
 {
@@ -209,8 +210,11 @@ static void advice_evidence_case(const void *arg)
     REQUIRE(t);
     CHECK_STR(cJSON_GetObjectItem(t, "action")->valuestring, "raise_timeout");
     CHECK_STR(cJSON_GetObjectItem(t, "priority")->valuestring, "medium");
-    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "evidence"), "p99RunTimeMs")->valuedouble == 25000);
-    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "suggestion"), "timeoutSeconds")->valuedouble == 50);
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "evidence"), "p99RunTimeMs")->valuedouble ==
+          25000);
+    CHECK(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "suggestion"), "timeoutSeconds")->valuedouble ==
+        50);
     CHECK_STR(cJSON_GetObjectItem(t, "reason")->valuestring,
               "ca/analyze_code run time p99 is 25000 ms, 83% of the 30 s lease: "
               "raise its timeoutSeconds");
@@ -221,8 +225,8 @@ static void advice_evidence_case(const void *arg)
 void register_learning_insights_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(weigh_rows); i++)
-        test_addf(weigh_case, &weigh_rows[i], "learning weigh rating=%d success=%d", weigh_rows[i].rating,
-                  weigh_rows[i].success);
+        test_addf(weigh_case, &weigh_rows[i], "learning weigh rating=%d success=%d",
+                  weigh_rows[i].rating, weigh_rows[i].success);
     test_add("learning feedback merge", merge_case, NULL);
     test_add("learning feedback merge replaces junk", merge_replaces_junk_case, NULL);
     test_add("learning patterns ranked", patterns_case, NULL);

@@ -12,12 +12,15 @@
 /* TCP_NODELAY of a connection accepted on a fresh loopback listener; -1 on error. */
 static int accepted_nodelay(bool tune)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), afd = -1, v = -1;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), afd = -1,
+        v = -1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
-    if (lfd >= 0 && cfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 1) == 0 &&
-        (!tune || gateway_listener_nodelay(lfd) == 0) && getsockname(lfd, (struct sockaddr *)&a, &len) == 0 &&
-        connect(cfd, (struct sockaddr *)&a, sizeof(a)) == 0 && (afd = accept(lfd, NULL, NULL)) >= 0) {
+    if (lfd >= 0 && cfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        listen(lfd, 1) == 0 && (!tune || gateway_listener_nodelay(lfd) == 0) &&
+        getsockname(lfd, (struct sockaddr *)&a, &len) == 0 &&
+        connect(cfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        (afd = accept(lfd, NULL, NULL)) >= 0) {
         len = sizeof(v);
         if (getsockopt(afd, IPPROTO_TCP, TCP_NODELAY, &v, &len) != 0)
             v = -1;
@@ -35,4 +38,7 @@ static void nodelay_case(const void *arg)
     CHECK(accepted_nodelay(true) > 0);
 }
 
-void register_listener_tests(void) { test_add("gateway listener accepts with TCP_NODELAY", nodelay_case, NULL); }
+void register_listener_tests(void)
+{
+    test_add("gateway listener accepts with TCP_NODELAY", nodelay_case, NULL);
+}

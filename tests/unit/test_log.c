@@ -132,8 +132,14 @@ static const struct quote_case quote_cases[] = {
     {"newline", "line1\nline2", 64, "\"line1\\nline2\""},
     {"tab becomes space", "tab\there", 64, "\"tab here\""},
     {"CR becomes space", "cr\r", 64, "\"cr \""},
-    {"DEL becomes space", "a\x7f" "b", 64, "\"a b\""},
-    {"control becomes space", "a\x01\x1f" "b", 64, "\"a  b\""},
+    {"DEL becomes space",
+     "a\x7f"
+     "b",
+     64, "\"a b\""},
+    {"control becomes space",
+     "a\x01\x1f"
+     "b",
+     64, "\"a  b\""},
     {"escape becomes space", "\x1b[31mred", 64, "\" [31mred\""},
     {"UTF-8 kept", "caf\xc3\xa9", 64, "\"caf\xc3\xa9\""},
     {"key=value kept", "a=b", 64, "\"a=b\""},
@@ -206,8 +212,8 @@ struct level_case {
 };
 
 static const struct level_case level_cases[] = {
-    {"debug", 0, LOG_DEBUG}, {"info", 0, LOG_INFO},  {"warn", 0, LOG_WARN},
-    {"error", 0, LOG_ERROR}, {"DEBUG", -1, LOG_INFO}, {"warning", -1, LOG_INFO},
+    {"debug", 0, LOG_DEBUG}, {"info", 0, LOG_INFO},     {"warn", 0, LOG_WARN},
+    {"error", 0, LOG_ERROR}, {"DEBUG", -1, LOG_INFO},   {"warning", -1, LOG_INFO},
     {"", -1, LOG_INFO},      {"verbose", -1, LOG_INFO}, {"info ", -1, LOG_INFO},
 };
 

@@ -72,19 +72,20 @@ struct alert_row {
     const char *want_metrics; /* comma-joined metric of each alert */
 };
 
-static const char stats_doc[] = "{\"overall\":{\"agent\":null,\"finished\":10,\"failureRate\":0.3,"
-                                "\"runTimeMs\":{\"p99\":900}},"
-                                "\"byTask\":[{\"agent\":\"dp\",\"taskType\":\"validate_data\",\"finished\":"
-                                "5,\"failureRate\":0.6,"
-                                "\"runTimeMs\":{\"p99\":100}},{\"agent\":\"dp\",\"taskType\":\"process_"
-                                "data\",\"finished\":5,"
-                                "\"failureRate\":0,\"runTimeMs\":{\"p99\":1500}},{\"agent\":\"ca\","
-                                "\"taskType\":\"x\",\"finished\":0,"
-                                "\"failureRate\":0,\"runTimeMs\":{\"p99\":null}}]}";
+static const char stats_doc[] =
+    "{\"overall\":{\"agent\":null,\"finished\":10,\"failureRate\":0.3,"
+    "\"runTimeMs\":{\"p99\":900}},"
+    "\"byTask\":[{\"agent\":\"dp\",\"taskType\":\"validate_data\",\"finished\":"
+    "5,\"failureRate\":0.6,"
+    "\"runTimeMs\":{\"p99\":100}},{\"agent\":\"dp\",\"taskType\":\"process_"
+    "data\",\"finished\":5,"
+    "\"failureRate\":0,\"runTimeMs\":{\"p99\":1500}},{\"agent\":\"ca\","
+    "\"taskType\":\"x\",\"finished\":0,"
+    "\"failureRate\":0,\"runTimeMs\":{\"p99\":null}}]}";
 
 static const struct alert_row alert_rows[] = {
-    {-1, -1, "", ""},                                              /* no thresholds: nothing checked */
-    {0.5, -1, "dp/validate_data", "errorRate"},                    /* only the task above 0.5 */
+    {-1, -1, "", ""},                           /* no thresholds: nothing checked */
+    {0.5, -1, "dp/validate_data", "errorRate"}, /* only the task above 0.5 */
     {0.25, -1, "overall,dp/validate_data", "errorRate,errorRate"}, /* overall too */
     {0.6, -1, "", ""},                                             /* equal is not above */
     {-1, 1000, "dp/process_data", "p99RunTimeMs"},                 /* null p99 ignored */
@@ -120,7 +121,8 @@ static void alert_detail_case(const void *arg)
     cJSON *a = monitor_metric_alerts(stats, &lim);
     const cJSON *second = cJSON_GetArrayItem(a, 1);
     REQUIRE(second);
-    CHECK_STR(cJSON_GetObjectItem(second, "severity")->valuestring, "critical"); /* 0.6 >= 2 x 0.25 */
+    CHECK_STR(cJSON_GetObjectItem(second, "severity")->valuestring,
+              "critical"); /* 0.6 >= 2 x 0.25 */
     CHECK_STR(cJSON_GetObjectItem(second, "taskType")->valuestring, "validate_data");
     CHECK(cJSON_GetObjectItem(second, "value")->valuedouble == 0.6);
     CHECK_STR(cJSON_GetObjectItem(second, "message")->valuestring,
@@ -219,13 +221,14 @@ void register_monitoring_rules_tests(void)
     for (size_t i = 0; i < COUNT_OF(health_rows); i++)
         test_addf(health_case, &health_rows[i], "monitoring health problems #%zu", i);
     for (size_t i = 0; i < COUNT_OF(alert_rows); i++)
-        test_addf(alert_case, &alert_rows[i], "monitoring alerts rate=%g p99=%g", alert_rows[i].max_rate,
-                  alert_rows[i].max_p99);
+        test_addf(alert_case, &alert_rows[i], "monitoring alerts rate=%g p99=%g",
+                  alert_rows[i].max_rate, alert_rows[i].max_p99);
     test_add("monitoring alert fields", alert_detail_case, NULL);
     for (size_t i = 0; i < COUNT_OF(hooks_rows); i++)
         test_addf(hooks_case, &hooks_rows[i], "monitoring webhooks '%s'", hooks_rows[i].list);
     test_add("monitoring webhooks cap and length", hooks_cap_case, NULL);
     for (size_t i = 0; i < COUNT_OF(retry_rows); i++)
-        test_addf(retry_case, &retry_rows[i], "monitoring webhook retry on %d", retry_rows[i].status);
+        test_addf(retry_case, &retry_rows[i], "monitoring webhook retry on %d",
+                  retry_rows[i].status);
     test_add("monitoring webhook retry schedule", schedule_case, NULL);
 }

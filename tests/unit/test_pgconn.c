@@ -196,8 +196,8 @@ void register_pgconn_tests(void)
     test_add("pgconn reconnect delays follow the backoff (port closed)", refused_case, NULL);
     test_add("pgconn reconnect delays follow the backoff (server closes at once)", refused_case,
              "close");
-    test_add("pgconn connect deadline against a server that never answers",
-             connect_deadline_case, NULL);
+    test_add("pgconn connect deadline against a server that never answers", connect_deadline_case,
+             NULL);
     test_add("pgconn statement deadline, backoff reset after a session", statement_deadline_case,
              NULL);
 }

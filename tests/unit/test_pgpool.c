@@ -93,6 +93,5 @@ static void down_case(const void *arg)
 void register_pgpool_tests(void)
 {
     test_add("pgpool refuses a query when its queue is full", queue_bound_case, NULL);
-    test_add("pgpool answers queued queries with NULL when the database is down", down_case,
-             NULL);
+    test_add("pgpool answers queued queries with NULL when the database is down", down_case, NULL);
 }

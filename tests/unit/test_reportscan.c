@@ -21,11 +21,14 @@ struct scan_case {
     const char *columns; /* "ids | attempts | results[ | errors | retryable]"; NULL: general */
 };
 
+/* clang-format off */
 #define OK(label, fail, body, columns) {label, fail, body, columns}
 #define GENERAL(label, fail, body) {label, fail, body, NULL}
+/* clang-format on */
 #define C false /* complete */
 #define F true  /* fail */
 
+/* clang-format off */
 static const struct scan_case scan_cases[] = {
     OK("one complete", C, "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":{\"pong\":true}}]}",
        "{1} | {1} | [{\"pong\":true}]"),
@@ -153,6 +156,7 @@ static const struct scan_case scan_cases[] = {
     GENERAL("fail, retryable a string", F,
             "{\"jobs\":[{\"id\":1,\"attempt\":1,\"error\":\"x\",\"retryable\":\"yes\"}]}"),
 };
+/* clang-format on */
 
 /* The columns as one text, " | " between them (errors and retryable only for a fail batch). */
 static char *joined(const struct report_columns *cols, bool fail)
@@ -183,7 +187,8 @@ static void scan_case_run(const void *arg)
             items += *p == ',';
         CHECK_LONG(count, items);
         if (!c->fail)
-            CHECK(cols.col[REPORT_COL_ERRORS].p == NULL && cols.col[REPORT_COL_RETRYABLE].p == NULL);
+            CHECK(cols.col[REPORT_COL_ERRORS].p == NULL &&
+                  cols.col[REPORT_COL_RETRYABLE].p == NULL);
         /* never accepts what the general path's parser refuses */
         struct field_error err;
         cJSON *tree = json_parse_object(c->body, strlen(c->body), &err);
@@ -203,7 +208,8 @@ static void scan_nul_byte(const void *arg)
     static const char body[] = "{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":\"a\0b\"}]}";
     struct report_columns cols = {0};
     int count = -1;
-    CHECK_LONG(report_scan(body, sizeof(body) - 1, false, &limits, &cols, &count), REPORT_SCAN_GENERAL);
+    CHECK_LONG(report_scan(body, sizeof(body) - 1, false, &limits, &cols, &count),
+               REPORT_SCAN_GENERAL);
     report_columns_free(&cols);
 }
 
@@ -245,8 +251,9 @@ static void scan_many(const void *arg)
             long id = descending ? n - k : k + 1;
             if (repeat && k == n - 1)
                 id = descending ? n : 1;
-            int len = snprintf(item, sizeof(item), "%s{\"id\":%ld,\"attempt\":1,\"result\":{\"k\":%d}}",
-                               k ? "," : "", id, k);
+            int len =
+                snprintf(item, sizeof(item), "%s{\"id\":%ld,\"attempt\":1,\"result\":{\"k\":%d}}",
+                         k ? "," : "", id, k);
             strbuf_add(&body, item, (size_t)len);
         }
         strbuf_add(&body, "]}", 2);
@@ -276,21 +283,24 @@ static void scan_error_offsets(const void *arg)
     static const struct {
         const char *text;
         int chars; /* 0: not allowed raw */
-    } pieces[] = {{"\\\"", 1}, {"\\\\", 1}, {"\\u00e9", 1}, {"\xc3\xa9", 1}, {"\xf0\x9f\x98\x80", 1},
-                  {"\x7f", 1}, {"\t", 0}};
+    } pieces[] = {
+        {"\\\"", 1}, {"\\\\", 1}, {"\\u00e9", 1}, {"\xc3\xa9", 1}, {"\xf0\x9f\x98\x80", 1},
+        {"\x7f", 1}, {"\t", 0}};
     for (size_t k = 0; k < COUNT_OF(pieces); k++) {
         for (int before = 0; before < 17; before++) {
             char error[64], body[160];
             int len = snprintf(error, sizeof(error), "%.*s%s%.*s", before, "aaaaaaaaaaaaaaaaa",
                                pieces[k].text, 9, "bbbbbbbbb");
-            snprintf(body, sizeof(body), "{\"jobs\":[{\"id\":1,\"attempt\":1,\"error\":\"%s\"}]}", error);
+            snprintf(body, sizeof(body), "{\"jobs\":[{\"id\":1,\"attempt\":1,\"error\":\"%s\"}]}",
+                     error);
             size_t chars = (size_t)before + (size_t)pieces[k].chars + 9;
             for (int over = 0; over < 2; over++) {
                 struct report_limits lim = limits;
                 lim.max_error_chars = chars - (size_t)over;
                 struct report_columns cols = {0};
                 int count = 0;
-                enum report_scan want = pieces[k].chars && !over ? REPORT_SCAN_OK : REPORT_SCAN_GENERAL;
+                enum report_scan want =
+                    pieces[k].chars && !over ? REPORT_SCAN_OK : REPORT_SCAN_GENERAL;
                 if (!CHECK_LONG(report_scan(body, strlen(body), true, &lim, &cols, &count), want))
                     fprintf(stderr, "  piece %zu at %d (error %.*s)\n", k, before, len, error);
                 report_columns_free(&cols);

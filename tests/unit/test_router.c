@@ -21,17 +21,20 @@ enum { NOT_FOUND = -1, NOT_ALLOWED = -2 };
 struct route_case {
     enum route_method method;
     const char *path;
-    int rc;              /* 0, NOT_FOUND or NOT_ALLOWED */
-    const char *pattern; /* rc 0: the route's pattern */
-    unsigned allowed;    /* NOT_ALLOWED: the methods the path does allow */
+    int rc;                   /* 0, NOT_FOUND or NOT_ALLOWED */
+    const char *pattern;      /* rc 0: the route's pattern */
+    unsigned allowed;         /* NOT_ALLOWED: the methods the path does allow */
     const char *params[2][2]; /* rc 0: {name, decoded value} pairs, the only ones */
 };
 
+/* clang-format off */
 #define OK0(m, p, pat) {m, p, 0, pat, 0, {{NULL, NULL}, {NULL, NULL}}}
 #define OK1(m, p, pat, n, v) {m, p, 0, pat, 0, {{n, v}, {NULL, NULL}}}
 #define E404(m, p) {m, p, NOT_FOUND, NULL, 0, {{NULL, NULL}, {NULL, NULL}}}
 #define E405(m, p, allow) {m, p, NOT_ALLOWED, NULL, allow, {{NULL, NULL}, {NULL, NULL}}}
+/* clang-format on */
 
+/* clang-format off */
 static const struct route_case route_cases[] = {
     /* public */
     OK0(GET, "/health", "/health"),
@@ -147,6 +150,7 @@ static const struct route_case route_cases[] = {
     E405(GET, "/api/keys/abc", DELETE),
     E405(OTHER, "/api/keys", GET | POST),
 };
+/* clang-format on */
 
 static void route_case_run(const void *arg)
 {
@@ -261,6 +265,7 @@ static void route_reachable(const void *arg)
 
 static void dummy_handler(struct request *r) { (void)r; }
 
+/* clang-format off */
 static const struct route synthetic[] = {
     {GET, "/p/:a/:b/:c/:d", dummy_handler, 0, 0},
     {GET, "/q/:a/:b/:c/:d/:e", dummy_handler, 0, 0},
@@ -268,6 +273,7 @@ static const struct route synthetic[] = {
     {GET, "/r/literal", dummy_handler, 0, 0}, /* listed after :x, so never reached by GET */
     {POST, "/r/literal", dummy_handler, 0, 0},
 };
+/* clang-format on */
 
 static void synthetic_rules(const void *arg)
 {
@@ -299,6 +305,7 @@ struct allow_case {
     const char *want;
 };
 
+/* clang-format off */
 static const struct allow_case allow_cases[] = {
     {0, 64, ""},
     {GET, 64, "GET"},
@@ -320,6 +327,7 @@ static const struct allow_case allow_cases[] = {
     {GET | POST, 9, "GET"}, /* gives "GET, POS" */
     {GET, 3, ""},           /* gives "GE" */
 };
+/* clang-format on */
 
 static void allow_case_run(const void *arg)
 {
@@ -340,16 +348,11 @@ static void allow_case_run(const void *arg)
 static const char *method_name(enum route_method m)
 {
     switch (m) {
-    case METHOD_GET:
-        return "GET";
-    case METHOD_POST:
-        return "POST";
-    case METHOD_PUT:
-        return "PUT";
-    case METHOD_DELETE:
-        return "DELETE";
-    case METHOD_OTHER:
-        return "OTHER";
+    case METHOD_GET: return "GET";
+    case METHOD_POST: return "POST";
+    case METHOD_PUT: return "PUT";
+    case METHOD_DELETE: return "DELETE";
+    case METHOD_OTHER: return "OTHER";
     }
     return "?";
 }

@@ -241,9 +241,9 @@ static void embed_case(const void *arg)
     (void)arg;
     static const char *const texts[] = {
         "PostgreSQL group commit batches inserts", "the slow orders query needed an index",
-        "indexing makes slow queries faster", "workers claim jobs with skip locked",
-        "agents share memory through documents", "hybrid search fuses keyword and semantic ranks",
-        "the gateway keeps a cache of vectors", "vectors are quantised to int8 with a scale"};
+        "indexing makes slow queries faster",      "workers claim jobs with skip locked",
+        "agents share memory through documents",   "hybrid search fuses keyword and semantic ranks",
+        "the gateway keeps a cache of vectors",    "vectors are quantised to int8 with a scale"};
     const struct embed_provider *p = embed_provider_find("local");
     REQUIRE(p != NULL);
     struct vecstore *s = vecstore_new(p->dims);

@@ -4,7 +4,8 @@
 #include "worker/agents/coordinator/tasks.h"
 #include "worker/runtime/agent.h"
 
-static const char *const capabilities[] = {"coordination", "workflow_management", "task_delegation", NULL};
+static const char *const capabilities[] = {"coordination", "workflow_management", "task_delegation",
+                                           NULL};
 
 static const struct task_def tasks[] = {
     {"delegate_task", coord_delegate_run},

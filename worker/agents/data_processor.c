@@ -11,7 +11,8 @@
 #include "worker/agents/data_processor/transform.h"
 #include "worker/runtime/agent.h"
 
-typedef int (*dp_task_fn)(const cJSON *data, const char *root, cJSON **result, struct dp_error *err);
+typedef int (*dp_task_fn)(const cJSON *data, const char *root, cJSON **result,
+                          struct dp_error *err);
 
 /* Finds the task's data, runs fn over it and fills out. */
 static int run_dp_task(dp_task_fn fn, const cJSON *payload, struct task_outcome *out)

@@ -6,8 +6,8 @@
 #include "worker/agents/learning/tasks.h"
 #include "worker/runtime/agent.h"
 
-static const char *const capabilities[] = {"learning", "pattern_recognition", "performance_optimization",
-                                           NULL};
+static const char *const capabilities[] = {"learning", "pattern_recognition",
+                                           "performance_optimization", NULL};
 
 static const struct task_def tasks[] = {
     {"learn_from_feedback", learning_feedback_run},

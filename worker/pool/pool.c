@@ -119,8 +119,8 @@ static void start_slot(struct pool *p, int a, int i, int64_t now)
         pid = spawn_agent(path, name);
     if (pid < 0) {
         long delay = backoff_next(&s->backoff);
-        log_error("msg=\"cannot start worker\" agent=%s slot=%d error=\"%s\" delay_ms=%ld", name,
-                  i, strerror(errno), delay);
+        log_error("msg=\"cannot start worker\" agent=%s slot=%d error=\"%s\" delay_ms=%ld", name, i,
+                  strerror(errno), delay);
         s->state = SLOT_WAITING;
         s->next_start_ms = now + delay;
         return;
@@ -148,12 +148,9 @@ static void stop_slot(struct pool *p, int a, int i, int64_t now, const char *why
         s->kill_at_ms = now + p->stop_timeout_ms;
         break;
     case SLOT_WAITING:
-    case SLOT_FATAL:
-        s->state = SLOT_EMPTY;
-        break;
+    case SLOT_FATAL: s->state = SLOT_EMPTY; break;
     case SLOT_EMPTY:
-    case SLOT_STOPPING:
-        break;
+    case SLOT_STOPPING: break;
     }
 }
 
@@ -405,14 +402,10 @@ static int next_timeout(const struct pool *p, int64_t now, int64_t flush_deadlin
 static const char *signal_name(uint32_t sig)
 {
     switch (sig) {
-    case SIGTERM:
-        return "TERM";
-    case SIGINT:
-        return "INT";
-    case SIGHUP:
-        return "HUP";
-    default:
-        return "CHLD";
+    case SIGTERM: return "TERM";
+    case SIGINT: return "INT";
+    case SIGHUP: return "HUP";
+    default: return "CHLD";
     }
 }
 
@@ -422,9 +415,7 @@ static void read_signals(struct pool *p, int64_t now)
     bool child = false;
     while (read(p->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         switch (si.ssi_signo) {
-        case SIGCHLD:
-            child = true;
-            break;
+        case SIGCHLD: child = true; break;
         case SIGTERM:
         case SIGINT:
             if (p->mode == POOL_RUNNING)
@@ -440,8 +431,7 @@ static void read_signals(struct pool *p, int64_t now)
             else
                 log_info("msg=\"SIGHUP ignored while stopping\"");
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (child)

@@ -126,10 +126,11 @@ struct release *release_new(const char *database_url)
                  "gateway's sweeper requeues them when their leases expire\"");
         return r;
     }
-    const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                          "keepalives_count", "application_name", "options", NULL};
-    const char *values[] = {"3", "1", "30", "10", "3", "flowstate-pool",
-                            "-c statement_timeout=5000", NULL};
+    const char *keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "application_name", "options",         NULL};
+    const char *values[] = {
+        "3", "1", "30", "10", "3", "flowstate-pool", "-c statement_timeout=5000", NULL};
     struct pgconn_opts o = {
         .name = "crash-release",
         .conninfo = database_url,

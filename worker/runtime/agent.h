@@ -51,7 +51,8 @@ const struct config *task_config(const struct task_ctx *ctx);
  * llm.call event (POST /api/events: provider, model, durationMs, outcome). A failure is
  * the task's to report; it must never fail the job. task_llm_enabled says whether a
  * provider is configured (so the task can skip building a prompt). */
-int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt, char *out, size_t outlen);
+int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt, char *out,
+             size_t outlen);
 bool task_llm_enabled(const struct task_ctx *ctx);
 
 struct task_outcome;
@@ -74,7 +75,8 @@ struct task_outcome {
  * task_refused describes a gateway answer other than the one expected (what: e.g. "GET
  * /api/stats/jobs", with the answer's error message when it has one), retryable when
  * http_status_retryable says so (408, 429, 5xx); returns -1. */
-int task_fail(struct task_outcome *out, bool retryable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int task_fail(struct task_outcome *out, bool retryable, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const cJSON *task_data(const cJSON *payload);
 int task_refused(struct task_outcome *out, const char *what, int status, const cJSON *answer);
 

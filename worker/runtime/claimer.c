@@ -36,22 +36,24 @@
 
 enum stmt { S_CLAIM, S_RENEW, S_HAND_BACK, S__COUNT };
 
+/* clang-format off */
 static const char *const stmt_sql[S__COUNT] = {
     [S_CLAIM] = "SELECT id, attempt, lease, payload FROM fs_jobs_claim($1::text, $2::int, $3::text, $4::int)",
     [S_RENEW] = "SELECT id, state FROM fs_jobs_renew($1::bigint[], $2::int[], $3::text, $4::int)",
     [S_HAND_BACK] = "SELECT fs_jobs_hand_back($1::bigint[], $2::int[], $3::text, $4::text)",
 };
+/* clang-format on */
 static const char *const stmt_name[S__COUNT] = {"claim", "renew", "hand_back"};
 
 struct claimer {
     struct runtime *rt;
     struct pgconn *db;
-    PGresult *res;     /* db_call: the result, once it came */
-    bool answered;     /* db_call: on_result ran */
-    bool notified;     /* a wake-up NOTIFY arrived since the last claim */
-    bool last_full;    /* the last claim returned as many jobs as asked */
-    double next_poll;  /* claim by this time even without a NOTIFY */
-    struct job *held;  /* every job claimed and not yet freed */
+    PGresult *res;    /* db_call: the result, once it came */
+    bool answered;    /* db_call: on_result ran */
+    bool notified;    /* a wake-up NOTIFY arrived since the last claim */
+    bool last_full;   /* the last claim returned as many jobs as asked */
+    double next_poll; /* claim by this time even without a NOTIFY */
+    struct job *held; /* every job claimed and not yet freed */
     int held_count;
     bool draining;
     double drain_deadline;
@@ -131,7 +133,8 @@ static char *setup_sql(const char *agent)
     char *sql = malloc(size);
     if (!sql)
         return NULL;
-    size_t o = (size_t)snprintf(sql, size, "SET TimeZone = 'UTC'; SET statement_timeout = 15000;\n");
+    size_t o =
+        (size_t)snprintf(sql, size, "SET TimeZone = 'UTC'; SET statement_timeout = 15000;\n");
     for (int i = 0; i < S__COUNT; i++)
         o += (size_t)snprintf(sql + o, size - o, "PREPARE %s AS %s;\n", stmt_name[i], stmt_sql[i]);
     o += (size_t)snprintf(sql + o, size - o, "SELECT fs_listen('");
@@ -154,8 +157,13 @@ static struct pgconn *db_new(struct claimer *c)
      * (docs/measurements.md). These
      * are defaults: pgconn puts DATABASE_URL last, so its own settings win. */
     const char *gss = getenv("PGGSSENCMODE");
-    const char *keys[] = {"gssencmode", "keepalives", "keepalives_idle", "keepalives_interval",
-                          "keepalives_count", "application_name", NULL};
+    const char *keys[] = {"gssencmode",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "application_name",
+                          NULL};
     const char *vals[] = {gss ? gss : "disable", "1", "10", "5", "3", app, NULL};
     char *sql = setup_sql(rt->agent->name);
     if (!sql)
@@ -261,7 +269,8 @@ static void hand_back(struct claimer *c, struct job **jobs, int n, const char *r
     const char *values[4] = {ids, attempts, rt->worker, reason};
     PGresult *res = db_call(c, S_HAND_BACK, 4, values);
     log_info("msg=\"handed jobs back\" count=%d applied=%s", n,
-             res ? PQgetvalue(res, 0, 0) : "unknown (the sweeper will requeue them when their leases expire)");
+             res ? PQgetvalue(res, 0, 0)
+                 : "unknown (the sweeper will requeue them when their leases expire)");
     PQclear(res);
     free(ids);
     free(attempts);
@@ -388,8 +397,9 @@ static double renew(struct claimer *c)
                         j->next_renew = clock_now() + j->lease_s / 3.0;
                         break;
                     }
-                    log_info("msg=\"job taken away; stopping it\" job=%lld attempt=%d reason=%s", j->id,
-                             j->attempt, strcmp(state, "cancelled") == 0 ? "cancelled" : "lease_lost");
+                    log_info("msg=\"job taken away; stopping it\" job=%lld attempt=%d reason=%s",
+                             j->id, j->attempt,
+                             strcmp(state, "cancelled") == 0 ? "cancelled" : "lease_lost");
                     if (drop_locked(rt, j))
                         jobq_push(&rt->acked_q, j);
                     break;
@@ -516,9 +526,11 @@ int claimer_run(struct runtime *rt, int signal_fd)
         }
         if (c.draining && (abort_now || clock_now() >= c.drain_deadline)) {
             if (!abort_now)
-                log_warn("msg=\"shutdown timeout; handing back unfinished jobs\" held=%d", c.held_count);
-            hand_back_all(&c, abort_now ? "handed back: the worker was told to stop at once"
-                                        : "handed back: the job outlived the worker's shutdown timeout");
+                log_warn("msg=\"shutdown timeout; handing back unfinished jobs\" held=%d",
+                         c.held_count);
+            hand_back_all(&c, abort_now
+                                  ? "handed back: the worker was told to stop at once"
+                                  : "handed back: the job outlived the worker's shutdown timeout");
             break;
         }
         if (c.draining && c.held_count == 0)
@@ -541,7 +553,8 @@ int claimer_run(struct runtime *rt, int signal_fd)
             until = c.drain_deadline;
         now = clock_now();
         int timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
-        struct pollfd fds[3] = {{rt->wake_fd, POLLIN, 0}, {signal_fd, POLLIN, 0},
+        struct pollfd fds[3] = {{rt->wake_fd, POLLIN, 0},
+                                {signal_fd, POLLIN, 0},
                                 {pgconn_fd(c.db), pgconn_poll_events(c.db), 0}};
         if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
             log_error("msg=\"poll failed\" error=\"%s\"", strerror(errno));

@@ -37,7 +37,8 @@ static bool add_message(cJSON *messages, const char *role, const char *content)
         cJSON_Delete(m);
         return false;
     }
-    return cJSON_AddStringToObject(m, "role", role) && cJSON_AddStringToObject(m, "content", content);
+    return cJSON_AddStringToObject(m, "role", role) &&
+           cJSON_AddStringToObject(m, "content", content);
 }
 
 char *llm_request(enum llm_api api, const char *model, const char *system, const char *prompt)
@@ -46,7 +47,8 @@ char *llm_request(enum llm_api api, const char *model, const char *system, const
     cJSON *root = cJSON_CreateObject(), *messages;
     if (!root || !cJSON_AddStringToObject(root, "model", model) ||
         !(messages = cJSON_AddArrayToObject(root, "messages")) ||
-        (system && !add_message(messages, "system", system)) || !add_message(messages, "user", prompt))
+        (system && !add_message(messages, "system", system)) ||
+        !add_message(messages, "user", prompt))
         goto done;
     if (api == LLM_API_OLLAMA && !cJSON_AddFalseToObject(root, "stream"))
         goto done;
@@ -64,11 +66,12 @@ int llm_parse(enum llm_api api, const char *body, size_t len, char *out, size_t 
         snprintf(err, errlen, "the answer is not JSON");
         return -1;
     }
-    const cJSON *msg = api == LLM_API_OLLAMA
-                           ? cJSON_GetObjectItemCaseSensitive(root, "message")
-                           : cJSON_GetObjectItemCaseSensitive(
-                                 cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0),
-                                 "message");
+    const cJSON *msg =
+        api == LLM_API_OLLAMA
+            ? cJSON_GetObjectItemCaseSensitive(root, "message")
+            : cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0),
+                  "message");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     if (!cJSON_IsString(content) || !content->valuestring[0]) {
         snprintf(err, errlen, "the answer has no %s",
@@ -112,7 +115,8 @@ static struct http_client *llm_client(const struct config *cfg, enum llm_api api
     const char *url = config_str(cfg, CFG_LLM_URL);
     if (!url[0])
         url = api == LLM_API_OPENAI ? "https://api.openai.com" : "http://127.0.0.1:11434";
-    hc = http_client_new(url, config_str(cfg, CFG_LLM_API_KEY), config_int(cfg, CFG_LLM_TIMEOUT_MS));
+    hc =
+        http_client_new(url, config_str(cfg, CFG_LLM_API_KEY), config_int(cfg, CFG_LLM_TIMEOUT_MS));
     if (hc && pthread_setspecific(llm_key, hc) != 0) {
         http_client_free(hc);
         hc = NULL;
@@ -145,13 +149,14 @@ static void record(const struct task_ctx *ctx, const char *provider, const char 
     int st = 0;
     cJSON *answer = task_gateway_json(ctx, "POST", "/api/events", ev, &st, &scratch);
     if (st != 201)
-        log_warn("msg=\"cannot record an llm.call event\" job=%lld status=%d error=\"%s\"", ctx->job_id,
-                 st, st ? "" : scratch.error);
+        log_warn("msg=\"cannot record an llm.call event\" job=%lld status=%d error=\"%s\"",
+                 ctx->job_id, st, st ? "" : scratch.error);
     cJSON_Delete(answer);
     cJSON_Delete(ev);
 }
 
-int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt, char *out, size_t outlen)
+int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt, char *out,
+             size_t outlen)
 {
     if (outlen == 0)
         return -1;
@@ -160,7 +165,8 @@ int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt,
         return -1;
     }
     const struct config *cfg = ctx->rt->cfg;
-    const char *provider = config_str(cfg, CFG_LLM_PROVIDER), *model = config_str(cfg, CFG_LLM_MODEL);
+    const char *provider = config_str(cfg, CFG_LLM_PROVIDER),
+               *model = config_str(cfg, CFG_LLM_MODEL);
     enum llm_api api = llm_api_from_name(provider);
     char err[512] = "";
     int status = 0;
@@ -177,14 +183,15 @@ int task_llm(const struct task_ctx *ctx, const char *system, const char *prompt,
         else if (status != 200)
             snprintf(err, sizeof(err), "%s answered HTTP %d: %.200s", provider, status, resp.body);
         else
-            llm_parse(api, resp.body, resp.body_len, out, outlen, err, sizeof(err)); /* err: why not */
+            llm_parse(api, resp.body, resp.body_len, out, outlen, err,
+                      sizeof(err)); /* err: why not */
     }
     free(body);
     double ms = clock_now() * 1e3 - start;
     record(ctx, provider, model, ms, status, err[0] ? err : NULL);
     if (err[0]) {
-        log_warn("msg=\"llm call failed\" job=%lld provider=%s model=%s ms=%.0f error=\"%s\"", ctx->job_id,
-                 provider, model, ms, err);
+        log_warn("msg=\"llm call failed\" job=%lld provider=%s model=%s ms=%.0f error=\"%s\"",
+                 ctx->job_id, provider, model, ms, err);
         snprintf(out, outlen, "%s", err);
         return -1;
     }

@@ -29,7 +29,8 @@ static cJSON *post_json(struct task_ctx *ctx, const char *path, cJSON *body, int
     *status = task_gateway(ctx, "POST", path, text, &resp);
     free(text);
     if (*status == 0) {
-        snprintf(out->error, sizeof(out->error), "cannot reach the gateway for %s: %s", path, resp.error);
+        snprintf(out->error, sizeof(out->error), "cannot reach the gateway for %s: %s", path,
+                 resp.error);
         return NULL;
     }
     return cJSON_Parse(resp.body);
@@ -75,7 +76,8 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
     cJSON_Delete(stored);
     if (status != 201 || memory_id <= 0) {
         if (status)
-            snprintf(out->error, sizeof(out->error), "storing the message in memory failed (HTTP %d)", status);
+            snprintf(out->error, sizeof(out->error),
+                     "storing the message in memory failed (HTTP %d)", status);
         out->retryable = http_status_retryable(status);
         return -1;
     }
@@ -85,9 +87,11 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
     bool already = false;
     if (requires_response) {
         char quote[QUOTE_MAX + 4], reply[QUOTE_MAX + 256];
-        snprintf(quote, sizeof(quote), "%.*s%s", QUOTE_MAX, text, strlen(text) > QUOTE_MAX ? "…" : "");
-        snprintf(reply, sizeof(reply), "%s received your %s message #%ld and stored it in its memory: \"%s\"",
-                 ctx->agent, type, message_id, quote);
+        snprintf(quote, sizeof(quote), "%.*s%s", QUOTE_MAX, text,
+                 strlen(text) > QUOTE_MAX ? "…" : "");
+        snprintf(reply, sizeof(reply),
+                 "%s received your %s message #%ld and stored it in its memory: \"%s\"", ctx->agent,
+                 type, message_id, quote);
         cJSON *msg = cJSON_CreateObject();
         cJSON_AddStringToObject(msg, "from_agent", ctx->agent);
         cJSON_AddStringToObject(msg, "to_agent", from);
@@ -100,7 +104,8 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
         already = status == 409;
         if (status != 201 && !already) {
             if (status)
-                snprintf(out->error, sizeof(out->error), "sending the reply failed (HTTP %d)", status);
+                snprintf(out->error, sizeof(out->error), "sending the reply failed (HTTP %d)",
+                         status);
             out->retryable = http_status_retryable(status);
             return -1;
         }
@@ -114,8 +119,9 @@ int message_task_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
     if (reply_id > 0)
         cJSON_AddNumberToObject(r, "replyMessageId", (double)reply_id);
     char summary[300];
-    snprintf(summary, sizeof(summary), "stored message #%ld from %s as memory %lld%s", message_id, from,
-             memory_id, requires_response ? (already ? "; it had been answered already" : "; replied") : "");
+    snprintf(summary, sizeof(summary), "stored message #%ld from %s as memory %lld%s", message_id,
+             from, memory_id,
+             requires_response ? (already ? "; it had been answered already" : "; replied") : "");
     cJSON_AddStringToObject(r, "summary", summary);
     out->result = r;
     return 0;

@@ -25,8 +25,8 @@
 
 static struct http_client *client_for(const struct runtime *rt)
 {
-    return http_client_new(config_str(rt->cfg, CFG_BACKEND_API_URL), config_str(rt->cfg, CFG_API_KEY),
-                           HTTP_TIMEOUT_MS);
+    return http_client_new(config_str(rt->cfg, CFG_BACKEND_API_URL),
+                           config_str(rt->cfg, CFG_API_KEY), HTTP_TIMEOUT_MS);
 }
 
 /* The agent state fields this process maintains (merged into agent_states.state). */
@@ -59,9 +59,10 @@ static void key_refused(struct runtime *rt, int status, const char *body)
     pthread_mutex_unlock(&rt->lock);
     if (first) {
         char quoted[400];
-        log_error("msg=\"the gateway refused our API key; handing every job back and exiting\" status=%d "
-                  "error=%s",
-                  status, log_quote(body, quoted, sizeof(quoted)));
+        log_error(
+            "msg=\"the gateway refused our API key; handing every job back and exiting\" status=%d "
+            "error=%s",
+            status, log_quote(body, quoted, sizeof(quoted)));
     }
 }
 
@@ -178,10 +179,11 @@ static void log_refusals(const char *body, bool failed_kind)
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
         char quoted[600];
-        log_warn("msg=\"gateway refused an outcome; dropping it\" job=%.0f kind=%s code=%s reason=%s",
-                 cJSON_IsNumber(id) ? id->valuedouble : -1.0, failed_kind ? "fail" : "complete",
-                 cJSON_IsString(code) ? code->valuestring : "?",
-                 log_quote(cJSON_IsString(msg) ? msg->valuestring : "", quoted, sizeof(quoted)));
+        log_warn(
+            "msg=\"gateway refused an outcome; dropping it\" job=%.0f kind=%s code=%s reason=%s",
+            cJSON_IsNumber(id) ? id->valuedouble : -1.0, failed_kind ? "fail" : "complete",
+            cJSON_IsString(code) ? code->valuestring : "?",
+            log_quote(cJSON_IsString(msg) ? msg->valuestring : "", quoted, sizeof(quoted)));
     }
     cJSON_Delete(doc);
 }
@@ -263,9 +265,10 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct strbuf 
         } else if (http_status_retryable(code)) {
             char quoted[400];
             long delay = backoff_next(&bo);
-            log_warn("msg=\"cannot report outcomes; retrying\" status=%d error=%s retry_ms=%ld jobs=%d",
-                     code, log_quote(code ? resp.body : resp.error, quoted, sizeof(quoted)), delay,
-                     n - done);
+            log_warn(
+                "msg=\"cannot report outcomes; retrying\" status=%d error=%s retry_ms=%ld jobs=%d",
+                code, log_quote(code ? resp.body : resp.error, quoted, sizeof(quoted)), delay,
+                n - done);
             if (give_up(rt, jobs + done, n - done)) {
                 log_warn("msg=\"giving up on outcomes\" jobs=%d", n - done);
                 ack(rt, jobs + done, n - done);
@@ -274,8 +277,8 @@ static void send_kind(struct runtime *rt, struct http_client *hc, struct strbuf 
             backoff_wait(rt, delay);
         } else {
             char quoted[400];
-            log_error("msg=\"gateway rejected a report; dropping it\" status=%d body=%s jobs=%d", code,
-                      log_quote(resp.body, quoted, sizeof(quoted)), take);
+            log_error("msg=\"gateway rejected a report; dropping it\" status=%d body=%s jobs=%d",
+                      code, log_quote(resp.body, quoted, sizeof(quoted)), take);
             ack(rt, jobs + done, take);
             done += take;
         }

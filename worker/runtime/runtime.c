@@ -85,7 +85,8 @@ static int parse_settings(const struct agent_def *agent, struct config *cfg, int
     if (cli_print_info(cfg, agent->name, mode))
         return 0;
     if (!config_str(cfg, CFG_DATABASE_URL)[0]) {
-        fprintf(stderr, "%s: DATABASE_URL is required (e.g. postgresql://user@host/db)\n", agent->name);
+        fprintf(stderr, "%s: DATABASE_URL is required (e.g. postgresql://user@host/db)\n",
+                agent->name);
         return WORKER_EXIT_FATAL;
     }
     return -1;
@@ -113,13 +114,15 @@ static int register_agent(struct runtime *rt, int signal_fd)
         if (rc == 0)
             return -1;
         if (rc == -2) {
-            log_error("msg=\"the gateway refused the registration; not retrying\" agent=%s error=%s",
-                      rt->agent->name, log_quote(err, quoted, sizeof(quoted)));
+            log_error(
+                "msg=\"the gateway refused the registration; not retrying\" agent=%s error=%s",
+                rt->agent->name, log_quote(err, quoted, sizeof(quoted)));
             return WORKER_EXIT_FATAL;
         }
         long delay = backoff_next(&bo);
         log_warn("msg=\"cannot reach the gateway; retrying\" url=%s error=%s retry_ms=%ld",
-                 config_str(rt->cfg, CFG_BACKEND_API_URL), log_quote(err, quoted, sizeof(quoted)), delay);
+                 config_str(rt->cfg, CFG_BACKEND_API_URL), log_quote(err, quoted, sizeof(quoted)),
+                 delay);
         if (wait_for_signal(signal_fd, delay))
             return 0;
     }

@@ -56,8 +56,8 @@ cJSON *task_gateway_json(const struct task_ctx *ctx, const char *method, const c
     *status = task_gateway(ctx, method, path, text, &resp);
     free(text);
     if (*status == 0) {
-        snprintf(out->error, sizeof(out->error), "cannot reach the gateway for %s %s: %s", method, path,
-                 resp.error);
+        snprintf(out->error, sizeof(out->error), "cannot reach the gateway for %s %s: %s", method,
+                 path, resp.error);
         out->retryable = true;
         return NULL;
     }
@@ -83,8 +83,9 @@ const cJSON *task_data(const cJSON *payload)
 
 int task_refused(struct task_outcome *out, const char *what, int status, const cJSON *answer)
 {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(answer, "error"), "message");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(answer, "error"), "message");
     bool has = cJSON_IsString(m);
-    return task_fail(out, http_status_retryable(status), "%s failed (HTTP %d)%s%s", what, status, has ? ": " : "",
-                     has ? m->valuestring : "");
+    return task_fail(out, http_status_retryable(status), "%s failed (HTTP %d)%s%s", what, status,
+                     has ? ": " : "", has ? m->valuestring : "");
 }

@@ -37,8 +37,8 @@ struct job {
     /* the outcome, written by the executor before it queues the job for the reporter */
     bool failed, retryable;
     double finished_at; /* monotonic seconds, when the task returned */
-    char *result; /* a completed job's result as JSON text, printed by the executor that made
-                   * it: the tree is freed by the thread that allocated it */
+    char *result;       /* a completed job's result as JSON text, printed by the executor that made
+                         * it: the tree is freed by the thread that allocated it */
     char *error;
     struct job *next; /* link in whichever queue holds it */
 };

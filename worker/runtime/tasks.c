@@ -96,8 +96,9 @@ void task_run(struct runtime *rt, struct job *job)
         char known[512];
         describe_known(rt->agent, known, sizeof(known));
         if (cJSON_IsString(type))
-            snprintf(out.error, sizeof(out.error), "unknown task '%.200s' for agent %s (it runs: %s)",
-                     type->valuestring, rt->agent->name, known);
+            snprintf(out.error, sizeof(out.error),
+                     "unknown task '%.200s' for agent %s (it runs: %s)", type->valuestring,
+                     rt->agent->name, known);
         else
             snprintf(out.error, sizeof(out.error),
                      "payload.taskType is missing or not a string (agent %s runs: %s)",

@@ -11,17 +11,17 @@
 #include "worker/agents/code_analyzer/scan.h"
 
 static const char *const loop_words[] = {"for", "while", "do", "loop", "foreach", NULL};
-static const char *const branch_words[] = {"if",   "else",  "elif",    "switch", "try", "catch",
-                                           "except", "finally", "with", "match",  "case", "select",
-                                           NULL};
-static const char *const other_words[] = {"struct", "class", "enum", "union", "namespace", "impl",
-                                          "trait",  "mod",   "interface", "unsafe", "extern",
-                                          "typedef", "type", "const", "static", NULL};
+static const char *const branch_words[] = {"if",    "else",   "elif",    "switch", "try",
+                                           "catch", "except", "finally", "with",   "match",
+                                           "case",  "select", NULL};
+static const char *const other_words[] = {
+    "struct",    "class",  "enum",   "union",   "namespace", "impl",  "trait",  "mod",
+    "interface", "unsafe", "extern", "typedef", "type",      "const", "static", NULL};
 /* Words that are never a function's name even when followed by '('. */
-static const char *const not_names[] = {"if", "while", "for", "switch", "catch", "return",
-                                        "sizeof", "new", "await", "typeof", "async", "func",
-                                        "function", "fn", "def", "match", "with", "assert",
-                                        "elif", "except", "alignof", "decltype", NULL};
+static const char *const not_names[] = {
+    "if",    "while",  "for",   "switch", "catch",    "return",   "sizeof", "new",
+    "await", "typeof", "async", "func",   "function", "fn",       "def",    "match",
+    "with",  "assert", "elif",  "except", "alignof",  "decltype", NULL};
 
 static bool in_list(const char *w, const char *const *list)
 {
@@ -57,7 +57,8 @@ void blocks_free(struct blocks *b)
 /* --- C-like -------------------------------------------------------------------------------- */
 
 /* Is code[from, to) a function header? Fills name. */
-static bool c_function_header(const struct source *s, size_t from, size_t to, char *name, size_t len)
+static bool c_function_header(const struct source *s, size_t from, size_t to, char *name,
+                              size_t len)
 {
     long depth = 0;
     bool paren = false, assign = false, arrow = false, keyword_fn = false;
@@ -108,7 +109,8 @@ static bool c_function_header(const struct source *s, size_t from, size_t to, ch
         char w[64];
         size_t e = scan_ident_at(s, i, w, sizeof(w));
         size_t k = scan_skip_ws(s, e, to);
-        if (k < to && s->code[k] == '(' && !in_list(w, not_names) && !(w[0] >= '0' && w[0] <= '9')) {
+        if (k < to && s->code[k] == '(' && !in_list(w, not_names) &&
+            !(w[0] >= '0' && w[0] <= '9')) {
             char before[16];
             if (scan_ident_before(s, i, before, sizeof(before)) != SCAN_NONE &&
                 strcmp(before, "new") == 0)
@@ -274,7 +276,8 @@ static size_t py_logical(const struct source *s, size_t off, size_t *colon)
             *colon = i;
         else if (c == '\n' && depth == 0) {
             size_t p = i;
-            while (p > off && (s->code[p - 1] == ' ' || s->code[p - 1] == '\r' || s->code[p - 1] == '\t'))
+            while (p > off &&
+                   (s->code[p - 1] == ' ' || s->code[p - 1] == '\r' || s->code[p - 1] == '\t'))
                 p--;
             if (p > off && s->code[p - 1] == '\\')
                 continue;
@@ -318,9 +321,8 @@ static int py_blocks(const struct source *s, struct blocks *out)
         size_t k = scan_ident_at(s, off, w, sizeof(w));
         if (strcmp(w, "async") == 0)
             scan_ident_at(s, scan_skip_ws(s, k, end), w, sizeof(w));
-        bool header = colon != SCAN_NONE &&
-                      (strcmp(w, "def") == 0 || strcmp(w, "class") == 0 ||
-                       in_list(w, loop_words) || in_list(w, branch_words));
+        bool header = colon != SCAN_NONE && (strcmp(w, "def") == 0 || strcmp(w, "class") == 0 ||
+                                             in_list(w, loop_words) || in_list(w, branch_words));
         if (header) {
             struct block b = {.parent = depth ? stack[depth - 1].block : -1, .function = -1};
             b.kind = strcmp(w, "def") == 0     ? BLOCK_FUNCTION
@@ -372,7 +374,9 @@ static void link(struct blocks *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         struct block *x = &b->v[i];
-        x->function = x->kind == BLOCK_FUNCTION ? (int)i : x->parent >= 0 ? b->v[x->parent].function : -1;
+        x->function = x->kind == BLOCK_FUNCTION ? (int)i
+                      : x->parent >= 0          ? b->v[x->parent].function
+                                                : -1;
         x->depth = 0;
         if (x->kind != BLOCK_LOOP && x->kind != BLOCK_BRANCH)
             continue;

@@ -15,15 +15,15 @@ enum block_kind { BLOCK_FUNCTION, BLOCK_LOOP, BLOCK_BRANCH, BLOCK_OTHER };
 
 struct block {
     enum block_kind kind;
-    int start, end;   /* 1-based lines: the header's first line, the body's last line */
-    size_t head;      /* offset of the header's first byte */
-    size_t body;      /* offset just after the header (after its '{' or ':') */
-    size_t end_off;   /* offset of the body's end (its '}', or the end of its last line) */
-    int parent;       /* index of the enclosing block, -1 at top level */
-    int function;     /* index of the innermost function holding it (itself for one), or -1 */
-    int depth;        /* loops and branches: 1 + the control blocks around it within its
-                       * function; 0 for functions and other blocks */
-    char name[64];    /* functions: their name ("<anonymous>" when none) */
+    int start, end; /* 1-based lines: the header's first line, the body's last line */
+    size_t head;    /* offset of the header's first byte */
+    size_t body;    /* offset just after the header (after its '{' or ':') */
+    size_t end_off; /* offset of the body's end (its '}', or the end of its last line) */
+    int parent;     /* index of the enclosing block, -1 at top level */
+    int function;   /* index of the innermost function holding it (itself for one), or -1 */
+    int depth;      /* loops and branches: 1 + the control blocks around it within its
+                     * function; 0 for functions and other blocks */
+    char name[64];  /* functions: their name ("<anonymous>" when none) */
 };
 
 struct blocks {

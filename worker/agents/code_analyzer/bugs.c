@@ -12,7 +12,8 @@
 #include "worker/agents/code_analyzer/scan.h"
 
 struct bug_rule;
-typedef void (*bug_check_fn)(const struct source *s, const struct bug_rule *r, struct findings *out);
+typedef void (*bug_check_fn)(const struct source *s, const struct bug_rule *r,
+                             struct findings *out);
 
 struct bug_rule {
     const char *id;
@@ -23,7 +24,8 @@ struct bug_rule {
     const char *arg; /* the check's parameter (a function name, ...) or NULL */
 };
 
-static void report(const struct source *s, const struct bug_rule *r, size_t off, struct findings *out)
+static void report(const struct source *s, const struct bug_rule *r, size_t off,
+                   struct findings *out)
 {
     findings_add(out, source_line_of(s, off), r->id, r->severity, r->message, NULL);
 }
@@ -72,7 +74,8 @@ static void check_call(const struct source *s, const struct bug_rule *r, struct 
     }
 }
 
-static void check_bare_except(const struct source *s, const struct bug_rule *r, struct findings *out)
+static void check_bare_except(const struct source *s, const struct bug_rule *r,
+                              struct findings *out)
 {
     for (size_t i = next_word(s, 0, "except"); i != SCAN_NONE; i = next_word(s, i + 6, "except"))
         if (at(s, scan_skip_ws(s, i + 6, s->len)) == ':')
@@ -80,7 +83,8 @@ static void check_bare_except(const struct source *s, const struct bug_rule *r, 
 }
 
 /* def f(x=[]), def f(x={}), def f(x=list()) ... */
-static void check_mutable_default(const struct source *s, const struct bug_rule *r, struct findings *out)
+static void check_mutable_default(const struct source *s, const struct bug_rule *r,
+                                  struct findings *out)
 {
     for (size_t i = next_word(s, 0, "def"); i != SCAN_NONE; i = next_word(s, i + 3, "def")) {
         size_t k = scan_skip_ws(s, i + 3, s->len);
@@ -100,8 +104,8 @@ static void check_mutable_default(const struct source *s, const struct bug_rule 
             scan_ident_at(s, v, w, sizeof(w));
             bool call = at(s, scan_skip_ws(s, v + strlen(w), close)) == '(';
             if (at(s, v) == '[' || at(s, v) == '{' ||
-                (call && (strcmp(w, "list") == 0 || strcmp(w, "dict") == 0 ||
-                          strcmp(w, "set") == 0)))
+                (call &&
+                 (strcmp(w, "list") == 0 || strcmp(w, "dict") == 0 || strcmp(w, "set") == 0)))
                 report(s, r, j, out);
         }
         i = close > i ? close - 3 : i;
@@ -135,7 +139,8 @@ static bool looks_like_sql(const char *t, size_t len)
  * side (to a non-literal), Python's `%` or `.format(`, or a C printf-family format with %s. */
 static void check_sql(const struct source *s, const struct bug_rule *r, struct findings *out)
 {
-    bool py = s->lang == LANG_PYTHON, c = lang_family(s->lang) == FAMILY_C && !(LANGS_JS & LANG_BIT(s->lang));
+    bool py = s->lang == LANG_PYTHON,
+         c = lang_family(s->lang) == FAMILY_C && !(LANGS_JS & LANG_BIT(s->lang));
     for (size_t k = 0; k < s->nstrs; k++) {
         const struct code_string *lit = &s->strs[k];
         if (!looks_like_sql(s->text + lit->body, lit->body_end - lit->body))
@@ -147,9 +152,11 @@ static void check_sql(const struct source *s, const struct bug_rule *r, struct f
         if (after == '+' && at(s, scan_skip_ws(s, nx + 1, s->len)) != '"' &&
             at(s, scan_skip_ws(s, nx + 1, s->len)) != '\'')
             dynamic = true;
-        if (before == '+' && pv > 0 && at(s, scan_prev(s, pv)) != '"' && at(s, scan_prev(s, pv)) != '\'')
+        if (before == '+' && pv > 0 && at(s, scan_prev(s, pv)) != '"' &&
+            at(s, scan_prev(s, pv)) != '\'')
             dynamic = true;
-        if (py && (after == '%' || (after == '.' && scan_word_at(s, scan_skip_ws(s, nx + 1, s->len), "format"))))
+        if (py && (after == '%' ||
+                   (after == '.' && scan_word_at(s, scan_skip_ws(s, nx + 1, s->len), "format"))))
             dynamic = true;
         if (c && memmem(s->text + lit->body, lit->body_end - lit->body, "%s", 2)) {
             size_t st = scan_stmt_start(s, lit->off);
@@ -161,9 +168,9 @@ static void check_sql(const struct source *s, const struct bug_rule *r, struct f
     }
 }
 
-static const char *const secret_suffixes[] = {"password", "passwd", "pwd", "secret", "apikey",
-                                              "token", "secretkey", "privatekey", "accesskey",
-                                              "authkey", NULL};
+static const char *const secret_suffixes[] = {"password",  "passwd",  "pwd",       "secret",
+                                              "apikey",    "token",   "secretkey", "privatekey",
+                                              "accesskey", "authkey", NULL};
 
 /* True when an identifier names a credential: its letters (no _ or -), lower-cased, end
  * with one of the suffixes ("DB_PASSWORD", "apiKey", "github_token"). */
@@ -213,7 +220,8 @@ static void check_secret(const struct source *s, const struct bug_rule *r, struc
 }
 
 /* x == None, None != x */
-static void check_none_compare(const struct source *s, const struct bug_rule *r, struct findings *out)
+static void check_none_compare(const struct source *s, const struct bug_rule *r,
+                               struct findings *out)
 {
     for (size_t i = next_word(s, 0, "None"); i != SCAN_NONE; i = next_word(s, i + 4, "None")) {
         size_t p = scan_prev(s, i), n = scan_skip_ws(s, i + 4, s->len);
@@ -255,7 +263,8 @@ static void check_shell_true(const struct source *s, const struct bug_rule *r, s
 }
 
 /* == and != (not === / !==), except against null (the idiom for null-or-undefined). */
-static void check_loose_equality(const struct source *s, const struct bug_rule *r, struct findings *out)
+static void check_loose_equality(const struct source *s, const struct bug_rule *r,
+                                 struct findings *out)
 {
     for (size_t i = 1; i + 1 < s->len; i++) {
         char c = s->code[i];
@@ -286,7 +295,8 @@ static void check_var(const struct source *s, const struct bug_rule *r, struct f
 /* el.innerHTML = ... or += ... */
 static void check_inner_html(const struct source *s, const struct bug_rule *r, struct findings *out)
 {
-    for (size_t i = next_word(s, 0, "innerHTML"); i != SCAN_NONE; i = next_word(s, i + 9, "innerHTML")) {
+    for (size_t i = next_word(s, 0, "innerHTML"); i != SCAN_NONE;
+         i = next_word(s, i + 9, "innerHTML")) {
         size_t n = scan_skip_ws(s, i + 9, s->len);
         if (at(s, n) == '+')
             n++;
@@ -297,12 +307,14 @@ static void check_inner_html(const struct source *s, const struct bug_rule *r, s
 
 /* if (x = 1) / while (x = next()): a single '=' directly inside the condition's parentheses
  * (an extra pair, `if ((x = f()))`, says it is meant). */
-static void check_assign_in_condition(const struct source *s, const struct bug_rule *r, struct findings *out)
+static void check_assign_in_condition(const struct source *s, const struct bug_rule *r,
+                                      struct findings *out)
 {
     static const char *const words[] = {"if", "while"};
     for (size_t w = 0; w < 2; w++) {
         size_t n = strlen(words[w]);
-        for (size_t i = next_word(s, 0, words[w]); i != SCAN_NONE; i = next_word(s, i + n, words[w])) {
+        for (size_t i = next_word(s, 0, words[w]); i != SCAN_NONE;
+             i = next_word(s, i + n, words[w])) {
             size_t open = scan_skip_ws(s, i + n, s->len);
             if (at(s, open) != '(')
                 continue;
@@ -347,7 +359,8 @@ static void check_malloc(const struct source *s, const struct bug_rule *r, struc
     static const char *const allocs[] = {"malloc", "calloc", "realloc"};
     for (size_t a = 0; a < 3; a++) {
         size_t n = strlen(allocs[a]);
-        for (size_t i = next_word(s, 0, allocs[a]); i != SCAN_NONE; i = next_word(s, i + n, allocs[a])) {
+        for (size_t i = next_word(s, 0, allocs[a]); i != SCAN_NONE;
+             i = next_word(s, i + n, allocs[a])) {
             if (at(s, scan_skip_ws(s, i + n, s->len)) != '(')
                 continue;
             size_t p = scan_prev(s, i);
@@ -395,8 +408,8 @@ static const struct bug_rule rules[] = {
     {"py.hardcoded-secret", LANGS_PY, "high",
      "credential assigned a literal; read it from the environment or a secret store", check_secret,
      NULL},
-    {"py.none-comparison", LANGS_PY, "low", "compare with None using 'is' / 'is not', not == / !=",
-     check_none_compare, NULL},
+    {"py.none-comparison", LANGS_PY, "low",
+     "compare with None using 'is' / 'is not', not == / !=", check_none_compare, NULL},
     {"py.is-literal", LANGS_PY, "medium",
      "'is' with a literal compares identity, not value; use ==", check_is_literal, NULL},
     {"py.shell-true", LANGS_PY, "high",
@@ -404,8 +417,8 @@ static const struct bug_rule rules[] = {
      check_shell_true, NULL},
     /* JavaScript and TypeScript */
     {"js.eval", LANGS_JS, "high", "eval() runs arbitrary code", check_call, "eval"},
-    {"js.loose-equality", LANGS_JS, "low", "== / != coerce types; use === / !==",
-     check_loose_equality, NULL},
+    {"js.loose-equality", LANGS_JS, "low",
+     "== / != coerce types; use === / !==", check_loose_equality, NULL},
     {"js.var", LANGS_JS, "low", "'var' is function-scoped and hoisted; use let or const", check_var,
      NULL},
     {"js.sql-injection", LANGS_JS, "critical",
@@ -421,16 +434,16 @@ static const struct bug_rule rules[] = {
     /* C and C++ */
     {"c.gets", LANGS_C, "critical", "gets() cannot limit its input: buffer overflow; use fgets",
      check_call, "gets"},
-    {"c.strcpy", LANGS_C, "high", "strcpy() does not check the destination size; use snprintf or strlcpy",
-     check_call, "strcpy"},
+    {"c.strcpy", LANGS_C, "high",
+     "strcpy() does not check the destination size; use snprintf or strlcpy", check_call, "strcpy"},
     {"c.strcat", LANGS_C, "high", "strcat() does not check the destination size; use snprintf",
      check_call, "strcat"},
     {"c.sprintf", LANGS_C, "medium", "sprintf() does not check the buffer size; use snprintf",
      check_call, "sprintf"},
     {"c.system", LANGS_C, "high", "system() runs a shell command (injection risk); use exec*()",
      check_call, "system"},
-    {"c.malloc-unchecked", LANGS_C, "high",
-     "allocation result used before it is checked for NULL", check_malloc, NULL},
+    {"c.malloc-unchecked", LANGS_C, "high", "allocation result used before it is checked for NULL",
+     check_malloc, NULL},
     {"c.assign-in-condition", LANGS_C, "medium",
      "assignment inside a condition; did you mean == ? (wrap in extra parentheses if meant)",
      check_assign_in_condition, NULL},

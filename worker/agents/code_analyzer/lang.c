@@ -15,10 +15,10 @@ static const struct {
     const char *alias;
     enum lang lang;
 } aliases[] = {
-    {"py", LANG_PYTHON},     {"python3", LANG_PYTHON}, {"js", LANG_JAVASCRIPT},
-    {"node", LANG_JAVASCRIPT}, {"ts", LANG_TYPESCRIPT}, {"cpp", LANG_CPP},
-    {"cxx", LANG_CPP},       {"golang", LANG_GO},      {"rs", LANG_RUST},
-    {"sh", LANG_SHELL},      {"bash", LANG_SHELL},     {"h", LANG_C},
+    {"py", LANG_PYTHON},       {"python3", LANG_PYTHON}, {"js", LANG_JAVASCRIPT},
+    {"node", LANG_JAVASCRIPT}, {"ts", LANG_TYPESCRIPT},  {"cpp", LANG_CPP},
+    {"cxx", LANG_CPP},         {"golang", LANG_GO},      {"rs", LANG_RUST},
+    {"sh", LANG_SHELL},        {"bash", LANG_SHELL},     {"h", LANG_C},
 };
 
 const char *lang_name(enum lang l) { return (unsigned)l < LANG_COUNT ? names[l] : names[0]; }
@@ -42,12 +42,9 @@ const char *lang_known_names(void)
 enum lang_family lang_family(enum lang l)
 {
     switch (l) {
-    case LANG_PYTHON:
-        return FAMILY_PYTHON;
-    case LANG_SHELL:
-        return FAMILY_SHELL;
-    default:
-        return FAMILY_C;
+    case LANG_PYTHON: return FAMILY_PYTHON;
+    case LANG_SHELL: return FAMILY_SHELL;
+    default: return FAMILY_C;
     }
 }
 
@@ -153,8 +150,11 @@ static int count_cue(const char *text, size_t len, const struct cue *c)
 static const struct {
     const char *word;
     enum lang lang;
-} shebangs[] = {{"python", LANG_PYTHON}, {"node", LANG_JAVASCRIPT}, {"bash", LANG_SHELL},
-                {"/sh", LANG_SHELL},     {"zsh", LANG_SHELL}};
+} shebangs[] = {{"python", LANG_PYTHON},
+                {"node", LANG_JAVASCRIPT},
+                {"bash", LANG_SHELL},
+                {"/sh", LANG_SHELL},
+                {"zsh", LANG_SHELL}};
 
 enum lang lang_detect(const char *text, size_t len)
 {

@@ -20,7 +20,10 @@ struct lexer {
     bool oom;
 };
 
-static bool is_ident(unsigned char c) { return c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80; }
+static bool is_ident(unsigned char c)
+{
+    return c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80;
+}
 
 static void mark(struct lexer *lx, size_t from, size_t to, enum cls c)
 {
@@ -137,7 +140,8 @@ static void lex_python(struct lexer *lx)
                 continue;
             }
             bool raw = memchr(lx->t + s, 'r', p - s) || memchr(lx->t + s, 'R', p - s);
-            unsigned flags = memchr(lx->t + s, 'f', p - s) || memchr(lx->t + s, 'F', p - s) ? STR_FORMAT : 0;
+            unsigned flags =
+                memchr(lx->t + s, 'f', p - s) || memchr(lx->t + s, 'F', p - s) ? STR_FORMAT : 0;
             char q[3] = {lx->t[p], lx->t[p], lx->t[p]};
             bool triple = lx->n - p >= 3 && lx->t[p + 1] == q[0] && lx->t[p + 2] == q[0];
             size_t end = string_lit(lx, s, p + (triple ? 3 : 1), q, triple ? 3 : 1, raw, triple,
@@ -218,7 +222,8 @@ static size_t char_end(const struct lexer *lx, size_t i)
     if (k < lx->n && (unsigned char)lx->t[k] >= 0x80) /* a multi-byte character */
         while (k + 1 < lx->n && k < i + 4 && ((unsigned char)lx->t[k + 1] & 0xc0) == 0x80)
             k++;
-    return k + 1 < lx->n && lx->t[k] != '\n' && lx->t[k] != '\'' && lx->t[k + 1] == '\'' ? k + 2 : 0;
+    return k + 1 < lx->n && lx->t[k] != '\n' && lx->t[k] != '\'' && lx->t[k + 1] == '\'' ? k + 2
+                                                                                         : 0;
 }
 
 static void lex_c(struct lexer *lx)
@@ -348,15 +353,9 @@ struct source *source_lex(const char *text, size_t len, enum lang lang)
     if (!s->code || !s->line_start || !s->line_flags || !lx.cls)
         goto fail;
     switch (lang_family(lang)) {
-    case FAMILY_PYTHON:
-        lex_python(&lx);
-        break;
-    case FAMILY_SHELL:
-        lex_shell(&lx);
-        break;
-    default:
-        lex_c(&lx);
-        break;
+    case FAMILY_PYTHON: lex_python(&lx); break;
+    case FAMILY_SHELL: lex_shell(&lx); break;
+    default: lex_c(&lx); break;
     }
     if (lx.oom)
         goto fail;

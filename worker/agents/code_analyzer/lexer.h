@@ -32,11 +32,11 @@ struct source {
     enum lang lang;
     const char *text; /* the original (not owned) */
     size_t len;
-    char *code;   /* the code-only view, len bytes + NUL; NUL bytes become spaces */
+    char *code; /* the code-only view, len bytes + NUL; NUL bytes become spaces */
     size_t nlines;
-    size_t *line_start;         /* nlines + 1 entries; line_start[nlines] == len + 1 */
-    unsigned char *line_flags;  /* LINE_* per line, index 0 = line 1 */
-    struct code_string *strs;   /* by offset */
+    size_t *line_start;        /* nlines + 1 entries; line_start[nlines] == len + 1 */
+    unsigned char *line_flags; /* LINE_* per line, index 0 = line 1 */
+    struct code_string *strs;  /* by offset */
     size_t nstrs;
 };
 

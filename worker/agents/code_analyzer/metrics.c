@@ -8,8 +8,8 @@
 
 #include "worker/agents/code_analyzer/scan.h"
 
-static const char *const decision_words[] = {"if", "elif", "for", "while", "case", "catch",
-                                             "except", "foreach", NULL};
+static const char *const decision_words[] = {"if",    "elif",   "for",     "while", "case",
+                                             "catch", "except", "foreach", NULL};
 
 int metrics_decisions(const struct source *s, size_t from, size_t to)
 {
@@ -130,8 +130,8 @@ int metrics_compute(const struct source *s, const struct blocks *b, struct metri
         if (x->kind != BLOCK_FUNCTION)
             continue;
         slot[i] = (int)m->nfns;
-        m->fns[m->nfns++] = (struct function_metrics){x->name, x->start, x->end,
-                                                      x->end - x->start + 1, 1, 0};
+        m->fns[m->nfns++] =
+            (struct function_metrics){x->name, x->start, x->end, x->end - x->start + 1, 1, 0};
         for (int l = x->start; l <= x->end && l <= (int)s->nlines; l++)
             owner[l - 1] = (int)i; /* nested functions come later and take their lines */
     }

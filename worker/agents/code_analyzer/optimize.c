@@ -9,8 +9,8 @@
 #include "worker/agents/code_analyzer/scan.h"
 
 struct opt_rule;
-typedef void (*opt_check_fn)(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                             struct findings *out);
+typedef void (*opt_check_fn)(const struct source *s, const struct blocks *b,
+                             const struct opt_rule *r, struct findings *out);
 
 struct opt_rule {
     const char *id;
@@ -23,7 +23,8 @@ struct opt_rule {
     const char *before; /* text that must stand just before it ("re.", "new", "."), or NULL */
 };
 
-static void report(const struct source *s, const struct opt_rule *r, size_t off, struct findings *out)
+static void report(const struct source *s, const struct opt_rule *r, size_t off,
+                   struct findings *out)
 {
     findings_add(out, source_line_of(s, off), r->id, r->impact, r->message, r->suggestion);
 }
@@ -58,25 +59,28 @@ static const struct block *loop_header_at(const struct blocks *b, size_t off)
 }
 
 /* r->word( called (after r->before) inside a loop body. */
-static void check_call_in_loop(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                               struct findings *out)
+static void check_call_in_loop(const struct source *s, const struct blocks *b,
+                               const struct opt_rule *r, struct findings *out)
 {
     size_t n = strlen(r->word);
-    for (size_t i = scan_word(s, 0, s->len, r->word); i != SCAN_NONE; i = scan_word(s, i + n, s->len, r->word))
+    for (size_t i = scan_word(s, 0, s->len, r->word); i != SCAN_NONE;
+         i = scan_word(s, i + n, s->len, r->word))
         if (at(s, scan_skip_ws(s, i + n, s->len)) == '(' && preceded(s, i, r->before) &&
             blocks_loop_at(b, i))
             report(s, r, i, out);
 }
 
 /* r->word( called (after r->before) in a loop's header: re-evaluated every iteration. */
-static void check_call_in_header(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                                 struct findings *out)
+static void check_call_in_header(const struct source *s, const struct blocks *b,
+                                 const struct opt_rule *r, struct findings *out)
 {
     size_t n = strlen(r->word);
-    for (size_t i = scan_word(s, 0, s->len, r->word); i != SCAN_NONE; i = scan_word(s, i + n, s->len, r->word)) {
-        const struct block *l = at(s, scan_skip_ws(s, i + n, s->len)) == '(' && preceded(s, i, r->before)
-                                    ? loop_header_at(b, i)
-                                    : NULL;
+    for (size_t i = scan_word(s, 0, s->len, r->word); i != SCAN_NONE;
+         i = scan_word(s, i + n, s->len, r->word)) {
+        const struct block *l =
+            at(s, scan_skip_ws(s, i + n, s->len)) == '(' && preceded(s, i, r->before)
+                ? loop_header_at(b, i)
+                : NULL;
         if (!l)
             continue;
         char w[8];
@@ -89,12 +93,14 @@ static void check_call_in_header(const struct source *s, const struct blocks *b,
 }
 
 /* for i in range(len(x)): */
-static void check_range_len(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                            struct findings *out)
+static void check_range_len(const struct source *s, const struct blocks *b,
+                            const struct opt_rule *r, struct findings *out)
 {
-    for (size_t i = scan_word(s, 0, s->len, "range"); i != SCAN_NONE; i = scan_word(s, i + 5, s->len, "range")) {
+    for (size_t i = scan_word(s, 0, s->len, "range"); i != SCAN_NONE;
+         i = scan_word(s, i + 5, s->len, "range")) {
         size_t k = scan_skip_ws(s, i + 5, s->len);
-        if (at(s, k) == '(' && scan_word_at(s, scan_skip_ws(s, k + 1, s->len), "len") && loop_header_at(b, i))
+        if (at(s, k) == '(' && scan_word_at(s, scan_skip_ws(s, k + 1, s->len), "len") &&
+            loop_header_at(b, i))
             report(s, r, i, out);
     }
 }
@@ -103,13 +109,14 @@ static void check_range_len(const struct source *s, const struct blocks *b, cons
 static bool string_variable(const struct source *s, const char *name, size_t off)
 {
     size_t n = strlen(name);
-    for (size_t i = scan_word(s, 0, off, name); i != SCAN_NONE; i = scan_word(s, i + n, off, name)) {
+    for (size_t i = scan_word(s, 0, off, name); i != SCAN_NONE;
+         i = scan_word(s, i + n, off, name)) {
         size_t e = scan_skip_ws(s, i + n, off);
         if (at(s, e) != '=' || at(s, e + 1) == '=')
             continue;
         size_t v = scan_skip_ws(s, e + 1, off);
-        while (v < off && strchr("rbfuRBFU", s->code[v]) && scan_is_ident(s->code[v]) && at(s, v + 1) != ' ' &&
-               !source_string_at(s, v))
+        while (v < off && strchr("rbfuRBFU", s->code[v]) && scan_is_ident(s->code[v]) &&
+               at(s, v + 1) != ' ' && !source_string_at(s, v))
             v++;
         if (source_string_at(s, v))
             return true;
@@ -118,8 +125,8 @@ static bool string_variable(const struct source *s, const char *name, size_t off
 }
 
 /* s += "..." (or s += x where s holds a string) inside a loop. */
-static void check_concat_in_loop(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                                 struct findings *out)
+static void check_concat_in_loop(const struct source *s, const struct blocks *b,
+                                 const struct opt_rule *r, struct findings *out)
 {
     for (size_t i = 0; i + 1 < s->len; i++) {
         if (s->code[i] != '+' || s->code[i + 1] != '=' || (i > 0 && s->code[i - 1] == '+'))
@@ -141,10 +148,11 @@ static void check_concat_in_loop(const struct source *s, const struct blocks *b,
 }
 
 /* `in NAME` inside a loop body (not a for header) where NAME was assigned a list literal. */
-static void check_list_membership(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                                  struct findings *out)
+static void check_list_membership(const struct source *s, const struct blocks *b,
+                                  const struct opt_rule *r, struct findings *out)
 {
-    for (size_t i = scan_word(s, 0, s->len, "in"); i != SCAN_NONE; i = scan_word(s, i + 2, s->len, "in")) {
+    for (size_t i = scan_word(s, 0, s->len, "in"); i != SCAN_NONE;
+         i = scan_word(s, i + 2, s->len, "in")) {
         if (!blocks_loop_at(b, i) || loop_header_at(b, i))
             continue;
         /* the `for` of a comprehension: [x for x in items] */
@@ -158,9 +166,11 @@ static void check_list_membership(const struct source *s, const struct blocks *b
         if (!name[0] || at(s, e) == '(' || at(s, e) == '.')
             continue;
         size_t n = strlen(name);
-        for (size_t d = scan_word(s, 0, s->len, name); d != SCAN_NONE; d = scan_word(s, d + n, s->len, name)) {
+        for (size_t d = scan_word(s, 0, s->len, name); d != SCAN_NONE;
+             d = scan_word(s, d + n, s->len, name)) {
             size_t eq = scan_skip_ws(s, d + n, s->len);
-            if (at(s, eq) == '=' && at(s, eq + 1) != '=' && at(s, scan_skip_ws(s, eq + 1, s->len)) == '[') {
+            if (at(s, eq) == '=' && at(s, eq + 1) != '=' &&
+                at(s, scan_skip_ws(s, eq + 1, s->len)) == '[') {
                 report(s, r, i, out);
                 break;
             }
@@ -211,8 +221,8 @@ static void loop_key(const struct source *s, const struct block *l, char *key, s
 }
 
 /* A loop inside another loop (same function) over the same collection or bound. */
-static void check_nested_same(const struct source *s, const struct blocks *b, const struct opt_rule *r,
-                              struct findings *out)
+static void check_nested_same(const struct source *s, const struct blocks *b,
+                              const struct opt_rule *r, struct findings *out)
 {
     for (size_t i = 0; i < b->n; i++) {
         const struct block *inner = &b->v[i];
@@ -236,44 +246,55 @@ static void check_nested_same(const struct source *s, const struct blocks *b, co
 }
 
 #define NESTED_MSG "nested loop over the same collection: O(n^2) comparisons"
-#define NESTED_FIX "index the items once (a dict/set/hash map keyed on what is compared), or sort and sweep"
+#define NESTED_FIX                                                                                 \
+    "index the items once (a dict/set/hash map keyed on what is compared), or sort and sweep"
 
 static const struct opt_rule rules[] = {
     /* Python */
     {"py.regex-compile-in-loop", LANGS_PY, "medium", "re.compile() runs on every iteration",
-     "compile the pattern once, before the loop (or at module level)", check_call_in_loop, "compile", "re."},
-    {"py.len-in-loop-condition", LANGS_PY, "low", "len() is re-evaluated on every iteration of the while",
+     "compile the pattern once, before the loop (or at module level)", check_call_in_loop,
+     "compile", "re."},
+    {"py.len-in-loop-condition", LANGS_PY, "low",
+     "len() is re-evaluated on every iteration of the while",
      "keep the length in a variable before the loop if the collection does not change",
      check_call_in_header, "len", NULL},
     {"py.range-len", LANGS_PY, "low", "for i in range(len(x)) indexes the collection on every step",
      "iterate directly (for item in x) or use enumerate(x)", check_range_len, NULL, NULL},
     {"py.string-concat-in-loop", LANGS_PY, "medium",
      "string built with += in a loop copies it each time (quadratic)",
-     "collect the parts in a list and ''.join() them after the loop", check_concat_in_loop, NULL, NULL},
-    {"py.list-membership-in-loop", LANGS_PY, "medium", "'in' on a list inside a loop is a linear search each time",
-     "make it a set (or dict) once, before the loop", check_list_membership, NULL, NULL},
-    {"py.nested-loop-same-collection", LANGS_PY, "medium", NESTED_MSG, NESTED_FIX, check_nested_same, NULL,
+     "collect the parts in a list and ''.join() them after the loop", check_concat_in_loop, NULL,
      NULL},
+    {"py.list-membership-in-loop", LANGS_PY, "medium",
+     "'in' on a list inside a loop is a linear search each time",
+     "make it a set (or dict) once, before the loop", check_list_membership, NULL, NULL},
+    {"py.nested-loop-same-collection", LANGS_PY, "medium", NESTED_MSG, NESTED_FIX,
+     check_nested_same, NULL, NULL},
     /* JavaScript and TypeScript */
     {"js.regexp-in-loop", LANGS_JS, "medium", "new RegExp() is built on every iteration",
      "build the RegExp once, before the loop", check_call_in_loop, "RegExp", "new"},
     {"js.string-concat-in-loop", LANGS_JS, "low", "string built with += in a loop",
      "push the parts to an array and join('') after the loop", check_concat_in_loop, NULL, NULL},
-    {"js.includes-in-loop", LANGS_JS, "medium", ".includes() inside a loop is a linear search each time",
+    {"js.includes-in-loop", LANGS_JS, "medium",
+     ".includes() inside a loop is a linear search each time",
      "build a Set once, before the loop, and use set.has()", check_call_in_loop, "includes", "."},
-    {"js.indexof-in-loop", LANGS_JS, "medium", ".indexOf() inside a loop is a linear search each time",
+    {"js.indexof-in-loop", LANGS_JS, "medium",
+     ".indexOf() inside a loop is a linear search each time",
      "build a Set or Map once, before the loop", check_call_in_loop, "indexOf", "."},
-    {"js.nested-loop-same-collection", LANGS_JS, "medium", NESTED_MSG, NESTED_FIX, check_nested_same, NULL,
-     NULL},
+    {"js.nested-loop-same-collection", LANGS_JS, "medium", NESTED_MSG, NESTED_FIX,
+     check_nested_same, NULL, NULL},
     /* C and C++ */
     {"c.strlen-in-loop-condition", LANGS_C, "high",
      "strlen() in the loop condition rescans the string every iteration (quadratic)",
-     "compute the length once before the loop, or test s[i] != '\\0'", check_call_in_header, "strlen", NULL},
-    {"c.strcat-in-loop", LANGS_C, "medium", "strcat() in a loop rescans the destination each time (quadratic)",
-     "keep a pointer to the end (or the length) and append there", check_call_in_loop, "strcat", NULL},
+     "compute the length once before the loop, or test s[i] != '\\0'", check_call_in_header,
+     "strlen", NULL},
+    {"c.strcat-in-loop", LANGS_C, "medium",
+     "strcat() in a loop rescans the destination each time (quadratic)",
+     "keep a pointer to the end (or the length) and append there", check_call_in_loop, "strcat",
+     NULL},
     {"c.regcomp-in-loop", LANGS_C, "medium", "regcomp() compiles the pattern on every iteration",
      "compile once before the loop and regfree() after it", check_call_in_loop, "regcomp", NULL},
-    {"c.nested-loop-same-bound", LANGS_C, "medium", NESTED_MSG, NESTED_FIX, check_nested_same, NULL, NULL},
+    {"c.nested-loop-same-bound", LANGS_C, "medium", NESTED_MSG, NESTED_FIX, check_nested_same, NULL,
+     NULL},
 };
 
 void optimize_suggest(const struct source *s, const struct blocks *b, struct findings *out)

@@ -41,21 +41,24 @@ static const cJSON *field(const cJSON *payload, const char *name, const char **w
 }
 
 /* Reads the payload and lexes the code (and its blocks when want_blocks). */
-static int job_open(const cJSON *payload, bool want_blocks, struct code_job *job, struct task_outcome *out)
+static int job_open(const cJSON *payload, bool want_blocks, struct code_job *job,
+                    struct task_outcome *out)
 {
     char msg[256];
     const char *where;
     memset(job, 0, sizeof(*job));
     const cJSON *code = field(payload, "code", &where);
     if (!code)
-        return fail(out, false, "data.code is missing: send the source text as payload.data.code (a string)");
+        return fail(out, false,
+                    "data.code is missing: send the source text as payload.data.code (a string)");
     if (!cJSON_IsString(code)) {
         snprintf(msg, sizeof(msg), "%s must be a string", where);
         return fail(out, false, msg);
     }
     size_t len = strlen(code->valuestring);
     if (len > CODE_MAX_BYTES) {
-        snprintf(msg, sizeof(msg), "%s is %zu bytes; the limit is %d bytes", where, len, CODE_MAX_BYTES);
+        snprintf(msg, sizeof(msg), "%s is %zu bytes; the limit is %d bytes", where, len,
+                 CODE_MAX_BYTES);
         return fail(out, false, msg);
     }
     enum lang lang;
@@ -172,8 +175,8 @@ int code_analyze_run(struct task_ctx *ctx, const cJSON *payload, struct task_out
 static const char *const severities[] = {"critical", "high", "medium", "low"};
 
 /* The shared tail of detect_bugs and suggest_optimizations. */
-static cJSON *findings_result(const struct code_job *job, const struct findings *f, const char *list,
-                              const char *sev_key, const char *noun)
+static cJSON *findings_result(const struct code_job *job, const struct findings *f,
+                              const char *list, const char *sev_key, const char *noun)
 {
     cJSON *r = result_base(job), *counts;
     cJSON *items = findings_to_json(f, sev_key, CODE_MAX_ITEMS);

@@ -10,15 +10,20 @@
 static const struct {
     const char *task_type, *agent;
 } default_agents[] = {
-    {"analyze_code", "code_analyzer"},   {"detect_bugs", "code_analyzer"},
+    {"analyze_code", "code_analyzer"},
+    {"detect_bugs", "code_analyzer"},
     {"suggest_optimizations", "code_analyzer"},
-    {"process_data", "data_processor"},  {"validate_data", "data_processor"},
+    {"process_data", "data_processor"},
+    {"validate_data", "data_processor"},
     {"transform_data", "data_processor"},
-    {"learn_from_feedback", "learning"}, {"identify_patterns", "learning"},
+    {"learn_from_feedback", "learning"},
+    {"identify_patterns", "learning"},
     {"optimize_performance", "learning"},
-    {"health_check", "monitoring"},      {"check_metrics", "monitoring"},
+    {"health_check", "monitoring"},
+    {"check_metrics", "monitoring"},
     {"send_alert", "monitoring"},
-    {"delegate_task", "coordinator"},    {"coordinate_workflow", "coordinator"},
+    {"delegate_task", "coordinator"},
+    {"coordinate_workflow", "coordinator"},
 };
 
 const char *choose_default_agent(const char *task_type)
@@ -29,7 +34,8 @@ const char *choose_default_agent(const char *task_type)
     return NULL;
 }
 
-static void reason_add(struct choice *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reason_add(struct choice *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Appends to out->reason; a reason too long for the buffer ends in "...". */
 static void reason_add(struct choice *out, const char *fmt, ...)
@@ -57,15 +63,17 @@ static long queue_of(const cJSON *entry)
     const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(entry, "jobs");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(jobs, "pending");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(jobs, "running");
-    return (cJSON_IsNumber(p) ? (long)p->valuedouble : 0) + (cJSON_IsNumber(r) ? (long)r->valuedouble : 0);
+    return (cJSON_IsNumber(p) ? (long)p->valuedouble : 0) +
+           (cJSON_IsNumber(r) ? (long)r->valuedouble : 0);
 }
 
 static bool has_capability(const cJSON *entry, const char *capability)
 {
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(entry, "capabilities"))
-        if (cJSON_IsString(c) && strcmp(c->valuestring, capability) == 0)
-            return true;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
+                              entry, "capabilities")) if (cJSON_IsString(c) &&
+                                                          strcmp(c->valuestring, capability) ==
+                                                              0) return true;
     return false;
 }
 
@@ -75,8 +83,8 @@ static bool is_offline(const cJSON *entry)
     return status && strcmp(status, "offline") == 0;
 }
 
-int choose_agent(const cJSON *agents, const char *task_type, const char *agent, const char *capability,
-                 struct choice *out)
+int choose_agent(const cJSON *agents, const char *task_type, const char *agent,
+                 const char *capability, struct choice *out)
 {
     memset(out, 0, sizeof(*out));
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(agents, "agents");
@@ -98,17 +106,20 @@ int choose_agent(const cJSON *agents, const char *task_type, const char *agent, 
     const cJSON *best = NULL, *e;
     long best_queue = 0;
     int seen = 0;
-    cJSON_ArrayForEach(e, list) {
+    cJSON_ArrayForEach(e, list)
+    {
         const char *name = str_of(e, "agent_name");
         if (!name || (wanted ? strcmp(name, wanted) != 0 : !has_capability(e, capability)))
             continue;
         long queue = queue_of(e);
         /* An agent asked for by name is used even when offline: its jobs wait for it. */
         bool skip = !agent && is_offline(e);
-        reason_add(out, "%s%s (queue %ld%s)", seen++ ? ", " : "", name, queue, skip ? ", offline" : "");
+        reason_add(out, "%s%s (queue %ld%s)", seen++ ? ", " : "", name, queue,
+                   skip ? ", offline" : "");
         if (skip)
             continue;
-        if (!best || queue < best_queue || (queue == best_queue && strcmp(name, str_of(best, "agent_name")) < 0)) {
+        if (!best || queue < best_queue ||
+            (queue == best_queue && strcmp(name, str_of(best, "agent_name")) < 0)) {
             best = e;
             best_queue = queue;
         }

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#define CHOOSE_NAME_MAX 101   /* agent names are 1-100 characters */
+#define CHOOSE_NAME_MAX 101 /* agent names are 1-100 characters */
 #define CHOOSE_REASON_MAX 512
 
 struct choice {
@@ -25,7 +25,7 @@ const char *choose_default_agent(const char *task_type);
 /* Picks the agent for a task. agents is the GET /agents answer ({"agents":[…]}); agent
  * (a name) and capability may be NULL. Returns 0 with out filled, or -1 when there is no
  * candidate (out->reason says why; out->agent is empty). */
-int choose_agent(const cJSON *agents, const char *task_type, const char *agent, const char *capability,
-                 struct choice *out);
+int choose_agent(const cJSON *agents, const char *task_type, const char *agent,
+                 const char *capability, struct choice *out);
 
 #endif

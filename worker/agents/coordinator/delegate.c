@@ -12,8 +12,8 @@
 #include "common/log.h"
 
 /* Sends the request and parses the answer; NULL (out filled) unless the status is 2xx. */
-static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, const char *body, int *status,
-                   struct task_outcome *out)
+static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, const char *body,
+                   int *status, struct task_outcome *out)
 {
     struct http_response resp;
     *status = task_gateway(ctx, method, path, body, &resp);
@@ -23,7 +23,8 @@ static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, c
     }
     cJSON *doc = cJSON_Parse(resp.body);
     if (*status < 200 || *status > 299 || !doc) {
-        task_fail(out, http_status_retryable(*status), "%s %s answered HTTP %d: %.300s", method, path, *status, resp.body);
+        task_fail(out, http_status_retryable(*status), "%s %s answered HTTP %d: %.300s", method,
+                  path, *status, resp.body);
         cJSON_Delete(doc);
         return NULL;
     }
@@ -48,7 +49,8 @@ static int take_job(struct delegation *d, cJSON *job, struct task_outcome *out)
 
 bool delegate_finished(const char *status)
 {
-    return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
+    return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
+           strcmp(status, "cancelled") == 0;
 }
 
 static int create_child(struct task_ctx *ctx, const struct delegate_req *req, struct delegation *d,
@@ -61,7 +63,8 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
     cJSON *payload = cJSON_AddObjectToObject(body, "payload");
     cJSON_AddStringToObject(payload, "type", "ai_task");
     cJSON_AddStringToObject(payload, "taskType", req->target.task_type);
-    cJSON_AddItemToObject(payload, "data", req->data ? cJSON_Duplicate(req->data, 1) : cJSON_CreateObject());
+    cJSON_AddItemToObject(payload, "data",
+                          req->data ? cJSON_Duplicate(req->data, 1) : cJSON_CreateObject());
     /* POST /api/jobs has no parentJobId field (job_queue.parent_job_id is not exposed), so
      * the link to the coordinator job travels in the payload. */
     cJSON_AddNumberToObject(payload, "parentJobId", (double)ctx->job_id);
@@ -87,7 +90,8 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
 }
 
 /* Waits up to wait_s seconds for the child to finish, in DELEGATE_SLICE_S slices. */
-static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d, struct task_outcome *out)
+static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d,
+                      struct task_outcome *out)
 {
     double deadline = clock_now() + wait_s;
     while (!delegate_finished(d->status)) {
@@ -124,10 +128,12 @@ int delegate_run(struct task_ctx *ctx, const struct delegate_req *req, struct de
     cJSON *agents = call(ctx, "GET", "/agents", NULL, &status, out);
     if (!agents)
         return -1;
-    int rc = choose_agent(agents, req->target.task_type, req->target.agent, req->target.capability, &d->choice);
+    int rc = choose_agent(agents, req->target.task_type, req->target.agent, req->target.capability,
+                          &d->choice);
     cJSON_Delete(agents);
     if (rc < 0)
-        return task_fail(out, false, "no agent for task %s: %s", req->target.task_type, d->choice.reason);
+        return task_fail(out, false, "no agent for task %s: %s", req->target.task_type,
+                         d->choice.reason);
     if (create_child(ctx, req, d, out) < 0)
         return -1;
     return req->wait_s > 0 ? wait_child(ctx, req->wait_s, d, out) : 0;
@@ -140,7 +146,8 @@ void delegate_cancel(struct task_ctx *ctx, const struct delegation *d)
     struct http_response resp;
     int status = task_gateway(ctx, "POST", path, "{}", &resp);
     if (status != 200 && status != 202)
-        log_warn("coordinator: cancelling job %lld: HTTP %d %s", d->job_id, status, status ? resp.body : resp.error);
+        log_warn("coordinator: cancelling job %lld: HTTP %d %s", d->job_id, status,
+                 status ? resp.body : resp.error);
 }
 
 void delegation_clear(struct delegation *d)

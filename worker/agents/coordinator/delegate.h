@@ -22,20 +22,20 @@
 
 struct delegate_req {
     struct plan_target target;
-    const cJSON *data;     /* the child's payload.data; NULL sends {} */
-    long priority;         /* 0-4, or -1 for the gateway's default */
-    long timeout_seconds;  /* the child's timeoutSeconds, or 0 for none */
-    int wait_s;            /* how long to wait for the child to finish; 0: not at all */
-    const char *step;      /* idempotency key suffix: "delegate", "step-<name>" */
+    const cJSON *data;    /* the child's payload.data; NULL sends {} */
+    long priority;        /* 0-4, or -1 for the gateway's default */
+    long timeout_seconds; /* the child's timeoutSeconds, or 0 for none */
+    int wait_s;           /* how long to wait for the child to finish; 0: not at all */
+    const char *step;     /* idempotency key suffix: "delegate", "step-<name>" */
 };
 
 struct delegation {
     struct choice choice;
     char agent[CHOOSE_NAME_MAX]; /* the child's targetAgent (a re-attached child keeps its own) */
     long long job_id;
-    bool reused;   /* the child existed already (a retried coordinator job) */
+    bool reused; /* the child existed already (a retried coordinator job) */
     char status[16];
-    cJSON *job;    /* the child job as last read (owned; delegation_clear frees it) */
+    cJSON *job; /* the child job as last read (owned; delegation_clear frees it) */
 };
 
 /* Delegates req. Returns 0 with d filled (the child may still be pending or running when

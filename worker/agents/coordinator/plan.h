@@ -49,7 +49,8 @@ struct plan {
 /* Reads obj.agent and obj.capability (optional, at most one of them) into t; prefix names
  * obj in errors ("data", "data.steps[1]"). Shared by delegate_task and the workflow
  * steps. Returns 0, or -1 with err filled. */
-int plan_read_target(const cJSON *obj, const char *prefix, struct plan_target *t, struct plan_error *err);
+int plan_read_target(const cJSON *obj, const char *prefix, struct plan_target *t,
+                     struct plan_error *err);
 
 /* Reads a coordinate_workflow payload's data object. Returns 0 with out filled, or -1
  * with err naming the first bad field. */

@@ -53,7 +53,8 @@ int refpath_check(const char *path, char *why, size_t len)
     for (const char *p = path + 1; *p;) {
         const char *next = refpath_next(p, buf, sizeof(buf), &key, &index);
         if (!next) {
-            snprintf(why, len, "is malformed at byte %zu (expected .key or [index])", (size_t)(p - path));
+            snprintf(why, len, "is malformed at byte %zu (expected .key or [index])",
+                     (size_t)(p - path));
             return -1;
         }
         p = next;

@@ -23,6 +23,7 @@ const cJSON *refpath_get(const cJSON *root, const char *path);
  * key (NUL-terminated, in buf of size bufsize) or NULL and *index the index for "[n]".
  * Returns the rest of the path, or NULL when the path is malformed or at its end (*key
  * NULL and *index -1 then). For callers that check a path's prefix (workflow validation). */
-const char *refpath_next(const char *path, char *buf, size_t bufsize, const char **key, long *index);
+const char *refpath_next(const char *path, char *buf, size_t bufsize, const char **key,
+                         long *index);
 
 #endif

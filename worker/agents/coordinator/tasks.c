@@ -32,12 +32,15 @@ static void add_outcome(cJSON *obj, const struct delegation *d, int wait_s, bool
     bool finished = delegate_finished(d->status);
     cJSON_AddStringToObject(obj, "status", waited && !finished ? "timed_out" : d->status);
     if (strcmp(d->status, "completed") == 0) {
-        cJSON_AddItemToObject(obj, "result", result ? cJSON_Duplicate(result, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(obj, "result",
+                              result ? cJSON_Duplicate(result, 1) : cJSON_CreateNull());
     } else if (finished) {
-        cJSON_AddStringToObject(obj, "error", cJSON_IsString(last_error) ? last_error->valuestring : d->status);
+        cJSON_AddStringToObject(obj, "error",
+                                cJSON_IsString(last_error) ? last_error->valuestring : d->status);
     } else if (waited) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "job %lld did not finish within %d s (it was %s); it was cancelled", d->job_id,
+        snprintf(msg, sizeof(msg),
+                 "job %lld did not finish within %d s (it was %s); it was cancelled", d->job_id,
                  wait_s, d->status);
         cJSON_AddStringToObject(obj, "error", msg);
     }
@@ -58,7 +61,8 @@ int coord_delegate_run(struct task_ctx *ctx, const cJSON *payload, struct task_o
         json_get_int(data, "wait", false, 0, DELEGATE_MAX_WAIT_S, &wait, &fe) < 0 ||
         json_get_int(data, "timeoutSeconds", false, 1, 86400, &req.timeout_seconds, &fe) < 0) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "data.%s%s", strcmp(fe.field, "taskType") == 0 ? "task." : "", fe.message);
+        snprintf(msg, sizeof(msg), "data.%s%s", strcmp(fe.field, "taskType") == 0 ? "task." : "",
+                 fe.message);
         return bad_input(out, msg);
     }
     if (plan_read_target(data, "data", &req.target, &pe) < 0)
@@ -95,7 +99,8 @@ static cJSON *step_data(const struct plan_step *st, const cJSON *scope, char *wh
 {
     cJSON *data = st->data ? cJSON_Duplicate(st->data, 1) : cJSON_CreateObject();
     const cJSON *m;
-    cJSON_ArrayForEach(m, st->input) {
+    cJSON_ArrayForEach(m, st->input)
+    {
         const cJSON *v = refpath_get(scope, m->valuestring);
         if (!v) {
             snprintf(why, len, "input.%s: %s leads nowhere", m->string, m->valuestring);
@@ -154,9 +159,11 @@ static int run_step(struct task_ctx *ctx, const struct plan_step *st, cJSON *sco
         cJSON_AddNumberToObject(entry, "jobId", (double)d.job_id);
         add_outcome(entry, &d, st->timeout_s, true);
         if (strcmp(d.status, "completed") == 0) {
-            cJSON *ref = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(scope, "steps"), st->name);
-            cJSON_AddItemToObject(ref, "result",
-                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(entry, "result"), 1));
+            cJSON *ref =
+                cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(scope, "steps"), st->name);
+            cJSON_AddItemToObject(
+                ref, "result",
+                cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(entry, "result"), 1));
             done = 1;
         }
     }
@@ -177,7 +184,8 @@ int coord_workflow_run(struct task_ctx *ctx, const cJSON *payload, struct task_o
         return bad_input(out, pe.message);
 
     cJSON *scope = cJSON_CreateObject();
-    cJSON_AddItemToObject(scope, "input", p->input ? cJSON_Duplicate(p->input, 1) : cJSON_CreateObject());
+    cJSON_AddItemToObject(scope, "input",
+                          p->input ? cJSON_Duplicate(p->input, 1) : cJSON_CreateObject());
     cJSON_AddObjectToObject(scope, "steps");
     cJSON *r = cJSON_CreateObject();
     cJSON *steps = cJSON_AddArrayToObject(r, "steps");
@@ -201,7 +209,8 @@ int coord_workflow_run(struct task_ctx *ctx, const cJSON *payload, struct task_o
     if (rc >= 0) {
         const cJSON *last = cJSON_GetArrayItem(steps, p->nsteps - 1);
         const cJSON *output = last_ok ? cJSON_GetObjectItemCaseSensitive(last, "result") : NULL;
-        cJSON_AddItemToObject(r, "output", output ? cJSON_Duplicate(output, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(r, "output",
+                              output ? cJSON_Duplicate(output, 1) : cJSON_CreateNull());
         cJSON_AddStringToObject(r, "status", failed ? "failed" : "completed");
         out->result = r;
         r = NULL;

@@ -37,7 +37,8 @@ static int read_percentiles(const cJSON *data, const struct jsonpath *root, stru
     size_t i = 0;
     for (const cJSON *c = p->child; c; c = c->next, i++) {
         if (i >= AGGREGATE_MAX_PERCENTILES)
-            return dperror_set(err, "%s has more than %d entries", at.text, AGGREGATE_MAX_PERCENTILES);
+            return dperror_set(err, "%s has more than %d entries", at.text,
+                               AGGREGATE_MAX_PERCENTILES);
         size_t mark = jsonpath_index(&at, i);
         if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 100)
             return dperror_set(err, "%s must be a number from 0 to 100", at.text);
@@ -51,7 +52,8 @@ static int read_percentiles(const cJSON *data, const struct jsonpath *root, stru
     return 0;
 }
 
-static int read_options(const cJSON *data, const char *root, struct options *opt, struct dp_error *err)
+static int read_options(const cJSON *data, const char *root, struct options *opt,
+                        struct dp_error *err)
 {
     struct jsonpath path;
     jsonpath_init(&path, root);
@@ -103,8 +105,10 @@ static int find_numeric_fields(const struct options *opt, const char ***out, siz
                 continue;
             if (count == AGGREGATE_MAX_FIELDS) {
                 free(names);
-                return dperror_set(err, "%s.records hold more than %d numeric fields: name the ones to "
-                                   "aggregate in %s.fields", root, AGGREGATE_MAX_FIELDS, root);
+                return dperror_set(err,
+                                   "%s.records hold more than %d numeric fields: name the ones to "
+                                   "aggregate in %s.fields",
+                                   root, AGGREGATE_MAX_FIELDS, root);
             }
             if (count == cap) {
                 cap = cap ? cap * 2 : 16;
@@ -172,8 +176,9 @@ static cJSON *field_summary(struct jout *o, const cJSON *const *recs, size_t n, 
 }
 
 /* {"count": n, "fields": {name: summary, ...}} into obj. */
-static void summarise(struct jout *o, cJSON *obj, const cJSON *const *recs, size_t n, const char *const *fields,
-                      size_t nfields, const struct options *opt, double *scratch)
+static void summarise(struct jout *o, cJSON *obj, const cJSON *const *recs, size_t n,
+                      const char *const *fields, size_t nfields, const struct options *opt,
+                      double *scratch)
 {
     jout_num(o, obj, "count", (double)n);
     cJSON *f = jout_obj(o, obj, "fields");
@@ -202,7 +207,8 @@ static const cJSON *group_value(const cJSON *rec, const char *field)
 static int cmp_group(const struct keyed *a, const struct keyed *b)
 {
     for (size_t i = 0; i < a->keys->n; i++) {
-        int c = jvalue_compare(group_value(a->rec, a->keys->names[i]), group_value(b->rec, a->keys->names[i]));
+        int c = jvalue_compare(group_value(a->rec, a->keys->names[i]),
+                               group_value(b->rec, a->keys->names[i]));
         if (c)
             return c;
     }
@@ -217,8 +223,9 @@ static int cmp_keyed(const void *x, const void *y)
 }
 
 /* One group: {"key": canonical text, "by": {field: value}, "count", "fields"}. */
-static cJSON *group_entry(struct jout *o, const cJSON *const *recs, size_t n, const char *const *fields,
-                          size_t nfields, const struct options *opt, double *scratch)
+static cJSON *group_entry(struct jout *o, const cJSON *const *recs, size_t n,
+                          const char *const *fields, size_t nfields, const struct options *opt,
+                          double *scratch)
 {
     cJSON *g = cJSON_CreateObject(), *key = NULL;
     if (!g) {
@@ -227,13 +234,15 @@ static cJSON *group_entry(struct jout *o, const cJSON *const *recs, size_t n, co
     }
     cJSON *by = jout_obj(o, g, "by");
     for (size_t i = 0; i < opt->group_by.n; i++)
-        jout_item(o, by, opt->group_by.names[i], cJSON_Duplicate(group_value(recs[0], opt->group_by.names[i]), true));
+        jout_item(o, by, opt->group_by.names[i],
+                  cJSON_Duplicate(group_value(recs[0], opt->group_by.names[i]), true));
     if (opt->group_by.n == 1) {
         key = cJSON_Duplicate(group_value(recs[0], opt->group_by.names[0]), true);
     } else {
         key = cJSON_CreateArray();
         for (size_t i = 0; i < opt->group_by.n; i++)
-            jout_item(o, key, NULL, cJSON_Duplicate(group_value(recs[0], opt->group_by.names[i]), true));
+            jout_item(o, key, NULL,
+                      cJSON_Duplicate(group_value(recs[0], opt->group_by.names[i]), true));
     }
     char *text = key ? jvalue_render(key) : NULL;
     cJSON_Delete(key);
@@ -246,8 +255,9 @@ static cJSON *group_entry(struct jout *o, const cJSON *const *recs, size_t n, co
     return g;
 }
 
-static void add_groups(struct jout *o, cJSON *result, const cJSON **recs, size_t n, const char *const *fields,
-                       size_t nfields, const struct options *opt, double *scratch)
+static void add_groups(struct jout *o, cJSON *result, const cJSON **recs, size_t n,
+                       const char *const *fields, size_t nfields, const struct options *opt,
+                       double *scratch)
 {
     cJSON *groups = jout_arr(o, result, "groups");
     if (n == 0 || o->failed)
@@ -267,7 +277,8 @@ static void add_groups(struct jout *o, cJSON *result, const cJSON **recs, size_t
         size_t end = start + 1;
         while (end < n && cmp_group(&order[start], &order[end]) == 0)
             end++;
-        jout_item(o, groups, NULL, group_entry(o, recs + start, end - start, fields, nfields, opt, scratch));
+        jout_item(o, groups, NULL,
+                  group_entry(o, recs + start, end - start, fields, nfields, opt, scratch));
         start = end;
     }
     free(order);
@@ -275,19 +286,22 @@ static void add_groups(struct jout *o, cJSON *result, const cJSON **recs, size_t
 
 /* ---- the task -------------------------------------------------------------------------- */
 
-static void add_summary(struct jout *o, cJSON *result, size_t n, const char *const *fields, size_t nfields,
-                        const struct options *opt, const cJSON *groups)
+static void add_summary(struct jout *o, cJSON *result, size_t n, const char *const *fields,
+                        size_t nfields, const struct options *opt, const cJSON *groups)
 {
     char text[400];
-    size_t len = (size_t)snprintf(text, sizeof(text), "Aggregated %zu record%s over %zu numeric field%s", n,
-                                  n == 1 ? "" : "s", nfields, nfields == 1 ? "" : "s");
+    size_t len =
+        (size_t)snprintf(text, sizeof(text), "Aggregated %zu record%s over %zu numeric field%s", n,
+                         n == 1 ? "" : "s", nfields, nfields == 1 ? "" : "s");
     for (size_t i = 0; i < nfields && i < 5 && len < sizeof(text); i++)
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%.40s", i ? ", " : " (", fields[i]);
+        len +=
+            (size_t)snprintf(text + len, sizeof(text) - len, "%s%.40s", i ? ", " : " (", fields[i]);
     if (nfields && len < sizeof(text))
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%s)", nfields > 5 ? ", ..." : "");
     if (opt->group_by.n && len < sizeof(text)) {
         int ng = cJSON_GetArraySize(groups);
-        len += (size_t)snprintf(text + len, sizeof(text) - len, " in %d group%s by", ng, ng == 1 ? "" : "s");
+        len += (size_t)snprintf(text + len, sizeof(text) - len, " in %d group%s by", ng,
+                                ng == 1 ? "" : "s");
         for (size_t i = 0; i < opt->group_by.n && len < sizeof(text); i++)
             len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %.40s", i ? "," : "",
                                     opt->group_by.names[i]);

@@ -33,7 +33,10 @@ void jout_bool(struct jout *o, cJSON *obj, const char *name, bool value)
     jout_item(o, obj, name, cJSON_CreateBool(value));
 }
 
-void jout_null(struct jout *o, cJSON *obj, const char *name) { jout_item(o, obj, name, cJSON_CreateNull()); }
+void jout_null(struct jout *o, cJSON *obj, const char *name)
+{
+    jout_item(o, obj, name, cJSON_CreateNull());
+}
 
 cJSON *jout_obj(struct jout *o, cJSON *obj, const char *name)
 {

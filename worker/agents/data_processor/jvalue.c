@@ -78,8 +78,7 @@ int jvalue_compare(const cJSON *a, const cJSON *b)
         }
         return x ? 1 : y ? -1 : 0;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -6,7 +6,8 @@
 
 #include "worker/agents/data_processor/jvalue.h"
 
-int recordset_data(const cJSON *payload, const cJSON **data, const char **root, struct dp_error *err)
+int recordset_data(const cJSON *payload, const cJSON **data, const char **root,
+                   struct dp_error *err)
 {
     const cJSON *d = jvalue_member(payload, "data");
     if (!cJSON_IsObject(payload))
@@ -36,8 +37,8 @@ static int lookup(const cJSON *parent, const char *name, const struct jsonpath *
     return 1;
 }
 
-int recordset_records(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                      bool objects_only, const cJSON **out, struct dp_error *err)
+int recordset_records(const cJSON *parent, const char *name, const struct jsonpath *path,
+                      bool required, bool objects_only, const cJSON **out, struct dp_error *err)
 {
     const cJSON *item;
     struct jsonpath at;
@@ -65,8 +66,8 @@ int recordset_records(const cJSON *parent, const char *name, const struct jsonpa
     return 1;
 }
 
-int recordset_names(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                    bool allow_single, struct name_list *out, struct dp_error *err)
+int recordset_names(const cJSON *parent, const char *name, const struct jsonpath *path,
+                    bool required, bool allow_single, struct name_list *out, struct dp_error *err)
 {
     const cJSON *item;
     struct jsonpath at;
@@ -82,7 +83,8 @@ int recordset_names(const cJSON *parent, const char *name, const struct jsonpath
     }
     if (!cJSON_IsArray(item))
         return dperror_set(err, "%s must be %s, not %s", at.text,
-                           allow_single ? "a field name or an array of them" : "an array of field names",
+                           allow_single ? "a field name or an array of them"
+                                        : "an array of field names",
                            jvalue_type_name(item));
     if (!item->child)
         return dperror_set(err, "%s must not be empty", at.text);
@@ -104,8 +106,8 @@ int recordset_names(const cJSON *parent, const char *name, const struct jsonpath
     return 1;
 }
 
-int recordset_string(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                     const char **out, struct dp_error *err)
+int recordset_string(const cJSON *parent, const char *name, const struct jsonpath *path,
+                     bool required, const char **out, struct dp_error *err)
 {
     const cJSON *item;
     struct jsonpath at;
@@ -135,8 +137,8 @@ int recordset_int(const cJSON *parent, const char *name, const struct jsonpath *
     return 1;
 }
 
-int recordset_bool(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                   bool *out, struct dp_error *err)
+int recordset_bool(const cJSON *parent, const char *name, const struct jsonpath *path,
+                   bool required, bool *out, struct dp_error *err)
 {
     const cJSON *item;
     struct jsonpath at;

@@ -27,30 +27,32 @@ struct name_list {
 
 /* The task's arguments: payload.data when present (it must then be an object; *root is
  * "data"), else the payload itself (the worker-route form; *root is "payload"). */
-int recordset_data(const cJSON *payload, const cJSON **data, const char **root, struct dp_error *err)
-    __attribute__((warn_unused_result));
+int recordset_data(const cJSON *payload, const cJSON **data, const char **root,
+                   struct dp_error *err) __attribute__((warn_unused_result));
 
 /* parent.name as an array of at most RECORDSET_MAX_RECORDS values, each at most
  * RECORDSET_MAX_DEPTH deep and, when objects_only, each an object. path is parent's. */
-int recordset_records(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                      bool objects_only, const cJSON **out, struct dp_error *err)
+int recordset_records(const cJSON *parent, const char *name, const struct jsonpath *path,
+                      bool required, bool objects_only, const cJSON **out, struct dp_error *err)
     __attribute__((warn_unused_result));
 
 /* parent.name as a list of distinct non-empty field names: an array of strings, or (when
  * allow_single) one string. An empty array is an error. */
-int recordset_names(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                    bool allow_single, struct name_list *out, struct dp_error *err)
+int recordset_names(const cJSON *parent, const char *name, const struct jsonpath *path,
+                    bool required, bool allow_single, struct name_list *out, struct dp_error *err)
     __attribute__((warn_unused_result));
 
 /* parent.name as a non-empty string. */
-int recordset_string(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                     const char **out, struct dp_error *err) __attribute__((warn_unused_result));
+int recordset_string(const cJSON *parent, const char *name, const struct jsonpath *path,
+                     bool required, const char **out, struct dp_error *err)
+    __attribute__((warn_unused_result));
 /* parent.name as an integer from min to max (2.5 and "2" are errors). */
 int recordset_int(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
                   long min, long max, long *out, struct dp_error *err)
     __attribute__((warn_unused_result));
 /* parent.name as true or false. */
-int recordset_bool(const cJSON *parent, const char *name, const struct jsonpath *path, bool required,
-                   bool *out, struct dp_error *err) __attribute__((warn_unused_result));
+int recordset_bool(const cJSON *parent, const char *name, const struct jsonpath *path,
+                   bool required, bool *out, struct dp_error *err)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -30,14 +30,15 @@ static const struct {
     const char *name;
     unsigned bit;
 } type_names[] = {
-    {"object", T_OBJECT}, {"array", T_ARRAY},     {"string", T_STRING}, {"number", T_NUMBER},
+    {"object", T_OBJECT},   {"array", T_ARRAY},     {"string", T_STRING}, {"number", T_NUMBER},
     {"integer", T_INTEGER}, {"boolean", T_BOOLEAN}, {"null", T_NULL},
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 /* minimum, maximum, exclusiveMinimum, exclusiveMaximum */
 enum bound { B_MIN, B_MAX, B_XMIN, B_XMAX, B__COUNT };
-static const char *const bound_names[B__COUNT] = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
+static const char *const bound_names[B__COUNT] = {"minimum", "maximum", "exclusiveMinimum",
+                                                  "exclusiveMaximum"};
 
 /* minLength, maxLength, minItems, maxItems */
 enum count { C_MINLEN, C_MAXLEN, C_MINITEMS, C_MAXITEMS, C__COUNT };
@@ -72,9 +73,9 @@ struct schema {
 };
 
 /* Keywords that only annotate: accepted and ignored. */
-static const char *const annotations[] = {"$schema", "$id", "$comment", "title", "description",
-                                          "default", "examples", "format", "deprecated", "readOnly",
-                                          "writeOnly", NULL};
+static const char *const annotations[] = {"$schema",     "$id",      "$comment",  "title",
+                                          "description", "default",  "examples",  "format",
+                                          "deprecated",  "readOnly", "writeOnly", NULL};
 
 static void node_free(struct node *n)
 {
@@ -99,7 +100,8 @@ void schema_free(struct schema *s)
 
 /* ---- compiling ------------------------------------------------------------------------ */
 
-static int compile_node(const cJSON *js, struct jsonpath *path, int depth, struct node **out, struct dp_error *err);
+static int compile_node(const cJSON *js, struct jsonpath *path, int depth, struct node **out,
+                        struct dp_error *err);
 
 static int compile_type(struct node *n, const cJSON *v, struct jsonpath *path, struct dp_error *err)
 {
@@ -109,13 +111,17 @@ static int compile_type(struct node *n, const cJSON *v, struct jsonpath *path, s
     for (size_t i = 0; one; one = cJSON_IsString(v) ? NULL : one->next, i++) {
         size_t mark = cJSON_IsArray(v) ? jsonpath_index(path, i) : path->len;
         if (!cJSON_IsString(one))
-            return dperror_set(err, "%s must be a type name, not %s", path->text, jvalue_type_name(one));
+            return dperror_set(err, "%s must be a type name, not %s", path->text,
+                               jvalue_type_name(one));
         size_t t = 0;
         while (t < NTYPES && strcmp(type_names[t].name, one->valuestring) != 0)
             t++;
         if (t == NTYPES)
-            return dperror_set(err, "%s has an unknown type \"%.60s\" (known: object, array, string, number, "
-                               "integer, boolean, null)", path->text, one->valuestring);
+            return dperror_set(
+                err,
+                "%s has an unknown type \"%.60s\" (known: object, array, string, number, "
+                "integer, boolean, null)",
+                path->text, one->valuestring);
         n->types |= type_names[t].bit;
         jsonpath_pop(path, mark);
     }
@@ -143,7 +149,8 @@ static int compile_properties(struct node *n, const cJSON *v, struct jsonpath *p
     return 0;
 }
 
-static int compile_required(struct node *n, const cJSON *v, struct jsonpath *path, struct dp_error *err)
+static int compile_required(struct node *n, const cJSON *v, struct jsonpath *path,
+                            struct dp_error *err)
 {
     if (!cJSON_IsArray(v))
         return dperror_set(err, "%s must be an array of property names", path->text);
@@ -157,7 +164,8 @@ static int compile_required(struct node *n, const cJSON *v, struct jsonpath *pat
     return 0;
 }
 
-static int compile_pattern(struct node *n, const cJSON *v, struct jsonpath *path, struct dp_error *err)
+static int compile_pattern(struct node *n, const cJSON *v, struct jsonpath *path,
+                           struct dp_error *err)
 {
     if (!cJSON_IsString(v))
         return dperror_set(err, "%s must be a string", path->text);
@@ -165,8 +173,8 @@ static int compile_pattern(struct node *n, const cJSON *v, struct jsonpath *path
     if (rc != 0) {
         char why[128];
         regerror(rc, &n->re, why, sizeof(why));
-        return dperror_set(err, "%s is not a valid POSIX extended regular expression (%s): %.100s", path->text,
-                           why, v->valuestring);
+        return dperror_set(err, "%s is not a valid POSIX extended regular expression (%s): %.100s",
+                           path->text, why, v->valuestring);
     }
     n->has_pattern = true;
     n->pattern = v->valuestring;
@@ -188,13 +196,15 @@ static int compile_keyword(struct node *n, const cJSON *v, struct jsonpath *path
         return compile_pattern(n, v, path, err);
     if (strcmp(k, "additionalProperties") == 0) {
         if (!cJSON_IsBool(v))
-            return dperror_set(err, "%s must be true or false (the schema form is not supported)", path->text);
+            return dperror_set(err, "%s must be true or false (the schema form is not supported)",
+                               path->text);
         n->additional = cJSON_IsTrue(v);
         return 0;
     }
     if (strcmp(k, "items") == 0) {
         if (cJSON_IsArray(v))
-            return dperror_set(err, "%s must be one schema (the array form is not supported)", path->text);
+            return dperror_set(err, "%s must be one schema (the array form is not supported)",
+                               path->text);
         return compile_node(v, path, depth + 1, &n->items, err);
     }
     if (strcmp(k, "enum") == 0) {
@@ -211,15 +221,16 @@ static int compile_keyword(struct node *n, const cJSON *v, struct jsonpath *path
         if (strcmp(k, bound_names[b]) == 0) {
             if (!cJSON_IsNumber(v))
                 return dperror_set(err, "%s must be a number%s", path->text,
-                                   b >= B_XMIN ? " (the draft-4 boolean form is not supported)" : "");
+                                   b >= B_XMIN ? " (the draft-4 boolean form is not supported)"
+                                               : "");
             n->has_bound[b] = true;
             n->bound[b] = v->valuedouble;
             return 0;
         }
     for (int c = 0; c < C__COUNT; c++)
         if (strcmp(k, count_names[c]) == 0) {
-            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-                v->valuedouble > 1e15)
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+                v->valuedouble < 0 || v->valuedouble > 1e15)
                 return dperror_set(err, "%s must be a non-negative integer", path->text);
             n->count[c] = (long)v->valuedouble;
             return 0;
@@ -227,10 +238,12 @@ static int compile_keyword(struct node *n, const cJSON *v, struct jsonpath *path
     for (const char *const *a = annotations; *a; a++)
         if (strcmp(k, *a) == 0)
             return 0;
-    return dperror_set(err, "%s is not a supported keyword (see docs/agents/data_processor.md)", path->text);
+    return dperror_set(err, "%s is not a supported keyword (see docs/agents/data_processor.md)",
+                       path->text);
 }
 
-static int compile_node(const cJSON *js, struct jsonpath *path, int depth, struct node **out, struct dp_error *err)
+static int compile_node(const cJSON *js, struct jsonpath *path, int depth, struct node **out,
+                        struct dp_error *err)
 {
     if (depth > RECORDSET_MAX_DEPTH)
         return dperror_set(err, "%s nests deeper than %d schemas", path->text, RECORDSET_MAX_DEPTH);
@@ -258,7 +271,8 @@ static int compile_node(const cJSON *js, struct jsonpath *path, int depth, struc
     return 0;
 }
 
-int schema_compile(const cJSON *schema, const struct jsonpath *path, struct schema **out, struct dp_error *err)
+int schema_compile(const cJSON *schema, const struct jsonpath *path, struct schema **out,
+                   struct dp_error *err)
 {
     struct schema *s = calloc(1, sizeof(*s));
     if (!s)
@@ -281,10 +295,11 @@ struct checker {
     bool oom;
 };
 
-static void violation(struct checker *ck, const struct jsonpath *path, const char *keyword, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void violation(struct checker *ck, const struct jsonpath *path, const char *keyword,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void violation(struct checker *ck, const struct jsonpath *path, const char *keyword, const char *fmt, ...)
+static void violation(struct checker *ck, const struct jsonpath *path, const char *keyword,
+                      const char *fmt, ...)
 {
     ck->count++;
     if (!ck->violations || cJSON_GetArraySize(ck->violations) >= SCHEMA_MAX_VIOLATIONS)
@@ -336,38 +351,47 @@ static long utf8_length(const char *s)
     return n;
 }
 
-static void check_node(struct checker *ck, const struct node *n, const cJSON *v, struct jsonpath *path);
+static void check_node(struct checker *ck, const struct node *n, const cJSON *v,
+                       struct jsonpath *path);
 
 static void check_number(struct checker *ck, const struct node *n, double x, struct jsonpath *path)
 {
     if (n->has_bound[B_MIN] && x < n->bound[B_MIN])
         violation(ck, path, "minimum", "%.15g is less than the minimum %.15g", x, n->bound[B_MIN]);
     if (n->has_bound[B_MAX] && x > n->bound[B_MAX])
-        violation(ck, path, "maximum", "%.15g is greater than the maximum %.15g", x, n->bound[B_MAX]);
+        violation(ck, path, "maximum", "%.15g is greater than the maximum %.15g", x,
+                  n->bound[B_MAX]);
     if (n->has_bound[B_XMIN] && x <= n->bound[B_XMIN])
-        violation(ck, path, "exclusiveMinimum", "%.15g is not greater than %.15g", x, n->bound[B_XMIN]);
+        violation(ck, path, "exclusiveMinimum", "%.15g is not greater than %.15g", x,
+                  n->bound[B_XMIN]);
     if (n->has_bound[B_XMAX] && x >= n->bound[B_XMAX])
-        violation(ck, path, "exclusiveMaximum", "%.15g is not less than %.15g", x, n->bound[B_XMAX]);
+        violation(ck, path, "exclusiveMaximum", "%.15g is not less than %.15g", x,
+                  n->bound[B_XMAX]);
 }
 
-static void check_string(struct checker *ck, const struct node *n, const char *s, struct jsonpath *path)
+static void check_string(struct checker *ck, const struct node *n, const char *s,
+                         struct jsonpath *path)
 {
     if (n->count[C_MINLEN] >= 0 || n->count[C_MAXLEN] >= 0) {
         long len = utf8_length(s);
         if (n->count[C_MINLEN] >= 0 && len < n->count[C_MINLEN])
-            violation(ck, path, "minLength", "is %ld characters long, shorter than %ld", len, n->count[C_MINLEN]);
+            violation(ck, path, "minLength", "is %ld characters long, shorter than %ld", len,
+                      n->count[C_MINLEN]);
         if (n->count[C_MAXLEN] >= 0 && len > n->count[C_MAXLEN])
-            violation(ck, path, "maxLength", "is %ld characters long, longer than %ld", len, n->count[C_MAXLEN]);
+            violation(ck, path, "maxLength", "is %ld characters long, longer than %ld", len,
+                      n->count[C_MAXLEN]);
     }
     if (n->has_pattern && regexec(&n->re, s, 0, NULL, 0) != 0)
         violation(ck, path, "pattern", "does not match the pattern %.200s", n->pattern);
 }
 
-static void check_array(struct checker *ck, const struct node *n, const cJSON *v, struct jsonpath *path)
+static void check_array(struct checker *ck, const struct node *n, const cJSON *v,
+                        struct jsonpath *path)
 {
     long size = cJSON_GetArraySize(v);
     if (n->count[C_MINITEMS] >= 0 && size < n->count[C_MINITEMS])
-        violation(ck, path, "minItems", "has %ld items, fewer than %ld", size, n->count[C_MINITEMS]);
+        violation(ck, path, "minItems", "has %ld items, fewer than %ld", size,
+                  n->count[C_MINITEMS]);
     if (n->count[C_MAXITEMS] >= 0 && size > n->count[C_MAXITEMS])
         violation(ck, path, "maxItems", "has %ld items, more than %ld", size, n->count[C_MAXITEMS]);
     if (!n->items)
@@ -388,7 +412,8 @@ static const struct node *find_prop(const struct node *n, const char *name)
     return NULL;
 }
 
-static void check_object(struct checker *ck, const struct node *n, const cJSON *v, struct jsonpath *path)
+static void check_object(struct checker *ck, const struct node *n, const cJSON *v,
+                         struct jsonpath *path)
 {
     if (n->required)
         for (const cJSON *r = n->required->child; r; r = r->next)
@@ -410,7 +435,8 @@ static void check_object(struct checker *ck, const struct node *n, const cJSON *
     }
 }
 
-static void check_node(struct checker *ck, const struct node *n, const cJSON *v, struct jsonpath *path)
+static void check_node(struct checker *ck, const struct node *n, const cJSON *v,
+                       struct jsonpath *path)
 {
     if (n->never) {
         violation(ck, path, "false", "no value is allowed here");
@@ -421,14 +447,17 @@ static void check_node(struct checker *ck, const struct node *n, const cJSON *v,
         char want[100];
         describe_types(n->types, want, sizeof(want));
         violation(ck, path, "type", "must be %s, not %s", want,
-                  t == T_NUMBER ? "a fractional number" : (t & T_INTEGER) ? "integer" : jvalue_type_name(v));
+                  t == T_NUMBER     ? "a fractional number"
+                  : (t & T_INTEGER) ? "integer"
+                                    : jvalue_type_name(v));
     }
     if (n->enum_values) {
         bool found = false;
         for (const cJSON *e = n->enum_values->child; e && !found; e = e->next)
             found = jvalue_equal(v, e);
         if (!found)
-            violation(ck, path, "enum", "is not one of the %d allowed values", cJSON_GetArraySize(n->enum_values));
+            violation(ck, path, "enum", "is not one of the %d allowed values",
+                      cJSON_GetArraySize(n->enum_values));
     }
     if (n->const_value && !jvalue_equal(v, n->const_value))
         violation(ck, path, "const", "does not equal the required constant");
@@ -470,7 +499,8 @@ int schema_run(const cJSON *data, const char *root, cJSON **result, struct dp_er
             goto fail;
         }
         if (jvalue_depth(single) > RECORDSET_MAX_DEPTH) {
-            rc = dperror_set(err, "%s.record nests deeper than %d levels", root, RECORDSET_MAX_DEPTH);
+            rc = dperror_set(err, "%s.record nests deeper than %d levels", root,
+                             RECORDSET_MAX_DEPTH);
             goto fail;
         }
     } else if (jvalue_member(data, "record")) {
@@ -535,10 +565,11 @@ int schema_run(const cJSON *data, const char *root, cJSON **result, struct dp_er
         jout_item(&o, r, "invalidRecords", invalid);
     char text[200];
     if (total == 0)
-        snprintf(text, sizeof(text), "All %ld record%s valid.", nrecords, nrecords == 1 ? " is" : "s are");
+        snprintf(text, sizeof(text), "All %ld record%s valid.", nrecords,
+                 nrecords == 1 ? " is" : "s are");
     else
-        snprintf(text, sizeof(text), "%ld of %ld record%s invalid, with %ld violation%s.", ninvalid, nrecords,
-                 nrecords == 1 ? " is" : "s are", total, total == 1 ? "" : "s");
+        snprintf(text, sizeof(text), "%ld of %ld record%s invalid, with %ld violation%s.", ninvalid,
+                 nrecords, nrecords == 1 ? " is" : "s are", total, total == 1 ? "" : "s");
     jout_str(&o, r, "summary", text);
     if (o.failed) {
         rc = dperror_nomem(err);

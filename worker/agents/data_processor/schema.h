@@ -20,8 +20,8 @@ struct schema;
 
 /* Compiles schema (path names it in errors, e.g. "data.schema"). Returns 0 with *out set,
  * DP_BAD_INPUT or DP_NO_MEMORY with err filled. Free with schema_free. */
-int schema_compile(const cJSON *schema, const struct jsonpath *path, struct schema **out, struct dp_error *err)
-    __attribute__((warn_unused_result));
+int schema_compile(const cJSON *schema, const struct jsonpath *path, struct schema **out,
+                   struct dp_error *err) __attribute__((warn_unused_result));
 /* Accepts NULL. */
 void schema_free(struct schema *s);
 

@@ -12,15 +12,17 @@
 #include "worker/agents/data_processor/recordset.h"
 
 enum op { OP_SELECT, OP_RENAME, OP_FILTER, OP_SORT, OP_DEDUPE, OP_FLATTEN, OP_LIMIT, OP__COUNT };
-static const char *const op_names[OP__COUNT] = {"select", "rename", "filter", "sort", "dedupe", "flatten", "limit"};
+static const char *const op_names[OP__COUNT] = {"select", "rename",  "filter", "sort",
+                                                "dedupe", "flatten", "limit"};
 /* The keys each op accepts besides "op" (a typo fails the step instead of being ignored). */
 static const char *const op_keys[OP__COUNT][4] = {
-    {"fields"}, {"from", "to", "map"}, {"field", "operator", "value"}, {"by"}, {"fields"}, {"separator"},
-    {"count", "offset"},
+    {"fields"},    {"from", "to", "map"}, {"field", "operator", "value"}, {"by"}, {"fields"},
+    {"separator"}, {"count", "offset"},
 };
 
 enum cmp { F_EQ, F_NE, F_GT, F_GTE, F_LT, F_LTE, F_IN, F_CONTAINS, F_EXISTS, F__COUNT };
-static const char *const cmp_names[F__COUNT] = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"};
+static const char *const cmp_names[F__COUNT] = {"eq",  "ne", "gt",       "gte",   "lt",
+                                                "lte", "in", "contains", "exists"};
 
 struct sort_key {
     const char *field;
@@ -50,7 +52,8 @@ struct rows {
 
 /* ---- parsing steps ------------------------------------------------------------------ */
 
-static int parse_rename(const cJSON *js, struct jsonpath *path, struct step *st, struct dp_error *err)
+static int parse_rename(const cJSON *js, struct jsonpath *path, struct step *st,
+                        struct dp_error *err)
 {
     const cJSON *map = jvalue_member(js, "map");
     bool pair = jvalue_member(js, "from") || jvalue_member(js, "to");
@@ -89,7 +92,8 @@ static int parse_rename(const cJSON *js, struct jsonpath *path, struct step *st,
     return 0;
 }
 
-static int parse_filter(const cJSON *js, struct jsonpath *path, struct step *st, struct dp_error *err)
+static int parse_filter(const cJSON *js, struct jsonpath *path, struct step *st,
+                        struct dp_error *err)
 {
     const char *name;
     int rc = recordset_string(js, "field", path, true, &st->field, err);
@@ -102,8 +106,11 @@ static int parse_filter(const cJSON *js, struct jsonpath *path, struct step *st,
     while (c < F__COUNT && strcmp(cmp_names[c], name) != 0)
         c++;
     if (c == F__COUNT)
-        return dperror_set(err, "%s.operator must be one of eq, ne, gt, gte, lt, lte, in, contains, exists, "
-                           "not \"%.40s\"", path->text, name);
+        return dperror_set(
+            err,
+            "%s.operator must be one of eq, ne, gt, gte, lt, lte, in, contains, exists, "
+            "not \"%.40s\"",
+            path->text, name);
     st->cmp = (enum cmp)c;
     st->value = jvalue_member(js, "value");
     size_t mark = jsonpath_key(path, "value");
@@ -115,7 +122,10 @@ static int parse_filter(const cJSON *js, struct jsonpath *path, struct step *st,
         if (st->value)
             st->exists = cJSON_IsTrue(st->value);
         break;
-    case F_GT: case F_GTE: case F_LT: case F_LTE:
+    case F_GT:
+    case F_GTE:
+    case F_LT:
+    case F_LTE:
         if (!cJSON_IsNumber(st->value) && !cJSON_IsString(st->value))
             return dperror_set(err, "%s must be a number or a string for %s", path->text, name);
         break;
@@ -136,11 +146,13 @@ static int parse_sort(const cJSON *js, struct jsonpath *path, struct step *st, s
     const cJSON *by = jvalue_member(js, "by");
     size_t mark = jsonpath_key(path, "by");
     if (!cJSON_IsArray(by) || !by->child)
-        return dperror_set(err, "%s must be a non-empty array of {\"field\", \"order\"}", path->text);
+        return dperror_set(err, "%s must be a non-empty array of {\"field\", \"order\"}",
+                           path->text);
     size_t i = 0;
     for (const cJSON *k = by->child; k; k = k->next, i++) {
         if (i == RECORDSET_MAX_NAMES)
-            return dperror_set(err, "%s has more than %d sort keys", path->text, RECORDSET_MAX_NAMES);
+            return dperror_set(err, "%s has more than %d sort keys", path->text,
+                               RECORDSET_MAX_NAMES);
         size_t m2 = jsonpath_index(path, i);
         struct sort_key *sk = &st->keys[st->nkeys++];
         if (cJSON_IsString(k) && k->valuestring[0]) {
@@ -159,11 +171,13 @@ static int parse_sort(const cJSON *js, struct jsonpath *path, struct step *st, s
             for (const cJSON *c = k->child; c; c = c->next)
                 if (strcmp(c->string, "field") != 0 && strcmp(c->string, "order") != 0) {
                     jsonpath_key(path, c->string);
-                    return dperror_set(err, "%s is not a known key of a sort key (known: field, order)",
+                    return dperror_set(err,
+                                       "%s is not a known key of a sort key (known: field, order)",
                                        path->text);
                 }
         } else {
-            return dperror_set(err, "%s must be a field name or {\"field\", \"order\"}", path->text);
+            return dperror_set(err, "%s must be a field name or {\"field\", \"order\"}",
+                               path->text);
         }
         jsonpath_pop(path, m2);
     }
@@ -183,8 +197,11 @@ static int parse_step(const cJSON *js, struct jsonpath *path, struct step *st, s
     while (op < OP__COUNT && strcmp(op_names[op], name) != 0)
         op++;
     if (op == OP__COUNT)
-        return dperror_set(err, "%s has an unknown op \"%.40s\" (known: select, rename, filter, sort, dedupe, "
-                           "flatten, limit)", path->text, name);
+        return dperror_set(
+            err,
+            "%s has an unknown op \"%.40s\" (known: select, rename, filter, sort, dedupe, "
+            "flatten, limit)",
+            path->text, name);
     st->op = (enum op)op;
     for (const cJSON *c = js->child; c; c = c->next) {
         bool known = strcmp(c->string, "op") == 0;
@@ -196,36 +213,29 @@ static int parse_step(const cJSON *js, struct jsonpath *path, struct step *st, s
         }
     }
     switch (st->op) {
-    case OP_SELECT:
-        rc = recordset_names(js, "fields", path, true, false, &st->fields, err);
-        break;
+    case OP_SELECT: rc = recordset_names(js, "fields", path, true, false, &st->fields, err); break;
     case OP_DEDUPE:
         rc = recordset_names(js, "fields", path, false, false, &st->fields, err);
         if (rc == 0)
             st->fields.n = 0;
         break;
-    case OP_RENAME:
-        rc = parse_rename(js, path, st, err);
-        break;
-    case OP_FILTER:
-        rc = parse_filter(js, path, st, err);
-        break;
-    case OP_SORT:
-        rc = parse_sort(js, path, st, err);
-        break;
+    case OP_RENAME: rc = parse_rename(js, path, st, err); break;
+    case OP_FILTER: rc = parse_filter(js, path, st, err); break;
+    case OP_SORT: rc = parse_sort(js, path, st, err); break;
     case OP_FLATTEN:
         st->separator = ".";
         rc = recordset_string(js, "separator", path, false, &st->separator, err);
         if (rc >= 0 && strlen(st->separator) > TRANSFORM_MAX_SEPARATOR)
-            rc = dperror_set(err, "%s.separator must be at most %d bytes", path->text, TRANSFORM_MAX_SEPARATOR);
+            rc = dperror_set(err, "%s.separator must be at most %d bytes", path->text,
+                             TRANSFORM_MAX_SEPARATOR);
         break;
     case OP_LIMIT:
         rc = recordset_int(js, "count", path, true, 0, RECORDSET_MAX_RECORDS, &st->count, err);
         if (rc >= 0)
-            rc = recordset_int(js, "offset", path, false, 0, RECORDSET_MAX_RECORDS, &st->offset, err);
+            rc = recordset_int(js, "offset", path, false, 0, RECORDSET_MAX_RECORDS, &st->offset,
+                               err);
         break;
-    default:
-        break;
+    default: break;
     }
     return rc < 0 ? rc : 0;
 }
@@ -244,7 +254,8 @@ static int parse_steps(const cJSON *data, const struct jsonpath *root, struct st
         return dperror_set(err, "%s must be an array of steps", path.text);
     int count = cJSON_GetArraySize(steps);
     if (count > TRANSFORM_MAX_STEPS)
-        return dperror_set(err, "%s has %d steps; at most %d are allowed", path.text, count, TRANSFORM_MAX_STEPS);
+        return dperror_set(err, "%s has %d steps; at most %d are allowed", path.text, count,
+                           TRANSFORM_MAX_STEPS);
     struct step *st = calloc(count ? (size_t)count : 1, sizeof(*st));
     if (!st)
         return dperror_nomem(err);
@@ -356,17 +367,21 @@ static bool matches(const cJSON *rec, const struct step *st)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, st->field);
     switch (st->cmp) {
-    case F_EQ:
-        return jvalue_equal(v, st->value);
-    case F_NE:
-        return !jvalue_equal(v, st->value);
-    case F_GT: case F_GTE: case F_LT: case F_LTE: {
+    case F_EQ: return jvalue_equal(v, st->value);
+    case F_NE: return !jvalue_equal(v, st->value);
+    case F_GT:
+    case F_GTE:
+    case F_LT:
+    case F_LTE: {
         bool comparable = v && ((cJSON_IsNumber(v) && cJSON_IsNumber(st->value)) ||
                                 (cJSON_IsString(v) && cJSON_IsString(st->value)));
         if (!comparable)
             return false;
         int c = jvalue_compare(v, st->value);
-        return st->cmp == F_GT ? c > 0 : st->cmp == F_GTE ? c >= 0 : st->cmp == F_LT ? c < 0 : c <= 0;
+        return st->cmp == F_GT    ? c > 0
+               : st->cmp == F_GTE ? c >= 0
+               : st->cmp == F_LT  ? c < 0
+                                  : c <= 0;
     }
     case F_IN:
         for (const cJSON *e = st->value->child; e; e = e->next)
@@ -381,10 +396,8 @@ static bool matches(const cJSON *rec, const struct step *st)
                 if (jvalue_equal(e, st->value))
                     return true;
         return false;
-    case F_EXISTS:
-        return (v != NULL) == st->exists;
-    default:
-        return false;
+    case F_EXISTS: return (v != NULL) == st->exists;
+    default: return false;
     }
 }
 
@@ -408,7 +421,8 @@ static int cmp_sort_keys(const void *x, const void *y)
     const struct keyed *a = x, *b = y;
     for (size_t k = 0; k < a->st->nkeys; k++) {
         const char *f = a->st->keys[k].field;
-        int c = jvalue_compare(cJSON_GetObjectItemCaseSensitive(a->rec, f), cJSON_GetObjectItemCaseSensitive(b->rec, f));
+        int c = jvalue_compare(cJSON_GetObjectItemCaseSensitive(a->rec, f),
+                               cJSON_GetObjectItemCaseSensitive(b->rec, f));
         if (c)
             return a->st->keys[k].desc ? -c : c;
     }
@@ -423,7 +437,8 @@ static int cmp_dedupe_key(const struct keyed *a, const struct keyed *b)
         return jvalue_compare(a->rec, b->rec);
     for (size_t k = 0; k < a->st->fields.n; k++) {
         const char *f = a->st->fields.names[k];
-        int c = jvalue_compare(cJSON_GetObjectItemCaseSensitive(a->rec, f), cJSON_GetObjectItemCaseSensitive(b->rec, f));
+        int c = jvalue_compare(cJSON_GetObjectItemCaseSensitive(a->rec, f),
+                               cJSON_GetObjectItemCaseSensitive(b->rec, f));
         if (c)
             return c;
     }
@@ -476,7 +491,8 @@ static int run_dedupe(struct rows *r, const struct step *st, bool *keep)
 
 /* Moves every leaf of src into dst under prefix + key; nested non-empty objects are walked
  * (arrays and empty objects are leaves). prefix is a malloc'd buffer the walk grows. */
-static int flatten_into(cJSON *dst, cJSON *src, char **prefix, size_t *cap, size_t plen, const char *sep)
+static int flatten_into(cJSON *dst, cJSON *src, char **prefix, size_t *cap, size_t plen,
+                        const char *sep)
 {
     while (src->child) {
         cJSON *c = src->child;
@@ -605,8 +621,8 @@ int transform_run(const cJSON *data, const char *root, cJSON **result, struct dp
     jout_num(&o, r, "inputCount", (double)n);
     jout_item(&o, r, "steps", counts);
     char text[200];
-    snprintf(text, sizeof(text), "Transformed %zu record%s into %zu through %zu step%s.", n, n == 1 ? "" : "s",
-             rows.n, nsteps, nsteps == 1 ? "" : "s");
+    snprintf(text, sizeof(text), "Transformed %zu record%s into %zu through %zu step%s.", n,
+             n == 1 ? "" : "s", rows.n, nsteps, nsteps == 1 ? "" : "s");
     jout_str(&o, r, "summary", text);
     rows.n = 0;
     if (o.failed)

@@ -38,8 +38,9 @@ static cJSON *child_object(cJSON *obj, const char *name)
     c = cJSON_CreateObject();
     if (!c)
         return NULL;
-    if (cJSON_GetObjectItemCaseSensitive(obj, name) ? !cJSON_ReplaceItemInObjectCaseSensitive(obj, name, c)
-                                                    : !cJSON_AddItemToObject(obj, name, c)) {
+    if (cJSON_GetObjectItemCaseSensitive(obj, name)
+            ? !cJSON_ReplaceItemInObjectCaseSensitive(obj, name, c)
+            : !cJSON_AddItemToObject(obj, name, c)) {
         cJSON_Delete(c);
         return NULL;
     }
@@ -71,9 +72,11 @@ static int fold(cJSON *s, const struct feedback *f)
     if (!s)
         return -1;
     int outcome = feedback_outcome(f);
-    double count = json_number_or(s, "count", 0) + 1, successes = json_number_or(s, "successes", 0) + (outcome == 1);
+    double count = json_number_or(s, "count", 0) + 1,
+           successes = json_number_or(s, "successes", 0) + (outcome == 1);
     double failures = json_number_or(s, "failures", 0) + (outcome == 0);
-    double ratings = json_number_or(s, "ratings", 0) + (f->rating > 0), sum = json_number_or(s, "ratingSum", 0) + f->rating;
+    double ratings = json_number_or(s, "ratings", 0) + (f->rating > 0),
+           sum = json_number_or(s, "ratingSum", 0) + f->rating;
     set_num(s, "count", count);
     set_num(s, "successes", successes);
     set_num(s, "failures", failures);
@@ -163,15 +166,18 @@ cJSON *learning_patterns(const cJSON *stats, const struct advice_limits *lim)
     char scope[256], msg[700];
     cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(stats, "byTask"))
     {
-        double finished = json_number_or(g, "finished", 0), failed = json_number_or(g, "failed", -1), total = json_number_or(g, "total", 0);
+        double finished = json_number_or(g, "finished", 0),
+               failed = json_number_or(g, "failed", -1), total = json_number_or(g, "total", 0);
         const cJSON *counts = cJSON_GetObjectItemCaseSensitive(g, "counts");
         if (failed < 0)
             failed = json_number_or(counts, "failed", 0);
-        double rate = json_number_or(g, "failureRate", 0), retries = json_number_or(g, "retries", 0);
+        double rate = json_number_or(g, "failureRate", 0),
+               retries = json_number_or(g, "retries", 0);
         scope_of(g, scope, sizeof(scope));
         if (failed > 0 && finished >= (double)lim->min_samples) {
             const char *err = top_error(g);
-            snprintf(msg, sizeof(msg), "%s fails %.0f%% of the time (%.0f of %.0f finished)%s%.300s%s", scope,
+            snprintf(msg, sizeof(msg),
+                     "%s fails %.0f%% of the time (%.0f of %.0f finished)%s%.300s%s", scope,
                      rate * 100, failed, finished, err ? ", mostly with \"" : "", err ? err : "",
                      err ? "\"" : "");
             cJSON *it = item(list, g, "kind", "failure_rate"), *ev = evidence(it);
@@ -215,7 +221,8 @@ cJSON *learning_patterns(const cJSON *stats, const struct advice_limits *lim)
 
 static const char *const priorities[] = {"high", "medium", "low"};
 
-static cJSON *recommend(cJSON *list, const cJSON *g, const char *action, int prio, const char *reason)
+static cJSON *recommend(cJSON *list, const cJSON *g, const char *action, int prio,
+                        const char *reason)
 {
     cJSON *it = item(list, g, "action", action);
     if (it) {
@@ -243,15 +250,18 @@ cJSON *learning_recommendations(const cJSON *stats, const struct advice_limits *
                      "%s run time p99 is %.0f ms, %.0f%% of the %.0f s lease: raise "
                      "its timeoutSeconds",
                      scope, p99, p99 / lease_ms * 100, lim->lease_s);
-            cJSON *it = recommend(list, g, "raise_timeout", p99 >= lease_ms ? 0 : 1, msg), *ev = evidence(it);
+            cJSON *it = recommend(list, g, "raise_timeout", p99 >= lease_ms ? 0 : 1, msg),
+                  *ev = evidence(it);
             cJSON_AddNumberToObject(ev, "p99RunTimeMs", p99);
             cJSON_AddNumberToObject(ev, "leaseSeconds", lim->lease_s);
             cJSON *s = it ? cJSON_AddObjectToObject(it, "suggestion") : NULL;
             cJSON_AddNumberToObject(s, "timeoutSeconds", ceil(p99 * 2 / 1000));
         }
         const cJSON *counts = cJSON_GetObjectItemCaseSensitive(g, "counts");
-        double failed = json_number_or(counts, "failed", 0), retries = json_number_or(g, "retries", -1);
-        double finished = json_number_or(g, "finished", 0), rate = json_number_or(g, "failureRate", 0);
+        double failed = json_number_or(counts, "failed", 0),
+               retries = json_number_or(g, "retries", -1);
+        double finished = json_number_or(g, "finished", 0),
+               rate = json_number_or(g, "failureRate", 0);
         if (failed > 0 && retries == 0) {
             snprintf(msg, sizeof(msg),
                      "%s: all %.0f failures ended on their first attempt "
@@ -268,7 +278,8 @@ cJSON *learning_recommendations(const cJSON *stats, const struct advice_limits *
             snprintf(msg, sizeof(msg),
                      "%s fails %.0f%% of the time%s%.300s%s: fix the cause before "
                      "adding capacity",
-                     scope, rate * 100, err ? ", mostly with \"" : "", err ? err : "", err ? "\"" : "");
+                     scope, rate * 100, err ? ", mostly with \"" : "", err ? err : "",
+                     err ? "\"" : "");
             cJSON *it = recommend(list, g, "fix_failures", 0, msg), *ev = evidence(it);
             cJSON_AddNumberToObject(ev, "failureRate", rate);
             cJSON_AddNumberToObject(ev, "failed", failed);
@@ -286,12 +297,14 @@ cJSON *learning_recommendations(const cJSON *stats, const struct advice_limits *
                      "%s jobs wait %.0f ms in the queue at p90 (limit %.0f ms): add "
                      "workers",
                      a ? a : "?", p90, lim->max_wait_p90_ms);
-            cJSON *it = recommend(list, g, "add_workers", p90 >= 2 * lim->max_wait_p90_ms ? 0 : 1, msg);
+            cJSON *it =
+                recommend(list, g, "add_workers", p90 >= 2 * lim->max_wait_p90_ms ? 0 : 1, msg);
             cJSON *ev = evidence(it);
             cJSON_AddNumberToObject(ev, "p90QueueWaitMs", p90);
             cJSON_AddNumberToObject(ev, "thresholdMs", lim->max_wait_p90_ms);
-            cJSON_AddNumberToObject(ev, "pending",
-                                    json_number_or(cJSON_GetObjectItemCaseSensitive(g, "counts"), "pending", 0));
+            cJSON_AddNumberToObject(
+                ev, "pending",
+                json_number_or(cJSON_GetObjectItemCaseSensitive(g, "counts"), "pending", 0));
             cJSON *s = it ? cJSON_AddObjectToObject(it, "suggestion") : NULL;
             cJSON_AddNumberToObject(s, "addProcesses", 1);
         }

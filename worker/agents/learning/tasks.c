@@ -93,7 +93,8 @@ int learning_feedback_run(struct task_ctx *ctx, const cJSON *payload, struct tas
                          "digits, '_', '.' or '-'",
                          NAME_MAX_LEN);
     if (rating == 0 && !has_success)
-        return task_fail(out, false, "data.rating (1 to 5) or data.success (true or false) is required");
+        return task_fail(out, false,
+                         "data.rating (1 to 5) or data.success (true or false) is required");
     struct feedback f = {(int)rating, has_success ? success : -1};
 
     /* 1. The agent's current state (it must exist: feedback on an unknown agent
@@ -110,7 +111,8 @@ int learning_feedback_run(struct task_ctx *ctx, const cJSON *payload, struct tas
     }
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(current, "state");
     if (status != 200 || !cJSON_IsObject(state)) {
-        int rc = task_refused(out, "reading the agent state (GET /api/agents/:name)", status, current);
+        int rc =
+            task_refused(out, "reading the agent state (GET /api/agents/:name)", status, current);
         cJSON_Delete(current);
         return rc;
     }
@@ -141,7 +143,8 @@ int learning_feedback_run(struct task_ctx *ctx, const cJSON *payload, struct tas
     cJSON_Delete(updated);
     if (status != 200) {
         cJSON_Delete(put);
-        return status ? task_refused(out, "updating the agent state (PUT /api/agents/:name)", status, NULL)
+        return status ? task_refused(out, "updating the agent state (PUT /api/agents/:name)",
+                                     status, NULL)
                       : -1;
     }
 
@@ -152,15 +155,18 @@ int learning_feedback_run(struct task_ctx *ctx, const cJSON *payload, struct tas
         cJSON_AddStringToObject(r, "taskType", task);
     else
         cJSON_AddNullToObject(r, "taskType");
-    cJSON_AddStringToObject(r, "outcome", outcome == 1 ? "success" : outcome == 0 ? "failure" : "neutral");
+    cJSON_AddStringToObject(r, "outcome",
+                            outcome == 1   ? "success"
+                            : outcome == 0 ? "failure"
+                                           : "neutral");
     cJSON_AddNumberToObject(r, "memoryId", memory_id);
     cJSON_AddNumberToObject(r, "importance", importance);
     const cJSON *by = cJSON_GetObjectItemCaseSensitive(feedback, "byTaskType");
     cJSON_AddItemToObject(
         r, "taskStats",
         cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(by, task ? task : "unspecified"), true));
-    cJSON_AddItemToObject(r, "totals",
-                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(feedback, "total"), true));
+    cJSON_AddItemToObject(
+        r, "totals", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(feedback, "total"), true));
     char summary[400];
     snprintf(summary, sizeof(summary),
              "stored %s feedback on %s%s%s as memory %.0f (importance %d) and "
@@ -228,8 +234,8 @@ static cJSON *project(const cJSON *stats, const char *const *names)
         cJSON_AddItemToArray(list, o);
         cJSON_AddItemToObject(o, "agent",
                               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(g, "agent"), true));
-        cJSON_AddItemToObject(o, "taskType",
-                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(g, "taskType"), true));
+        cJSON_AddItemToObject(
+            o, "taskType", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(g, "taskType"), true));
         for (const char *const *n = names; *n; n++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, *n);
             const cJSON *c =
@@ -240,7 +246,8 @@ static cJSON *project(const cJSON *stats, const char *const *names)
     return list;
 }
 
-static const char *const rate_fields[] = {"total", "finished", "failed", "failureRate", "retries", NULL};
+static const char *const rate_fields[] = {"total",       "finished", "failed",
+                                          "failureRate", "retries",  NULL};
 static const char *const duration_fields[] = {"queueWaitMs", "runTimeMs", NULL};
 
 int learning_patterns_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out)
@@ -261,17 +268,18 @@ int learning_patterns_run(struct task_ctx *ctx, const cJSON *payload, struct tas
     cJSON_AddItemToObject(r, "failureRates", project(stats, rate_fields));
     cJSON_AddItemToObject(
         r, "commonErrors",
-        cJSON_Duplicate(
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(stats, "overall"), "topErrors"),
-            true));
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetObjectItemCaseSensitive(stats, "overall"), "topErrors"),
+                        true));
     cJSON_AddItemToObject(r, "durations", project(stats, duration_fields));
     int n = cJSON_GetArraySize(patterns);
     const cJSON *first = cJSON_GetArrayItem(patterns, 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(first, "message");
     cJSON_AddItemToObject(r, "patterns", patterns);
     char summary[900];
-    snprintf(summary, sizeof(summary), "%d pattern%s in the last %lds%s%.700s", n, n == 1 ? "" : "s", window,
-             cJSON_IsString(msg) ? "; first: " : "", cJSON_IsString(msg) ? msg->valuestring : "");
+    snprintf(summary, sizeof(summary), "%d pattern%s in the last %lds%s%.700s", n,
+             n == 1 ? "" : "s", window, cJSON_IsString(msg) ? "; first: " : "",
+             cJSON_IsString(msg) ? msg->valuestring : "");
     cJSON_AddStringToObject(r, "summary", summary);
     cJSON_Delete(stats);
     out->result = r;

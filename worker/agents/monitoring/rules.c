@@ -7,7 +7,8 @@
 
 #include "common/json.h"
 
-static cJSON *problem(cJSON *list, const char *kind, const char *severity, const char *agent, const char *msg)
+static cJSON *problem(cJSON *list, const char *kind, const char *severity, const char *agent,
+                      const char *msg)
 {
     cJSON *p = cJSON_CreateObject();
     if (!p || !cJSON_AddItemToArray(list, p))
@@ -31,7 +32,8 @@ cJSON *monitor_health_problems(const cJSON *report, long max_queue_depth)
     {
         if (!cJSON_IsString(it))
             continue;
-        snprintf(msg, sizeof(msg), "agent %s stopped sending heartbeats but is not offline", it->valuestring);
+        snprintf(msg, sizeof(msg), "agent %s stopped sending heartbeats but is not offline",
+                 it->valuestring);
         problem(list, "stale_agent", "warning", it->valuestring, msg);
     }
     const cJSON *queue = cJSON_GetObjectItemCaseSensitive(report, "queue");
@@ -70,10 +72,11 @@ static void show(char *buf, size_t len, double value, bool ms)
         snprintf(buf, len, "%.4g", value);
 }
 
-static void alert(cJSON *list, const cJSON *group, const char *metric, double value, double threshold,
-                  bool ms)
+static void alert(cJSON *list, const cJSON *group, const char *metric, double value,
+                  double threshold, bool ms)
 {
-    const char *agent = json_string_or_null(group, "agent"), *task = json_string_or_null(group, "taskType");
+    const char *agent = json_string_or_null(group, "agent"),
+               *task = json_string_or_null(group, "taskType");
     char scope[256], msg[512], v[64], t[64];
     if (agent && task)
         snprintf(scope, sizeof(scope), "%s/%s", agent, task);
@@ -107,8 +110,8 @@ static void check_group(cJSON *list, const cJSON *group, const struct metric_lim
     double rate = json_number_or(group, "failureRate", 0);
     if (limits->max_error_rate >= 0 && finished > 0 && rate > limits->max_error_rate)
         alert(list, group, "errorRate", rate, limits->max_error_rate, false);
-    const cJSON *p99 =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(group, "runTimeMs"), "p99");
+    const cJSON *p99 = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(group, "runTimeMs"), "p99");
     if (limits->max_p99_ms >= 0 && cJSON_IsNumber(p99) && p99->valuedouble > limits->max_p99_ms)
         alert(list, group, "p99RunTimeMs", p99->valuedouble, limits->max_p99_ms, true);
 }
@@ -120,7 +123,8 @@ cJSON *monitor_metric_alerts(const cJSON *stats, const struct metric_limits *lim
         return NULL;
     check_group(list, cJSON_GetObjectItemCaseSensitive(stats, "overall"), limits);
     const cJSON *g;
-    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(stats, "byTask")) check_group(list, g, limits);
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(stats, "byTask"))
+        check_group(list, g, limits);
     return list;
 }
 
@@ -137,8 +141,8 @@ int monitor_webhooks_parse(const char *list, char urls[][WEBHOOK_URL_MAX], int m
             e--;
         if (e > s) {
             size_t ulen = (size_t)(e - s);
-            bool scheme =
-                (ulen > 7 && strncmp(s, "http://", 7) == 0) || (ulen > 8 && strncmp(s, "https://", 8) == 0);
+            bool scheme = (ulen > 7 && strncmp(s, "http://", 7) == 0) ||
+                          (ulen > 8 && strncmp(s, "https://", 8) == 0);
             if (!scheme || ulen >= WEBHOOK_URL_MAX) {
                 *bad = n;
                 return -1;

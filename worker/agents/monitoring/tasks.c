@@ -33,7 +33,8 @@ static int get_number(const cJSON *data, const char *name, double min, double ma
     if (!n || cJSON_IsNull(n))
         return 0;
     if (!cJSON_IsNumber(n) || n->valuedouble < min || n->valuedouble > max) {
-        snprintf(out->error, sizeof(out->error), "data.%s must be a number from %g to %g", name, min, max);
+        snprintf(out->error, sizeof(out->error), "data.%s must be a number from %g to %g", name,
+                 min, max);
         out->retryable = false;
         return -1;
     }
@@ -45,7 +46,8 @@ int monitor_health_check_run(struct task_ctx *ctx, const cJSON *payload, struct 
 {
     struct field_error err;
     long max_depth = MONITOR_QUEUE_DEPTH_DEFAULT;
-    if (json_get_int(task_data(payload), "maxQueueDepth", false, 0, 1000000000L, &max_depth, &err) < 0)
+    if (json_get_int(task_data(payload), "maxQueueDepth", false, 0, 1000000000L, &max_depth, &err) <
+        0)
         return bad_field(out, &err);
     int status;
     cJSON *report = task_gateway_json(ctx, "POST", "/system/health-check", NULL, &status, out);
@@ -118,7 +120,8 @@ int monitor_check_metrics_run(struct task_ctx *ctx, const cJSON *payload, struct
     cJSON *alerts = monitor_metric_alerts(stats, &limits);
     cJSON *r = cJSON_CreateObject(), *lat = cJSON_CreateObject(), *thr = cJSON_CreateObject();
     if (!alerts || !r || !lat || !thr) {
-        cJSON_Delete(alerts), cJSON_Delete(r), cJSON_Delete(lat), cJSON_Delete(thr), cJSON_Delete(stats);
+        cJSON_Delete(alerts), cJSON_Delete(r), cJSON_Delete(lat), cJSON_Delete(thr),
+            cJSON_Delete(stats);
         return task_fail(out, true, "out of memory while building the result");
     }
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(overall, "failureRate");
@@ -145,10 +148,11 @@ int monitor_check_metrics_run(struct task_ctx *ctx, const cJSON *payload, struct
     int n = cJSON_GetArraySize(alerts);
     cJSON_AddItemToObject(r, "alerts", alerts);
     char summary[300];
-    snprintf(summary, sizeof(summary), "%s over %lds: %.0f finished, %.4g/min, error rate %.4g; %d alert%s",
+    snprintf(summary, sizeof(summary),
+             "%s over %lds: %.0f finished, %.4g/min, error rate %.4g; %d alert%s",
              agent ? agent : "all agents", window, cJSON_IsNumber(fin) ? fin->valuedouble : 0,
-             cJSON_IsNumber(tput) ? tput->valuedouble : 0, cJSON_IsNumber(rate) ? rate->valuedouble : 0, n,
-             n == 1 ? "" : "s");
+             cJSON_IsNumber(tput) ? tput->valuedouble : 0,
+             cJSON_IsNumber(rate) ? rate->valuedouble : 0, n, n == 1 ? "" : "s");
     cJSON_AddStringToObject(r, "summary", summary);
     cJSON_Delete(stats);
     out->result = r;
@@ -222,8 +226,8 @@ int monitor_send_alert_run(struct task_ctx *ctx, const cJSON *payload, struct ta
     if (!list)
         return task_fail(out, true, "out of memory");
     int bad = 0;
-    int nurls =
-        monitor_webhooks_parse(config_str(task_config(ctx), CFG_ALERT_WEBHOOKS), list, WEBHOOK_MAX, &bad);
+    int nurls = monitor_webhooks_parse(config_str(task_config(ctx), CFG_ALERT_WEBHOOKS), list,
+                                       WEBHOOK_MAX, &bad);
     if (nurls < 0) {
         free(list);
         snprintf(out->error, sizeof(out->error),
@@ -252,7 +256,8 @@ int monitor_send_alert_run(struct task_ctx *ctx, const cJSON *payload, struct ta
     double event_id = cJSON_IsNumber(id) ? id->valuedouble : 0;
     if (status != 201 || event_id <= 0) {
         int rc =
-            status ? task_refused(out, "storing the alert event (POST /api/events)", status, stored) : -1;
+            status ? task_refused(out, "storing the alert event (POST /api/events)", status, stored)
+                   : -1;
         cJSON_Delete(stored);
         free(list);
         return rc;
@@ -266,7 +271,8 @@ int monitor_send_alert_run(struct task_ctx *ctx, const cJSON *payload, struct ta
     cJSON_AddStringToObject(alert, "title", title);
     cJSON_AddStringToObject(alert, "message", message);
     cJSON_AddStringToObject(alert, "severity", severity);
-    cJSON_AddItemToObject(alert, "details", details ? cJSON_Duplicate(details, true) : cJSON_CreateObject());
+    cJSON_AddItemToObject(alert, "details",
+                          details ? cJSON_Duplicate(details, true) : cJSON_CreateObject());
     cJSON_AddStringToObject(alert, "agent", ctx->agent);
     cJSON_AddNumberToObject(alert, "jobId", (double)ctx->job_id);
     char *body = json_print(alert);
@@ -292,11 +298,13 @@ int monitor_send_alert_run(struct task_ctx *ctx, const cJSON *payload, struct ta
                  "(FLOWSTATE_ALERT_WEBHOOKS)",
                  severity, event_id);
     else
-        snprintf(summary, sizeof(summary), "%s alert stored as event %.0f; delivered to %d of %d webhook%s",
-                 severity, event_id, delivered, nurls, nurls == 1 ? "" : "s");
+        snprintf(summary, sizeof(summary),
+                 "%s alert stored as event %.0f; delivered to %d of %d webhook%s", severity,
+                 event_id, delivered, nurls, nurls == 1 ? "" : "s");
     if (nurls > 0 && delivered == 0) {
         char *outcomes = json_print(hooks);
-        snprintf(out->error, sizeof(out->error), "every webhook failed: %s", outcomes ? outcomes : "");
+        snprintf(out->error, sizeof(out->error), "every webhook failed: %s",
+                 outcomes ? outcomes : "");
         free(outcomes);
         cJSON_Delete(r);
         out->retryable = true;
