@@ -68,6 +68,20 @@ def test_unknown_task_fails_at_once(stack):
         assert not stack.events(job_id, "job.retry"), f"job {job_id} was retried: {stack.events(job_id)}"
 
 
+def test_ping_reads_sleep_ms_inside_data(stack):
+    # POST /agents/:name/task and the coordinator put a task's fields in payload.data.
+    stack.start_worker()
+    slept = stack.create_job(payload={"taskType": "ping", "data": {"sleepMs": 300}})["id"]
+    bad = stack.create_job(payload={"taskType": "ping", "data": {"sleepMs": 60001}}, maxAttempts=5)["id"]
+    top_wins = stack.create_job(payload={"taskType": "ping", "sleepMs": 0, "data": {"sleepMs": 60001}})["id"]
+    rows = stack.wait_status([slept, top_wins], "completed", 30, "the two good pings completed")
+    assert rows[slept]["result"]["sleptMs"] >= 300, rows[slept]["result"]
+    assert rows[slept]["processed_at"] - rows[slept]["started_at"] >= dt.timedelta(milliseconds=300)
+    assert rows[top_wins]["result"]["sleptMs"] == 0, rows[top_wins]["result"]
+    row = stack.wait_status([bad], "failed", 30, "the ping with data.sleepMs 60001 failed")[bad]
+    assert row["attempts"] == 1 and "sleepMs" in (row["last_error"] or ""), row
+
+
 def test_priorities_order_claims(stack):
     # Queued while no worker runs; then one worker claiming one job at a time.
     priorities = [2, 0, 4, 1, 3, 4, 0, 2, 3, 1, 2]

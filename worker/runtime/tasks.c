@@ -34,15 +34,18 @@ bool task_sleep(const struct task_ctx *ctx, long ms)
 }
 
 /* ping: {"taskType":"ping","sleepMs":N} — proves the path from queue to worker and back;
- * sleepMs (0..60000) stands in for real work. Its result names the worker (the job row
- * forgets it once the job is done) and echoes the job and attempt it ran, so a result
- * stored on the wrong job or from the wrong attempt shows; the agent and the times are
- * the row's own (targetAgent, startedAt, processedAt), and are not repeated. */
+ * sleepMs (0..60000) stands in for real work. It is read at the top level or, when absent
+ * there, in data, where POST /agents/:name/task and the coordinator put a task's fields. Its result
+ * names the worker (the job row forgets it once the job is done) and echoes the job and attempt it
+ * ran, so a result stored on the wrong job or from the wrong attempt shows; the agent and the times
+ * are the row's own (targetAgent, startedAt, processedAt), and are not repeated. */
 static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out)
 {
     long sleep_ms = 0;
     struct field_error err;
-    if (json_get_int(payload, "sleepMs", false, 0, PING_SLEEP_MAX_MS, &sleep_ms, &err) < 0) {
+    const cJSON *args =
+        cJSON_GetObjectItemCaseSensitive(payload, "sleepMs") ? payload : task_data(payload);
+    if (json_get_int(args, "sleepMs", false, 0, PING_SLEEP_MAX_MS, &sleep_ms, &err) < 0) {
         snprintf(out->error, sizeof(out->error), "%s", err.message);
         out->retryable = false;
         return -1;
