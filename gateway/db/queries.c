@@ -92,28 +92,42 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_JOB_GET] = {"fs_job_get",
         "SELECT fs_job_json(j) FROM job_queue j WHERE j.id = $1::bigint"},
 
+    /* List answers are printed by row_to_json over a one-row page and array_to_json over
+     * array_agg, which write JSON without spaces as fs_job_json does; json_build_object and
+     * json_agg would write {"jobs" : [{…}, {…}]}. */
+
     /* Keyset pagination, newest first: one row more than asked tells whether a next page
      * exists. $1 status, $2 agent, $3 cursor (exclusive upper id), $4 limit. */
     [Q_JOBS_LIST] = {"fs_jobs_list",
-        "SELECT json_build_object("
-        "  'jobs', coalesce(json_agg(fs_job_json(p.job) ORDER BY p.id DESC)"
-        "                   FILTER (WHERE p.rn <= $4::int), '[]'),"
-        "  'nextCursor', CASE WHEN count(*) > $4::int"
-        "                THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END)"
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(fs_job_json(p.job) ORDER BY p.id DESC)"
+        "                         FILTER (WHERE p.rn <= $4::int)), '[]') AS jobs,"
+        "  CASE WHEN count(*) > $4::int"
+        "  THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END AS \"nextCursor\""
         " FROM (SELECT j AS job, j.id, row_number() OVER (ORDER BY j.id DESC) AS rn"
         "       FROM job_queue j"
         "       WHERE ($1::text IS NULL OR j.status = $1::text)"
         "         AND ($2::text IS NULL OR j.target_agent = $2::text)"
         "         AND ($3::bigint IS NULL OR j.id < $3::bigint)"
-        "       ORDER BY j.id DESC LIMIT $4::int + 1) p"},
+        "       ORDER BY j.id DESC LIMIT $4::int + 1) p) page"},
 
-    /* Pending jobs in claim order; $1 agent (NULL: all), $2 limit. */
+    /* Pending jobs in claim order; $1 agent (NULL: all), $2 cursor (the id of the last job
+     * of the previous page: the page goes on after that job's place in the order, where it
+     * is now) or NULL, $3 limit. NULL when the cursor names no job. */
     [Q_JOBS_PENDING] = {"fs_jobs_pending",
-        "SELECT json_build_object('jobs', coalesce(json_agg(fs_job_json(p.job)"
-        "        ORDER BY p.priority DESC, p.run_at, p.id), '[]'))"
-        " FROM (SELECT j AS job, j.priority, j.run_at, j.id FROM job_queue j"
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(fs_job_json(p.job) ORDER BY p.rn)"
+        "                         FILTER (WHERE p.rn <= $3::int)), '[]') AS jobs,"
+        "  CASE WHEN count(*) > $3::int"
+        "  THEN (max(p.id) FILTER (WHERE p.rn = $3::int))::text END AS \"nextCursor\""
+        " FROM (SELECT j AS job, j.id,"
+        "              row_number() OVER (ORDER BY j.priority DESC, j.run_at, j.id) AS rn"
+        "       FROM job_queue j LEFT JOIN job_queue c ON c.id = $2::bigint"
         "       WHERE j.status = 'pending' AND ($1::text IS NULL OR j.target_agent = $1::text)"
-        "       ORDER BY j.priority DESC, j.run_at, j.id LIMIT $2::int) p"},
+        "         AND ($2::bigint IS NULL OR j.priority < c.priority"
+        "              OR (j.priority = c.priority AND (j.run_at, j.id) > (c.run_at, c.id)))"
+        "       ORDER BY j.priority DESC, j.run_at, j.id LIMIT $3::int + 1) p) page"
+        " WHERE $2::bigint IS NULL OR EXISTS (SELECT 1 FROM job_queue c WHERE c.id = $2::bigint)"},
 
     /* Returns the status before the change and the job after it (unchanged when the
      * transition is not allowed or is a no-op; the caller tells which). $1 id, $2 status,
@@ -405,16 +419,17 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* Newest first with a keyset cursor. $1 agent, $2 direction (in, out, all), $3 cursor
      * (exclusive upper id) or NULL, $4 limit. */
     [Q_MESSAGES_LIST] = {"fs_messages_list",
-        "SELECT json_build_object("
-        "  'messages', coalesce(json_agg(fs_message_json(p.m, fs_message_status(p.m)) ORDER BY p.id DESC)"
-        "                       FILTER (WHERE p.rn <= $4::int), '[]'),"
-        "  'next_cursor', CASE WHEN count(*) > $4::int"
-        "                 THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END)"
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(fs_message_json(p.m, fs_message_status(p.m))"
+        "                                   ORDER BY p.id DESC) FILTER (WHERE p.rn <= $4::int)),"
+        "           '[]') AS messages,"
+        "  CASE WHEN count(*) > $4::int"
+        "  THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END AS \"nextCursor\""
         " FROM (SELECT m, m.id, row_number() OVER (ORDER BY m.id DESC) AS rn FROM agent_messages m"
         "       WHERE (($2::text IN ('in', 'all') AND m.to_agent = $1::text)"
         "           OR ($2::text IN ('out', 'all') AND m.from_agent = $1::text))"
         "         AND ($3::bigint IS NULL OR m.id < $3::bigint)"
-        "       ORDER BY m.id DESC LIMIT $4::int + 1) p"},
+        "       ORDER BY m.id DESC LIMIT $4::int + 1) p) page"},
 
     [Q_WORKER_AGENTS] = {"fs_worker_agents",
         "SELECT json_build_object('agents',"

@@ -245,15 +245,31 @@ void jobs_list(struct request *r)
     request_query_body(r, Q_JOBS_LIST, 4, params, 200);
 }
 
+/* A pending page's cursor is a job id; NULL comes back when that job is gone (pruned). */
+static void pending_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+        request_error(r, 400, "invalid_field", "cursor",
+                      "cursor names a job that no longer exists; start again without it");
+        return;
+    }
+    request_reply_first_cell(res, r);
+}
+
 static void pending_for(struct request *r, const char *agent)
 {
-    long limit = 100;
-    if (request_query_int(r, "limit", 1, 1000, &limit) < 0)
+    long limit = 100, cursor_id = 0;
+    if (request_query_int(r, "limit", 1, 1000, &limit) < 0 ||
+        request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor_id) < 0)
         return;
-    char limit_text[16];
+    char limit_text[16], cursor_text[24];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    const char *params[2] = {agent, limit_text};
-    request_query_body(r, Q_JOBS_PENDING, 2, params, 200);
+    snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor_id);
+    const char *params[3] = {agent, cursor_id ? cursor_text : NULL, limit_text};
+    r->ok_status = 200;
+    if (pgpool_query(r->gw->pool, Q_JOBS_PENDING, 3, params, pending_done, r) < 0)
+        request_unavailable(r);
 }
 
 void jobs_pending(struct request *r) { pending_for(r, NULL); }

@@ -150,13 +150,13 @@ def test_list_newest_first_and_filters(gateway):
     assert got["jobs"] == []
 
 
-def collect_pages(gw, params, limit):
+def collect_pages(gw, params, limit, path="/api/jobs"):
     seen, pages, cursor = [], 0, None
     while True:
         p = dict(params, limit=limit)
         if cursor is not None:
             p["cursor"] = cursor
-        body = expect(gw.get("/api/jobs", params=p), 200)
+        body = expect(gw.get(path, params=p), 200)
         pages += 1
         assert len(body["jobs"]) <= limit
         seen.extend(j["id"] for j in body["jobs"])
@@ -261,7 +261,42 @@ def test_pending_order(gateway):
         assert all(j["targetAgent"] == agent and j["status"] == "pending" for j in body["jobs"])
     got = expect(gateway.get("/api/jobs/agent/a1?limit=2"), 200)["jobs"]
     assert [j["id"] for j in got] == [j["id"] for j in sorted(jobs, key=key) if j["targetAgent"] == "a1"][:2]
-    assert expect(gateway.get("/api/jobs/agent/nobody"), 200) == {"jobs": []}
+    assert expect(gateway.get("/api/jobs/agent/nobody"), 200) == {"jobs": [], "nextCursor": None}
+
+    # pages in the same order, for every limit, also while the queue moves under them
+    for limit in (1, 3, 8):
+        assert collect_pages(gateway, {}, limit, "/api/jobs/pending")[0] == want, limit
+    want_a1 = [j["id"] for j in sorted(jobs, key=key) if j["targetAgent"] == "a1"]
+    assert collect_pages(gateway, {}, 2, "/api/jobs/agent/a1")[0] == want_a1
+    page1 = expect(gateway.get("/api/jobs/pending", params={"limit": 3}), 200)
+    assert [j["id"] for j in page1["jobs"]] == want[:3] and page1["nextCursor"] == str(want[2])
+    set_status(gateway, want[2], "running")  # the cursor's job is claimed: its place stays
+    page2 = expect(gateway.get("/api/jobs/pending", params={"limit": 3, "cursor": page1["nextCursor"]}), 200)
+    assert [j["id"] for j in page2["jobs"]] == want[3:6]
+
+
+@pytest.mark.parametrize("path", ["/api/jobs/pending", "/api/jobs/agent/a1"])
+@pytest.mark.parametrize("cursor", ["abc", "0", "-3", "1.5", "99999999999999999999"])
+def test_pending_bad_cursor(gateway, path, cursor):
+    expect_error(gateway.get(path, params={"cursor": cursor}), 400, "invalid_field", "cursor")
+
+
+def test_pending_cursor_of_a_job_that_is_gone(gateway, db):
+    job = create(gateway, targetAgent="a1")
+    db.execute("DELETE FROM job_queue WHERE id = %s", (job["id"],))
+    for path in ("/api/jobs/pending", "/api/jobs/agent/a1"):
+        expect_error(gateway.get(path, params={"cursor": job["id"]}), 400, "invalid_field", "cursor")
+
+
+def test_list_answers_are_compact(gateway):
+    # Lists are printed like single objects: no blanks between keys, values and items.
+    for i in range(2):
+        create(gateway, targetAgent="a1", payload={"i": i})
+    expect(gateway.post("/agents/message", json={"from_agent": "a", "to_agent": "b", "message": "m"}), 201)
+    for path in ("/api/jobs", "/api/jobs/pending", "/api/jobs/agent/a1", "/api/agents/b/messages"):
+        r = gateway.get(path)
+        expect(r, 200)
+        assert " : " not in r.text and "}, {" not in r.text, f"{path}: {r.text[:200]}"
 
 
 def test_status_pending_running_completed(gateway, db):

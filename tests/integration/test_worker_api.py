@@ -121,10 +121,10 @@ def test_message_listing_pages_with_a_cursor(gateway):
                   201)["message_id"] for i in range(5)]
     page = expect(gateway.get("/api/agents/b/messages?limit=2"), 200)
     assert [m["message_id"] for m in page["messages"]] == ids[::-1][:2]
-    page2 = expect(gateway.get(f"/api/agents/b/messages?limit=2&cursor={page['next_cursor']}"), 200)
+    page2 = expect(gateway.get(f"/api/agents/b/messages?limit=2&cursor={page['nextCursor']}"), 200)
     assert [m["message_id"] for m in page2["messages"]] == ids[::-1][2:4]
-    page3 = expect(gateway.get(f"/api/agents/b/messages?limit=2&cursor={page2['next_cursor']}"), 200)
-    assert [m["message_id"] for m in page3["messages"]] == ids[:1] and page3["next_cursor"] is None
+    page3 = expect(gateway.get(f"/api/agents/b/messages?limit=2&cursor={page2['nextCursor']}"), 200)
+    assert [m["message_id"] for m in page3["messages"]] == ids[:1] and page3["nextCursor"] is None
     assert expect(gateway.get("/api/agents/a/messages?direction=in"), 200)["messages"] == []
 
 
