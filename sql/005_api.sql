@@ -107,13 +107,15 @@ $$;
 -- statement over the jobs created or finished within a window: counts by status, failure
 -- rate, retries, throughput, queue-wait and run-time percentiles of the completed jobs, and
 -- the most common errors of the failed ones (digits normalised to N so "job 17 timed out"
--- and "job 42 timed out" count together). Rows are grouped three ways at once (GROUPING
+-- and "job 42 timed out" count together). Queue wait starts when the job became runnable,
+-- greatest(created_at, run_at): a job delayed by runAt (or a retry's backoff) was not waiting
+-- for a worker before then. Rows are grouped three ways at once (GROUPING
 -- SETS): per agent and taskType, per agent, and overall.
 CREATE FUNCTION fs_job_stats(window_s int, agent_filter text) RETURNS json LANGUAGE sql STABLE AS $$
     WITH j AS (
         SELECT q.target_agent AS ag, coalesce(q.payload->>'taskType', '') AS task, q.status, q.attempts,
                CASE WHEN q.status = 'completed' AND q.started_at IS NOT NULL
-                    THEN extract(epoch FROM q.started_at - q.created_at) * 1000 END AS wait_ms,
+                    THEN extract(epoch FROM q.started_at - greatest(q.created_at, q.run_at)) * 1000 END AS wait_ms,
                CASE WHEN q.status = 'completed' AND q.started_at IS NOT NULL AND q.processed_at IS NOT NULL
                     THEN extract(epoch FROM q.processed_at - q.started_at) * 1000 END AS run_ms,
                CASE WHEN q.status = 'failed' AND q.last_error IS NOT NULL

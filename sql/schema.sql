@@ -312,7 +312,7 @@ CREATE FUNCTION public.fs_job_stats(window_s integer, agent_filter text) RETURNS
     WITH j AS (
         SELECT q.target_agent AS ag, coalesce(q.payload->>'taskType', '') AS task, q.status, q.attempts,
                CASE WHEN q.status = 'completed' AND q.started_at IS NOT NULL
-                    THEN extract(epoch FROM q.started_at - q.created_at) * 1000 END AS wait_ms,
+                    THEN extract(epoch FROM q.started_at - greatest(q.created_at, q.run_at)) * 1000 END AS wait_ms,
                CASE WHEN q.status = 'completed' AND q.started_at IS NOT NULL AND q.processed_at IS NOT NULL
                     THEN extract(epoch FROM q.processed_at - q.started_at) * 1000 END AS run_ms,
                CASE WHEN q.status = 'failed' AND q.last_error IS NOT NULL

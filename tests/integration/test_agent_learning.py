@@ -12,12 +12,14 @@ def run(stack, task, data, status="completed"):
     return rows[job["id"]]
 
 
-def insert_done(db, agent, task, status, wait_ms, run_ms, err=None, attempts=1):
-    db.execute("INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, started_at, processed_at,"
-               " last_error) SELECT %s, jsonb_build_object('taskType', %s::text), %s, %s, c,"
-               " c + make_interval(secs => %s::float8 / 1000), c + make_interval(secs => (%s::float8 + %s) / 1000), %s"
-               " FROM (SELECT now() - interval '10 minutes' AS c) x",
-               (agent, task, status, attempts, wait_ms, wait_ms, run_ms, err))
+def insert_done(db, agent, task, status, wait_ms, run_ms, err=None, attempts=1, delay_ms=0):
+    # created 10 minutes ago, runnable delay_ms later (runAt), started wait_ms after that
+    db.execute("INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, run_at, started_at,"
+               " processed_at, last_error) SELECT %s, jsonb_build_object('taskType', %s::text), %s, %s, c, r,"
+               " r + make_interval(secs => %s::float8 / 1000), r + make_interval(secs => (%s::float8 + %s) / 1000), %s"
+               " FROM (SELECT c, c + make_interval(secs => %s::float8 / 1000) AS r"
+               "       FROM (SELECT now() - interval '10 minutes' AS c) x) y",
+               (agent, task, status, attempts, wait_ms, wait_ms, run_ms, err, delay_ms))
 
 
 def test_learn_from_feedback(stack):
@@ -122,3 +124,12 @@ def test_optimize_performance(stack):
     # the lease comes from the worker's FLOWSTATE_LEASE unless the payload names one
     longer = run(stack, "optimize_performance", {"agent": "slow", "leaseSeconds": 120})["result"]
     assert [r["action"] for r in longer["recommendations"]] == ["add_workers"], longer
+
+
+def test_optimize_performance_does_not_count_run_at_as_queue_wait(stack):
+    # Scheduled five minutes ahead and started 100 ms after that: no queue to add workers for.
+    stack.start_worker("learning")
+    for _ in range(3):
+        insert_done(stack.db, "later", "report", "completed", 100, 50, delay_ms=300000)
+    res = run(stack, "optimize_performance", {"window": 3600, "agent": "later"})["result"]
+    assert res["recommendations"] == [], res

@@ -25,9 +25,9 @@ ROWS = [
 def insert(db, rows=ROWS):
     for agent, task, status, attempts, ago, wait, run, err in rows:
         db.execute(
-            "INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, started_at,"
+            "INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, run_at, started_at,"
             " processed_at, last_error)"
-            " SELECT %(a)s, jsonb_build_object('taskType', %(t)s::text), %(s)s, %(n)s, c,"
+            " SELECT %(a)s, jsonb_build_object('taskType', %(t)s::text), %(s)s, %(n)s, c, c,"
             "   c + make_interval(secs => %(w)s::float8 / 1000.0),"
             "   CASE WHEN %(s)s IN ('completed', 'failed') THEN c + make_interval(secs => (%(w)s::float8 + %(r)s::float8) / 1000.0) END,"
             "   %(e)s"
@@ -92,6 +92,17 @@ def test_stats_window_and_agent(gateway, db):
     none = expect(gateway.get("/api/stats/jobs?agent=nobody"), 200)
     assert none["overall"]["total"] == 0 and none["byAgent"] == [] and none["byTask"] == [], none
     assert none["overall"]["topErrors"] == [] and none["overall"]["runTimeMs"]["p99"] is None, none
+
+
+def test_stats_queue_wait_starts_at_run_at(gateway, db):
+    # Created 10 minutes ago to run 5 minutes later, started 250 ms after that: it waited
+    # 250 ms for a worker, not 5 minutes.
+    db.execute("INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, run_at, started_at,"
+               " processed_at) SELECT 'later', '{\"taskType\":\"t\"}', 'completed', 1, c,"
+               " c + interval '5 minutes', c + interval '5 minutes 250 milliseconds',"
+               " c + interval '5 minutes 300 milliseconds' FROM (SELECT now() - interval '10 minutes' AS c) x")
+    o = expect(gateway.get("/api/stats/jobs?agent=later"), 200)["overall"]
+    assert o["queueWaitMs"] == {"p50": 250, "p90": 250, "p99": 250} and o["runTimeMs"]["p50"] == 50, o
 
 
 def test_stats_finished_recently_counts_even_if_created_long_ago(gateway, db):
