@@ -73,7 +73,10 @@ CREATE FUNCTION fs_agent_summary(a agent_states) RETURNS json LANGUAGE sql STABL
 $$;
 
 -- POST /system/health-check: healthy unless leases expired unnoticed, agents that are not
--- offline stopped heartbeating for stale_s seconds, or jobs died in the last hour.
+-- offline stopped heartbeating for stale_s seconds, or jobs died in the last hour. Only an
+-- agent that has heartbeated can stop: a registration without a lastHeartbeat (by hand, or
+-- a worker that has not sent its first beat yet) says nothing about a worker being alive,
+-- and counting it would keep the system degraded for as long as the row exists.
 CREATE FUNCTION fs_system_health(stale_s int) RETURNS json LANGUAGE sql STABLE AS $$
     WITH q AS (
         SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -88,8 +91,7 @@ CREATE FUNCTION fs_system_health(stale_s int) RETURNS json LANGUAGE sql STABLE A
         SELECT coalesce(json_agg(a.agent_name ORDER BY a.agent_name), '[]') AS names, count(*) AS n
         FROM agent_states a
         WHERE coalesce(a.state->>'status', '') <> 'offline'
-          AND coalesce(fs_try_timestamptz(a.state->>'lastHeartbeat'), '-infinity')
-              < now() - make_interval(secs => stale_s))
+          AND fs_try_timestamptz(a.state->>'lastHeartbeat') < now() - make_interval(secs => stale_s))
     SELECT json_build_object(
         'status', CASE WHEN q.expired > 0 OR stale.n > 0 OR q.dead_last_hour > 0 THEN 'degraded'
                        ELSE 'healthy' END,

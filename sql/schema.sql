@@ -893,8 +893,7 @@ CREATE FUNCTION public.fs_system_health(stale_s integer) RETURNS json
         SELECT coalesce(json_agg(a.agent_name ORDER BY a.agent_name), '[]') AS names, count(*) AS n
         FROM agent_states a
         WHERE coalesce(a.state->>'status', '') <> 'offline'
-          AND coalesce(fs_try_timestamptz(a.state->>'lastHeartbeat'), '-infinity')
-              < now() - make_interval(secs => stale_s))
+          AND fs_try_timestamptz(a.state->>'lastHeartbeat') < now() - make_interval(secs => stale_s))
     SELECT json_build_object(
         'status', CASE WHEN q.expired > 0 OR stale.n > 0 OR q.dead_last_hour > 0 THEN 'degraded'
                        ELSE 'healthy' END,

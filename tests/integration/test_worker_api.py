@@ -245,3 +245,18 @@ def test_system_health_check(stack):
     assert h["status"] == "degraded" and h["stale_agents"] == ["ghost"], h
     assert h["queue"]["expired_leases"] == 1 and h["queue"]["running"] == 1, h
     assert [a["agent_name"] for a in h["agents"]] == ["ghost"]
+
+
+def test_health_ignores_agents_that_never_heartbeated(stack):
+    # registered by hand (or by a worker before its first beat): no heartbeat to go stale
+    gw = stack.gateway()
+    expect(gw.post("/api/agents/register", json={"agentName": "byhand", "initialState": {"status": "idle"}}), 201)
+    stack.db.execute("UPDATE agent_states SET updated_at = now() - interval '1 day'")
+    h = expect(gw.post("/system/health-check"), 200)
+    assert h["status"] == "healthy" and h["stale_agents"] == [], h
+    assert [a["agent_name"] for a in h["agents"]] == ["byhand"], h
+    # once it has beaten, silence counts
+    stack.db.execute("UPDATE agent_states SET state = state || %s",
+                     (json.dumps({"lastHeartbeat": "2020-01-01T00:00:00Z"}),))
+    h = expect(gw.post("/system/health-check"), 200)
+    assert h["status"] == "degraded" and h["stale_agents"] == ["byhand"], h
