@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
@@ -53,12 +54,32 @@ static int query_bool(struct request *r, const char *name, bool *out)
     return 0;
 }
 
-/* POST /agents/:agent_name/task: how long to wait for the job once it exists (0: async). */
+/* The agents the seed's worker API served, which flowstate-pool runs by default: a task
+ * for one of them is queued even while none of its workers is up (they may be starting).
+ * Any other agent must have registered (agent_states) before it is sent a task, since no
+ * worker would ever claim a job for a name nobody serves. */
+static const char *const builtin_agents[] = {"code_analyzer", "data_processor", "coordinator",
+                                             "learning", "monitoring"};
+
+static bool is_builtin_agent(const char *name)
+{
+    for (size_t i = 0; i < sizeof(builtin_agents) / sizeof(builtin_agents[0]); i++)
+        if (!strcmp(name, builtin_agents[i]))
+            return true;
+    return false;
+}
+
+/* POST /agents/:agent_name/task: how long to wait for the job once it exists (0: async), and
+ * the job's row while the agent's registration is looked up (NULL once handed on). */
 struct task {
     int wait_s;
+    char *row;
+    size_t len;
 };
 
-static const struct request_ctx_type task_ctx = {"agent task", NULL};
+static void task_free(void *ctx) { free(((struct task *)ctx)->row); }
+
+static const struct request_ctx_type task_ctx = {"agent task", task_free};
 
 /* The job exists: answer at once (async) or wait for it (200 finished, 202 still going). */
 static void task_created(struct request *r, const char *job, size_t len, bool created)
@@ -78,6 +99,28 @@ static void task_created(struct request *r, const char *job, size_t len, bool cr
         return;
     }
     jobwait_add(r->gw->waits, r, job_id, wait_s);
+}
+
+/* The agent's registration (Q_WORKER_AGENT_STATUS: a row, or none) decides whether the job
+ * is created: 404 at once, without a job, for an agent nobody serves. */
+static void task_agent_known(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        request_error(r, 404, "not_found", "agent_name",
+                      "no agent named %s: it is not a built-in agent and none has registered "
+                      "under that name",
+                      router_param(&r->match, "agent_name"));
+        return;
+    }
+    struct task *t = request_ctx(r, &task_ctx);
+    char *row = t->row;
+    t->row = NULL;
+    jobs_insert(r, row, t->len, true /* no idempotency key */, task_created);
 }
 
 /* POST /agents/:agent_name/task {agent_name?, task_description?, context: {taskType, …}}
@@ -137,7 +180,15 @@ void worker_agent_task(struct request *r)
     }
     t->wait_s = async ? 0 : (int)timeout;
     r->ok_status = 202; /* a wait that times out answers with the unfinished job */
-    jobs_insert(r, row, len, true /* no idempotency key */, task_created);
+    if (is_builtin_agent(name)) {
+        jobs_insert(r, row, len, true /* no idempotency key */, task_created);
+        return;
+    }
+    t->row = row;
+    t->len = len;
+    const char *params[1] = {name};
+    if (pgpool_query(r->gw->pool, Q_WORKER_AGENT_STATUS, 1, params, task_agent_known, r) < 0)
+        request_unavailable(r);
 }
 
 /* POST /agents/:agent_name/memory {content, memory_type?, tags?, importance?, metadata?}

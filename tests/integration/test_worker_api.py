@@ -179,6 +179,21 @@ def test_task_route_bad_input_changes_nothing(gateway, db):
     assert db.counts() == before
 
 
+def test_task_route_refuses_an_agent_nobody_serves(gateway, db):
+    # No built-in agent has this name and none registered it: no worker would ever claim the
+    # job, so the answer is a prompt 404 and no job (before: a 202 after the whole wait).
+    before = db.counts()
+    body = {"context": {"taskType": "ping"}}
+    for path in ("/agents/nosuch/task", "/agents/nosuch/task?async=true", "/agents/nosuch/task?timeout=5"):
+        err = error_of(gateway.post(path, json=body), 404, "not_found", "agent_name")
+        assert "nosuch" in err["message"], err
+    assert db.counts() == before
+    # once an agent registers under the name, it is sent tasks like a built-in one
+    expect(gateway.post("/api/agents/register", json={"agentName": "nosuch", "initialState": {"status": "idle"}}), 201)
+    job = expect(gateway.post("/agents/nosuch/task?async=true", json=body), 202)
+    assert job["targetAgent"] == "nosuch" and job["status"] == "pending", job
+
+
 # --- seed example 5: a memory --------------------------------------------------------------
 
 def test_memory_route_stores_a_document(gateway, db):
