@@ -58,18 +58,19 @@ $$;
 -- An agent as the worker routes show it: status and capabilities from its state, its
 -- heartbeat's age, and its queue.
 CREATE FUNCTION fs_agent_summary(a agent_states) RETURNS json LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-        'agent_name', a.agent_name,
-        'status', coalesce(a.state->>'status', 'unknown'),
-        'capabilities', coalesce(a.state->'capabilities', '[]'::jsonb),
-        'last_heartbeat', a.state->>'lastHeartbeat',
-        'heartbeat_age_seconds',
-            round(extract(epoch FROM now() - fs_try_timestamptz(a.state->>'lastHeartbeat')))::bigint,
-        'jobs', (SELECT json_build_object('pending', count(*) FILTER (WHERE j.status = 'pending'),
-                                          'running', count(*) FILTER (WHERE j.status = 'running'))
-                 FROM job_queue j
-                 WHERE j.target_agent = a.agent_name AND j.status IN ('pending', 'running')),
-        'updated_at', a.updated_at)
+    SELECT row_to_json(x) FROM (SELECT
+        a.agent_name,
+        coalesce(a.state->>'status', 'unknown') AS status,
+        coalesce(a.state->'capabilities', '[]'::jsonb) AS capabilities,
+        a.state->>'lastHeartbeat' AS last_heartbeat,
+        round(extract(epoch FROM now() - fs_try_timestamptz(a.state->>'lastHeartbeat')))::bigint
+            AS heartbeat_age_seconds,
+        (SELECT row_to_json(c) FROM (
+             SELECT count(*) FILTER (WHERE j.status = 'pending') AS pending,
+                    count(*) FILTER (WHERE j.status = 'running') AS running
+             FROM job_queue j
+             WHERE j.target_agent = a.agent_name AND j.status IN ('pending', 'running')) c) AS jobs,
+        a.updated_at) x
 $$;
 
 -- POST /system/health-check: healthy unless leases expired unnoticed, agents that are not

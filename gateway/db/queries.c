@@ -214,9 +214,9 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         " RETURNING (a.xmax = 0) AS created, fs_agent_json(a)"},
 
     [Q_AGENTS_LIST] = {"fs_agents_list",
-        "SELECT json_build_object('agents',"
-        "  coalesce(json_agg(fs_agent_json(a) ORDER BY a.agent_name), '[]'))"
-        " FROM agent_states a"},
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(fs_agent_json(a) ORDER BY a.agent_name)), '[]') AS agents"
+        " FROM agent_states a) page"},
 
     [Q_AGENT_GET] = {"fs_agent_get",
         "SELECT fs_agent_json(a) FROM agent_states a WHERE a.agent_name = $1::text"},
@@ -246,9 +246,10 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* Listing: $7 sort ('recent' or 'importance'), $8 offset (the cursor), $9 limit. One row
      * more than asked says whether there is a next page. */
     [Q_DOCUMENTS_LIST] = {"fs_documents_list",
-        "SELECT json_build_object("
-        "  'documents', coalesce(json_agg(p.doc ORDER BY p.n) FILTER (WHERE p.n <= $9::int), '[]'),"
-        "  'nextCursor', CASE WHEN count(*) > $9::int THEN ($8::int + $9::int)::text END)"
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(p.doc ORDER BY p.n) FILTER (WHERE p.n <= $9::int)),"
+        "           '[]') AS documents,"
+        "  CASE WHEN count(*) > $9::int THEN ($8::int + $9::int)::text END AS \"nextCursor\""
         " FROM (SELECT fs_document_json(q.d) AS doc,"
         "              row_number() OVER (ORDER BY q.imp DESC NULLS LAST, q.t DESC, q.id DESC) AS n"
         "       FROM (SELECT d, d.id, fs_memory_time(d.metadata, d.created_at) AS t,"
@@ -256,7 +257,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "                         THEN fs_memory_importance(d.metadata) END AS imp"
         "             FROM documents d WHERE " MEMORY_MATCH("d")
         "             ORDER BY imp DESC NULLS LAST, t DESC, d.id DESC"
-        "             LIMIT $9::int + 1 OFFSET $8::int) q) p"},
+        "             LIMIT $9::int + 1 OFFSET $8::int) q) p) page"},
 
     /* Keyword search: $7 query (websearch syntax), $8 limit. */
     [Q_DOCUMENTS_SEARCH] = {"fs_documents_search",
@@ -384,8 +385,9 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         " VALUES ($1::text, $2::text, $3::text, $4::text) RETURNING fs_key_json(k)"},
 
     [Q_KEYS_LIST] = {"fs_keys_list",
-        "SELECT json_build_object('keys', coalesce(json_agg(fs_key_json(k) ORDER BY k.id), '[]'))"
-        " FROM api_keys k"},
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(fs_key_json(k) ORDER BY k.id)), '[]') AS keys"
+        " FROM api_keys k) page"},
 
     /* Returns the key's JSON and its hash (to evict it from the gateway's cache). */
     [Q_KEY_REVOKE] = {"fs_key_revoke",
@@ -432,9 +434,10 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "       ORDER BY m.id DESC LIMIT $4::int + 1) p) page"},
 
     [Q_WORKER_AGENTS] = {"fs_worker_agents",
-        "SELECT json_build_object('agents',"
-        "  coalesce(json_agg(fs_agent_summary(a) ORDER BY a.agent_name), '[]'))"
-        " FROM agent_states a"},
+        "SELECT row_to_json(page) FROM (SELECT"
+        "  coalesce(array_to_json(array_agg(fs_agent_summary(a) ORDER BY a.agent_name)), '[]')"
+        "    AS agents"
+        " FROM agent_states a) page"},
 
     [Q_WORKER_AGENT_STATUS] = {"fs_worker_agent_status",
         "SELECT fs_agent_summary(a)::jsonb || jsonb_build_object('state', a.state)"

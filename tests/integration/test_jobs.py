@@ -293,7 +293,10 @@ def test_list_answers_are_compact(gateway):
     for i in range(2):
         create(gateway, targetAgent="a1", payload={"i": i})
     expect(gateway.post("/agents/message", json={"from_agent": "a", "to_agent": "b", "message": "m"}), 201)
-    for path in ("/api/jobs", "/api/jobs/pending", "/api/jobs/agent/a1", "/api/agents/b/messages"):
+    expect(gateway.post("/api/agents/register", json={"agentName": "a1", "initialState": {}}), 201)
+    expect(gateway.post("/api/documents", json={"content": "a note"}), 201)
+    for path in ("/api/jobs", "/api/jobs/pending", "/api/jobs/agent/a1", "/api/agents/b/messages",
+                 "/api/agents", "/agents", "/api/documents", "/api/keys"):
         r = gateway.get(path)
         expect(r, 200)
         assert " : " not in r.text and "}, {" not in r.text, f"{path}: {r.text[:200]}"
