@@ -408,3 +408,14 @@ class Listener:
 
     def close(self):
         self.conn.close()
+
+
+def insert_done(db, agent, task, status, wait_ms, run_ms, err=None, attempts=1, delay_ms=0):
+    """A finished job row for the statistics the agents read."""
+    # created 10 minutes ago, runnable delay_ms later (runAt), started wait_ms after that
+    db.execute("INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, run_at, started_at,"
+               " processed_at, last_error) SELECT %s, jsonb_build_object('taskType', %s::text), %s, %s, c, r,"
+               " r + make_interval(secs => %s::float8 / 1000), r + make_interval(secs => (%s::float8 + %s) / 1000), %s"
+               " FROM (SELECT c, c + make_interval(secs => %s::float8 / 1000) AS r"
+               "       FROM (SELECT now() - interval '10 minutes' AS c) x) y",
+               (agent, task, status, attempts, wait_ms, wait_ms, run_ms, err, delay_ms))

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from fsutil import expect
+from fsutil import expect, insert_done
 
 
 class Receiver:
@@ -196,16 +196,6 @@ def test_health_check_bad_input(stack):
 
 
 # --- check_metrics ------------------------------------------------------------------------
-
-def insert_done(db, agent, task, status, wait_ms, run_ms, err=None, attempts=1, delay_ms=0):
-    # created 10 minutes ago, runnable delay_ms later (runAt), started wait_ms after that
-    db.execute("INSERT INTO job_queue (target_agent, payload, status, attempts, created_at, run_at, started_at,"
-               " processed_at, last_error) SELECT %s, jsonb_build_object('taskType', %s::text), %s, %s, c, r,"
-               " r + make_interval(secs => %s::float8 / 1000), r + make_interval(secs => (%s::float8 + %s) / 1000), %s"
-               " FROM (SELECT c, c + make_interval(secs => %s::float8 / 1000) AS r"
-               "       FROM (SELECT now() - interval '10 minutes' AS c) x) y",
-               (agent, task, status, attempts, wait_ms, wait_ms, run_ms, err, delay_ms))
-
 
 def test_check_metrics_alerts(stack):
     stack.start_worker("monitoring")
