@@ -1,5 +1,5 @@
 /* gateway — the HTTP server around one libevent loop: listening, the request pipeline
- * (route -> auth -> content checks -> handler), signals and graceful shutdown.
+ * (head checks -> route -> auth -> content checks -> handler), signals and graceful shutdown.
  *
  * Shutdown: the first SIGTERM/SIGINT closes the listening socket, stops the sweeper,
  * answers every long-poll waiter at once with its job's current state, and lets in-flight
@@ -29,6 +29,7 @@
 #include "gateway/http/auth.h"
 #include "gateway/http/evbase.h"
 #include "gateway/http/request.h"
+#include "gateway/http/strict.h"
 #include "gateway/jobs/batcher.h"
 #include "gateway/jobs/jobwait.h"
 #include "gateway/jobs/sweeper.h"
@@ -72,6 +73,11 @@ static void after_auth(struct request *r)
                           "send the body as JSON with Content-Type: application/json");
             return;
         }
+        if (!http_strict_charset_ok(ct)) {
+            request_error(r, 415, "unsupported_media_type", NULL,
+                          "the body must be JSON in UTF-8; drop the charset or send charset=utf-8");
+            return;
+        }
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(in);
         if ((long)len > r->gw->body_limit) {
@@ -107,6 +113,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 500, NULL);
         return;
     }
+    if (!http_strict_check_head(r))
+        return;
     r->method = method_of(evhttp_request_get_command(req));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -230,7 +238,9 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     evhttp_set_timeout(gw->http, (int)config_int(cfg, CFG_HTTP_TIMEOUT));
     evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+                                             EVHTTP_REQ_CONNECT); /* to refuse it ourselves */
+    evhttp_set_bevcb(gw->http, http_strict_bevcb, NULL);
     evhttp_set_gencb(gw->http, handle_request, gw);
     gw->listener = evhttp_bind_socket_with_handle(gw->http, host, (ev_uint16_t)port);
     if (!gw->listener) {

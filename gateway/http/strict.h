@@ -1,0 +1,26 @@
+/* strict — the HTTP checks libevent's parser leaves to us: one message length (RFC 9112
+ * §6.3), no control bytes in header values (RFC 9110 §5.5), JSON bodies only in UTF-8,
+ * CONNECT refused; and a guard on each connection's raw bytes so a NUL cannot hide behind
+ * evhttp's C-string header lines. */
+#ifndef FLOWSTATE_HTTP_STRICT_H
+#define FLOWSTATE_HTTP_STRICT_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdbool.h>
+
+struct request;
+
+/* Checks a request's head before routing. true, or false having answered 400 or 405 with
+ * Connection: close (the client and any proxy in front may disagree about where the next
+ * request starts, so nothing more is read from the connection). */
+bool http_strict_check_head(struct request *r);
+
+/* The Content-Type's charset parameter is absent or UTF-8 (any case, quoted or not). */
+bool http_strict_charset_ok(const char *content_type);
+
+/* evhttp_set_bevcb callback: the bufferevent for a new connection, with the NUL guard on its
+ * input. */
+struct bufferevent *http_strict_bevcb(struct event_base *base, void *arg);
+
+#endif

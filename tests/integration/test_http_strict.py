@@ -1,0 +1,180 @@
+"""Strict HTTP at the edge, over raw sockets: conflicting message lengths, control bytes in
+header values, non-UTF-8 charsets and CONNECT are refused (and the connection closed where a
+proxy in front could otherwise disagree about where the next request starts)."""
+
+import json
+import socket
+import time
+
+import pytest
+
+JOB = b'{"targetAgent":"a","payload":{}}'
+
+
+def _read_response(s):
+    """Reads one response: (status, headers dict lower-cased, body bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError(f"closed before a response head: {data!r}")
+        data += c
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        c = s.recv(65536)
+        if not c:
+            break
+        rest += c
+    return status, headers, rest[:n]
+
+
+def _closed(s):
+    """True when the server closes the connection (EOF or reset) within the socket's timeout
+    (generous: a connection kept open is the failure this detects)."""
+    try:
+        while True:
+            if not s.recv(65536):
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def exchange(gw, data, timeout=10):
+    """Sends raw bytes; returns (status, headers, json body or raw bytes, closed)."""
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=timeout) as s:
+        s.sendall(data)
+        status, headers, body = _read_response(s)
+        try:
+            body = json.loads(body)
+        except ValueError:
+            pass
+        return status, headers, body, _closed(s)
+
+
+def post(gw, *headers, body=JOB, path=b"/api/jobs"):
+    head = [b"POST " + path + b" HTTP/1.1", b"Host: x", b"Authorization: Bearer " + gw.key.encode()]
+    head += list(headers)
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def assert_error(status, body, want_status, code):
+    assert status == want_status, body
+    assert isinstance(body, dict) and body["error"]["code"] == code and body["error"]["message"], body
+
+
+# --- message length (RFC 9112 §6.3) -------------------------------------------------------
+
+
+def test_conflicting_content_lengths_refused_and_closed(gateway, db):
+    req = post(gateway, b"Content-Type: application/json", b"Content-Length: %d" % len(JOB),
+               b"Content-Length: 5")
+    status, _, body, closed = exchange(gateway, req)
+    assert_error(status, body, 400, "bad_request")
+    assert closed
+    assert db.count("job_queue") == 0
+
+
+def test_content_length_with_chunked_refused_and_closed(gateway, db):
+    # libevent refuses this one itself, before the gateway sees the request: its own 400 page
+    # (not the JSON error shape), and the connection closed.
+    chunked = b"%x\r\n" % len(JOB) + JOB + b"\r\n0\r\n\r\n"
+    req = post(gateway, b"Content-Type: application/json", b"Content-Length: 5",
+               b"Transfer-Encoding: chunked", body=chunked)
+    status, _, body, closed = exchange(gateway, req)
+    assert status == 400, body
+    assert closed
+    assert db.count("job_queue") == 0
+
+
+def test_identical_content_lengths_accepted(gateway, db):
+    n = b"Content-Length: %d" % len(JOB)
+    status, _, body, _ = exchange(gateway, post(gateway, b"Content-Type: application/json", n, n))
+    assert status == 201, body
+    assert db.count("job_queue") == 1
+
+
+# --- control bytes in header values ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [b"Bearer \x00", b"Bearer %s\x00x", b"Bearer %s\x01", b"Bearer %s\x7f"])
+def test_control_bytes_in_authorization_refused(gateway, value):
+    if b"%s" in value:
+        value = value.replace(b"%s", gateway.key.encode())
+    req = b"GET /api/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: " + value + b"\r\n\r\n"
+    status, _, body, closed = exchange(gateway, req)
+    assert_error(status, body, 400, "bad_request")
+    assert closed
+
+
+def test_bare_cr_in_header_value_refused(gateway):
+    # Refused by libevent's parser itself: its 400 page, and the connection closed.
+    req = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Note: a\rb\r\n\r\n"
+    status, _, body, closed = exchange(gateway, req)
+    assert status == 400, body
+    assert closed
+
+
+def test_control_byte_in_other_header_refused(gateway):
+    req = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Note: a\x00b\r\n\r\n"
+    status, _, body, _ = exchange(gateway, req)
+    assert_error(status, body, 400, "bad_request")
+
+
+def test_tab_in_header_value_accepted(gateway):
+    req = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Note: a\tb\r\nConnection: close\r\n\r\n"
+    status, _, body, _ = exchange(gateway, req)
+    assert status == 200, body
+
+
+def test_nul_in_json_body_still_invalid_json(gateway, db):
+    body = b'{"targetAgent":"a\x00","payload":{}}'
+    req = post(gateway, b"Content-Type: application/json", b"Content-Length: %d" % len(body), body=body)
+    status, _, got, _ = exchange(gateway, req)
+    assert status == 400, got
+    assert db.count("job_queue") == 0
+
+
+# --- charset --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ctype", [b"application/json; charset=latin1", b"application/json;charset=ISO-8859-1",
+                                   b"application/json; charset=utf-16"])
+def test_non_utf8_charset_415(gateway, db, ctype):
+    req = post(gateway, b"Content-Type: " + ctype, b"Content-Length: %d" % len(JOB))
+    status, _, body, _ = exchange(gateway, req)
+    assert_error(status, body, 415, "unsupported_media_type")
+    assert "charset" in body["error"]["message"] and "UTF-8" in body["error"]["message"]
+    assert db.count("job_queue") == 0
+
+
+@pytest.mark.parametrize("ctype", [b"application/json; charset=utf-8", b"application/json; charset=UTF-8",
+                                   b"application/json;charset=\"utf-8\"", b"application/json; Charset=Utf-8"])
+def test_utf8_charset_accepted(gateway, db, ctype):
+    req = post(gateway, b"Content-Type: " + ctype, b"Content-Length: %d" % len(JOB))
+    status, _, body, _ = exchange(gateway, req)
+    assert status == 201, body
+
+
+# --- CONNECT --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", [b"example.com:443", b"/health"])
+def test_connect_closes_connection(gateway, target):
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
+        s.sendall(b"CONNECT " + target + b" HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        try:
+            status, _, _ = _read_response(s)
+            assert status >= 400
+        except ConnectionError:
+            pass  # closed without an answer: also fine
+        assert _closed(s)
+
