@@ -191,6 +191,7 @@ const char *json_scan_number(const char *p, const char *end, struct json_number 
     for (bool fraction = false;; fraction = true) {
         for (; p < end && is_digit(*p); p++) {
             n->digits++;
+            n->fraction += fraction;
             n->significant += n->significant > 0 || *p != '0';
         }
         if (fraction || p >= end || *p != '.')
@@ -200,7 +201,7 @@ const char *json_scan_number(const char *p, const char *end, struct json_number 
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         if (++p < end && (*p == '+' || *p == '-'))
-            p++;
+            n->exponent_negative = *p++ == '-';
         if (p >= end || !is_digit(*p))
             return NULL;
         for (; p < end && is_digit(*p); p++)
@@ -210,10 +211,38 @@ const char *json_scan_number(const char *p, const char *end, struct json_number 
     return p;
 }
 
+/* PostgreSQL's numeric (which jsonb stores numbers in) holds at most this many digits before
+ * the decimal point and after it; a number beyond either fails the statement. */
+#define NUMERIC_INTEGER_DIGITS_MAX 131072
+#define NUMERIC_FRACTION_DIGITS_MAX 16383
+
+/* True when PostgreSQL can store the number (its integer digits bounded from above). */
+static bool number_fits_numeric(const struct json_number *n)
+{
+    long integer = n->digits - n->fraction, fraction = n->fraction;
+    if (integer == 1 && n->significant <= n->fraction)
+        integer = 0; /* "0.xxx" or "0": the zero before the point is no digit */
+    if (n->exponent_negative)
+        fraction += n->exponent;
+    else
+        integer += n->exponent, fraction = fraction > n->exponent ? fraction - n->exponent : 0;
+    return integer <= NUMERIC_INTEGER_DIGITS_MAX && fraction <= NUMERIC_FRACTION_DIGITS_MAX;
+}
+
+/* True when a number's text is what json_print writes for its double (a plain integer of
+ * at most 15 digits, not -0), so it needs no copy of its text to be stored exactly. */
+static bool number_prints_back(const char *start, const char *stop, const struct json_number *n)
+{
+    if (n->digits > 15 || stop - start != n->digits + (*start == '-'))
+        return false;
+    return !(*start == '-' && n->significant == 0);
+}
+
 /* cJSON is lenient where RFC 8259 is not (numbers such as 02, 1. or .5) and decodes
  * \u0000 into a NUL that silently cuts strings short. This pass rejects both before
- * parsing. Returns NULL when the text is acceptable, else a message. */
-static const char *strict_scan(const char *p, const char *end)
+ * parsing, and tells (*inexact) whether a number's text differs from what its double
+ * prints back. Returns NULL when the text is acceptable, else a message. */
+static const char *strict_scan(const char *p, const char *end, bool *inexact)
 {
     while (p < end) {
         if (*p == '"') {
@@ -226,11 +255,16 @@ static const char *strict_scan(const char *p, const char *end)
             p++;
         } else if (*p == '-' || is_digit(*p)) {
             struct json_number n;
+            const char *start = p;
             p = json_scan_number(p, end, &n);
             if (!p)
                 return n.leading_zero
                            ? "the request body is not valid JSON (numbers may not have leading zeros)"
                            : "the request body is not valid JSON (bad number)";
+            if (!number_fits_numeric(&n))
+                return "a number in the request body cannot be stored (PostgreSQL keeps at most "
+                       "131072 digits before the decimal point and 16383 after it)";
+            *inexact |= !number_prints_back(start, p, &n);
         } else if (*p == '.') {
             return "the request body is not valid JSON (bad number)";
         } else {
@@ -238,6 +272,45 @@ static const char *strict_scan(const char *p, const char *end)
         }
     }
     return NULL;
+}
+
+/* The start of the next number in text at or after *p (outside strings); *p moves past it.
+ * The text is known to be valid, so every byte that starts a number is '-' or a digit. */
+static const char *next_number(const char **p, const char *end, const char **stop)
+{
+    for (const char *q = *p; q < end; q++) {
+        if (*q == '"') {
+            for (q++; q < end && *q != '"'; q++)
+                q += *q == '\\';
+        } else if (*q == '-' || is_digit(*q)) {
+            struct json_number n;
+            *stop = json_scan_number(q, end, &n);
+            *p = *stop;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+/* Gives every number of item (in document order, as they appear in text from *p) whose text
+ * its double does not print back a copy of that text in valuestring, which json_print
+ * writes instead of the double. Returns 0, or -1 when out of memory. */
+static int keep_number_text(cJSON *item, const char **p, const char *end)
+{
+    for (; item; item = item->next) {
+        if (cJSON_IsNumber(item)) {
+            const char *stop, *start = next_number(p, end, &stop);
+            struct json_number n;
+            if (!start || !json_scan_number(start, end, &n))
+                return -1;
+            if (!number_prints_back(start, stop, &n) &&
+                !(item->valuestring = strndup(start, (size_t)(stop - start))))
+                return -1;
+        } else if (item->child && keep_number_text(item->child, p, end) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 cJSON *json_parse_object(const char *text, size_t len, struct field_error *err)
@@ -250,7 +323,8 @@ cJSON *json_parse_object(const char *text, size_t len, struct field_error *err)
         field_error_set(err, "body", "the request body is not valid UTF-8");
         return NULL;
     }
-    const char *problem = strict_scan(text, text + len);
+    bool inexact = false;
+    const char *problem = strict_scan(text, text + len, &inexact);
     if (problem) {
         field_error_set(err, "body", "%s", problem);
         return NULL;
@@ -272,6 +346,16 @@ cJSON *json_parse_object(const char *text, size_t len, struct field_error *err)
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         field_error_set(err, "body", "the request body must be a JSON object");
+        return NULL;
+    }
+    /* Numbers reach PostgreSQL as the client wrote them (jsonb keeps every digit), not as the
+     * doubles cJSON read them into: 1e400, a 30-digit integer or 0.10 would otherwise be
+     * stored as null or rounded. Bodies of small integers only skip this. */
+    const char *p = text;
+    if (inexact && keep_number_text(root, &p, text + len) < 0) {
+        cJSON_Delete(root);
+        err->field[0] = '\0';
+        snprintf(err->message, sizeof(err->message), "out of memory");
         return NULL;
     }
     return root;

@@ -41,14 +41,20 @@ double json_number_or(const cJSON *obj, const char *name, double dflt);
 const char *json_string_or_null(const cJSON *obj, const char *name);
 
 /* Parses text of length len as a JSON object. NULL (err filled, field "body") when it is
- * not JSON or not an object. The caller frees with cJSON_Delete. */
+ * not JSON or not an object, or (err->field empty) when out of memory. The caller frees with
+ * cJSON_Delete. A number whose double does not print back as its text (1e400, more than 15
+ * digits, a fraction, an exponent, -0) keeps a copy of its text in valuestring, which
+ * json_print writes, so what is stored is exactly what the client sent. Code that changes
+ * such a number's value must clear valuestring. */
 cJSON *json_parse_object(const char *text, size_t len, struct field_error *err);
 
 /* The shape of a number json_scan_number read. */
 struct json_number {
-    int digits;        /* integer and fraction digits, leading zeros too */
-    int significant;   /* digits from the first nonzero one */
-    int exponent;      /* its magnitude, capped at JSON_EXPONENT_CAP */
+    int digits;      /* integer and fraction digits, leading zeros too */
+    int significant; /* digits from the first nonzero one */
+    int fraction;    /* digits after the point */
+    int exponent;    /* its magnitude, capped at JSON_EXPONENT_CAP */
+    bool exponent_negative;
     bool leading_zero; /* refused for a leading zero ("02") */
 };
 #define JSON_EXPONENT_CAP 1000000

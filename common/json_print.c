@@ -108,6 +108,8 @@ static bool put_item(struct strbuf *o, const cJSON *item)
     case cJSON_False: return put(o, "false", 5);
     case cJSON_True: return put(o, "true", 4);
     case cJSON_Number: {
+        if (item->valuestring)
+            return put(o, item->valuestring, strlen(item->valuestring));
         char buf[JSON_NUMBER_MAX];
         size_t n = json_print_number(item->valuedouble, buf);
         return put(o, buf, n);

@@ -15,7 +15,8 @@
 /* The text of item, malloc'ed (the caller frees it), or NULL when out of memory or the tree holds
  * an invalid item. Same text as cJSON_PrintUnformatted, except that integers of 10^15 and more
  * (below 2^53) are written out in digits instead of exponent form, and numbers cJSON would round
- * (it accepts 15 digits that are merely close) are written exactly. */
+ * (it accepts 15 digits that are merely close) are written exactly. A number with a valuestring
+ * (json_parse_object keeps the text of numbers a double cannot carry) is written as that text. */
 char *json_print(const cJSON *item);
 
 /* Appends the same text to b. 0, or -1 (b as it was) when out of memory or invalid. */

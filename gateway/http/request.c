@@ -213,7 +213,10 @@ bool request_parse_body(struct request *r)
     r->body = json_parse_object(text, len, &err);
     if (r->body)
         return true;
-    request_error(r, 400, "invalid_json", NULL, "%s", err.message); /* frees r */
+    if (!err.field[0])
+        request_error(r, 500, "internal", NULL, "out of memory"); /* frees r */
+    else
+        request_error(r, 400, "invalid_json", NULL, "%s", err.message); /* frees r */
     return false;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/json_print.h"
 #include "tests/unit/harness.h"
 
 /* ---- getters ------------------------------------------------------------------------- */
@@ -239,6 +240,15 @@ static const struct parse_case parse_cases[] = {
     PARSE_BAD("leading dot", "{\"n\":.5}", "bad number"),
     PARSE_BAD("bare minus", "{\"n\":-}", "bad number"),
     PARSE_BAD("empty exponent", "{\"n\":1e}", "bad number"),
+    /* what PostgreSQL's numeric cannot hold would fail the statement (and its group commit) */
+    PARSE_OK("131072 integer digits", "{\"n\":1e131071}", "n"),
+    PARSE_BAD("131073 integer digits", "{\"n\":1e131072}", "cannot be stored"),
+    PARSE_BAD("131073 integer digits with a fraction", "{\"n\":10.5e131071}", "cannot be stored"),
+    PARSE_OK("16383 fraction digits", "{\"n\":1e-16383}", "n"),
+    PARSE_OK("fraction digits shifted left", "{\"n\":0.25e-16381}", "n"),
+    PARSE_BAD("16384 fraction digits", "{\"n\":0.25e-16383}", "cannot be stored"),
+    PARSE_BAD("huge exponent", "{\"a\":[1,{\"n\":1e99999999999999999999}]}", "cannot be stored"),
+    PARSE_BAD("huge negative exponent of zero", "{\"n\":0e-99999}", "cannot be stored"),
     PARSE_OK("digits inside strings", "{\"s\":\"02 .5 1.\"}", "s"),
     PARSE_BAD("two objects", "{}{}", "not valid JSON"),
     PARSE_BAD("trailing comma token", "{},", "not valid JSON"),
@@ -320,6 +330,65 @@ static void parse_deep_nesting(const void *arg)
     CHECK(obj == NULL);
     cJSON_Delete(obj);
     free(text);
+}
+
+/* ---- numbers kept as written ----------------------------------------------------------- */
+
+/* A body and what json_print writes for it: numbers a double cannot carry come out as the
+ * client wrote them (PostgreSQL's jsonb then keeps every digit); small integers, which print
+ * back alike, take no copy. */
+struct numtext_case {
+    const char *text;
+    const char *printed;
+};
+
+/* clang-format off */
+static const struct numtext_case numtext_cases[] = {
+    {"{\"n\":1e400}", "{\"n\":1e400}"},
+    {"{\"n\":123456789012345678901234567890}", "{\"n\":123456789012345678901234567890}"},
+    {"{\"n\":0.1000000000000000000001}", "{\"n\":0.1000000000000000000001}"},
+    {"{\"n\":-0}", "{\"n\":-0}"},
+    {"{\"n\":1E+2}", "{\"n\":1E+2}"},
+    {"{\"n\":1.50}", "{\"n\":1.50}"},
+    {"{\"n\":-12,\"m\":123456789012345}", "{\"n\":-12,\"m\":123456789012345}"},
+    /* strings with digits, escaped quotes and nested containers keep the numbers in step */
+    {"{\"s\":\"1e9 \\\" -0\",\"a\":[1,{\"b\":2.50,\"c\":[-0.0,3]}],\"d\":1e400}",
+     "{\"s\":\"1e9 \\\" -0\",\"a\":[1,{\"b\":2.50,\"c\":[-0.0,3]}],\"d\":1e400}"},
+    {" { \"a\" : 1 , \"b\" : [ 9007199254740993 ] } ", "{\"a\":1,\"b\":[9007199254740993]}"},
+};
+/* clang-format on */
+
+static void numtext_case_run(const void *arg)
+{
+    const struct numtext_case *c = arg;
+    struct field_error err;
+    cJSON *obj = json_parse_object(c->text, strlen(c->text), &err);
+    REQUIRE(obj != NULL);
+    char *printed = json_print(obj);
+    CHECK_STR(printed, c->printed);
+    /* Copies of the tree keep the text too (routes duplicate metadata). */
+    cJSON *copy = cJSON_Duplicate(obj, true);
+    char *copied = json_print(copy);
+    CHECK_STR(copied, c->printed);
+    free(copied);
+    cJSON_Delete(copy);
+    free(printed);
+    cJSON_Delete(obj);
+}
+
+/* Small integers print back alike and are not copied. */
+static void numtext_plain_not_copied(const void *arg)
+{
+    (void)arg;
+    struct field_error err;
+    const char *text = "{\"a\":1,\"b\":-2,\"c\":[300,123456789012345],\"d\":1.5}";
+    cJSON *obj = json_parse_object(text, strlen(text), &err);
+    REQUIRE(obj != NULL);
+    CHECK(cJSON_GetObjectItemCaseSensitive(obj, "a")->valuestring == NULL);
+    CHECK(cJSON_GetObjectItemCaseSensitive(obj, "b")->valuestring == NULL);
+    CHECK(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(obj, "c"), 1)->valuestring == NULL);
+    CHECK_STR(cJSON_GetObjectItemCaseSensitive(obj, "d")->valuestring, "1.5");
+    cJSON_Delete(obj);
 }
 
 /* ---- json_is_utf8 -------------------------------------------------------------------- */
@@ -462,6 +531,10 @@ void register_json_tests(void)
     for (size_t i = 0; i < COUNT_OF(parse_cases); i++)
         test_addf(parse_case_run, &parse_cases[i], "json parse_object %s", parse_cases[i].label);
     test_add("json parse_object deep nesting", parse_deep_nesting, NULL);
+    for (size_t i = 0; i < COUNT_OF(numtext_cases); i++)
+        test_addf(numtext_case_run, &numtext_cases[i], "json parse_object keeps number text %s",
+                  numtext_cases[i].text);
+    test_add("json parse_object copies no plain integer", numtext_plain_not_copied, NULL);
     for (size_t i = 0; i < COUNT_OF(utf8_cases); i++)
         test_addf(utf8_case_run, &utf8_cases[i], "json is_utf8 %s -> %s", utf8_cases[i].label,
                   utf8_cases[i].want ? "valid" : "invalid");
