@@ -220,6 +220,8 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->started = time(NULL);
     gw->auth_on = config_bool(cfg, CFG_AUTH);
     gw->body_limit = config_int(cfg, CFG_BODY_LIMIT);
+    snprintf(gw->response_budget, sizeof(gw->response_budget), "%ld",
+             config_int(cfg, CFG_RESPONSE_BUDGET));
     srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 16));
     snprintf(gw->id_prefix, sizeof(gw->id_prefix), "%08lx", (unsigned long)random() & 0xffffffffUL);
     signal(SIGPIPE, SIG_IGN);

@@ -40,6 +40,7 @@ struct gateway {
     struct authcache *auth;
     bool auth_on;
     long body_limit;
+    char response_budget[24]; /* CFG_RESPONSE_BUDGET as text: a parameter of every list query */
     time_t started;
     int inflight;  /* requests received and not yet answered */
     int closing;   /* connections still sending a reply given while draining */

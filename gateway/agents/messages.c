@@ -121,6 +121,7 @@ void messages_for_agent(struct request *r)
     char limit_text[16], cursor_text[24];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor);
-    const char *params[4] = {agent, direction, has_cursor ? cursor_text : NULL, limit_text};
-    request_query_body(r, Q_MESSAGES_LIST, 4, params, 200);
+    const char *params[5] = {agent, direction, has_cursor ? cursor_text : NULL, limit_text,
+                             r->gw->response_budget};
+    request_query_body(r, Q_MESSAGES_LIST, 5, params, 200);
 }

@@ -42,6 +42,32 @@
     " ins AS (SELECT * FROM keyed UNION ALL SELECT * FROM keyless)"
 /* clang-format on */
 
+/* A list page within the response budget, for lists whose rows can be large. ids is a query
+ * of the page's candidates as (id, rn) with rn 1..limit+1 in the list's order (one more
+ * than the limit when there is a next page); render, followed by an id, is a query of that
+ * row's JSON. The rows are rendered one at a time (w), in order, and the walk stops at the
+ * limit or at the first row that takes the page's text (each row and a comma) over budget,
+ * so PostgreSQL renders at most one row more than it sends. p is each rendered row with
+ * `kept`: the first always (so paging moves on, even past a row larger than the budget),
+ * then those within budget; the kept rows are a prefix of the page. LIST_PAGE_ROWS is their
+ * JSON array, LIST_PAGE_MORE whether any candidate was left for the next page,
+ * LIST_PAGE_LAST_ID the last kept row's id (a keyset cursor). */
+/* clang-format off */
+#define LIST_PAGE_CTES(ids, render, limit, budget)                                               \
+    "WITH RECURSIVE c AS (SELECT array_agg(x.id ORDER BY x.rn) AS ids FROM (" ids ") x),"        \
+    " w AS (SELECT 1 AS rn, c.ids[1] AS id, d.doc, octet_length(d.doc::text) + 1 AS total"       \
+    "       FROM c, LATERAL (" render "c.ids[1]) d(doc) WHERE cardinality(c.ids) > 0"            \
+    "  UNION ALL"                                                                                \
+    "  SELECT w.rn + 1, c.ids[w.rn + 1], d.doc, w.total + octet_length(d.doc::text) + 1"         \
+    "  FROM w, c, LATERAL (" render "c.ids[w.rn + 1]) d(doc)"                                    \
+    "  WHERE w.rn < " limit " AND w.rn < cardinality(c.ids) AND w.total <= " budget "),"         \
+    " p AS (SELECT w.*, w.rn = 1 OR w.total <= " budget " AS kept FROM w) "
+#define LIST_PAGE_ROWS                                                                           \
+    "coalesce(array_to_json(array_agg(p.doc ORDER BY p.rn) FILTER (WHERE p.kept)), '[]')"
+#define LIST_PAGE_MORE "(SELECT cardinality(c.ids) FROM c) > count(*) FILTER (WHERE p.kept)"
+#define LIST_PAGE_LAST_ID "(array_agg(p.id ORDER BY p.rn DESC) FILTER (WHERE p.kept))[1]"
+/* clang-format on */
+
 /* clang-format off */
 const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_PING] = {"fs_ping", "SELECT 1"},
@@ -94,39 +120,39 @@ const struct pgpool_stmt queries[Q__COUNT] = {
 
     /* List answers are printed by row_to_json over a one-row page and array_to_json over
      * array_agg, which write JSON without spaces as fs_job_json does; json_build_object and
-     * json_agg would write {"jobs" : [{…}, {…}]}. */
+     * json_agg would write {"jobs" : [{…}, {…}]}. Pages of rows that can be large are cut
+     * to the response budget here (LIST_PAGE_CTES), so neither libpq nor the reply ever holds
+     * more. */
 
     /* Keyset pagination, newest first: one row more than asked tells whether a next page
-     * exists. $1 status, $2 agent, $3 cursor (exclusive upper id), $4 limit. */
+     * exists. $1 status, $2 agent, $3 cursor (exclusive upper id), $4 limit, $5 budget. */
     [Q_JOBS_LIST] = {"fs_jobs_list",
-        "SELECT row_to_json(page) FROM (SELECT"
-        "  coalesce(array_to_json(array_agg(fs_job_json(p.job) ORDER BY p.id DESC)"
-        "                         FILTER (WHERE p.rn <= $4::int)), '[]') AS jobs,"
-        "  CASE WHEN count(*) > $4::int"
-        "  THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END AS \"nextCursor\""
-        " FROM (SELECT j AS job, j.id, row_number() OVER (ORDER BY j.id DESC) AS rn"
-        "       FROM job_queue j"
-        "       WHERE ($1::text IS NULL OR j.status = $1::text)"
-        "         AND ($2::text IS NULL OR j.target_agent = $2::text)"
-        "         AND ($3::bigint IS NULL OR j.id < $3::bigint)"
-        "       ORDER BY j.id DESC LIMIT $4::int + 1) p) page"},
+        LIST_PAGE_CTES(
+        "SELECT j.id, row_number() OVER (ORDER BY j.id DESC) AS rn FROM job_queue j"
+        " WHERE ($1::text IS NULL OR j.status = $1::text)"
+        "   AND ($2::text IS NULL OR j.target_agent = $2::text)"
+        "   AND ($3::bigint IS NULL OR j.id < $3::bigint)"
+        " ORDER BY j.id DESC LIMIT $4::int + 1",
+        "SELECT fs_job_json(j) FROM job_queue j WHERE j.id = ", "$4::int", "$5::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS jobs,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page"},
 
     /* Pending jobs in claim order; $1 agent (NULL: all), $2 cursor (the id of the last job
      * of the previous page: the page goes on after that job's place in the order, where it
-     * is now) or NULL, $3 limit. NULL when the cursor names no job. */
+     * is now) or NULL, $3 limit, $4 budget. NULL when the cursor names no job. */
     [Q_JOBS_PENDING] = {"fs_jobs_pending",
-        "SELECT row_to_json(page) FROM (SELECT"
-        "  coalesce(array_to_json(array_agg(fs_job_json(p.job) ORDER BY p.rn)"
-        "                         FILTER (WHERE p.rn <= $3::int)), '[]') AS jobs,"
-        "  CASE WHEN count(*) > $3::int"
-        "  THEN (max(p.id) FILTER (WHERE p.rn = $3::int))::text END AS \"nextCursor\""
-        " FROM (SELECT j AS job, j.id,"
-        "              row_number() OVER (ORDER BY j.priority DESC, j.run_at, j.id) AS rn"
-        "       FROM job_queue j LEFT JOIN job_queue c ON c.id = $2::bigint"
-        "       WHERE j.status = 'pending' AND ($1::text IS NULL OR j.target_agent = $1::text)"
-        "         AND ($2::bigint IS NULL OR j.priority < c.priority"
-        "              OR (j.priority = c.priority AND (j.run_at, j.id) > (c.run_at, c.id)))"
-        "       ORDER BY j.priority DESC, j.run_at, j.id LIMIT $3::int + 1) p) page"
+        LIST_PAGE_CTES(
+        "SELECT j.id, row_number() OVER (ORDER BY j.priority DESC, j.run_at, j.id) AS rn"
+        " FROM job_queue j LEFT JOIN job_queue c ON c.id = $2::bigint"
+        " WHERE j.status = 'pending' AND ($1::text IS NULL OR j.target_agent = $1::text)"
+        "   AND ($2::bigint IS NULL OR j.priority < c.priority"
+        "        OR (j.priority = c.priority AND (j.run_at, j.id) > (c.run_at, c.id)))"
+        " ORDER BY j.priority DESC, j.run_at, j.id LIMIT $3::int + 1",
+        "SELECT fs_job_json(j) FROM job_queue j WHERE j.id = ", "$3::int", "$4::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS jobs,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page"
         " WHERE $2::bigint IS NULL OR EXISTS (SELECT 1 FROM job_queue c WHERE c.id = $2::bigint)"},
 
     /* Returns the status before the change and the job after it (unchanged when the
@@ -243,21 +269,22 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* Every memory query starts with the six filter parameters MEMORY_MATCH reads
      * (search_sql.h). */
 
-    /* Listing: $7 sort ('recent' or 'importance'), $8 offset (the cursor), $9 limit. One row
-     * more than asked says whether there is a next page. */
+    /* Listing: $7 sort ('recent' or 'importance'), $8 offset (the cursor), $9 limit, $10
+     * budget. One row more than asked says whether there is a next page. */
     [Q_DOCUMENTS_LIST] = {"fs_documents_list",
-        "SELECT row_to_json(page) FROM (SELECT"
-        "  coalesce(array_to_json(array_agg(p.doc ORDER BY p.n) FILTER (WHERE p.n <= $9::int)),"
-        "           '[]') AS documents,"
-        "  CASE WHEN count(*) > $9::int THEN ($8::int + $9::int)::text END AS \"nextCursor\""
-        " FROM (SELECT fs_document_json(q.d) AS doc,"
-        "              row_number() OVER (ORDER BY q.imp DESC NULLS LAST, q.t DESC, q.id DESC) AS n"
-        "       FROM (SELECT d, d.id, fs_memory_time(d.metadata, d.created_at) AS t,"
-        "                    CASE WHEN $7::text = 'importance'"
-        "                         THEN fs_memory_importance(d.metadata) END AS imp"
-        "             FROM documents d WHERE " MEMORY_MATCH("d")
-        "             ORDER BY imp DESC NULLS LAST, t DESC, d.id DESC"
-        "             LIMIT $9::int + 1 OFFSET $8::int) q) p) page"},
+        LIST_PAGE_CTES(
+        "SELECT q.id, row_number() OVER (ORDER BY q.imp DESC NULLS LAST, q.t DESC, q.id DESC) AS rn"
+        " FROM (SELECT d.id, fs_memory_time(d.metadata, d.created_at) AS t,"
+        "              CASE WHEN $7::text = 'importance'"
+        "                   THEN fs_memory_importance(d.metadata) END AS imp"
+        "       FROM documents d WHERE " MEMORY_MATCH("d")
+        "       ORDER BY imp DESC NULLS LAST, t DESC, d.id DESC"
+        "       LIMIT $9::int + 1 OFFSET $8::int) q",
+        "SELECT fs_document_json(d) FROM documents d WHERE d.id = ", "$9::int", "$10::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS documents,"
+        "  CASE WHEN " LIST_PAGE_MORE
+        "  THEN ($8::int + count(*) FILTER (WHERE p.kept))::text END AS \"nextCursor\""
+        " FROM p) page"},
 
     /* Keyword search: $7 query (websearch syntax), $8 limit. */
     [Q_DOCUMENTS_SEARCH] = {"fs_documents_search",
@@ -419,19 +446,19 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "SELECT fs_message_json(m, fs_message_status(m)) FROM agent_messages m WHERE m.id = $1::bigint"},
 
     /* Newest first with a keyset cursor. $1 agent, $2 direction (in, out, all), $3 cursor
-     * (exclusive upper id) or NULL, $4 limit. */
+     * (exclusive upper id) or NULL, $4 limit, $5 budget. */
     [Q_MESSAGES_LIST] = {"fs_messages_list",
-        "SELECT row_to_json(page) FROM (SELECT"
-        "  coalesce(array_to_json(array_agg(fs_message_json(p.m, fs_message_status(p.m))"
-        "                                   ORDER BY p.id DESC) FILTER (WHERE p.rn <= $4::int)),"
-        "           '[]') AS messages,"
-        "  CASE WHEN count(*) > $4::int"
-        "  THEN (min(p.id) FILTER (WHERE p.rn <= $4::int))::text END AS \"nextCursor\""
-        " FROM (SELECT m, m.id, row_number() OVER (ORDER BY m.id DESC) AS rn FROM agent_messages m"
-        "       WHERE (($2::text IN ('in', 'all') AND m.to_agent = $1::text)"
-        "           OR ($2::text IN ('out', 'all') AND m.from_agent = $1::text))"
-        "         AND ($3::bigint IS NULL OR m.id < $3::bigint)"
-        "       ORDER BY m.id DESC LIMIT $4::int + 1) p) page"},
+        LIST_PAGE_CTES(
+        "SELECT m.id, row_number() OVER (ORDER BY m.id DESC) AS rn FROM agent_messages m"
+        " WHERE (($2::text IN ('in', 'all') AND m.to_agent = $1::text)"
+        "     OR ($2::text IN ('out', 'all') AND m.from_agent = $1::text))"
+        "   AND ($3::bigint IS NULL OR m.id < $3::bigint)"
+        " ORDER BY m.id DESC LIMIT $4::int + 1",
+        "SELECT fs_message_json(m, fs_message_status(m)) FROM agent_messages m WHERE m.id = ",
+        "$4::int", "$5::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS messages,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page"},
 
     [Q_WORKER_AGENTS] = {"fs_worker_agents",
         "SELECT row_to_json(page) FROM (SELECT"

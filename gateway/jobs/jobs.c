@@ -241,8 +241,9 @@ void jobs_list(struct request *r)
     char limit_text[16], cursor_text[24];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor_id);
-    const char *params[4] = {status, agent, cursor ? cursor_text : NULL, limit_text};
-    request_query_body(r, Q_JOBS_LIST, 4, params, 200);
+    const char *params[5] = {status, agent, cursor ? cursor_text : NULL, limit_text,
+                             r->gw->response_budget};
+    request_query_body(r, Q_JOBS_LIST, 5, params, 200);
 }
 
 /* A pending page's cursor is a job id; NULL comes back when that job is gone (pruned). */
@@ -266,9 +267,10 @@ static void pending_for(struct request *r, const char *agent)
     char limit_text[16], cursor_text[24];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor_id);
-    const char *params[3] = {agent, cursor_id ? cursor_text : NULL, limit_text};
+    const char *params[4] = {agent, cursor_id ? cursor_text : NULL, limit_text,
+                             r->gw->response_budget};
     r->ok_status = 200;
-    if (pgpool_query(r->gw->pool, Q_JOBS_PENDING, 3, params, pending_done, r) < 0)
+    if (pgpool_query(r->gw->pool, Q_JOBS_PENDING, 4, params, pending_done, r) < 0)
         request_unavailable(r);
 }
 

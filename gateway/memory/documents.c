@@ -213,16 +213,17 @@ void documents_list(struct request *r)
     char offset_text[16], limit_text[16];
     snprintf(offset_text, sizeof(offset_text), "%ld", offset);
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    const char *params[9] = {f.params[0],
-                             f.params[1],
-                             f.params[2],
-                             f.params[3],
-                             f.params[4],
-                             f.params[5],
-                             sort ? sort : "recent",
-                             offset_text,
-                             limit_text};
-    request_query_body(r, Q_DOCUMENTS_LIST, 9, params, 200);
+    const char *params[10] = {f.params[0],
+                              f.params[1],
+                              f.params[2],
+                              f.params[3],
+                              f.params[4],
+                              f.params[5],
+                              sort ? sort : "recent",
+                              offset_text,
+                              limit_text,
+                              r->gw->response_budget};
+    request_query_body(r, Q_DOCUMENTS_LIST, 10, params, 200);
 }
 
 /* Reads a hybrid weight (a decimal from 0 to 100) into out, the setting's value when absent.

@@ -542,6 +542,7 @@ static const struct setting_row settings[] = {
     {"auth", "FLOWSTATE_AUTH", "on", GW},
     {"key-cache-ttl", "FLOWSTATE_KEY_CACHE_TTL", "30", GW},
     {"body-limit", "FLOWSTATE_BODY_LIMIT", "1048576", GW},
+    {"response-budget", "FLOWSTATE_RESPONSE_BUDGET", "4194304", GW},
     {"http-timeout", "FLOWSTATE_HTTP_TIMEOUT", "60", GW},
     {"batch-max", "FLOWSTATE_BATCH_MAX", "1000", GW},
     {"batch-inflight", "FLOWSTATE_BATCH_INFLIGHT", "1", GW},
