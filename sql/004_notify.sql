@@ -8,6 +8,10 @@
 -- Channel fs_documents carries {"i":[ids…]} inserted, {"u":[…]} updated (embedding or
 -- model), {"d":[…]} deleted, or {"truncated":true} (the listeners then re-read everything):
 -- every gateway's vector cache (gateway/memory/vectors.c) follows it.
+-- Channel fs_keys carries the key_hash of every key a statement revoked, un-revoked, deleted
+-- or changed (role or hash), separated by spaces, or '' when that would not fit (listeners
+-- then drop every cached key): every gateway's key cache (gateway/http/auth.c) follows it, so
+-- a revocation, through the API or by SQL, takes effect everywhere at once.
 
 -- Sends one statement's job announcements: payload on fs_jobs (NULL: none) and a wake-up
 -- for each agent in wake. Agents are woken in one statement rather than a loop.
@@ -166,3 +170,46 @@ CREATE TRIGGER documents_announce_delete AFTER DELETE ON documents
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_documents_after_delete();
 CREATE TRIGGER documents_announce_truncate AFTER TRUNCATE ON documents
     FOR EACH STATEMENT EXECUTE FUNCTION fs_documents_after_truncate();
+
+-- Sends one statement's key changes (hashes NULL: none).
+CREATE FUNCTION fs_keys_announce(hashes text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF hashes IS NOT NULL THEN
+        PERFORM pg_notify('fs_keys', CASE WHEN octet_length(hashes) > 7900 THEN '' ELSE hashes END);
+    END IF;
+END
+$$;
+
+-- A key counts as changed unless a new row has its hash, role and revocation unchanged (a
+-- rename changes nothing a cache holds).
+CREATE FUNCTION fs_keys_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fs_keys_announce(
+        (SELECT string_agg(o.key_hash, ' ') FROM old_rows o
+         WHERE NOT EXISTS (SELECT 1 FROM new_rows n
+                           WHERE n.key_hash = o.key_hash AND n.role = o.role
+                             AND n.revoked_at IS NOT DISTINCT FROM o.revoked_at)));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION fs_keys_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fs_keys_announce((SELECT string_agg(key_hash, ' ') FROM old_rows));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION fs_keys_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('fs_keys', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER api_keys_announce_update AFTER UPDATE ON api_keys
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_update();
+CREATE TRIGGER api_keys_announce_delete AFTER DELETE ON api_keys
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_delete();
+CREATE TRIGGER api_keys_announce_truncate AFTER TRUNCATE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_truncate();

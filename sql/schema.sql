@@ -656,6 +656,63 @@ CREATE FUNCTION public.fs_key_json(k public.api_keys) RETURNS json
 $$;
 
 --
+-- Name: fs_keys_after_delete(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM fs_keys_announce((SELECT string_agg(key_hash, ' ') FROM old_rows));
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_keys_after_truncate(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('fs_keys', '');
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_keys_after_update(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM fs_keys_announce(
+        (SELECT string_agg(o.key_hash, ' ') FROM old_rows o
+         WHERE NOT EXISTS (SELECT 1 FROM new_rows n
+                           WHERE n.key_hash = o.key_hash AND n.role = o.role
+                             AND n.revoked_at IS NOT DISTINCT FROM o.revoked_at)));
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_keys_announce(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_announce(hashes text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF hashes IS NOT NULL THEN
+        PERFORM pg_notify('fs_keys', CASE WHEN octet_length(hashes) > 7900 THEN '' ELSE hashes END);
+    END IF;
+END
+$$;
+
+--
 -- Name: fs_listen(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1244,6 +1301,24 @@ CREATE UNIQUE INDEX job_queue_idempotency_key ON public.job_queue USING btree (i
 --
 
 CREATE INDEX job_queue_lease_idx ON public.job_queue USING btree (locked_until) WHERE (locked_until IS NOT NULL);
+
+--
+-- Name: api_keys api_keys_announce_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_announce_delete AFTER DELETE ON public.api_keys REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_delete();
+
+--
+-- Name: api_keys api_keys_announce_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_announce_truncate AFTER TRUNCATE ON public.api_keys FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_truncate();
+
+--
+-- Name: api_keys api_keys_announce_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_announce_update AFTER UPDATE ON public.api_keys REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_update();
 
 --
 -- Name: documents documents_announce_delete; Type: TRIGGER; Schema: public; Owner: -

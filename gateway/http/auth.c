@@ -1,108 +1,254 @@
-/* auth — Bearer key verification with a TTL cache in front of api_keys. */
+/* auth — Bearer key verification with a two-part TTL cache in front of api_keys, kept true by
+ * fs_keys notifications. */
 #include "gateway/http/auth.h"
 #include "common/clock.h"
+#include "common/log.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "gateway/db/channels.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/gateway.h"
 #include "gateway/http/request.h"
 
-#define CACHE_SLOTS 1024 /* power of two */
-#define NEGATIVE_TTL_MAX 5
-
+/* One part of the cache: entries[0..used) chained from buckets by the hash's first digits. */
 struct cache_entry {
-    char hash[APIKEY_HASH_HEX_LEN + 1]; /* empty: free slot */
-    int role;                           /* < 0: no such key */
-    time_t expires;
+    char hash[APIKEY_HASH_HEX_LEN + 1];
+    int role; /* < 0: no such key */
+    double expires;
+    int next; /* next entry in the bucket, or -1 */
+};
+
+struct cache_part {
+    int cap, used;
+    size_t mask; /* buckets - 1 (a power of two) */
+    int *buckets;
+    struct cache_entry *entries;
 };
 
 struct authcache {
     int ttl;
-    int used;
-    struct cache_entry slots[CACHE_SLOTS];
+    unsigned long generation;
+    struct channels *channels;
+    struct cache_part keys, unknown;
 };
 
-struct authcache *authcache_new(int ttl_seconds)
+static int part_init(struct cache_part *p, int cap)
 {
-    struct authcache *c = calloc(1, sizeof(*c));
-    if (c)
-        c->ttl = ttl_seconds;
-    return c;
+    size_t n = 1;
+    while (n < (size_t)cap)
+        n <<= 1;
+    p->cap = cap;
+    p->mask = n - 1;
+    p->buckets = malloc(n * sizeof(*p->buckets));
+    p->entries = malloc((size_t)cap * sizeof(*p->entries));
+    if (!p->buckets || !p->entries)
+        return -1;
+    memset(p->buckets, 0xff, n * sizeof(*p->buckets)); /* -1: empty */
+    return 0;
 }
 
-void authcache_free(struct authcache *cache) { free(cache); }
-
-static size_t slot_of(const char *hash)
+static size_t bucket_of(const struct cache_part *p, const char *hash)
 {
     /* The hash is already uniformly random hex: its first 8 digits make a fine index. */
     return (size_t)strtoul(
                (char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
                NULL, 16) &
-           (CACHE_SLOTS - 1);
+           p->mask;
 }
 
-static struct cache_entry *find(struct authcache *c, const char *hash)
+static int part_find(const struct cache_part *p, const char *hash)
 {
-    size_t i = slot_of(hash);
-    for (size_t probe = 0; probe < CACHE_SLOTS; probe++, i = (i + 1) & (CACHE_SLOTS - 1)) {
-        struct cache_entry *e = &c->slots[i];
-        if (e->hash[0] == '\0')
-            return NULL;
-        if (strcmp(e->hash, hash) == 0)
-            return e;
+    for (int i = p->buckets[bucket_of(p, hash)]; i >= 0; i = p->entries[i].next)
+        if (strcmp(p->entries[i].hash, hash) == 0)
+            return i;
+    return -1;
+}
+
+/* The link that leads to entry i. */
+static int *link_to(struct cache_part *p, int i)
+{
+    int *link = &p->buckets[bucket_of(p, p->entries[i].hash)];
+    while (*link != i)
+        link = &p->entries[*link].next;
+    return link;
+}
+
+/* Removes entry i; the last entry moves into its place so entries stay dense. */
+static void part_remove(struct cache_part *p, int i)
+{
+    *link_to(p, i) = p->entries[i].next;
+    int last = --p->used;
+    if (i != last) {
+        *link_to(p, last) = i;
+        p->entries[i] = p->entries[last];
     }
-    return NULL;
+}
+
+/* Adds or replaces hash's entry; when full, a random entry of this part makes room (cheaper
+ * than an LRU list, and no pattern of requests can choose which one goes). */
+static void part_put(struct cache_part *p, const char *hash, int role, double expires)
+{
+    int i = part_find(p, hash);
+    if (i < 0) {
+        if (p->used == p->cap)
+            part_remove(p, (int)((unsigned long)random() % (unsigned long)p->cap));
+        i = p->used++;
+        struct cache_entry *e = &p->entries[i];
+        memcpy(e->hash, hash, APIKEY_HASH_HEX_LEN + 1);
+        size_t b = bucket_of(p, hash);
+        e->next = p->buckets[b];
+        p->buckets[b] = i;
+    }
+    p->entries[i].role = role;
+    p->entries[i].expires = expires;
+}
+
+static void part_clear(struct cache_part *p)
+{
+    p->used = 0;
+    memset(p->buckets, 0xff, (p->mask + 1) * sizeof(*p->buckets));
+}
+
+/* Listening on fs_keys is wanted exactly while valid keys are held (see channels.h for why
+ * the gateway listens to nothing it does not need). */
+static void want_channel(struct authcache *c)
+{
+    if (c->channels)
+        channels_want(c->channels, CHANNEL_KEYS, c->keys.used > 0);
+}
+
+/* fs_keys: the hashes of the keys a statement revoked, deleted or changed, separated by
+ * spaces, or '' when they did not fit a notification (sql/004_notify.sql). */
+static void keys_notify(const char *payload, void *arg)
+{
+    struct authcache *c = arg;
+    if (*payload == '\0') {
+        authcache_flush(c);
+        return;
+    }
+    char hash[APIKEY_HASH_HEX_LEN + 1];
+    for (const char *p = payload; *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == APIKEY_HASH_HEX_LEN) {
+            memcpy(hash, p, len);
+            hash[len] = '\0';
+            authcache_evict(c, hash);
+        }
+        p += len;
+        p += strspn(p, " ");
+    }
+}
+
+/* The LISTEN took effect, first or after a lost connection: a key revoked before then sent
+ * its notification to nobody, so whatever is cached may be stale. */
+static void keys_listening(bool again, void *arg)
+{
+    struct authcache *c = arg;
+    if (again)
+        log_info("msg=\"key cache dropped: the LISTEN connection came back, so revocations may "
+                 "have been missed\" keys=%d",
+                 c->keys.used);
+    else
+        log_info("msg=\"listening for key revocations; key cache dropped\" keys=%d", c->keys.used);
+    authcache_flush(c);
+}
+
+struct authcache *authcache_new(int ttl_seconds, int max_keys, int max_unknown,
+                                struct channels *channels)
+{
+    struct authcache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->ttl = ttl_seconds;
+    c->channels = channels;
+    if (part_init(&c->keys, max_keys) < 0 || part_init(&c->unknown, max_unknown) < 0) {
+        authcache_free(c);
+        return NULL;
+    }
+    if (channels)
+        channels_set_hooks(channels, CHANNEL_KEYS, keys_notify, keys_listening, c);
+    return c;
+}
+
+void authcache_free(struct authcache *c)
+{
+    if (!c)
+        return;
+    free(c->keys.buckets);
+    free(c->keys.entries);
+    free(c->unknown.buckets);
+    free(c->unknown.entries);
+    free(c);
 }
 
 int authcache_get(struct authcache *c, const char *hash, enum role *role)
 {
-    struct cache_entry *e = find(c, hash);
-    if (!e || e->expires <= (time_t)clock_now())
-        return -1;
-    if (e->role < 0)
-        return 0;
-    *role = (enum role)e->role;
-    return 1;
+    double now = clock_now();
+    int i = part_find(&c->keys, hash);
+    if (i >= 0 && c->keys.entries[i].expires > now) {
+        *role = (enum role)c->keys.entries[i].role;
+        return 1;
+    }
+    i = part_find(&c->unknown, hash);
+    return i >= 0 && c->unknown.entries[i].expires > now ? 0 : -1;
 }
 
-void authcache_put(struct authcache *c, const char *hash, int role)
+unsigned long authcache_generation(const struct authcache *c) { return c->generation; }
+
+void authcache_put(struct authcache *c, const char *hash, int role, unsigned long generation)
 {
-    if (c->ttl <= 0)
+    if (c->ttl <= 0 || generation != c->generation)
         return;
-    struct cache_entry *e = find(c, hash);
-    if (!e) {
-        /* Keep the table at most half full; dropping everything is rare and cheap. */
-        if (c->used >= CACHE_SLOTS / 2) {
-            memset(c->slots, 0, sizeof(c->slots));
-            c->used = 0;
-        }
-        size_t i = slot_of(hash);
-        while (c->slots[i].hash[0])
-            i = (i + 1) & (CACHE_SLOTS - 1);
-        e = &c->slots[i];
-        memcpy(e->hash, hash, APIKEY_HASH_HEX_LEN + 1);
-        c->used++;
+    double now = clock_now();
+    if (role < 0) {
+        part_put(&c->unknown, hash, -1,
+                 now + (c->ttl < AUTHCACHE_NEGATIVE_TTL ? c->ttl : AUTHCACHE_NEGATIVE_TTL));
+        return;
     }
-    e->role = role;
-    e->expires =
-        (time_t)clock_now() + (role < 0 && c->ttl > NEGATIVE_TTL_MAX ? NEGATIVE_TTL_MAX : c->ttl);
+    int i = part_find(&c->unknown, hash);
+    if (i >= 0)
+        part_remove(&c->unknown, i);
+    part_put(&c->keys, hash, role, now + c->ttl);
+    if (c->keys.used == 1)
+        want_channel(c);
 }
 
 void authcache_evict(struct authcache *c, const char *hash)
 {
-    struct cache_entry *e = find(c, hash);
-    if (e)
-        e->expires = 0; /* keeps the probe chain intact */
+    c->generation++;
+    int i = part_find(&c->keys, hash);
+    if (i >= 0) {
+        part_remove(&c->keys, i);
+        if (c->keys.used == 0)
+            want_channel(c);
+    }
+    if ((i = part_find(&c->unknown, hash)) >= 0)
+        part_remove(&c->unknown, i);
+}
+
+void authcache_flush(struct authcache *c)
+{
+    c->generation++;
+    part_clear(&c->unknown);
+    if (c->keys.used > 0) {
+        part_clear(&c->keys);
+        want_channel(c);
+    }
+}
+
+int authcache_count(const struct authcache *c, bool valid)
+{
+    return valid ? c->keys.used : c->unknown.used;
 }
 
 /* Continuation state while the key is looked up in the database. */
 struct auth_pending {
     void (*next)(struct request *r);
+    unsigned long generation; /* the cache's when the lookup was sent */
     char hash[APIKEY_HASH_HEX_LEN + 1];
 };
 
@@ -136,11 +282,11 @@ static void lookup_done(PGresult *res, void *arg)
     }
     enum role role;
     if (PQntuples(res) == 0 || apikey_role_parse(PQgetvalue(res, 0, 0), &role) < 0) {
-        authcache_put(r->gw->auth, p->hash, -1);
+        authcache_put(r->gw->auth, p->hash, -1, p->generation);
         unauthorized(r, "unknown or revoked API key");
         return;
     }
-    authcache_put(r->gw->auth, p->hash, (int)role);
+    authcache_put(r->gw->auth, p->hash, (int)role, p->generation);
     authorize(r, role, p->next);
 }
 
@@ -185,6 +331,7 @@ void auth_request(struct request *r, void (*next)(struct request *r))
         return;
     }
     p->next = next;
+    p->generation = authcache_generation(r->gw->auth);
     memcpy(p->hash, hash, sizeof(hash));
     const char *params[1] = {p->hash};
     if (pgpool_query(r->gw->pool, Q_AUTH_LOOKUP, 1, params, lookup_done, r) < 0)
