@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,7 @@ struct cache_entry {
 struct cache_part {
     int cap, used;
     size_t mask; /* buckets - 1 (a power of two) */
+    uint64_t seed;
     int *buckets;
     struct cache_entry *entries;
 };
@@ -43,6 +45,7 @@ static int part_init(struct cache_part *p, int cap)
         n <<= 1;
     p->cap = cap;
     p->mask = n - 1;
+    p->seed = ((uint64_t)random() << 33) ^ ((uint64_t)random() << 11) ^ (uint64_t)random();
     p->buckets = malloc(n * sizeof(*p->buckets));
     p->entries = malloc((size_t)cap * sizeof(*p->entries));
     if (!p->buckets || !p->entries)
@@ -51,13 +54,16 @@ static int part_init(struct cache_part *p, int cap)
     return 0;
 }
 
+/* The first 16 digits of the hash, mixed with the part's random seed: a caller can choose
+ * keys whose hashes share a few leading digits, but not ones that share a bucket without
+ * knowing the seed, so it cannot make one long chain out of unknown keys. */
 static size_t bucket_of(const struct cache_part *p, const char *hash)
 {
-    /* The hash is already uniformly random hex: its first 8 digits make a fine index. */
-    return (size_t)strtoul(
-               (char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
-               NULL, 16) &
-           p->mask;
+    char digits[17];
+    memcpy(digits, hash, 16);
+    digits[16] = '\0';
+    uint64_t x = ((uint64_t)strtoull(digits, NULL, 16) ^ p->seed) * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(x >> 32) & p->mask;
 }
 
 static int part_find(const struct cache_part *p, const char *hash)
