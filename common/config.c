@@ -57,7 +57,7 @@ static const struct config_def defs[CFG__COUNT] = {
                   "Require an API key (Authorization: Bearer). Only 'off' when explicitly set."},
     [CFG_KEY_CACHE_TTL] = {"key-cache-ttl", "FLOWSTATE_KEY_CACHE_TTL", TYPE_INT, "30", 0, 3600,
                            NULL, GW, NOT_SECRET,
-                           "Seconds a verified API key is cached. A revocation reaches every gateway at once (NOTIFY fs_keys); this bounds it only while a gateway cannot listen."},
+                           "Seconds a verified API key is cached. A revocation reaches every gateway within about a second (each polls api_key_changes); this bounds it only while a gateway cannot poll."},
     [CFG_KEY_CACHE_MAX] = {"key-cache-max", "FLOWSTATE_KEY_CACHE_MAX", TYPE_INT, "1000", 1, 1000000,
                            NULL, GW, NOT_SECRET,
                            "Valid API keys the key cache holds (a random one makes room past this)."},

@@ -42,7 +42,6 @@ static const struct {
 } channel_sql[CHANNEL__COUNT] = {
     [CHANNEL_JOBS] = {"fs_jobs", "LISTEN fs_jobs", "UNLISTEN fs_jobs"},
     [CHANNEL_DOCUMENTS] = {"fs_documents", "LISTEN fs_documents", "UNLISTEN fs_documents"},
-    [CHANNEL_KEYS] = {"fs_keys", "LISTEN fs_keys", "UNLISTEN fs_keys"},
 };
 
 static void arm_timer(struct channels *c, double seconds)

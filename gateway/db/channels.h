@@ -1,17 +1,15 @@
 /* channels — the gateway's LISTEN connection, subscribed to a NOTIFY channel only while a
  * part of the gateway needs it: fs_jobs while long-poll waiters wait, fs_documents once the
- * vector cache is in use, fs_keys while the key cache holds valid keys.
+ * vector cache is in use.
  *
  * Why not always: PostgreSQL (up to 18) wakes every backend that listens to anything in a
  * database for every NOTIFY committed in it, whatever the channel, and every job insert,
- * claim and completion notifies. A gateway that listened to fs_jobs from its start made its
- * listening backend wake and forward each of those notifications to it: POST /api/jobs at 32
- * connections ran about 9% faster without it (two runs of 6 and 8 alternated pairs).
- * fs_keys is the exception that is held whenever keys are cached (with auth on, from the
- * first request): a revocation must reach every gateway at once. That wake costs the
- * listening backend about 7,000 instructions per notifying statement (0.4-1.3% of a
- * group-commit insert's) and forwards nothing; the jobs' notifications, which are the
- * expensive part, still reach the gateway only while someone waits.
+ * claim and completion notifies. A gateway that listened from its start made its listening
+ * backend wake (and forward fs_jobs to it) for each of those statements: POST /api/jobs at
+ * 32 connections ran about 9% faster without it (two runs of 6 and 8 alternated pairs).
+ * Listening to any channel at all costs that wake, so what must reach every gateway all the
+ * time is polled instead: API key changes (api_key_changes, read once a second by
+ * gateway/http/auth.c while keys are cached).
  *
  * A channel that is wanted is LISTENed at once; once the LISTEN has taken effect the
  * channel's ready hook runs, so its owner re-reads whatever may have changed before (the
@@ -26,8 +24,7 @@
 
 #define CHANNELS_LINGER_S 5.0
 
-/* In the order their LISTENs are sent after a reconnect: revocations first. */
-enum channel { CHANNEL_KEYS, CHANNEL_JOBS, CHANNEL_DOCUMENTS, CHANNEL__COUNT };
+enum channel { CHANNEL_JOBS, CHANNEL_DOCUMENTS, CHANNEL__COUNT };
 
 /* A notification on the channel (payload never NULL; valid only during the call). */
 typedef void (*channel_notify_cb)(const char *payload, void *arg);

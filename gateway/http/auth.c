@@ -1,15 +1,15 @@
 /* auth — Bearer key verification with a two-part TTL cache in front of api_keys, kept true by
- * fs_keys notifications. */
+ * polling api_key_changes once a second. */
 #include "gateway/http/auth.h"
 #include "common/clock.h"
 #include "common/log.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "gateway/db/channels.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/gateway.h"
@@ -34,8 +34,13 @@ struct cache_part {
 struct authcache {
     int ttl;
     unsigned long generation;
-    struct channels *channels;
     struct cache_part keys, unknown;
+    /* The poll of api_key_changes (NULL without one). */
+    struct pgpool *pool;
+    struct event *poll_ev;
+    bool polling;       /* a poll is in flight */
+    bool poll_failing;  /* the last poll failed (logged once) */
+    long long revision; /* the newest revision read; -1 before the first answer */
 };
 
 static int part_init(struct cache_part *p, int cap)
@@ -119,64 +124,107 @@ static void part_clear(struct cache_part *p)
     memset(p->buckets, 0xff, (p->mask + 1) * sizeof(*p->buckets));
 }
 
-/* Listening on fs_keys is wanted exactly while valid keys are held (see channels.h for why
- * the gateway listens to nothing it does not need). */
-static void want_channel(struct authcache *c)
+/* Removes the entries that have expired. From the end, so the entry part_remove moves into a
+ * freed place has already been looked at. */
+static void part_expire(struct cache_part *p, double now)
 {
-    if (c->channels)
-        channels_want(c->channels, CHANNEL_KEYS, c->keys.used > 0);
+    for (int i = p->used - 1; i >= 0; i--)
+        if (p->entries[i].expires <= now)
+            part_remove(p, i);
 }
 
-/* fs_keys: the hashes of the keys a statement revoked, deleted or changed, separated by
- * spaces, or '' when they did not fit a notification (sql/004_notify.sql). */
-static void keys_notify(const char *payload, void *arg)
+static void poll_done(PGresult *res, void *arg)
 {
     struct authcache *c = arg;
-    if (*payload == '\0') {
-        authcache_flush(c);
+    c->polling = false;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        /* Nothing is lost meanwhile: the next poll reads every change since the last one. A
+         * lost connection is logged by the pool; an error, once until a poll succeeds. */
+        if (res && !c->poll_failing)
+            log_warn("msg=\"key cache: polling api_key_changes failed\" error=\"%s\"",
+                     PQresultErrorMessage(res));
+        c->poll_failing = res != NULL;
         return;
     }
-    char hash[APIKEY_HASH_HEX_LEN + 1];
-    for (const char *p = payload; *p;) {
-        size_t len = strcspn(p, " ");
-        if (len == APIKEY_HASH_HEX_LEN) {
-            memcpy(hash, p, len);
-            hash[len] = '\0';
-            authcache_evict(c, hash);
-        }
-        p += len;
-        p += strspn(p, " ");
-    }
+    c->poll_failing = false;
+    long long oldest = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    long long newest = PQgetisnull(res, 0, 1) ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    authcache_changes(c, oldest, newest, PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2));
 }
 
-/* The LISTEN took effect, first or after a lost connection: a key revoked before then sent
- * its notification to nobody, so whatever is cached may be stale. */
-static void keys_listening(bool again, void *arg)
+/* Once a second: one poll at a time, and none while nothing is cached (past the first, which
+ * sets where the cache starts reading). */
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd;
+    (void)what;
     struct authcache *c = arg;
-    if (again)
-        log_info("msg=\"key cache dropped: the LISTEN connection came back, so revocations may "
-                 "have been missed\" keys=%d",
-                 c->keys.used);
-    else
-        log_info("msg=\"listening for key revocations; key cache dropped\" keys=%d", c->keys.used);
-    authcache_flush(c);
+    if (c->polling)
+        return;
+    double now = clock_now();
+    part_expire(&c->keys, now);
+    part_expire(&c->unknown, now);
+    if (c->revision >= 0 && c->keys.used == 0 && c->unknown.used == 0)
+        return;
+    char revision[24];
+    snprintf(revision, sizeof(revision), "%lld", c->revision < 0 ? 0 : c->revision);
+    const char *params[1] = {revision};
+    if (pgpool_query(c->pool, Q_AUTH_CHANGES, 1, params, poll_done, c) == 0)
+        c->polling = true;
+}
+
+void authcache_changes(struct authcache *c, long long oldest, long long newest, const char *changed)
+{
+    if (c->revision < 0 || c->revision < oldest || newest < c->revision) {
+        /* The first answer: what was cached before it may predate a change it cannot show.
+         * Otherwise the log was pruned past this gateway's revision (it could not poll for
+         * 1,000 changes), or was emptied by hand: changes may have been missed. */
+        if (c->revision < 0)
+            log_info("msg=\"key cache follows api_key_changes\" revision=%lld", newest);
+        else
+            log_info("msg=\"key cache dropped: api_key_changes no longer holds every change "
+                     "since the last poll\" revision=%lld oldest=%lld newest=%lld",
+                     c->revision, oldest, newest);
+        authcache_flush(c);
+    } else if (changed && strcmp(changed, "*") == 0) {
+        authcache_flush(c);
+    } else if (changed) {
+        char hash[APIKEY_HASH_HEX_LEN + 1];
+        for (const char *p = changed + strspn(changed, " "); *p; p += strspn(p, " ")) {
+            size_t len = strcspn(p, " ");
+            if (len == APIKEY_HASH_HEX_LEN) {
+                memcpy(hash, p, len);
+                hash[len] = '\0';
+                authcache_evict(c, hash);
+            }
+            p += len;
+        }
+    }
+    c->revision = newest;
 }
 
 struct authcache *authcache_new(int ttl_seconds, int max_keys, int max_unknown,
-                                struct channels *channels)
+                                struct event_base *base, struct pgpool *pool)
 {
     struct authcache *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->ttl = ttl_seconds;
-    c->channels = channels;
+    c->revision = -1;
     if (part_init(&c->keys, max_keys) < 0 || part_init(&c->unknown, max_unknown) < 0) {
         authcache_free(c);
         return NULL;
     }
-    if (channels)
-        channels_set_hooks(channels, CHANNEL_KEYS, keys_notify, keys_listening, c);
+    if (!base || ttl_seconds <= 0)
+        return c;
+    c->pool = pool;
+    c->poll_ev = event_new(base, -1, EV_PERSIST, poll_cb, c);
+    struct timeval tv = {AUTHCACHE_POLL_S, 0};
+    if (!c->poll_ev || event_add(c->poll_ev, &tv) < 0) {
+        authcache_free(c);
+        return NULL;
+    }
+    event_active(c->poll_ev, EV_TIMEOUT, 0); /* the first poll at once */
     return c;
 }
 
@@ -184,6 +232,8 @@ void authcache_free(struct authcache *c)
 {
     if (!c)
         return;
+    if (c->poll_ev)
+        event_free(c->poll_ev);
     free(c->keys.buckets);
     free(c->keys.entries);
     free(c->unknown.buckets);
@@ -219,19 +269,14 @@ void authcache_put(struct authcache *c, const char *hash, int role, unsigned lon
     if (i >= 0)
         part_remove(&c->unknown, i);
     part_put(&c->keys, hash, role, now + c->ttl);
-    if (c->keys.used == 1)
-        want_channel(c);
 }
 
 void authcache_evict(struct authcache *c, const char *hash)
 {
     c->generation++;
     int i = part_find(&c->keys, hash);
-    if (i >= 0) {
+    if (i >= 0)
         part_remove(&c->keys, i);
-        if (c->keys.used == 0)
-            want_channel(c);
-    }
     if ((i = part_find(&c->unknown, hash)) >= 0)
         part_remove(&c->unknown, i);
 }
@@ -240,10 +285,7 @@ void authcache_flush(struct authcache *c)
 {
     c->generation++;
     part_clear(&c->unknown);
-    if (c->keys.used > 0) {
-        part_clear(&c->keys);
-        want_channel(c);
-    }
+    part_clear(&c->keys);
 }
 
 int authcache_count(const struct authcache *c, bool valid)

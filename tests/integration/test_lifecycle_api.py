@@ -1000,12 +1000,12 @@ def test_wait_missed_notifications_after_listen_reconnect(gateway, db):
 
 
 def test_listens_to_fs_jobs_only_while_someone_waits(gateway, db):
-    """Every job statement notifies fs_jobs, so the gateway holds LISTEN fs_jobs only while a
-    long poll waits, and drops it a few seconds (CHANNELS_LINGER_S) after the last one was
-    answered. (It does hold LISTEN fs_keys once keys are cached: tests/integration/test_key_cache.py.)"""
+    """Every NOTIFY in a database wakes every backend that listens to anything in it, so the
+    gateway holds LISTEN fs_jobs only while a long poll waits, and drops it a few seconds
+    (CHANNELS_LINGER_S) after the last one was answered."""
     poll(lambda: (listen_backend_query(db) is not None, None), 10, what="the LISTEN connection")
     create(gateway, targetAgent="nobody_waits")  # a job's NOTIFY with nobody waiting
-    assert "fs_jobs" not in listen_backend_query(db)
+    assert "LISTEN" not in listen_backend_query(db)
     job_id = running_job(gateway, db)
     t, out = in_thread(timed_get, gateway, f"/api/jobs/{job_id}?wait=30")
     poll(lambda: ((q := listen_backend_query(db)) == "LISTEN fs_jobs", q), 10, what="LISTEN fs_jobs")

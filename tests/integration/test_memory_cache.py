@@ -155,8 +155,7 @@ def test_cache_starts_with_the_first_search(gateway_factory, db):
     gw = gateway_factory()
     seed(gw, 5)
 
-    # (it does hold LISTEN fs_keys once keys are cached: tests/integration/test_key_cache.py)
-    assert listen_backend_query(db) is not None and "fs_documents" not in listen_backend_query(db)
+    assert listen_backend_query(db) is not None and "LISTEN" not in listen_backend_query(db)
     assert "vector cache" not in gw.log_tail(200)
     r = gw.get("/api/documents/search", params={"q": "index", "mode": "semantic"})
     assert expect(r, 200)["documents"] and r.headers.get("X-Search-Path") != "cache"
