@@ -292,7 +292,9 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->pgvector = pgvector_new(gw->pool, provider);
     gw->sweeper = sweeper_new(gw->base, gw->pool, config_int(cfg, CFG_SWEEP_INTERVAL_MS),
                               config_int(cfg, CFG_RETENTION));
-    gw->auth = authcache_new((int)config_int(cfg, CFG_KEY_CACHE_TTL));
+    gw->auth = authcache_new(
+        (int)config_int(cfg, CFG_KEY_CACHE_TTL), (int)config_int(cfg, CFG_KEY_CACHE_MAX),
+        (int)config_int(cfg, CFG_KEY_CACHE_UNKNOWN_MAX), gw->auth_on ? gw->base : NULL, gw->pool);
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);

@@ -114,6 +114,16 @@ CREATE TABLE api_keys (
     revoked_at  TIMESTAMPTZ
 );
 
+-- What each statement changed in api_keys (004_notify's triggers), for the gateways' key
+-- caches: each reads the rows past the last revision it saw once a second and drops those
+-- keys (gateway/http/auth.c). Polled rather than NOTIFYed: see gateway/db/channels.h. The
+-- newest 1,000 revisions are kept; the first row is there so that the log is never empty.
+CREATE TABLE api_key_changes (
+    revision    BIGSERIAL PRIMARY KEY,
+    hashes      TEXT[]                  -- key_hash of each key added, changed or removed; NULL: every key
+);
+INSERT INTO api_key_changes (hashes) VALUES ('{}');
+
 -- Inter-agent messages (seed 000, "Inter-Agent Communication Flow"). A message is stored
 -- here and delivered as a job of type inter_agent_message for the target agent (job_id);
 -- the target stores it in its memory and, when a response is required, answers with a

@@ -1,5 +1,6 @@
--- 004_notify: the triggers that tell listeners what changed, one NOTIFY per statement however
--- many rows it touched, and that write the job events an operator reads later.
+-- 004_notify: the triggers that tell listeners what changed, one NOTIFY (or, for API keys,
+-- one logged row) per statement however many rows it touched, and that write the job events
+-- an operator reads later.
 --
 -- Channel fs_jobs carries {"<status>":[ids…],…} for the jobs whose status changed (or
 -- {"truncated":true} when that would not fit a NOTIFY payload): gateways wake their waiting
@@ -8,6 +9,9 @@
 -- Channel fs_documents carries {"i":[ids…]} inserted, {"u":[…]} updated (embedding or
 -- model), {"d":[…]} deleted, or {"truncated":true} (the listeners then re-read everything):
 -- every gateway's vector cache (gateway/memory/vectors.c) follows it.
+-- A statement that adds, changes or removes API keys writes their hashes to api_key_changes
+-- (001_tables), which every gateway's key cache (gateway/http/auth.c) polls: a NOTIFY would
+-- make each gateway listen, and a listening backend is woken by every job's NOTIFY.
 
 -- Sends one statement's job announcements: payload on fs_jobs (NULL: none) and a wake-up
 -- for each agent in wake. Agents are woken in one statement rather than a loop.
@@ -166,3 +170,72 @@ CREATE TRIGGER documents_announce_delete AFTER DELETE ON documents
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_documents_after_delete();
 CREATE TRIGGER documents_announce_truncate AFTER TRUNCATE ON documents
     FOR EACH STATEMENT EXECUTE FUNCTION fs_documents_after_truncate();
+
+-- Logs one statement's key changes: hashes of the keys it added, changed or removed (none:
+-- nothing logged), or NULL for every key (a truncate, or more than 100 keys, which the
+-- gateways then drop all at once). The lock makes revisions become visible in order: a
+-- writer takes its revision only once the previous writer has committed, so a gateway that
+-- has read revision n will never later see a smaller one appear. Pruning is skipped under
+-- REPEATABLE READ and SERIALIZABLE, where deleting a row another writer pruned concurrently
+-- would fail the caller's statement; the next READ COMMITTED change prunes instead.
+CREATE FUNCTION fs_key_changes_log(hashes text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    rev bigint;
+BEGIN
+    IF cardinality(hashes) = 0 THEN
+        RETURN;
+    END IF;
+    LOCK TABLE api_key_changes IN SHARE ROW EXCLUSIVE MODE;
+    INSERT INTO api_key_changes (hashes)
+    VALUES (CASE WHEN cardinality(hashes) > 100 THEN NULL ELSE hashes END)
+    RETURNING revision INTO rev;
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+        DELETE FROM api_key_changes WHERE revision <= rev - 1000;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION fs_keys_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fs_key_changes_log((SELECT coalesce(array_agg(DISTINCT key_hash), '{}') FROM new_rows));
+    RETURN NULL;
+END
+$$;
+
+-- A key counts as changed when its hash, role or revocation differs between the old and the
+-- new rows (a rename changes nothing a cache holds); both hashes count when a hash changes.
+CREATE FUNCTION fs_keys_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fs_key_changes_log((
+        SELECT coalesce(array_agg(DISTINCT key_hash), '{}') FROM (
+            (SELECT key_hash, role, revoked_at FROM old_rows
+             EXCEPT SELECT key_hash, role, revoked_at FROM new_rows)
+            UNION ALL
+            (SELECT key_hash, role, revoked_at FROM new_rows
+             EXCEPT SELECT key_hash, role, revoked_at FROM old_rows)) changed));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION fs_keys_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fs_key_changes_log((SELECT coalesce(array_agg(DISTINCT key_hash), '{}') FROM old_rows));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION fs_keys_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fs_key_changes_log(NULL);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER api_keys_log_insert AFTER INSERT ON api_keys
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_insert();
+CREATE TRIGGER api_keys_log_update AFTER UPDATE ON api_keys
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_update();
+CREATE TRIGGER api_keys_log_delete AFTER DELETE ON api_keys
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_delete();
+CREATE TRIGGER api_keys_log_truncate AFTER TRUNCATE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION fs_keys_after_truncate();

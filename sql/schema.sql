@@ -630,6 +630,29 @@ CREATE FUNCTION public.fs_jobs_requeue_lost(j public.job_queue) RETURNS text
 $$;
 
 --
+-- Name: fs_key_changes_log(text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_key_changes_log(hashes text[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    rev bigint;
+BEGIN
+    IF cardinality(hashes) = 0 THEN
+        RETURN;
+    END IF;
+    LOCK TABLE api_key_changes IN SHARE ROW EXCLUSIVE MODE;
+    INSERT INTO api_key_changes (hashes)
+    VALUES (CASE WHEN cardinality(hashes) > 100 THEN NULL ELSE hashes END)
+    RETURNING revision INTO rev;
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+        DELETE FROM api_key_changes WHERE revision <= rev - 1000;
+    END IF;
+END
+$$;
+
+--
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -653,6 +676,64 @@ CREATE FUNCTION public.fs_key_json(k public.api_keys) RETURNS json
     AS $$
     SELECT row_to_json(ROW(k.id, k.role, k.name, k.key_prefix, k.created_at,
                            k.revoked_at)::fs_key_doc)
+$$;
+
+--
+-- Name: fs_keys_after_delete(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM fs_key_changes_log((SELECT coalesce(array_agg(DISTINCT key_hash), '{}') FROM old_rows));
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_keys_after_insert(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM fs_key_changes_log((SELECT coalesce(array_agg(DISTINCT key_hash), '{}') FROM new_rows));
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_keys_after_truncate(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM fs_key_changes_log(NULL);
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_keys_after_update(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_keys_after_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM fs_key_changes_log((
+        SELECT coalesce(array_agg(DISTINCT key_hash), '{}') FROM (
+            (SELECT key_hash, role, revoked_at FROM old_rows
+             EXCEPT SELECT key_hash, role, revoked_at FROM new_rows)
+            UNION ALL
+            (SELECT key_hash, role, revoked_at FROM new_rows
+             EXCEPT SELECT key_hash, role, revoked_at FROM old_rows)) changed));
+    RETURN NULL;
+END
 $$;
 
 --
@@ -969,6 +1050,32 @@ CREATE SEQUENCE public.agent_states_id_seq
 ALTER SEQUENCE public.agent_states_id_seq OWNED BY public.agent_states.id;
 
 --
+-- Name: api_key_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.api_key_changes (
+    revision bigint NOT NULL,
+    hashes text[]
+);
+
+--
+-- Name: api_key_changes_revision_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.api_key_changes_revision_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: api_key_changes_revision_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.api_key_changes_revision_seq OWNED BY public.api_key_changes.revision;
+
+--
 -- Name: api_keys_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1076,6 +1183,12 @@ ALTER TABLE ONLY public.agent_messages ALTER COLUMN id SET DEFAULT nextval('publ
 ALTER TABLE ONLY public.agent_states ALTER COLUMN id SET DEFAULT nextval('public.agent_states_id_seq'::regclass);
 
 --
+-- Name: api_key_changes revision; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_key_changes ALTER COLUMN revision SET DEFAULT nextval('public.api_key_changes_revision_seq'::regclass);
+
+--
 -- Name: api_keys id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1112,6 +1225,13 @@ ALTER TABLE ONLY public.agent_messages
 
 ALTER TABLE ONLY public.agent_states
     ADD CONSTRAINT agent_states_pkey PRIMARY KEY (id);
+
+--
+-- Name: api_key_changes api_key_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_key_changes
+    ADD CONSTRAINT api_key_changes_pkey PRIMARY KEY (revision);
 
 --
 -- Name: api_keys api_keys_key_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1244,6 +1364,30 @@ CREATE UNIQUE INDEX job_queue_idempotency_key ON public.job_queue USING btree (i
 --
 
 CREATE INDEX job_queue_lease_idx ON public.job_queue USING btree (locked_until) WHERE (locked_until IS NOT NULL);
+
+--
+-- Name: api_keys api_keys_log_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_log_delete AFTER DELETE ON public.api_keys REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_delete();
+
+--
+-- Name: api_keys api_keys_log_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_log_insert AFTER INSERT ON public.api_keys REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_insert();
+
+--
+-- Name: api_keys api_keys_log_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_log_truncate AFTER TRUNCATE ON public.api_keys FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_truncate();
+
+--
+-- Name: api_keys api_keys_log_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_keys_log_update AFTER UPDATE ON public.api_keys REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_keys_after_update();
 
 --
 -- Name: documents documents_announce_delete; Type: TRIGGER; Schema: public; Owner: -

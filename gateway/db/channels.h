@@ -7,6 +7,9 @@
  * claim and completion notifies. A gateway that listened from its start made its listening
  * backend wake (and forward fs_jobs to it) for each of those statements: POST /api/jobs at
  * 32 connections ran about 9% faster without it (two runs of 6 and 8 alternated pairs).
+ * Listening to any channel at all costs that wake, so what must reach every gateway all the
+ * time is polled instead: API key changes (api_key_changes, read once a second by
+ * gateway/http/auth.c while keys are cached).
  *
  * A channel that is wanted is LISTENed at once; once the LISTEN has taken effect the
  * channel's ready hook runs, so its owner re-reads whatever may have changed before (the

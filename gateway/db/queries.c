@@ -75,6 +75,19 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_AUTH_LOOKUP] = {"fs_auth_lookup",
         "SELECT role FROM api_keys WHERE key_hash = $1::text AND revoked_at IS NULL"},
 
+    /* The key cache's poll (auth.c), past revision $1: the oldest and newest revisions kept,
+     * and the hashes of the keys changed since, separated by spaces ('*': drop every key,
+     * also when more than 100 statements changed keys; NULL: nothing changed). Three probes
+     * of the log's primary key. */
+    [Q_AUTH_CHANGES] = {"fs_auth_changes",
+        "WITH c AS (SELECT hashes FROM api_key_changes WHERE revision > $1::bigint"
+        "           ORDER BY revision LIMIT 101)"
+        " SELECT (SELECT min(revision) FROM api_key_changes),"
+        "        (SELECT max(revision) FROM api_key_changes),"
+        "        CASE WHEN count(*) > 100 OR bool_or(hashes IS NULL) THEN '*'"
+        "             ELSE nullif(string_agg(array_to_string(hashes, ' '), ' '), '') END"
+        " FROM c"},
+
     /* Group commit (rows as in JOBS_INSERT_CTES), answered as (i, job, created): a row
      * skipped by ON CONFLICT is answered with the job that holds its idempotency key (NULL
      * when that job is not yet visible: the caller retries it). That job is looked up per

@@ -11,6 +11,7 @@
 enum query_id {
     Q_PING,
     Q_AUTH_LOOKUP,
+    Q_AUTH_CHANGES,
     Q_JOBS_INSERT,
     Q_JOBS_INSERT_PLAIN,
     Q_JOBS_INSERT_BATCH,

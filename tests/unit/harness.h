@@ -59,6 +59,7 @@ void register_strbuf_tests(void);
 void register_router_tests(void);
 void register_apikey_tests(void);
 void register_isotime_tests(void);
+void register_auth_cache_tests(void);
 void register_log_tests(void);
 void register_jobwait_tests(void);
 void register_backoff_tests(void);

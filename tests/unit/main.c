@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     register_router_tests();
     register_apikey_tests();
     register_isotime_tests();
+    register_auth_cache_tests();
     register_log_tests();
     register_jobwait_tests();
     register_backoff_tests();
