@@ -65,8 +65,8 @@ static void check_tasks(const char *code, enum lang lang)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    enum lang lang =
-        (enum lang)(fuzz_byte(&data, &size) % (LANG_COUNT + 1)); /* LANG_COUNT: detect */
+    /* LANG_COUNT: detected here; LANG_UNKNOWN: lexed like C, and the tasks detect */
+    enum lang lang = (enum lang)(fuzz_byte(&data, &size) % (LANG_COUNT + 1));
     char *text = fuzz_cstring(data, size);
     check_lex(text, size, lang == LANG_COUNT ? lang_detect(text, size) : lang);
     check_tasks(text, lang);

@@ -1,8 +1,8 @@
 /* strict — the request-head checks libevent's parser leaves to the gateway, in process: a set
  * of header lines ("Name: value", one per line, as libevent's parser hands them over through
  * evhttp_add_header) checked by http_strict_check_head, the Content-Type charset check on the
- * same text, and the NUL guard on a connection's input, fed the raw input in pieces. (A whole
- * head through libevent's parser needs a socket; the integration tests send those.)
+ * same text, and the NUL guard on a connection's input, fed the raw input in pieces. (head.c
+ * sends whole requests through libevent's parser, over a socket and so much slower.)
  *
  * Checks: a refusal is answered (bad_request); the verdict does not depend on the headers'
  * order, and an accepted head stays accepted with every header repeated. The NUL guard turns each
