@@ -10,6 +10,8 @@
 #   make bench-instructions   instructions per request and per statement under callgrind
 #                        (under a minute): docs/instructions.md; SMOKE=1 for seconds
 #   make schema          regenerate sql/schema.sql from the migrations (throwaway PostgreSQL)
+#   make fuzz            libFuzzer harnesses (clang, ASan, UBSan) in build/fuzz/, each run for
+#                        FUZZ_SECONDS (60) from tests/fuzz/corpus/; FUZZ_TARGETS=router for one
 #   make format          clang-format the C sources (.clang-format); make format-check: CI's check
 #   make clean           remove build/
 
@@ -22,7 +24,15 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wno-unused-parameter
 OPT     ?= -O2 -g
 
-ifdef SANITIZE
+# FUZZ=1 (set by make fuzz): every object built by clang with libFuzzer's coverage and both
+# sanitizers, apart from the other trees.
+ifdef FUZZ
+CC      := clang
+BUILD   := build/fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+OPT     := -O1 -g
+else ifdef SANITIZE
 BUILD   ?= build/san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 OPT     := -O1 -g
@@ -63,7 +73,8 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 
 PYTEST  := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration deps clean format format-check bench bench-instructions schema FORCE
+.PHONY: all run test unit integration deps clean format format-check bench bench-instructions schema \
+        fuzz fuzz-build FORCE
 
 all: $(PROGRAMS)
 
@@ -150,9 +161,32 @@ bench-instructions: all
 	@sh tests/bench/deps.sh --instructions
 	BENCH_VIA_MAKE=1 /usr/bin/python3 tests/bench/instructions.py $(if $(SMOKE),--smoke)
 
+# Fuzzing (tests/fuzz/README.md): one libFuzzer executable per tests/fuzz/<target>.c, linked
+# with every module the unit tests link; run.sh runs each for FUZZ_SECONDS from a scratch copy
+# of its committed seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(notdir $(basename $(wildcard tests/fuzz/*.c)))
+FUZZ_LIB    := $(GATEWAY_LIB) $(RUNTIME_OBJ) $(POOL_LIB) $(AGENT_LIB_OBJ) $(COMMON_OBJ)
+
+$(BIN)/fuzz-%: $(OBJ)/tests/fuzz/%.o $(FUZZ_LIB) | $(BIN)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# The harness objects are kept, so a rebuild links only what changed.
+.SECONDARY: $(FUZZ_TARGETS:%=$(OBJ)/tests/fuzz/%.o)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BIN)/fuzz-%)
+
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang and libFuzzer:" \
+		"apt-get install clang libclang-rt-14-dev"; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	sh tests/fuzz/run.sh build/fuzz/bin $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # The C sources clang-format owns (.clang-format); tests/bench/peers is JavaScript.
 FORMAT_SRC = $(wildcard common/*.[ch] gateway/*.[ch] gateway/*/*.[ch] worker/*/*.[ch] \
-                        worker/agents/*/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+                        worker/agents/*/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] \
+                        tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_SRC)

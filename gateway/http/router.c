@@ -89,6 +89,7 @@ int router_match(const struct route *table, size_t n, enum route_method method, 
         }
         m->allowed |= (unsigned)table[i].method;
     }
+    m->nparams = 0; /* a pattern tried last may have matched some before failing */
     return m->allowed ? -2 : -1;
 }
 

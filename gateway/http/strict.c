@@ -44,8 +44,9 @@ bool http_strict_check_head(struct request *r)
     bool chunked = false;
     struct evkeyvalq *h = evhttp_request_get_input_headers(r->req);
     for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (has_control_byte(kv->value)) {
-            refuse(r, 400, "bad_request", "header values must not contain control characters");
+        if (has_control_byte(kv->key) || has_control_byte(kv->value)) {
+            refuse(r, 400, "bad_request",
+                   "header names and values must not contain control characters");
             return false;
         }
         if (strcasecmp(kv->key, "Content-Length") == 0) {

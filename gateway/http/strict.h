@@ -1,6 +1,6 @@
 /* strict — the HTTP checks libevent's parser leaves to us: one message length (RFC 9112
- * §6.3), no control bytes in header values (RFC 9110 §5.5), JSON bodies only in UTF-8,
- * CONNECT refused; and a guard on each connection's raw bytes so a NUL cannot hide behind
+ * §6.3), no control bytes in header names or values (RFC 9110 §5.1, §5.5), JSON bodies only
+ * in UTF-8, CONNECT refused; and a guard on each connection's raw bytes so a NUL cannot hide behind
  * evhttp's C-string header lines. */
 #ifndef FLOWSTATE_HTTP_STRICT_H
 #define FLOWSTATE_HTTP_STRICT_H

@@ -297,6 +297,20 @@ static void synthetic_rules(const void *arg)
     CHECK(router_match(synthetic, 0, GET, "/r/x", &m) == NOT_FOUND);
 }
 
+/* A failed match leaves no parameters behind, even when a parameterised pattern matched part
+ * of the path first (found by tests/fuzz/router.c: PUT /api/keys/3 kept :id's "3"). */
+static void failed_match_clears_params(const void *arg)
+{
+    (void)arg;
+    struct route_match m;
+    CHECK(router_match(routes, routes_count, PUT, "/api/keys/3", &m) == NOT_ALLOWED);
+    CHECK_LONG(m.nparams, 0);
+    CHECK(router_param(&m, "id") == NULL);
+    CHECK(router_match(synthetic, COUNT_OF(synthetic), GET, "/r/x/y", &m) == NOT_FOUND);
+    CHECK_LONG(m.nparams, 0);
+    CHECK(router_param(&m, "x") == NULL);
+}
+
 /* ---- router_allow_header ------------------------------------------------------------- */
 
 struct allow_case {
@@ -378,6 +392,7 @@ void register_router_tests(void)
         test_addf(route_reachable, &routes[i], "router table reaches %s %s",
                   method_name(routes[i].method), routes[i].pattern);
     test_add("router synthetic table rules", synthetic_rules, NULL);
+    test_add("router failed match clears parameters", failed_match_clears_params, NULL);
     for (size_t i = 0; i < COUNT_OF(allow_cases); i++)
         test_addf(allow_case_run, &allow_cases[i], "router allow_header 0x%x len %zu -> \"%s\"",
                   allow_cases[i].methods, allow_cases[i].len, allow_cases[i].want);
