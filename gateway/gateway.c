@@ -27,6 +27,7 @@
 #include "gateway/db/queries.h"
 #include "gateway/handlers.h"
 #include "gateway/http/auth.h"
+#include "gateway/http/conns.h"
 #include "gateway/http/evbase.h"
 #include "gateway/http/request.h"
 #include "gateway/http/strict.h"
@@ -94,6 +95,7 @@ static void after_auth(struct request *r)
 static void handle_request(struct evhttp_request *req, void *arg)
 {
     struct gateway *gw = arg;
+    conns_request_started(gw->conns, req);
     if (gw->stopped) {
         /* The loop exits after this iteration: a request read now from a kept-alive
          * connection could not be finished, so it is refused before anything starts. */
@@ -183,6 +185,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     log_info("msg=\"shutting down: finishing in-flight requests\" signal=%d inflight=%d", (int)sig,
              gw->inflight);
     if (gw->listener) {
+        conns_stop_accepting(gw->conns);
         evhttp_del_accept_socket(gw->http, gw->listener);
         gw->listener = NULL;
     }
@@ -229,6 +232,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     char url[512];
     const char *host = config_str(cfg, CFG_HOST);
     int port = (int)config_int(cfg, CFG_PORT);
+    gateway_event_log();
     if (!(gw->base = gateway_event_base()) || !(gw->http = evhttp_new(gw->base))) {
         log_error("msg=\"cannot create the event loop\"");
         return -1;
@@ -242,7 +246,6 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
                                              EVHTTP_REQ_CONNECT); /* to refuse it ourselves */
-    evhttp_set_bevcb(gw->http, http_strict_bevcb, NULL);
     evhttp_set_gencb(gw->http, handle_request, gw);
     gw->listener = evhttp_bind_socket_with_handle(gw->http, host, (ev_uint16_t)port);
     if (!gw->listener) {
@@ -253,6 +256,16 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     }
     if (gateway_listener_nodelay(evhttp_bound_socket_get_fd(gw->listener)) < 0)
         log_warn("msg=\"cannot set TCP_NODELAY; answers may wait for delayed ACKs\"");
+    gw->conns =
+        conns_new(gw->base, gw->http, gw->listener,
+                  &(struct conns_opts){.max = config_int(cfg, CFG_MAX_CONNECTIONS),
+                                       .reserve = CONNS_RESERVE + config_int(cfg, CFG_DB_POOL_SIZE),
+                                       .head_s = (double)config_int(cfg, CFG_HEAD_TIMEOUT),
+                                       .min_rate = (double)config_int(cfg, CFG_BODY_MIN_RATE)});
+    if (!gw->conns) {
+        log_error("msg=\"out of memory while starting\"");
+        return -1;
+    }
 
     char session_sql[512];
     snprintf(session_sql, sizeof(session_sql), "%s; SET statement_timeout = %ld",
@@ -279,7 +292,8 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                                 complete_params, batch_max, batch_inflight);
     gw->fails = batcher_new(gw->base, pool_submit, gw->pool, &outcomes_fail_kind, 3, fail_params,
                             batch_max, batch_inflight);
-    gw->waits = jobwait_new(gw->base, gw->pool, gw->channels);
+    gw->waits = jobwait_new(gw->base, gw->pool, gw->channels, (int)config_int(cfg, CFG_WAITERS_MAX),
+                            (int)config_int(cfg, CFG_WAITERS_PER_KEY));
     char embed_err[256];
     if (!(gw->embedder = embedder_new(gw->base, gw->pool, cfg, embed_err, sizeof(embed_err)))) {
         log_error("msg=\"cannot start the embedding provider\" error=\"%s\"", embed_err);
@@ -325,8 +339,10 @@ void gateway_close(struct gateway *gw)
 {
     /* The loop has stopped, so no callback runs any more: the pools drop what is in flight
      * without calling back, and the waiters and batchers free what they still hold. */
+    conns_stop_accepting(gw->conns); /* evhttp_free frees the listener first */
     if (gw->http)
         evhttp_free(gw->http);
+    conns_free(gw->conns);       /* after evhttp_free, which reports each connection's close */
     embedder_free(gw->embedder); /* joins its threads; drops queued texts */
     channels_free(gw->channels);
     pgpool_free(gw->pool);

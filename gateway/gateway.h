@@ -18,6 +18,7 @@ struct jobwait;
 struct sweeper;
 struct vectors;
 struct request;
+struct conns;
 
 /* The most freed requests kept for the next ones (request.c). */
 #define GATEWAY_SPARE_REQUESTS 64
@@ -26,6 +27,7 @@ struct gateway {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
+    struct conns *conns; /* the connection cap, accept pauses and request deadlines */
     const struct config *cfg;
     struct pgpool *pool;       /* every query */
     struct channels *channels; /* the LISTEN connection (fs_jobs, fs_documents) */

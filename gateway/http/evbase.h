@@ -1,4 +1,4 @@
-/* evbase — how the gateway configures its event loop. Its own module so that the
+/* evbase — how the gateway configures its event loop and libevent's log. Its own module so that the
  * benchmark's evhttp ceilings (tests/bench/evserver.h) link this very code and always run
  * the loop the gateway runs. */
 #ifndef FLOWSTATE_EVBASE_H
@@ -13,5 +13,9 @@ struct event_base;
  * here because no socket is ever dup()ed, the one case the changelist mishandles; a socket
  * closed and reopened under the same number is retried as an add. NULL on failure. */
 struct event_base *gateway_event_base(void);
+
+/* Routes libevent's own messages through our log, at most ten a second (the rest are counted
+ * in the next line): one failing call repeated in a loop must not flood the log. */
+void gateway_event_log(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include "gateway/db/pgpool.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
+#include "gateway/http/conns.h"
 
 /* Under AddressSanitizer a spare request is poisoned, so a use after request_free is still
  * caught though the memory is kept; so is the context space not handed out yet. */
@@ -232,7 +233,7 @@ void request_reply(struct request *r, int status, const char *json, size_t len)
          * request per connection at a time, so a connection is counted once. */
         struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
         if (evcon) {
-            evhttp_connection_set_closecb(evcon, drained_connection_closed, r->gw);
+            conns_on_close(r->gw->conns, evcon, drained_connection_closed, r->gw);
             r->gw->closing++;
         }
     }

@@ -215,7 +215,8 @@ void jobs_get(struct request *r)
         request_query_int(r, "wait", 0, config_int(r->gw->cfg, CFG_WAIT_MAX), &wait) < 0)
         return;
     if (wait > 0) {
-        jobwait_add(r->gw->waits, r, strtoll(id, NULL, 10), (int)wait);
+        if (jobwait_admit(r->gw->waits, r))
+            jobwait_add(r->gw->waits, r, strtoll(id, NULL, 10), (int)wait);
         return;
     }
     const char *params[1] = {id};

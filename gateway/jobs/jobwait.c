@@ -22,8 +22,10 @@
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,15 +34,25 @@
 #include "gateway/db/channels.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/gateway.h"
 #include "gateway/http/request.h"
 
 #define BUCKETS 1024 /* power of two */
 #define READ_BATCH_MAX 500
+#define CALLER_BUCKETS 256 /* power of two */
+
+/* How many waiters one caller holds (a chained hash table entry, freed at zero). */
+struct caller {
+    uint64_t key;
+    int waiters;
+    struct caller *next;
+};
 
 struct waiter {
     struct jobwait *jw;
     struct request *r;
     long long id;
+    struct caller *caller;         /* NULL when there was no memory to count it */
     struct waiter *hnext, **hprev; /* hash chain */
     struct waiter *qnext;          /* read queue */
     struct event *timer;
@@ -64,6 +76,8 @@ struct jobwait {
     struct channels *channels;
     struct waiter *buckets[BUCKETS];
     int count;
+    int max_total, max_per_key;
+    struct caller *callers[CALLER_BUCKETS];
     struct waiter *qhead, *qtail;
     struct event *flush_ev;
     struct read_batch *reads;
@@ -72,11 +86,14 @@ struct jobwait {
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
-struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool, struct channels *channels)
+struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool, struct channels *channels,
+                            int max_total, int max_per_key)
 {
     struct jobwait *jw = calloc(1, sizeof(*jw));
     if (!jw)
         return NULL;
+    jw->max_total = max_total;
+    jw->max_per_key = max_per_key;
     jw->base = base;
     jw->pool = pool;
     jw->channels = channels;
@@ -106,6 +123,13 @@ void jobwait_free(struct jobwait *jw)
             free(w);
         }
     }
+    for (int i = 0; i < CALLER_BUCKETS; i++) {
+        while (jw->callers[i]) {
+            struct caller *c = jw->callers[i];
+            jw->callers[i] = c->next;
+            free(c);
+        }
+    }
     event_free(jw->flush_ev);
     free(jw);
 }
@@ -115,6 +139,58 @@ int jobwait_count(const struct jobwait *jw) { return jw->count; }
 static struct waiter **bucket_of(struct jobwait *jw, long long id)
 {
     return &jw->buckets[(unsigned long long)id & (BUCKETS - 1)];
+}
+
+/* Who is waiting, for the per-key cap: the API key, or with auth off (every caller is admin
+ * then) the client's address. FNV-1a: 64 bits, so two callers share a count only by a
+ * negligible chance. */
+static uint64_t caller_key(struct request *r)
+{
+    const char *who = NULL;
+    if (r->gw->auth_on) {
+        /* auth let it through, so it is "Bearer <key>" (the scheme in any case) */
+        who = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+        who = who && strlen(who) > 7 ? who + 7 : who;
+    }
+    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+    if (!who && conn) {
+        char *host = NULL;
+        ev_uint16_t port;
+        evhttp_connection_get_peer(conn, &host, &port);
+        who = host;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)(who ? who : ""); *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+static struct caller **caller_slot(struct jobwait *jw, uint64_t key)
+{
+    struct caller **p = &jw->callers[key & (CALLER_BUCKETS - 1)];
+    while (*p && (*p)->key != key)
+        p = &(*p)->next;
+    return p;
+}
+
+bool jobwait_admit(struct jobwait *jw, struct request *r)
+{
+    if (jw->count >= jw->max_total) {
+        request_error(r, 503, "unavailable", NULL,
+                      "too many long polls are waiting (%d); retry later, or poll without wait",
+                      jw->max_total);
+        return false;
+    }
+    struct caller *c = *caller_slot(jw, caller_key(r));
+    if (c && c->waiters >= jw->max_per_key) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+        request_error(r, 429, "too_many_requests", NULL,
+                      "this key already holds %d long polls, the most one key may; retry once "
+                      "one is answered",
+                      jw->max_per_key);
+        return false;
+    }
+    return true;
 }
 
 static void queue_read(struct waiter *w)
@@ -149,6 +225,11 @@ static struct request *waiter_release(struct waiter *w)
     *w->hprev = w->hnext;
     if (--jw->count == 0)
         channels_want(jw->channels, CHANNEL_JOBS, false);
+    if (w->caller && --w->caller->waiters == 0) {
+        struct caller **p = caller_slot(jw, w->caller->key);
+        *p = w->caller->next;
+        free(w->caller);
+    }
     event_free(w->timer);
     free(w);
     return r;
@@ -172,6 +253,12 @@ void jobwait_add(struct jobwait *jw, struct request *r, long long id, int second
     w->jw = jw;
     w->r = r;
     w->id = id;
+    uint64_t key = caller_key(r);
+    struct caller **slot = caller_slot(jw, key);
+    if (!*slot && (*slot = calloc(1, sizeof(**slot))))
+        (*slot)->key = key;
+    if ((w->caller = *slot))
+        w->caller->waiters++;
     w->fresh = true;
     w->expired = jw->draining;
     struct timeval tv = {seconds, 0};
@@ -184,6 +271,7 @@ void jobwait_add(struct jobwait *jw, struct request *r, long long id, int second
     *head = w;
     if (jw->count++ == 0)
         channels_want(jw->channels, CHANNEL_JOBS, true);
+    log_debug("msg=\"long poll waiting\" job_id=%lld waiters=%d", id, jw->count);
     queue_read(w);
 }
 

@@ -14,16 +14,22 @@ struct pgpool;
 struct channels;
 
 /* Waiters timed on base, reading jobs through pool and subscribing to fs_jobs on channels
- * while any wait. NULL on allocation failure. */
-struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool,
-                            struct channels *channels);
+ * while any wait; at most max_total at once, max_per_key of them for one caller
+ * (jobwait_admit). NULL on allocation failure. */
+struct jobwait *jobwait_new(struct event_base *base, struct pgpool *pool, struct channels *channels,
+                            int max_total, int max_per_key);
 /* Frees every waiter without answering (their requests are freed): only after the loop
  * has stopped and the pools are freed. Accepts NULL. */
 void jobwait_free(struct jobwait *jw);
 
-/* Takes r over: answers 200 with job id once it is finished, or after seconds with its
- * current state (status r->ok_status), 404 when there is no such job, 503 when the database
- * cannot be read. While the gateway drains, answers at once. */
+/* Whether r may wait: true, or false having answered 429 (its caller holds max_per_key waiters:
+ * the API key, or with auth off the client address) or 503 (max_total are waiting), both
+ * with Retry-After. Asked before anything is changed, so a refused request changes nothing. */
+bool jobwait_admit(struct jobwait *jw, struct request *r);
+
+/* Takes r over (whether or not jobwait_admit was asked): answers 200 with job id once it is
+ * finished, or after seconds with its current state (status r->ok_status), 404 when there is no
+ * such job, 503 when the database cannot be read. While the gateway drains, answers at once. */
 void jobwait_add(struct jobwait *jw, struct request *r, long long id, int seconds);
 
 /* The fs_jobs channel's hooks (channels.h; arg is the jobwait). A notification wakes the

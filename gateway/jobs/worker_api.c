@@ -157,6 +157,8 @@ void worker_agent_task(struct request *r)
     if (query_bool(r, "async", &async) < 0 ||
         request_query_int(r, "timeout", 1, config_int(r->gw->cfg, CFG_WAIT_MAX), &timeout) < 0)
         return;
+    if (!async && !jobwait_admit(r->gw->waits, r))
+        return; /* before the job is created, so a refused task leaves nothing behind */
 
     cJSON *job = cJSON_CreateObject();
     cJSON *payload = cJSON_AddObjectToObject(job, "payload");
