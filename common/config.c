@@ -127,7 +127,7 @@ static const struct config_def defs[CFG__COUNT] = {
                          WK, NOT_SECRET,
                          "Most jobs one claim statement takes. auto: half the prefetch, at least the concurrency, at most 500; a number pins it."},
     [CFG_PREFETCH] = {"prefetch", "FLOWSTATE_PREFETCH", TYPE_INT, "auto", 0, 10000, NULL, WK, NOT_SECRET,
-                      "Claimed jobs a worker keeps queued beyond its running ones. auto: sized from observed throughput, run times and claim round trips (0 for jobs longer than ~20-100 ms, up to 1000 for a backlog of short ones); a number pins it (0: claim only for idle executors)."},
+                      "Claimed jobs a worker keeps queued beyond its running ones. auto: sized from observed throughput, run times and claim round trips (none for jobs of 100 ms or more, up to 1000 for a backlog of short ones; docs/workers.md); a number pins it (0: claim only for idle executors)."},
     [CFG_POLL_INTERVAL_MS] = {"poll-interval-ms", "FLOWSTATE_POLL_INTERVAL_MS", TYPE_INT, "1000",
                               10, 600000, NULL, WK, NOT_SECRET,
                               "Idle workers look for jobs this often even without a NOTIFY."},

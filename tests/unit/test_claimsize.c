@@ -47,21 +47,26 @@ static void grows_on_full_claims_of_short_jobs(const void *arg)
     claimsize_observe_jobs(&s.cs, s.now, 0, 0, 0);
     claimsize_claimed(&s.cs, 16, 16, 0.005);
     CHECK_LONG(claimsize_prefetch(&s.cs), 0);
-    /* then each full claim multiplies it by 4, plus the executors' count */
+    /* then each full claim multiplies it by 8, plus the executors' count */
     sim_steps(&s, 1, 0.005, 20000, 0.00005, true, 0.005);
     CHECK_LONG(claimsize_prefetch(&s.cs), 16);
-    sim_steps(&s, 2, 0.005, 20000, 0.00005, true, 0.005);
-    CHECK_LONG(claimsize_prefetch(&s.cs), 336);
-    CHECK_LONG(claimsize_batch(&s.cs), 168);
+    sim_steps(&s, 1, 0.005, 20000, 0.00005, true, 0.005);
+    CHECK_LONG(claimsize_prefetch(&s.cs), 144);
+    CHECK_LONG(claimsize_batch(&s.cs), 72);
     sim_steps(&s, 1, 0.005, 20000, 0.00005, true, 0.005);
     CHECK_LONG(claimsize_prefetch(&s.cs), CLAIMSIZE_PREFETCH_MAX);
     CHECK_LONG(claimsize_batch(&s.cs), CLAIMSIZE_BATCH_MAX);
     CHECK_LONG(claimsize_refill_min(&s.cs), CLAIMSIZE_BATCH_MAX / 2);
     /* once claims come back short, it holds what a horizon of the throughput needs:
-     * 20k jobs/s × 20 ms */
-    sim_steps(&s, 200, 0.005, 20000, 0.00005, true, 0.005);
-    sim_steps(&s, 1, 0.005, 20000, 0.00005, false, 0.005);
-    CHECK(claimsize_prefetch(&s.cs) >= 350 && claimsize_prefetch(&s.cs) <= 410);
+     * 2,000 jobs/s × 100 ms (claims of 5 ms: 4 of them are less than the 100 ms floor) */
+    sim_steps(&s, 200, 0.005, 2000, 0.00005, false, 0.005);
+    CHECK(claimsize_prefetch(&s.cs) >= 190 && claimsize_prefetch(&s.cs) <= 200);
+    /* claims of 50 ms: the horizon is 200 ms */
+    sim_steps(&s, 200, 0.005, 2000, 0.00005, false, 0.05);
+    CHECK(claimsize_prefetch(&s.cs) >= 190 && claimsize_prefetch(&s.cs) <= 200); /* no growth */
+    sim_steps(&s, 1, 0.005, 2000, 0.00005, true, 0.05);
+    sim_steps(&s, 1, 0.005, 2000, 0.00005, false, 0.05);
+    CHECK(claimsize_prefetch(&s.cs) >= 380 && claimsize_prefetch(&s.cs) <= 400);
 }
 
 /* Jobs of 5 ms: the work queued is at most 100 ms of the executors' (16 × 100 ms / 5 ms). */
@@ -106,7 +111,7 @@ static void does_not_grow_without_backlog(const void *arg)
 static void long_jobs_are_never_prefetched(const void *arg)
 {
     (void)arg;
-    static const double runs[] = {0.02, 0.2, 0.5, 5.0};
+    static const double runs[] = {0.1, 0.2, 0.5, 5.0};
     for (size_t i = 0; i < COUNT_OF(runs); i++) {
         struct sim s = {.now = 100};
         claimsize_init(&s.cs, 16, CLAIMSIZE_AUTO, CLAIMSIZE_AUTO);
@@ -130,12 +135,31 @@ static void shrinks_at_once_when_jobs_get_long(const void *arg)
     claimsize_observe_jobs(&s.cs, s.now, s.done, 16 * 0.3, 16);
     CHECK_LONG(claimsize_prefetch(&s.cs), 0);
     CHECK_LONG(claimsize_batch(&s.cs), 16);
-    /* one quick window afterwards does not undo it */
-    s.now += 0.01;
-    s.done += 100;
-    claimsize_observe_jobs(&s.cs, s.now, s.done, 100 * 0.00005, 100);
-    claimsize_claimed(&s.cs, 16, 16, 0.002);
-    CHECK_LONG(claimsize_prefetch(&s.cs), 0);
+    /* full claims of them do not grow it: they outlast the horizon */
+    for (int i = 0; i < 5; i++) {
+        s.now += 0.3;
+        s.done += 16;
+        claimsize_observe_jobs(&s.cs, s.now, s.done, 16 * 0.3, 16);
+        claimsize_claimed(&s.cs, 16, 16, 0.002);
+        CHECK_LONG(claimsize_prefetch(&s.cs), 0);
+    }
+}
+
+/* 90% jobs of 50 µs and 10% of 200 ms, finishing in windows of 20: the mean (20 ms) counts,
+ * not the last long job, so there is a prefetch, within what the executors get through in
+ * 100 ms (16 × 100 ms / 20 ms = 80). */
+static void mixed_jobs_use_their_mean(const void *arg)
+{
+    (void)arg;
+    struct sim s = {.now = 100};
+    claimsize_init(&s.cs, 16, CLAIMSIZE_AUTO, CLAIMSIZE_AUTO);
+    for (int i = 0; i < 400; i++) {
+        s.now += 0.025;
+        s.done += 20;
+        claimsize_observe_jobs(&s.cs, s.now, s.done, 18 * 0.00005 + 2 * 0.2, 20);
+        claimsize_claimed(&s.cs, claimsize_batch(&s.cs), claimsize_batch(&s.cs), 0.01);
+    }
+    CHECK(claimsize_prefetch(&s.cs) >= 60 && claimsize_prefetch(&s.cs) <= 80);
 }
 
 static void shrinks_when_jobs_stop_coming(const void *arg)
@@ -214,6 +238,7 @@ void register_claimsize_tests(void)
     test_add("claimsize never prefetches long jobs", long_jobs_are_never_prefetched, NULL);
     test_add("claimsize shrinks at once when jobs get long", shrinks_at_once_when_jobs_get_long,
              NULL);
+    test_add("claimsize mixed jobs use their mean", mixed_jobs_use_their_mean, NULL);
     test_add("claimsize shrinks when jobs stop coming", shrinks_when_jobs_stop_coming, NULL);
     test_add("claimsize never exceeds the cap", never_exceeds_the_cap, NULL);
     test_add("claimsize pinned settings stay pinned", pinned_settings_stay_pinned, NULL);

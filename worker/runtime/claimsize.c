@@ -4,24 +4,29 @@
 
 #include <math.h>
 
-/* The horizon a prefetch covers: a few claim round trips, so a refill claimed when half the
- * queue is gone comes back before the rest is; at least 20 ms, which lets a busy queue of
- * short jobs be drained in claims large enough to be cheap for PostgreSQL; at most 100 ms,
- * so a slow database does not make a worker hoard. */
+/* Jobs that run this long or longer are never prefetched. */
+#define LONG_S 0.100
+/* The time a prefetch covers: a few claim round trips, so a refill claimed when half the
+ * queue is gone comes back before the rest is; at least HORIZON_MIN_S, so jobs arriving in
+ * bursts are taken in one claim; at most HORIZON_MAX_S, so a slow database does not make a
+ * worker hoard. */
 #define HORIZON_RTTS 4.0
-#define HORIZON_MIN_S 0.020
-#define HORIZON_MAX_S 0.100
+#define HORIZON_MIN_S 0.100
+#define HORIZON_MAX_S 0.500
 /* Time constant of the throughput's smoothing; windows shorter than WINDOW_MIN_S are
  * merged into the next one (a rate over a few jobs is noise). */
 #define RATE_TAU_S 0.100
 #define WINDOW_MIN_S 0.002
-/* A longer mean run time is taken at once; a shorter one only by this fraction per
- * observation, so a single quick window does not undo the caution long jobs taught. */
-#define DURATION_FALL 0.25
+/* The mean run time is smoothed per job: each job finished moves it by this fraction, so it
+ * is the mean of roughly the last 1 / RUN_TIME_WEIGHT jobs. A mix of short and long jobs
+ * then gives its true mean (not the last long one's), and a batch of long jobs finishing
+ * together still moves it most of the way at once (16 of them: 56%). */
+#define RUN_TIME_WEIGHT 0.05
 #define RTT_WEIGHT 0.25
 /* A full claim multiplies the prefetch by this (plus the concurrency): from nothing to the
- * ceiling in four claims, since on a loaded machine a claim can take 50 ms. */
-#define GROWTH 4.0
+ * ceiling in three claims, since on a loaded machine a claim can take 50 ms. What may be
+ * held is bounded by the run times (run_time_bound), not by the pace of growth. */
+#define GROWTH 8.0
 
 void claimsize_init(struct claimsize *cs, int concurrency, int prefetch, int claim_batch)
 {
@@ -38,16 +43,17 @@ static double horizon(const struct claimsize *cs)
 }
 
 /* The most worth queueing for jobs of the observed run time: what the executors get through
- * in HORIZON_MAX_S, so the work held here beyond the executors never amounts to more than
- * that (a run time is measured on the wall clock and grows when the CPUs are busy, so the
- * bound is generous rather than the horizon itself); and nothing when a job outlasts the
- * horizon (it would wait here while an idle worker could run it). */
+ * in a horizon (Little's law: their throughput, concurrency / run time, times the time a
+ * refill takes to come back), and nothing when a job runs LONG_S or longer (it would wait
+ * here while an idle worker could run it). A run time is measured on the wall clock, so it
+ * grows when the CPUs are busy: no-op jobs on a loaded machine still take microseconds, far
+ * from these bounds. */
 static double run_time_bound(const struct claimsize *cs)
 {
-    if (!cs->timed || cs->duration >= horizon(cs))
+    if (!cs->timed || cs->duration >= LONG_S)
         return 0; /* no job has finished yet: nothing says they are short */
     return cs->duration > 0
-               ? fmin(CLAIMSIZE_PREFETCH_MAX, cs->concurrency * HORIZON_MAX_S / cs->duration)
+               ? fmin(CLAIMSIZE_PREFETCH_MAX, cs->concurrency * horizon(cs) / cs->duration)
                : CLAIMSIZE_PREFETCH_MAX;
 }
 
@@ -56,10 +62,8 @@ void claimsize_observe_jobs(struct claimsize *cs, double now, long long finished
 {
     if (run_count > 0) {
         double mean = run_time_sum / (double)run_count;
-        if (!cs->timed || mean > cs->duration)
-            cs->duration = mean;
-        else
-            cs->duration += DURATION_FALL * (mean - cs->duration);
+        double w = cs->timed ? 1.0 - pow(1.0 - RUN_TIME_WEIGHT, (double)run_count) : 1.0;
+        cs->duration += w * (mean - cs->duration);
         cs->timed = true;
         cs->finished_since_claim += run_count;
     }

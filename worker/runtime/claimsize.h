@@ -2,20 +2,20 @@
  * executors, sized from what it observes: the jobs it finishes (how many a second, how long
  * each ran) and the claims it makes (how long each took, whether it came back full).
  *
- * The queue beyond the executors (the prefetch) only has to cover the time until the next
- * claim brings more; the horizon it covers is 4 claim round trips (at least 20 ms, at most
- * 100 ms). While claims come back full (more jobs are waiting) and jobs finish between them
- * (their run times are fresh, not those of jobs before a burst), the prefetch grows fourfold
- * per claim (plus the executors' count), up to CLAIMSIZE_PREFETCH_MAX and to what the executors get
- * through in 100 ms at the observed run time (concurrency × 100 ms / mean run time: the work
- * queued here never amounts to more than that). Jobs whose mean run time is not
- * shorter than the horizon are never prefetched, so a worker busy with long jobs holds only
- * what its executors run and leaves the rest to idle workers; run times that rise shrink the
- * prefetch at once, and before any job has finished nothing is prefetched. A claim that comes back
- * short (the backlog is gone) shrinks it to what the observed throughput needs over a horizon
- * (Little's law), so an idle worker holds nothing beyond its executors. Each claim takes at most
- * half the prefetch (at least the executors' count, at most CLAIMSIZE_BATCH_MAX), so a busy queue
- * is drained in large claims.
+ * The queue beyond the executors (the prefetch) covers a horizon: 4 claim round trips, at
+ * least 100 ms, at most 500 ms, the time a refill may take to come back. It is bounded by
+ * the work the executors get through in a horizon at the observed mean run time
+ * (concurrency × horizon / run time, Little's law), and is nothing for jobs that run 100 ms
+ * or longer, so a worker busy with long jobs holds only what its executors run and leaves
+ * the rest to idle workers. Within that bound, while claims come back full (more jobs are
+ * waiting) and jobs finished since the previous claim (their run times are fresh, not those
+ * of jobs before a burst), the prefetch grows eightfold per claim plus the executors'
+ * count, up to CLAIMSIZE_PREFETCH_MAX. Run times that rise shrink it before the next claim;
+ * before any job has finished nothing is prefetched. A claim that comes back short (the
+ * backlog is gone) shrinks it to the observed throughput times the horizon, and it follows
+ * that throughput down until a claim is full again, so an idle worker soon holds nothing
+ * beyond its executors. Each claim takes at most half the prefetch (at least the executors'
+ * count, at most CLAIMSIZE_BATCH_MAX), so a busy queue is drained in large claims.
  *
  * An explicit prefetch or claim batch (flag or environment) pins that value. Whatever the
  * sizing, a worker never holds more than claimsize_cap() jobs (running, queued, or waiting
@@ -40,7 +40,7 @@ struct claimsize {
     int prefetch_pin, batch_pin; /* CLAIMSIZE_AUTO or the pinned value */
     double depth;                /* the adaptive prefetch */
     double rate;                 /* jobs finished a second, smoothed */
-    double duration;             /* mean run time of a job, seconds, smoothed */
+    double duration;             /* mean run time of the last jobs, seconds */
     double rtt;                  /* a claim's round trip, seconds, smoothed */
     double last_t;               /* time of the last observation of finished jobs */
     long long last_done;         /* jobs finished by then */
