@@ -48,6 +48,11 @@ static void usage(const struct agent_def *agent, const struct config *cfg)
            agent->name, agent->name);
     for (size_t i = 0; i < agent->ntasks; i++)
         printf(", %s", agent->tasks[i].name);
+    printf("\n\nClaims: with --prefetch and --claim-batch at auto, the worker sizes both from the\n"
+           "jobs it sees (docs/workers.md); a number pins either. It never holds more than\n"
+           "2 x concurrency + prefetch (%d when auto) + claim batch (%d when auto, or the\n"
+           "concurrency if larger) jobs, also while the gateway is unreachable.",
+           CLAIMSIZE_PREFETCH_MAX, CLAIMSIZE_BATCH_MAX);
     printf("\n\nSignals: SIGTERM/SIGINT stop claiming, let running jobs finish for up to\n"
            "--shutdown-timeout seconds, hand back the rest and exit 0; a second one hands\n"
            "everything back at once. Exit code %d means \"do not restart\" (bad settings,\n"
