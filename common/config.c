@@ -145,12 +145,13 @@ static const struct config_def defs[CFG__COUNT] = {
     [CFG_VECTOR_CACHE_MAX] = {"vector-cache-max", "FLOWSTATE_VECTOR_CACHE_MAX", TYPE_INT, "1000000",
                               0, 10000000, NULL, GW, NOT_SECRET,
                               "Most embeddings the vector cache holds (276 bytes each at 256 dims; more: cache off)."},
-    [CFG_CONCURRENCY] = {"concurrency", "FLOWSTATE_CONCURRENCY", TYPE_INT, "8", 1, 1024, NULL, WK,
-                         NOT_SECRET, "Jobs one worker process runs at once."},
-    [CFG_CLAIM_BATCH] = {"claim-batch", "FLOWSTATE_CLAIM_BATCH", TYPE_INT, "100", 1, 1000, NULL,
-                         WK, NOT_SECRET, "Most jobs one claim statement takes."},
-    [CFG_PREFETCH] = {"prefetch", "FLOWSTATE_PREFETCH", TYPE_INT, "0", 0, 10000, NULL, WK, NOT_SECRET,
-                      "Claimed jobs a worker keeps queued beyond its running ones, so many short jobs take few claims (0: claim only for idle executors)."},
+    [CFG_CONCURRENCY] = {"concurrency", "FLOWSTATE_CONCURRENCY", TYPE_INT, "16", 1, 1024, NULL, WK,
+                         NOT_SECRET, "Jobs one worker process runs at once (its executor threads)."},
+    [CFG_CLAIM_BATCH] = {"claim-batch", "FLOWSTATE_CLAIM_BATCH", TYPE_INT, "auto", 1, 1000, NULL,
+                         WK, NOT_SECRET,
+                         "Most jobs one claim statement takes. auto: half the prefetch, at least the concurrency, at most 500; a number pins it."},
+    [CFG_PREFETCH] = {"prefetch", "FLOWSTATE_PREFETCH", TYPE_INT, "auto", 0, 10000, NULL, WK, NOT_SECRET,
+                      "Claimed jobs a worker keeps queued beyond its running ones. auto: sized from observed throughput, run times and claim round trips (none for jobs of 100 ms or more, up to 1000 for a backlog of short ones; docs/workers.md); a number pins it (0: claim only for idle executors)."},
     [CFG_POLL_INTERVAL_MS] = {"poll-interval-ms", "FLOWSTATE_POLL_INTERVAL_MS", TYPE_INT, "1000",
                               10, 600000, NULL, WK, NOT_SECRET,
                               "Idle workers look for jobs this often even without a NOTIFY."},
@@ -206,12 +207,16 @@ static int parse_value(struct config *cfg, enum config_id id, const char *value,
     const struct config_def *d = &defs[id];
     switch (d->type) {
     case TYPE_INT: {
+        if (strcmp(d->def, "auto") == 0 && strcmp(value, "auto") == 0) {
+            cfg->num[id] = CONFIG_AUTO;
+            break;
+        }
         char *end = NULL;
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end != '\0' || v < d->min || v > d->max) {
-            snprintf(err, errlen, "invalid %s=%s: must be an integer from %ld to %ld", source,
-                     value, d->min, d->max);
+            snprintf(err, errlen, "invalid %s=%s: must be %san integer from %ld to %ld", source,
+                     value, strcmp(d->def, "auto") == 0 ? "auto or " : "", d->min, d->max);
             return -1;
         }
         cfg->num[id] = v;
@@ -350,7 +355,10 @@ const char *config_str(const struct config *cfg, enum config_id id)
 static void describe_bounds(const struct config_def *d, char *buf, size_t len)
 {
     switch (d->type) {
-    case TYPE_INT: snprintf(buf, len, "%ld..%ld", d->min, d->max); break;
+    case TYPE_INT:
+        snprintf(buf, len, "%s%ld..%ld", strcmp(d->def, "auto") == 0 ? "auto|" : "", d->min,
+                 d->max);
+        break;
     case TYPE_BOOL: snprintf(buf, len, "on|off"); break;
     case TYPE_CHOICE: snprintf(buf, len, "%s", d->choices); break;
     case TYPE_STRING: snprintf(buf, len, "text"); break;

@@ -80,6 +80,10 @@ enum config_id {
 
 struct config;
 
+/* What config_int returns for an integer setting left at "auto": a setting whose default is
+ * "auto" accepts that word besides its numbers, and the program sizes the value itself. */
+#define CONFIG_AUTO (-1)
+
 /* Builds a config holding every default. NULL on allocation failure. */
 struct config *config_new(unsigned scope);
 void config_free(struct config *cfg);

@@ -40,10 +40,12 @@ AGENT = "code_analyzer"
 
 FULL = dict(repeats=3, wrk_seconds=10, drain_jobs=50000, drain_procs=(1, 2, 4),
             latency_rate=500, latency_seconds=10, crash_jobs=8, crash_sleep_ms=1000,
-            concurrency=16, prefetch=1000, claim_batch=500, batch_jobs=1000, peers=True)
+            concurrency=16, prefetch=1000, claim_batch=500, batch_jobs=1000, peers=True,
+            mixed_jobs=10000, mixed_rate=800, mixed_seconds=10)
 SMOKE = dict(repeats=1, wrk_seconds=1, drain_jobs=2000, drain_procs=(1, 2, 4),
              latency_rate=200, latency_seconds=2, crash_jobs=4, crash_sleep_ms=500,
-             concurrency=16, prefetch=1000, claim_batch=500, batch_jobs=1000, peers=False)
+             concurrency=16, prefetch=1000, claim_batch=500, batch_jobs=1000, peers=False,
+             mixed_jobs=400, mixed_rate=100, mixed_seconds=2)
 
 PEERS_SETUP = """Peer settings, as their docs recommend for throughput (comments at the top of
 `tests/bench/peers/graphile.mjs` and `pgboss.mjs` cite each): graphile-worker with
@@ -314,7 +316,9 @@ class Bench:
         wait_http(port)
         return p, port
 
-    def pool(self, port, procs, tag, extra=None, prefetch=0, claim_batch=None):
+    def pool(self, port, procs, tag, extra=None, prefetch=0, claim_batch=None, no_flags=False):
+        """flowstate-pool with --concurrency and --prefetch (and --claim-batch when given), or,
+        with no_flags, with nothing but --agents: every worker setting at its default."""
         env = {"DATABASE_URL": self.url, "BACKEND_API_URL": f"http://127.0.0.1:{port}",
                "FLOWSTATE_API_KEY": self.agent_key, "FLOWSTATE_LOG_LEVEL": "warn"}
         env.update(extra or {})
@@ -322,8 +326,8 @@ class Bench:
                 "FLOWSTATE_LOG_LEVEL": "warn"}
         note.update(extra or {})
         batch = ["--claim-batch", claim_batch] if claim_batch else []
-        return start([BIN / "flowstate-pool", "--agents", f"{AGENT}={procs}",
-                      "--concurrency", self.cfg["concurrency"], "--prefetch", prefetch, *batch], env=env,
+        flags = [] if no_flags else ["--concurrency", self.cfg["concurrency"], "--prefetch", prefetch, *batch]
+        return start([BIN / "flowstate-pool", "--agents", f"{AGENT}={procs}", *flags], env=env,
                      log_path=self.logs / f"pool-{tag}.log", note_env=note)
 
     def record(self, name, value):
@@ -513,15 +517,21 @@ class Bench:
                     raise RuntimeError(f"claimloop failed (see {log_path})")
             rate, _ = self.wait_drained(n, timeout)
             self.record(name, rate)
-        # (figure, processes, --prefetch, --claim-batch or None for the default)
-        runs = [(f"drain_p{procs}", procs, self.cfg["prefetch"], self.cfg["claim_batch"])
-                for procs in self.cfg["drain_procs"]]
-        runs += [("drain_p2_smallclaims", 2, self.SMALL_PREFETCH, None), ("drain_p2_noprefetch", 2, 0, None)]
+        # (figure, processes, --prefetch, --claim-batch or None for the default); the pool with
+        # no flags at all right after the tuned one with as many processes, so that the two
+        # figures compared share the machine's state as far as possible
+        runs = []
+        for procs in self.cfg["drain_procs"]:
+            runs.append((f"drain_p{procs}", procs, self.cfg["prefetch"], self.cfg["claim_batch"]))
+            if procs == 2:
+                runs.append(("drain_p2_noflags", 2, None, None))
+        runs += [("drain_p2_smallclaims", 2, self.SMALL_PREFETCH, 100), ("drain_p2_noprefetch", 2, 0, 100)]
         for name, procs, prefetch, claim_batch in runs:
             self.prepare_drain(n)
             tag = f"{name}-{rep}"
             gw, port = self.gateway(tag)
-            pool = self.pool(port, procs, tag, prefetch=prefetch, claim_batch=claim_batch)
+            pool = self.pool(port, procs, tag, prefetch=prefetch, claim_batch=claim_batch,
+                             no_flags=prefetch is None)
             # private memory is reported for the drain with the most processes
             memory = MemoryPeaks(gw.pid, pool.pid, procs) if name == f"drain_p{max(self.cfg['drain_procs'])}" else None
             rate, max_att = self.wait_drained(n, timeout, procs=(gw, pool), memory=memory)
@@ -595,6 +605,64 @@ class Bench:
         self.record("lat_offered_rate", total / sent_secs)
         if late[0]:
             log(f"note: latency: {late[0]} of {total} requests left more than 50 ms late")
+        self.reset()
+
+    # ---------------------------------------------------------------- mixed
+    MIXED_LONG_MS = 200
+
+    def insert_mixed(self, n, first):
+        """n ping jobs, every tenth (counting from first) with data.sleepMs MIXED_LONG_MS;
+        one statement, so one NOTIFY."""
+        self.sql("INSERT INTO job_queue (payload, target_agent)"
+                 " SELECT CASE WHEN g %% 10 = 0 THEN %s::jsonb ELSE %s::jsonb END, %s"
+                 " FROM generate_series(%s, %s) g",
+                 (json.dumps({"taskType": "ping", "data": {"sleepMs": self.MIXED_LONG_MS}}),
+                  json.dumps({"taskType": "ping"}), AGENT, first, first + n - 1))
+
+    def scenario_mixed(self, rep):
+        """90% no-op pings and 10% jobs of 200 ms, 2 worker processes, with no flags and with
+        the tuned flags (alternating which goes first): a drain of pre-queued jobs (jobs/s),
+        then jobs arriving at a steady rate (the short jobs' created→started and
+        created→completed percentiles)."""
+        c = self.cfg
+        confs = [("noflags", True), ("tuned", False)]
+        for label, no_flags in (confs if rep % 2 == 0 else confs[::-1]):
+            # the drain
+            self.reset()
+            self.insert_mixed(c["mixed_jobs"], 1)
+            self.sql("VACUUM ANALYZE job_queue")
+            self.sql("CHECKPOINT")
+            tag = f"mixed-{label}-{rep}"
+            gw, port = self.gateway(tag)
+            pool = self.pool(port, 2, tag, prefetch=c["prefetch"], claim_batch=c["claim_batch"],
+                             no_flags=no_flags)
+            rate, _ = self.wait_drained(c["mixed_jobs"], max(120, c["mixed_jobs"] / 20), procs=(gw, pool))
+            self.record(f"mixed_drain_{label}", rate)
+            # the steady stream: groups inserted every 50 ms into the same running pool (a
+            # commit each: more often, the loaded machine's fsyncs would not keep the pace)
+            self.reset()
+            total = c["mixed_rate"] * c["mixed_seconds"]
+            group = max(1, c["mixed_rate"] // 20)
+            t0 = time.monotonic()
+            for k, first in enumerate(range(1, total + 1, group)):
+                due = t0 + k * group / c["mixed_rate"]
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)
+                self.insert_mixed(min(group, total - first + 1), first)
+            offered = total / (time.monotonic() - t0)
+            self.wait_drained(total, 120, procs=(gw, pool))
+            stop(pool, timeout=60)
+            stop(gw)
+            q = ("SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)),"
+                 " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at)),"
+                 " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - created_at))"
+                 " FROM job_queue WHERE NOT payload ? 'data'")
+            s99, c50, c99 = self.sql(q)[0]
+            self.record(f"mixed_short_started_p99_{label}", s99 * 1000)
+            self.record(f"mixed_short_completed_p50_{label}", c50 * 1000)
+            self.record(f"mixed_short_completed_p99_{label}", c99 * 1000)
+            self.record(f"mixed_offered_rate_{label}", offered)
         self.reset()
 
     # ---------------------------------------------------------------- crash
@@ -831,10 +899,32 @@ At this CPU per POST, fully busy cores would answer at most {f(bound, ' POSTs/s'
                 "≥ 0.80× claim loop" if p == best_p else "", (r >= 0.8) if p == best_p else None)
         row("Drain, best Flowstate configuration, against claims of its size", best_drain, " jobs/s",
             f"C claim loop, claims of {c['claim_batch']}, 2 procs", m["claimloop_drain_big"], "", None)
-        row(f"Drain, 2 worker processes, `--prefetch {self.SMALL_PREFETCH}`, default claim batch (100)",
+        row(f"Drain, 2 worker processes, `--prefetch {self.SMALL_PREFETCH} --claim-batch 100`",
             m["drain_p2_smallclaims"], " jobs/s", "C claim loop, 2 procs", m["claimloop_drain"], "", None)
-        row("Drain, 2 worker processes, default settings (no prefetch)", m["drain_p2_noprefetch"], " jobs/s",
-            "C claim loop, 2 procs", m["claimloop_drain"], "", None)
+        row("Drain, 2 worker processes, `--prefetch 0` (claims for idle executors only)", m["drain_p2_noprefetch"],
+            " jobs/s", "C claim loop, 2 procs", m["claimloop_drain"], "", None)
+        noflags = m["drain_p2_noflags"]
+        row("Drain, 2 worker processes, no flags (sizes chosen by the workers)", noflags, " jobs/s",
+            f"best tuned row ({best_p} proc{'s' if best_p > 1 else ''})", best_drain, "≥ 0.90× best tuned",
+            noflags >= 0.9 * best_drain)
+        g2 = self.peer_results.get("drain graphile-worker ×2")
+        if g2:
+            row("Drain, 2 worker processes, no flags", noflags, " jobs/s", "graphile-worker ×2", median(g2),
+                "≥ 1.3× graphile-worker ×2", noflags >= 1.3 * median(g2))
+        else:
+            rows.append("| Drain, 2 worker processes, no flags, vs graphile-worker ×2 | — | peers not run | — | — | "
+                        "≥ 1.3× graphile-worker ×2 | — |")
+        mixed = f"mixed 90% ping / 10% {self.MIXED_LONG_MS} ms, 2 procs"
+        row(f"Drain, {mixed}, no flags", m["mixed_drain_noflags"], " jobs/s", "the same, tuned flags",
+            m["mixed_drain_tuned"], "", None)
+        for key, what in (("started_p99", "created→started p99"), ("completed_p50", "created→completed p50"),
+                          ("completed_p99", "created→completed p99")):
+            ok = None
+            if key == "completed_p99":
+                ok = m[f"mixed_short_{key}_noflags"] <= m[f"mixed_short_{key}_tuned"]
+            row(f"Short jobs' {what}, {mixed} @ {c['mixed_rate']}/s, no flags", m[f"mixed_short_{key}_noflags"],
+                " ms", "the same, tuned flags", m[f"mixed_short_{key}_tuned"],
+                "≤ 1.00× tuned" if ok is not None else "", ok)
         if self.peer_results:
             best_peer, best_peer_rate = max(((k, median(v)) for k, v in self.peer_results.items()
                                              if k.startswith("drain ")), key=lambda kv: kv[1])
@@ -921,9 +1011,11 @@ Drain throughput against worker processes:
   and 4 connections/2 threads; jobs/s = requests/s × {c['batch_jobs']:,} (the stored row count is checked).
 - Drain: {c['drain_jobs']:,} pre-queued `ping` jobs (inserted by SQL, then `VACUUM ANALYZE` and `CHECKPOINT`);
   `flowstate-pool --agents code_analyzer=P --concurrency {c['concurrency']} --prefetch {c['prefetch']} --claim-batch {c['claim_batch']}`
-  (report batch at its default) with P = {', '.join(map(str, c['drain_procs']))}; and P = 2 with `--prefetch {self.SMALL_PREFETCH}` and
-  the default claim batch (100), and with `--prefetch 0` (the default); jobs/s = jobs / (last `processed_at` − first
-  `started_at`).
+  (report batch at its default) with P = {', '.join(map(str, c['drain_procs']))} (the tuned rows); P = 2 with no
+  flags at all (`flowstate-pool --agents code_analyzer=2`: concurrency, prefetch and claim size at their
+  defaults, the last two sized by the workers), right after the tuned P = 2 run; and P = 2 with
+  `--prefetch {self.SMALL_PREFETCH} --claim-batch 100`, and with `--prefetch 0 --claim-batch 100`; jobs/s = jobs /
+  (last `processed_at` − first `started_at`).
   Ceiling: 2 `build/bench/claimloop` processes (claim 100 `FOR UPDATE SKIP LOCKED`, mark completed, repeat);
   also with claims of {c['claim_batch']}, the size the workers claim here.
 - Enqueue ceiling (PostgreSQL alone): `build/bench/insertloop` processes, each committing one multi-row
@@ -938,6 +1030,12 @@ Drain throughput against worker processes:
 - Latency: {c['latency_rate']} `POST /api/jobs`/s for {c['latency_seconds']} s (4 keep-alive connections, paced),
   1 worker process, concurrency {c['concurrency']}; percentiles of `started_at − created_at` and
   `processed_at − created_at` over every job. Offered rate achieved: {f(m['lat_offered_rate'])}/s.
+- Mixed: 2 worker processes with no flags, and with `--concurrency {c['concurrency']} --prefetch {c['prefetch']}
+  --claim-batch {c['claim_batch']}` (the tuned flags), in turn (the first alternates between runs). Jobs: `ping`, every
+  tenth with `data.sleepMs` {self.MIXED_LONG_MS}. A drain of {c['mixed_jobs']:,} pre-queued jobs (jobs/s as above);
+  then, in the same pool, {c['mixed_rate']} jobs/s inserted by SQL in groups every 50 ms for {c['mixed_seconds']} s
+  (offered rate achieved: {f(m['mixed_offered_rate_noflags'])}/s and {f(m['mixed_offered_rate_tuned'])}/s), and the
+  percentiles of `started_at − created_at` and `processed_at − created_at` over the short jobs.
 - Memory: the peak PSS (`/proc/<pid>/smaps_rollup`) and `RssAnon` (`/proc/<pid>/status`) of the gateway
   and of the largest worker, sampled every 0.2 s during the drain with {max(c['drain_procs'])} processes (the
   highest value counts) and at the end of the latency run (each in a fresh gateway and pool).
@@ -1013,6 +1111,7 @@ def main():
                  ("drain (claim loop ceiling, 1/2/4 processes" + (", peers)" if cfg["peers"] else ")"),
                   b.scenario_drain),
                  ("latency", b.scenario_latency),
+                 ("mixed (90% ping, 10% 200 ms; no flags and tuned)", b.scenario_mixed),
                  ("crash recovery", b.scenario_crash)]
     if cfg["peers"]:
         scenarios.append(("peers' adds (graphile-worker, pg-boss)", b.scenario_peers))

@@ -1,5 +1,6 @@
 """How workers batch their work, and that batching never costs correctness: prefetched
-claims (--prefetch) run and hand back like any other, outcomes wait for each other only
+claims (--prefetch) run and hand back like any other, workers with no flags leave long jobs
+to idle workers, outcomes wait for each other only
 while jobs still run (--report-delay-ms), a worker whose executors are all busy sleeps
 instead of spinning, and the transition functions find their rows by primary key however large
 the queue grows (their plans once read the whole table, or every running job, on every
@@ -54,6 +55,24 @@ def test_prefetched_jobs_are_handed_back_at_shutdown(stack):
     for r in back:
         assert r["max_attempts"] == 4 and r["locked_by"] is None, f"hand-back of job {r['id']}: {r}"
         assert [e["type"] for e in stack.events(r["id"])] == ["job.handed_back"], stack.events(r["id"])
+
+
+def test_workers_with_no_flags_share_a_burst_of_long_jobs(stack):
+    # A pool with no flags sizes its prefetch itself. The first worker warms up on a backlog of
+    # short jobs (its prefetch grows); then a second starts, and a burst of half-second jobs,
+    # more than both run at once, arrives: the first must not keep a queue of them while the
+    # second has idle executors. Each runs 16 at once, so a fair share is about 32 of 64;
+    # either worker claiming all of its executors' worth once already gets 16.
+    a = stack.start_worker()
+    warm = stack.insert_jobs(3000)
+    stack.wait_status(warm, "completed", 60 * SLOW, "the warm-up pings")
+    b = stack.start_worker()
+    ids = stack.insert_jobs(64, payload={"taskType": "ping", "sleepMs": 500})
+    rows = stack.wait_status(ids, "completed", 60 * SLOW)
+    by = {a.pid: 0, b.pid: 0}
+    for r in rows.values():
+        by[worker_pid(r["result"]["worker"])] += 1
+    assert by[a.pid] >= 16 and by[b.pid] >= 16, f"jobs run by the first and second worker: {by}"
 
 
 def test_prefetch_setting_is_validated(stack):

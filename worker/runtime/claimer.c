@@ -57,6 +57,7 @@ struct claimer {
     int held_count;
     bool draining;
     double drain_deadline;
+    long long claims, claimed; /* claim statements that returned jobs, and those jobs */
 };
 
 /* ---- connection -------------------------------------------------------------------- */
@@ -279,21 +280,27 @@ static void hand_back(struct claimer *c, struct job **jobs, int n, const char *r
 /* ---- claim and renew --------------------------------------------------------------- */
 
 /* How many jobs to claim now: the room for running and prefetched jobs, at most a claim
- * batch, and bounded by the jobs held in all (outcomes waiting for the gateway still hold
- * leases). Without urgency (a NOTIFY or the poll) a claim waits for room worth a batch. */
+ * batch, and bounded by the holding cap (outcomes waiting for the gateway still hold
+ * leases). Without urgency (a NOTIFY or the poll) a claim waits for room worth a refill.
+ * The sizes first take in the jobs finished since the last look. */
 static int claim_size(struct claimer *c, bool urgent)
 {
     struct runtime *rt = c->rt;
     pthread_mutex_lock(&rt->lock);
+    claimsize_observe_jobs(&rt->sizing, clock_now(), rt->finished_total, rt->run_time_sum,
+                           rt->run_count);
+    rt->run_time_sum = 0;
+    rt->run_count = 0;
     int slots = runtime_room(rt);
     int least = urgent ? 1 : runtime_refill_min(rt);
+    int batch = claimsize_batch(&rt->sizing), cap = claimsize_cap(&rt->sizing);
     rt->refill_asked = false;
     pthread_mutex_unlock(&rt->lock);
-    int room = 2 * rt->concurrency + rt->prefetch + rt->claim_batch - c->held_count;
+    int room = cap - c->held_count;
     if (slots > room)
         slots = room;
-    if (slots > rt->claim_batch)
-        slots = rt->claim_batch;
+    if (slots > batch)
+        slots = batch;
     return slots >= least ? slots : 0;
 }
 
@@ -315,15 +322,21 @@ static bool claim(struct claimer *c, bool urgent)
     c->notified = false;
     c->last_full = false;
     c->next_poll = clock_now() + rt->poll_ms / 1000.0;
+    double asked_at = clock_now();
     PGresult *res = db_call(c, S_CLAIM, 4, values);
     if (!res)
         return true;
     int got = PQntuples(res);
     c->last_full = got == want;
+    pthread_mutex_lock(&rt->lock);
+    claimsize_claimed(&rt->sizing, want, got, clock_now() - asked_at);
+    pthread_mutex_unlock(&rt->lock);
     if (got == 0) {
         PQclear(res);
         return true;
     }
+    c->claims++;
+    c->claimed += got;
     /* Jobs are built (payloads parsed) before the lock is taken: executors wait on it. */
     double now = clock_now();
     struct jobq ready = {0}, unreadable = {0};
@@ -354,7 +367,9 @@ static bool claim(struct claimer *c, bool urgent)
     pthread_cond_signal(&rt->report_cond); /* the agent may have become busy */
     pthread_mutex_unlock(&rt->lock);
     PQclear(res);
-    log_debug("msg=claimed count=%d asked=%d", got, want);
+    log_debug("msg=claimed count=%d asked=%d rtt_ms=%.1f prefetch=%d run_ms=%.3f rate=%.0f", got,
+              want, (clock_now() - asked_at) * 1e3, claimsize_prefetch(&rt->sizing),
+              rt->sizing.duration * 1e3, rt->sizing.rate);
     return true;
 }
 
@@ -583,6 +598,6 @@ int claimer_run(struct runtime *rt, int signal_fd)
         }
     }
     pgconn_free(c.db);
-    log_info("msg=stopped");
+    log_info("msg=stopped claims=%lld jobs_claimed=%lld", c.claims, c.claimed);
     return exit_code;
 }

@@ -21,12 +21,17 @@ static void *executor_main(void *arg)
         rt->executing++;
         pthread_mutex_unlock(&rt->lock);
 
+        double started = clock_now();
         task_run(rt, job);
+        double finished = clock_now();
 
         pthread_mutex_lock(&rt->lock);
         rt->executing--;
+        rt->finished_total++;
+        rt->run_time_sum += finished - started;
+        rt->run_count++;
         job->finished = true;
-        job->finished_at = clock_now();
+        job->finished_at = finished;
         bool wake = false;
         if (job->dropped) {
             jobq_push(&rt->acked_q, job);

@@ -31,14 +31,10 @@ void runtime_wake(struct runtime *rt)
 
 int runtime_room(const struct runtime *rt)
 {
-    return rt->concurrency + rt->prefetch - rt->executing - rt->exec_q.len;
+    return rt->concurrency + claimsize_prefetch(&rt->sizing) - rt->executing - rt->exec_q.len;
 }
 
-int runtime_refill_min(const struct runtime *rt)
-{
-    int half = (rt->prefetch < rt->claim_batch ? rt->prefetch : rt->claim_batch) / 2;
-    return half > 1 ? half : 1;
-}
+int runtime_refill_min(const struct runtime *rt) { return claimsize_refill_min(&rt->sizing); }
 
 static void usage(const struct agent_def *agent, const struct config *cfg)
 {
@@ -52,6 +48,11 @@ static void usage(const struct agent_def *agent, const struct config *cfg)
            agent->name, agent->name);
     for (size_t i = 0; i < agent->ntasks; i++)
         printf(", %s", agent->tasks[i].name);
+    printf("\n\nClaims: with --prefetch and --claim-batch at auto, the worker sizes both from the\n"
+           "jobs it sees (docs/workers.md); a number pins either. It never holds more than\n"
+           "2 x concurrency + prefetch (%d when auto) + claim batch (%d when auto, or the\n"
+           "concurrency if larger) jobs, also while the gateway is unreachable.",
+           CLAIMSIZE_PREFETCH_MAX, CLAIMSIZE_BATCH_MAX);
     printf("\n\nSignals: SIGTERM/SIGINT stop claiming, let running jobs finish for up to\n"
            "--shutdown-timeout seconds, hand back the rest and exit 0; a second one hands\n"
            "everything back at once. Exit code %d means \"do not restart\" (bad settings,\n"
@@ -157,8 +158,6 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
         .agent = agent,
         .cfg = cfg,
         .concurrency = (int)config_int(cfg, CFG_CONCURRENCY),
-        .claim_batch = (int)config_int(cfg, CFG_CLAIM_BATCH),
-        .prefetch = (int)config_int(cfg, CFG_PREFETCH),
         .report_batch = (int)config_int(cfg, CFG_REPORT_BATCH),
         .report_delay_s = (double)config_int(cfg, CFG_REPORT_DELAY_MS) / 1000.0,
         .poll_ms = (int)config_int(cfg, CFG_POLL_INTERVAL_MS),
@@ -168,6 +167,10 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
         .wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
     };
     worker_id(getpid(), rt.worker, sizeof(rt.worker));
+    long prefetch = config_int(cfg, CFG_PREFETCH), claim_batch = config_int(cfg, CFG_CLAIM_BATCH);
+    claimsize_init(&rt.sizing, rt.concurrency,
+                   prefetch == CONFIG_AUTO ? CLAIMSIZE_AUTO : (int)prefetch,
+                   claim_batch == CONFIG_AUTO ? CLAIMSIZE_AUTO : (int)claim_batch);
     /* Adaptive: the lock guards a few pointer moves, so a thread that finds it taken spins
      * briefly instead of sleeping; executors finishing short jobs contend for it. */
     pthread_mutexattr_t lock_attr;
@@ -182,8 +185,11 @@ int runtime_main(const struct agent_def *agent, int argc, char **argv)
         rc = 1;
         goto out;
     }
-    log_info("msg=starting agent=%s worker=%s concurrency=%d gateway=%s", agent->name, rt.worker,
-             rt.concurrency, config_str(cfg, CFG_BACKEND_API_URL));
+    log_info("msg=starting agent=%s worker=%s concurrency=%d prefetch=%s claim_batch=%s "
+             "holding_cap=%d gateway=%s",
+             agent->name, rt.worker, rt.concurrency, config_str(cfg, CFG_PREFETCH),
+             config_str(cfg, CFG_CLAIM_BATCH), claimsize_cap(&rt.sizing),
+             config_str(cfg, CFG_BACKEND_API_URL));
     rc = register_agent(&rt, signal_fd);
     if (rc >= 0)
         goto out;

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "worker/runtime/agent.h"
+#include "worker/runtime/claimsize.h"
 
 struct config;
 
@@ -60,8 +61,7 @@ struct runtime {
     const struct agent_def *agent;
     const struct config *cfg;
     char worker[300]; /* host:pid, as stored in job_queue.locked_by */
-    int concurrency, claim_batch, report_batch, poll_ms, lease_s, heartbeat_s, shutdown_s;
-    int prefetch;          /* claimed jobs kept queued beyond the running ones */
+    int concurrency, report_batch, poll_ms, lease_s, heartbeat_s, shutdown_s;
     double report_delay_s; /* how long an outcome may wait for others while jobs still run */
 
     pthread_mutex_t lock;
@@ -71,6 +71,10 @@ struct runtime {
     struct jobq report_q;       /* finished, waiting to be reported */
     struct jobq acked_q;        /* reported or dropped: the main thread frees them */
     int executing;              /* tasks running right now */
+    struct claimsize sizing;    /* prefetch and claim sizes (the main thread updates them) */
+    long long finished_total;   /* tasks that have returned */
+    double run_time_sum;        /* their run times since the main thread last read them */
+    long run_count;             /* and their count */
     bool refill_asked;          /* an executor woke the main thread to claim more */
     bool exec_stop;             /* executors exit once exec_q is empty */
     bool reporter_stop;         /* the reporter flushes report_q, says offline, exits */
@@ -84,9 +88,9 @@ struct runtime {
 /* Wakes the main thread's poll (executors freed enough room to claim, the reporter acked
  * jobs). */
 void runtime_wake(struct runtime *rt);
-/* Jobs the process can take now (room for running and prefetched jobs), and the least
- * room worth a claim when more jobs are probably waiting: half a claim batch with prefetch,
- * one free executor without. Both under rt->lock. */
+/* Jobs the process can take now (room for running and prefetched jobs, as rt->sizing sizes
+ * the prefetch), and the least room worth a claim when more jobs are probably waiting
+ * (claimsize_refill_min). Both under rt->lock. */
 int runtime_room(const struct runtime *rt);
 int runtime_refill_min(const struct runtime *rt);
 
