@@ -38,6 +38,7 @@
 #include "gateway/memory/pgvector.h"
 #include "gateway/memory/vectors.h"
 #include "gateway/routes.h"
+#include "gateway/work/workpool.h"
 
 static enum route_method method_of(enum evhttp_cmd_type cmd)
 {
@@ -309,13 +310,15 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->auth = authcache_new(
         (int)config_int(cfg, CFG_KEY_CACHE_TTL), (int)config_int(cfg, CFG_KEY_CACHE_MAX),
         (int)config_int(cfg, CFG_KEY_CACHE_UNKNOWN_MAX), gw->auth_on ? gw->base : NULL, gw->pool);
+    gw->work = workpool_new(gw->base, (int)config_int(cfg, CFG_WORK_THREADS),
+                            (int)config_int(cfg, CFG_WORK_QUEUE_MAX));
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
     if (!gw->pool || !gw->channels || !gw->inserts || !gw->completes || !gw->fails || !gw->waits ||
-        !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth || !gw->sigterm_ev ||
-        !gw->sigint_ev || !gw->drain_timer || evsignal_add(gw->sigterm_ev, NULL) < 0 ||
-        evsignal_add(gw->sigint_ev, NULL) < 0) {
+        !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth || !gw->work ||
+        !gw->sigterm_ev || !gw->sigint_ev || !gw->drain_timer ||
+        evsignal_add(gw->sigterm_ev, NULL) < 0 || evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;
     }
@@ -344,6 +347,7 @@ void gateway_close(struct gateway *gw)
         evhttp_free(gw->http);
     conns_free(gw->conns);       /* after evhttp_free, which reports each connection's close */
     embedder_free(gw->embedder); /* joins its threads; drops queued texts */
+    workpool_free(gw->work);     /* waits for the works running; drops the others */
     channels_free(gw->channels);
     pgpool_free(gw->pool);
     sweeper_free(gw->sweeper);

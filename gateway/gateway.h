@@ -1,6 +1,6 @@
 /* gateway — the process-wide state every handler reaches through its request: the event
  * loop, the HTTP server, the database pools, the group-commit batchers, the long-poll
- * waiters, the sweeper and the key cache. */
+ * waiters, the sweeper, the key cache and the work threads. */
 #ifndef FLOWSTATE_GATEWAY_H
 #define FLOWSTATE_GATEWAY_H
 
@@ -17,6 +17,7 @@ struct authcache;
 struct jobwait;
 struct sweeper;
 struct vectors;
+struct workpool;
 struct request;
 struct conns;
 
@@ -38,6 +39,7 @@ struct gateway {
     struct embedder *embedder; /* the embedding provider (threads for a remote one) */
     struct vectors *vectors;   /* embedding cache for semantic search */
     struct pgvector *pgvector; /* the pgvector search path, when the column exists */
+    struct workpool *work;     /* threads for CPU-heavy requests (clustering, large scans) */
     struct sweeper *sweeper;
     struct authcache *auth;
     bool auth_on;

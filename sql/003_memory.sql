@@ -12,6 +12,14 @@ CREATE FUNCTION fs_document_json(d documents) RETURNS json LANGUAGE sql STABLE A
     SELECT row_to_json(ROW(d.id, d.content, d.metadata, d.created_at)::fs_document_doc)
 $$;
 
+-- A document's API JSON with a search's fields appended: fields is their JSON text without
+-- braces (',"score":0.5'). Printed as text so the answer stays compact, as every answer is:
+-- jsonb's || and json_build_object would print blanks ({"id": 1, …}, {"score" : 0.5}).
+CREATE FUNCTION fs_document_json_with(d documents, fields text) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT (left(fs_document_json(d)::text, -1) || fields || '}')::json
+$$;
+
 -- A memory's time: metadata.timestamp when it looks like an ISO 8601 time, else the row's
 -- created_at (rows written by hand may carry anything in metadata).
 CREATE FUNCTION fs_memory_time(metadata jsonb, created_at timestamptz) RETURNS timestamptz

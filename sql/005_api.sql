@@ -89,21 +89,23 @@ CREATE FUNCTION fs_system_health(stale_s int) RETURNS json LANGUAGE sql STABLE A
         WHERE status IN ('pending', 'running')
            OR (status = 'failed' AND processed_at > now() - interval '1 hour')),
     stale AS (
-        SELECT coalesce(json_agg(a.agent_name ORDER BY a.agent_name), '[]') AS names, count(*) AS n
+        SELECT coalesce(array_to_json(array_agg(a.agent_name ORDER BY a.agent_name)), '[]') AS names,
+               count(*) AS n
         FROM agent_states a
         WHERE coalesce(a.state->>'status', '') <> 'offline'
           AND fs_try_timestamptz(a.state->>'lastHeartbeat') < now() - make_interval(secs => stale_s))
-    SELECT json_build_object(
-        'status', CASE WHEN q.expired > 0 OR stale.n > 0 OR q.dead_last_hour > 0 THEN 'degraded'
-                       ELSE 'healthy' END,
-        'database', 'up',
-        'checked_at', now(),
-        'queue', json_build_object('pending', q.pending, 'running', q.running,
-                                   'expired_leases', q.expired, 'dead_last_hour', q.dead_last_hour),
-        'stale_agents', stale.names,
-        'agents', (SELECT coalesce(json_agg(fs_agent_summary(a) ORDER BY a.agent_name), '[]')
-                   FROM agent_states a))
-    FROM q, stale
+    -- printed by row_to_json and array_to_json, which write no blanks, like every answer
+    SELECT row_to_json(r) FROM (SELECT
+        CASE WHEN q.expired > 0 OR stale.n > 0 OR q.dead_last_hour > 0 THEN 'degraded'
+             ELSE 'healthy' END AS status,
+        'up' AS database,
+        now() AS checked_at,
+        (SELECT row_to_json(c) FROM (SELECT q.pending, q.running, q.expired AS expired_leases,
+                                            q.dead_last_hour) c) AS queue,
+        stale.names AS stale_agents,
+        (SELECT coalesce(array_to_json(array_agg(fs_agent_summary(a) ORDER BY a.agent_name)), '[]')
+         FROM agent_states a) AS agents
+    FROM q, stale) r
 $$;
 
 -- Job statistics for GET /api/stats/jobs (the monitoring and learning agents read them). One
@@ -143,38 +145,42 @@ CREATE FUNCTION fs_job_stats(window_s int, agent_filter text) RETURNS json LANGU
                percentile_cont(0.99) WITHIN GROUP (ORDER BY run_ms) AS r99
         FROM j GROUP BY GROUPING SETS ((ag, task), (ag), ())),
     e AS (
-        SELECT ag, task, lvl, json_agg(json_build_object('error', err, 'count', n) ORDER BY n DESC, err) AS errors
+        SELECT ag, task, lvl, array_to_json(array_agg(row_to_json(t) ORDER BY t.count DESC, t.error)) AS errors
         FROM (SELECT ag, task, grouping(ag, task) AS lvl, err, count(*) AS n,
                      row_number() OVER (PARTITION BY grouping(ag, task), ag, task ORDER BY count(*) DESC, err) AS rn
               FROM j WHERE err IS NOT NULL
-              GROUP BY GROUPING SETS ((ag, task, err), (ag, err), (err))) x
+              GROUP BY GROUPING SETS ((ag, task, err), (ag, err), (err))) x,
+             LATERAL (SELECT x.err AS error, x.n AS count) t
         WHERE rn <= 5
         GROUP BY ag, task, lvl),
+    -- printed by row_to_json and array_to_json, which write no blanks, like every answer
     s AS (
-        SELECT g.lvl, g.ag, g.task, json_build_object(
-            'agent', g.ag,
-            'taskType', CASE WHEN g.lvl = 0 THEN g.task END,
-            'total', g.total,
-            'counts', json_build_object('pending', g.pending, 'running', g.running, 'completed', g.completed,
-                                        'failed', g.failed, 'cancelled', g.cancelled),
-            'finished', g.completed + g.failed,
-            'failureRate', CASE WHEN g.completed + g.failed > 0
-                                THEN round(g.failed::numeric / (g.completed + g.failed), 4) ELSE 0 END,
-            'retries', g.retries,
-            'throughputPerMin', round((g.completed + g.failed) * 60.0 / $1, 4),
-            'queueWaitMs', json_build_object('p50', round(g.w50::numeric, 3), 'p90', round(g.w90::numeric, 3),
-                                             'p99', round(g.w99::numeric, 3)),
-            'runTimeMs', json_build_object('p50', round(g.r50::numeric, 3), 'p90', round(g.r90::numeric, 3),
-                                           'p99', round(g.r99::numeric, 3)),
-            'topErrors', coalesce(e.errors, '[]')) AS doc
+        SELECT g.lvl, g.ag, g.task, row_to_json(d) AS doc
         FROM g LEFT JOIN e ON e.lvl = g.lvl AND e.ag IS NOT DISTINCT FROM g.ag
-                          AND e.task IS NOT DISTINCT FROM g.task)
-    SELECT json_build_object(
-        'windowSeconds', $1,
-        'agent', $2,
-        'since', now() - make_interval(secs => $1),
-        'generatedAt', now(),
-        'overall', (SELECT doc FROM s WHERE lvl = 3),
-        'byAgent', (SELECT coalesce(json_agg(doc ORDER BY ag), '[]') FROM s WHERE lvl = 1),
-        'byTask', (SELECT coalesce(json_agg(doc ORDER BY ag, task), '[]') FROM s WHERE lvl = 0))
+                          AND e.task IS NOT DISTINCT FROM g.task,
+        LATERAL (SELECT
+            g.ag AS agent,
+            CASE WHEN g.lvl = 0 THEN g.task END AS "taskType",
+            g.total,
+            (SELECT row_to_json(c) FROM (SELECT g.pending, g.running, g.completed, g.failed,
+                                                g.cancelled) c) AS counts,
+            g.completed + g.failed AS finished,
+            CASE WHEN g.completed + g.failed > 0
+                 THEN round(g.failed::numeric / (g.completed + g.failed), 4) ELSE 0 END AS "failureRate",
+            g.retries,
+            round((g.completed + g.failed) * 60.0 / $1, 4) AS "throughputPerMin",
+            (SELECT row_to_json(w) FROM (SELECT round(g.w50::numeric, 3) AS p50, round(g.w90::numeric, 3) AS p90,
+                                                round(g.w99::numeric, 3) AS p99) w) AS "queueWaitMs",
+            (SELECT row_to_json(w) FROM (SELECT round(g.r50::numeric, 3) AS p50, round(g.r90::numeric, 3) AS p90,
+                                                round(g.r99::numeric, 3) AS p99) w) AS "runTimeMs",
+            coalesce(e.errors, '[]') AS "topErrors") d)
+    SELECT row_to_json(r) FROM (SELECT
+        $1 AS "windowSeconds",
+        $2 AS agent,
+        now() - make_interval(secs => $1) AS since,
+        now() AS "generatedAt",
+        (SELECT doc FROM s WHERE lvl = 3) AS overall,
+        (SELECT coalesce(array_to_json(array_agg(doc ORDER BY ag)), '[]') FROM s WHERE lvl = 1) AS "byAgent",
+        (SELECT coalesce(array_to_json(array_agg(doc ORDER BY ag, task)), '[]') FROM s WHERE lvl = 0)
+            AS "byTask") r
 $$;

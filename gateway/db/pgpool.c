@@ -53,6 +53,7 @@ struct pgpool {
     int ready; /* connections with a session set up */
     int running;
     bool down;
+    bool kept; /* the callback running took its result (pgpool_keep_result) */
     pgpool_notify_cb on_notify;
     pgpool_ready_cb on_ready;
     void *hook_arg;
@@ -148,8 +149,12 @@ static void conn_result(PGresult *res, void *arg)
     struct query *q = c->query;
     c->query = NULL;
     pool->running--;
+    bool outer = pool->kept;
+    pool->kept = false;
     q->cb(res, q->arg);
-    PQclear(res);
+    if (!pool->kept)
+        PQclear(res);
+    pool->kept = outer;
     free(q);
     dispatch(pool);
 }
@@ -356,3 +361,5 @@ void pgpool_free(struct pgpool *pool)
     free(pool->name);
     free(pool);
 }
+
+void pgpool_keep_result(struct pgpool *pool) { pool->kept = true; }

@@ -20,7 +20,8 @@ struct pgpool_stmt {
 
 /* Called once per accepted query. res is its result (check PQresultStatus: it may be an
  * error such as a constraint violation), or NULL when the connection was lost or the
- * database is unreachable. The pool clears res after the callback returns. */
+ * database is unreachable. The pool clears res after the callback returns, unless the
+ * callback calls pgpool_keep_result. */
 typedef void (*pgpool_cb)(PGresult *res, void *arg);
 
 /* A NOTIFY received on one of the pool's connections: channel and payload (never NULL;
@@ -66,6 +67,11 @@ int pgpool_query(struct pgpool *pool, int stmt, int nparams, const char *const *
  * connect would fail there. */
 int pgpool_query_sql(struct pgpool *pool, const char *sql, int nparams, const char *const *values,
                      pgpool_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Called inside a pgpool_cb with a result: the callback keeps res (and must PQclear it later,
+ * on any thread: a PGresult does not refer to its connection) instead of the pool clearing it
+ * when the callback returns. For results handed to a work thread (workpool.h) uncopied. */
+void pgpool_keep_result(struct pgpool *pool);
 
 /* False once every connection has failed its last attempt (the database is unreachable);
  * true while connections are ready or still making their first attempt. */

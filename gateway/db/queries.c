@@ -301,25 +301,25 @@ const struct pgpool_stmt queries[Q__COUNT] = {
 
     /* Keyword search: $7 query (websearch syntax), $8 limit. */
     [Q_DOCUMENTS_SEARCH] = {"fs_documents_search",
-        "SELECT json_build_object('mode', 'keyword', 'documents',"
-        "  coalesce(json_agg(r.doc ORDER BY r.rank DESC, r.id DESC), '[]'))"
-        " FROM (SELECT d.id, s.rank,"
-        "              fs_document_json(d)::jsonb || jsonb_build_object('rank', s.rank) AS doc"
+        "SELECT row_to_json(page) FROM (SELECT 'keyword' AS mode,"
+        "  coalesce(array_to_json(array_agg(r.doc ORDER BY r.rank DESC, r.id DESC)), '[]')"
+        "    AS documents"
+        " FROM (SELECT d.id, s.rank, fs_document_json_with(d, ',\"rank\":' || s.rank) AS doc"
         "       FROM documents d, websearch_to_tsquery('english', $7::text) q,"
         "            LATERAL (SELECT ts_rank(d.search_vector, q) AS rank) s"
         "       WHERE d.search_vector @@ q AND " MEMORY_MATCH("d")
-        "       ORDER BY s.rank DESC, d.id DESC LIMIT $8::int) r"},
+        "       ORDER BY s.rank DESC, d.id DESC LIMIT $8::int) r) page"},
 
     /* Semantic search, an exact scan: $7 the query's embedding, $8 its model, $9 limit.
      * Only documents embedded by the same model are compared. */
     [Q_DOCUMENTS_SEMANTIC] = {"fs_documents_semantic",
-        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
-        "  " SCORED_DOCUMENTS_JSON ")"
+        "SELECT row_to_json(page) FROM (SELECT 'semantic' AS mode, $8::text AS model,"
+        "  " SCORED_DOCUMENTS_JSON " AS documents"
         " FROM (SELECT x.id, x.score FROM"
         "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
         "         FROM documents d WHERE d.embedding_model = $8::text AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "       WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $9::int) s"
-        " JOIN documents d ON d.id = s.id"},
+        " JOIN documents d ON d.id = s.id) page"},
 
     /* Hybrid search, reciprocal rank fusion: the best $11 keyword matches and the best $11
      * semantic matches, fused as wk/(60 + keyword rank) + ws/(60 + semantic rank). $7 query
@@ -336,15 +336,15 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* Documents like document $7 (same model, itself excluded): $8 limit. NULL (404) when
      * there is no document $7. */
     [Q_DOCUMENT_SIMILAR] = {"fs_document_similar",
-        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
-        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "SELECT CASE WHEN src.id IS NOT NULL THEN (SELECT row_to_json(page) FROM (SELECT"
+        "  src.id, src.embedding_model AS model,"
         "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
         "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
         "           FROM documents d WHERE d.embedding_model = src.embedding_model"
         "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
-        "   JOIN documents d ON d.id = s.id)) END"
+        "   JOIN documents d ON d.id = s.id) AS documents) page) END"
         " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint"},
 
     /* Clustering input: id, embedding, the first 2000 characters of content and metadata
@@ -364,14 +364,14 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* Q_DOCUMENTS_SEMANTIC over the candidate ids $10 the cache found: the same scores,
      * order and filters, computed for a few rows only. */
     [Q_DOCUMENTS_SEMANTIC_IDS] = {"fs_documents_semantic_ids",
-        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
-        "  " SCORED_DOCUMENTS_JSON ")"
+        "SELECT row_to_json(page) FROM (SELECT 'semantic' AS mode, $8::text AS model,"
+        "  " SCORED_DOCUMENTS_JSON " AS documents"
         " FROM (SELECT x.id, x.score FROM"
         "        (SELECT d.id, fs_embedding_dot(d.embedding, $7::real[]) AS score"
         "         FROM documents d WHERE d.id = ANY($10::bigint[]) AND d.embedding_model = $8::text"
         "           AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "       WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $9::int) s"
-        " JOIN documents d ON d.id = s.id"},
+        " JOIN documents d ON d.id = s.id) page"},
 
     /* Q_DOCUMENTS_HYBRID with its semantic side over the candidate ids $14. */
     [Q_DOCUMENTS_HYBRID_IDS] = {"fs_documents_hybrid_ids",
@@ -386,8 +386,8 @@ const struct pgpool_stmt queries[Q__COUNT] = {
 
     /* Q_DOCUMENT_SIMILAR over the candidate ids $9. */
     [Q_DOCUMENT_SIMILAR_IDS] = {"fs_document_similar_ids",
-        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
-        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "SELECT CASE WHEN src.id IS NOT NULL THEN (SELECT row_to_json(page) FROM (SELECT"
+        "  src.id, src.embedding_model AS model,"
         "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
         "          (SELECT d.id, fs_embedding_dot(d.embedding, src.embedding) AS score"
@@ -395,7 +395,7 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "             AND d.embedding_model = src.embedding_model"
         "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
-        "   JOIN documents d ON d.id = s.id)) END"
+        "   JOIN documents d ON d.id = s.id) AS documents) page) END"
         " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint"},
 
     /* Loading the cache: the next keyset page after id $2 of model $1's embeddings of $3

@@ -1,9 +1,10 @@
 /* cluster — POST /api/documents/cluster: spherical k-means over the embeddings of the
  * memories matching the filters (one model), seeded by k-means++ with a fixed seed so the
  * same memories always give the same clusters (greedy k-means++: see kmeans_seed). Each cluster
- * reports its size, the members closest to its centroid and the terms that set it apart. The input
- * is bounded by the cluster-max-docs setting, which bounds the CPU this spends on the event loop.
- */
+ * reports its size, the members closest to its centroid and the terms that set it apart. The
+ * loop only reads the memories (one query) and answers; parsing, k-means and printing run on a
+ * work thread (workpool.h), which reads only the query result and copies of the parameters,
+ * both owned by the job. The input is bounded by the cluster-max-docs setting. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "gateway/handlers.h"
 #include "gateway/http/request.h"
 #include "gateway/memory/memory.h"
+#include "gateway/work/workpool.h"
 
 #define K_MIN 2
 #define K_MAX 20
@@ -338,51 +340,73 @@ done:
     return text;
 }
 
-/* POST /api/documents/cluster: the clusters asked for. */
-struct cluster_ask {
-    int k;
+/* One clustering, owned by its work from submit until done or drop (workpool.h): the query
+ * result it took from the pool and the parameters it needs, so the work thread reads nothing
+ * the loop may change; the thread writes the answer (or an error) into it. */
+struct cluster_job {
+    struct request *r; /* NULL once the request went away without an answer */
+    struct workpool *pool;
+    struct work *work;
+    PGresult *res;
+    int k, dims;
+    const char *model; /* the provider's, which lives as long as the gateway */
+    /* the answer */
+    int status; /* 200 with text, 400 (k too large) or 500 (out of memory) with message */
+    char *text;
+    char message[160];
 };
 
-static const struct request_ctx_type cluster_ctx = {"cluster", NULL};
-
-static void cluster_rows(PGresult *res, void *arg)
+static void cluster_job_free(struct cluster_job *job)
 {
-    struct request *r = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        request_db_error(r, res);
-        return;
+    PQclear(job->res);
+    free(job->text);
+    free(job);
+}
+
+/* The request's context: its clustering while that runs. */
+struct cluster_ctx {
+    int k;
+    struct cluster_job *job;
+};
+
+/* The request is freed unanswered (the gateway drops it at exit): the work's answer goes
+ * nowhere, and its drop frees the job once the thread has let go of it. */
+static void cluster_ctx_free(void *ctx)
+{
+    struct cluster_ctx *c = ctx;
+    if (c->job) {
+        c->job->r = NULL;
+        workpool_cancel(c->job->pool, c->job->work);
     }
-    const struct embed_provider *p = memory_provider(r);
-    long max = config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS);
-    int total = PQntuples(res), k = ((struct cluster_ask *)request_ctx(r, &cluster_ctx))->k;
-    if (total > max) {
-        request_error(
-            r, 400, "too_many_documents", NULL,
-            "more than %ld memories match; narrow the filters (agentName, memoryType, tag, "
-            "minImportance, since, until)",
-            max);
-        return;
-    }
-    float *x = malloc(sizeof(float) * (size_t)p->dims * (size_t)(total ? total : 1));
+}
+
+static const struct request_ctx_type cluster_ctx_type = {"cluster", cluster_ctx_free};
+
+/* On a work thread: the embeddings parsed, k-means, the answer printed. */
+static void cluster_run(void *arg)
+{
+    struct cluster_job *job = arg;
+    PGresult *res = job->res;
+    int total = PQntuples(res), k = job->k, dims = job->dims;
+    float *x = malloc(sizeof(float) * (size_t)dims * (size_t)(total ? total : 1));
     int *rows = malloc(sizeof(int) * (size_t)(total ? total : 1));
-    struct kmeans km = {.k = k, .dims = p->dims};
+    struct kmeans km = {.k = k, .dims = dims};
     double *dist = NULL;
-    char *text = NULL;
     if (!x || !rows)
         goto oom;
     for (int i = 0; i < total; i++) {
-        float *v = x + (size_t)km.n * (size_t)p->dims;
-        if (embed_from_pg_array(PQgetvalue(res, i, 1), v, p->dims) == 0 &&
-            embed_dot(v, v, p->dims) > 0)
+        float *v = x + (size_t)km.n * (size_t)dims;
+        if (embed_from_pg_array(PQgetvalue(res, i, 1), v, dims) == 0 && embed_dot(v, v, dims) > 0)
             rows[km.n++] = i;
     }
     if (km.n < k) {
-        request_error(r, 400, "invalid_field", "k",
-                      "k (%d) is more than the %d memories with an embedding that match", k, km.n);
+        job->status = 400;
+        snprintf(job->message, sizeof(job->message),
+                 "k (%d) is more than the %d memories with an embedding that match", k, km.n);
         goto done;
     }
     km.x = x;
-    km.centroid = malloc(sizeof(float) * (size_t)k * (size_t)p->dims);
+    km.centroid = malloc(sizeof(float) * (size_t)k * (size_t)dims);
     km.assign = malloc(sizeof(int) * (size_t)km.n);
     km.size = calloc((size_t)k, sizeof(int));
     dist = malloc(sizeof(double) * (size_t)km.n);
@@ -390,21 +414,74 @@ static void cluster_rows(PGresult *res, void *arg)
         goto oom;
     kmeans_seed(&km, dist);
     kmeans_run(&km);
-    text = render(res, rows, &km, p->model);
-    if (!text)
+    if (!(job->text = render(res, rows, &km, job->model)))
         goto oom;
-    request_reply(r, 200, text, strlen(text));
+    job->status = 200;
     goto done;
 oom:
-    request_error(r, 500, "internal", NULL, "out of memory");
+    job->status = 500;
+    snprintf(job->message, sizeof(job->message), "out of memory");
 done:
-    free(text);
     free(dist);
     free(km.size);
     free(km.assign);
     free(km.centroid);
     free(rows);
     free(x);
+}
+
+/* Back on the loop: the answer. */
+static void cluster_done(void *arg)
+{
+    struct cluster_job *job = arg;
+    struct request *r = job->r;
+    ((struct cluster_ctx *)request_ctx(r, &cluster_ctx_type))->job = NULL;
+    if (job->status == 200)
+        request_reply(r, 200, job->text, strlen(job->text));
+    else if (job->status == 400)
+        request_error(r, 400, "invalid_field", "k", "%s", job->message);
+    else
+        request_error(r, 500, "internal", NULL, "%s", job->message);
+    cluster_job_free(job);
+}
+
+static void cluster_drop(void *arg) { cluster_job_free(arg); }
+
+static const struct work_type cluster_work = {"cluster", cluster_run, cluster_done, cluster_drop};
+
+/* The matching memories are read: the clustering goes to a work thread with the result. */
+static void cluster_rows(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return;
+    }
+    struct cluster_ctx *c = request_ctx(r, &cluster_ctx_type);
+    const struct embed_provider *p = memory_provider(r);
+    long max = config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS);
+    if (PQntuples(res) > max) {
+        request_error(
+            r, 400, "too_many_documents", NULL,
+            "more than %ld memories match; narrow the filters (agentName, memoryType, tag, "
+            "minImportance, since, until)",
+            max);
+        return;
+    }
+    struct cluster_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    *job = (struct cluster_job){
+        .r = r, .pool = r->gw->work, .res = res, .k = c->k, .dims = p->dims, .model = p->model};
+    if (!(job->work = workpool_submit(r->gw->work, &cluster_work, job))) {
+        free(job); /* res stays the pool's */
+        memory_work_busy(r);
+        return;
+    }
+    pgpool_keep_result(r->gw->pool);
+    c->job = job;
 }
 
 void documents_cluster(struct request *r)
@@ -422,12 +499,12 @@ void documents_cluster(struct request *r)
     snprintf(max_text, sizeof(max_text), "%ld", config_int(r->gw->cfg, CFG_CLUSTER_MAX_DOCS) + 1);
     const char *params[8] = {f.params[0], f.params[1], f.params[2], f.params[3],
                              f.params[4], f.params[5], p->model,    max_text};
-    struct cluster_ask *ask = request_ctx_new(r, &cluster_ctx, sizeof(*ask));
-    if (!ask) {
+    struct cluster_ctx *c = request_ctx_new(r, &cluster_ctx_type, sizeof(*c));
+    if (!c) {
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    ask->k = (int)k;
+    c->k = (int)k;
     if (pgpool_query(r->gw->pool, Q_DOCUMENTS_EMBEDDINGS, 8, params, cluster_rows, r) < 0)
         request_unavailable(r);
 }

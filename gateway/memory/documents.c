@@ -6,7 +6,9 @@
  * exactly; without a ready cache it is pgvector's ordered search when the server has the
  * pgvector column (pgvector.c; HNSW, approximate), else the exact scan in SQL. The cache and
  * the exact scan give the same results; the X-Search-Path response header (cache, pgvector
- * or sql) says which ran. */
+ * or sql) says which ran. A scan of the cache over work-scan-min vectors or more runs on a
+ * work thread (workpool.h) with copies of the query and the allowed ids and a hold on the
+ * store (vectors.h), so the loop keeps answering meanwhile. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include "gateway/memory/pgvector.h"
 #include "gateway/memory/vecstore.h"
 #include "gateway/memory/vectors.h"
+#include "gateway/work/workpool.h"
 
 #define TAGS_MAX 64
 #define TAG_LEN_MAX 100
@@ -261,12 +264,25 @@ struct sem {
     const char *q; /* the query text (hybrid) */
     char id[24];   /* the source document (similar) */
     char limit[16], wk[32], ws[32];
-    int k;     /* candidates ranked: limit, or HYBRID_DEPTH for hybrid */
-    float err; /* the query's error when it is a cached (dequantised) vector */
+    int k;                 /* candidates ranked: limit, or HYBRID_DEPTH for hybrid */
+    float err;             /* the query's error when it is a cached (dequantised) vector */
+    struct scan_job *scan; /* its scan while that runs on a work thread */
     float vec[EMBED_DIMS_MAX];
 };
 
-static const struct request_ctx_type sem_ctx = {"semantic search", NULL};
+struct scan_job;
+static void scan_cancel(struct scan_job *job);
+
+/* The request is freed unanswered (the gateway drops it at exit): its scan's answer goes
+ * nowhere. */
+static void sem_free(void *ctx)
+{
+    struct sem *s = ctx;
+    if (s->scan)
+        scan_cancel(s->scan);
+}
+
+static const struct request_ctx_type sem_ctx = {"semantic search", sem_free};
 
 static void set_path(struct request *r, const char *path)
 {
@@ -350,22 +366,28 @@ static void sem_sql(struct request *r, struct sem *s)
     free(vec_text);
 }
 
-/* Ranks the cache (only ids in allow when it is not NULL) and lets SQL score the
- * candidates; ids allowed but not cached yet are candidates too. */
-static void sem_cached(struct request *r, struct sem *s, const long long *allow, long nallow)
+/* The cache's candidates for a search: every id of store that can rank (only ids in allow
+ * when it is not NULL), then the ids allowed that store does not hold yet. Writes them to ids
+ * (room for CANDIDATES_MAX) and returns how many, or -1 (too many, out of memory). Reads
+ * only its arguments, so it runs inline or on a work thread alike. */
+static long find_candidates(const struct vecstore *store, const float *vec, float err,
+                            const long long *allow, long nallow, long long exclude, int k,
+                            long long *ids)
 {
-    const struct embed_provider *p = memory_provider(r);
-    const struct vecstore *store = vectors_store(r->gw->vectors, p->model);
-    long long *ids = store ? malloc(CANDIDATES_MAX * sizeof(*ids)) : NULL;
-    long n = ids ? vecstore_candidates(store, s->vec, s->err, allow, allow ? (size_t)nallow : 0,
-                                       s->kind == SEM_SIMILAR ? atoll(s->id) : 0, s->k, ids,
-                                       CANDIDATES_MAX)
-                 : -1;
+    long n = vecstore_candidates(store, vec, err, allow, allow ? (size_t)nallow : 0, exclude, k,
+                                 ids, CANDIDATES_MAX);
     for (long i = 0; n >= 0 && allow && i < nallow; i++)
         if (!vecstore_has(store, allow[i]))
             n = n < CANDIDATES_MAX ? (ids[n] = allow[i], n + 1) : -1;
+    return n;
+}
+
+/* Lets SQL score the n candidates in ids (n < 0: the cache could not narrow the search, so
+ * SQL scans). */
+static void sem_score(struct request *r, struct sem *s, const long long *ids, long n)
+{
+    const struct embed_provider *p = memory_provider(r);
     char *ids_text = n >= 0 ? vectors_ids_text(ids, n) : NULL;
-    free(ids);
     if (!ids_text) {
         sem_sql(r, s);
         return;
@@ -393,6 +415,120 @@ static void sem_cached(struct request *r, struct sem *s, const long long *allow,
     free(ids_text);
 }
 
+/* A scan of the cache on a work thread, owned by its work (workpool.h): copies of the query
+ * and of the allowed ids, and a hold on the store (vectors_hold), so the thread reads nothing
+ * the loop changes; it writes the candidates into ids. */
+struct scan_job {
+    struct request *r; /* NULL once the request went away without an answer */
+    struct workpool *pool;
+    struct work *work;
+    struct vectors *vectors;
+    const struct vecstore *store;
+    long long *allow, *ids;
+    long nallow, n;
+    long long exclude;
+    int k;
+    float err;
+    float vec[]; /* the provider's dims floats */
+};
+
+static void scan_job_free(struct scan_job *job)
+{
+    vectors_release(job->vectors, job->store);
+    free(job->allow);
+    free(job->ids);
+    free(job);
+}
+
+static void scan_run(void *arg)
+{
+    struct scan_job *job = arg;
+    job->n = find_candidates(job->store, job->vec, job->err, job->allow, job->nallow, job->exclude,
+                             job->k, job->ids);
+}
+
+static void scan_done(void *arg)
+{
+    struct scan_job *job = arg;
+    struct request *r = job->r;
+    struct sem *s = request_ctx(r, &sem_ctx);
+    s->scan = NULL;
+    sem_score(r, s, job->ids, job->n);
+    scan_job_free(job);
+}
+
+static void scan_drop(void *arg) { scan_job_free(arg); }
+
+static void scan_cancel(struct scan_job *job)
+{
+    job->r = NULL;
+    workpool_cancel(job->pool, job->work);
+}
+
+static const struct work_type scan_work = {"vector scan", scan_run, scan_done, scan_drop};
+
+/* Scans store for search s on a work thread, taking allow (freed with the job). Returns 0,
+ * or -1 having answered (503 when the work threads are full). */
+static int sem_scan_off_loop(struct request *r, struct sem *s, const struct vecstore *store,
+                             long long *allow, long nallow)
+{
+    int dims = memory_provider(r)->dims;
+    struct scan_job *job = calloc(1, sizeof(*job) + (size_t)dims * sizeof(float));
+    long long *ids = malloc(CANDIDATES_MAX * sizeof(*ids));
+    if (!job || !ids) {
+        free(job);
+        free(ids);
+        free(allow);
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    *job = (struct scan_job){.r = r,
+                             .pool = r->gw->work,
+                             .vectors = r->gw->vectors,
+                             .store = store,
+                             .allow = allow,
+                             .ids = ids,
+                             .nallow = nallow,
+                             .exclude = s->kind == SEM_SIMILAR ? atoll(s->id) : 0,
+                             .k = s->k,
+                             .err = s->err};
+    memcpy(job->vec, s->vec, (size_t)dims * sizeof(float));
+    vectors_hold(job->vectors, store);
+    if (!(job->work = workpool_submit(r->gw->work, &scan_work, job))) {
+        scan_job_free(job);
+        memory_work_busy(r);
+        return -1;
+    }
+    s->scan = job;
+    return 0;
+}
+
+/* Ranks the cache (only ids in allow when it is not NULL; allow is taken and freed) and lets
+ * SQL score the candidates; ids allowed but not cached yet are candidates too. A scan of
+ * work-scan-min vectors or more runs on a work thread; a smaller one costs less than the hop. */
+static void sem_cached(struct request *r, struct sem *s, long long *allow, long nallow)
+{
+    const struct embed_provider *p = memory_provider(r);
+    const struct vecstore *store = vectors_store(r->gw->vectors, p->model);
+    if (!store) {
+        free(allow);
+        sem_sql(r, s);
+        return;
+    }
+    long size = allow ? nallow : (long)vecstore_count(store);
+    if (size >= config_int(r->gw->cfg, CFG_WORK_SCAN_MIN)) {
+        sem_scan_off_loop(r, s, store, allow, nallow);
+        return;
+    }
+    long long *ids = malloc(CANDIDATES_MAX * sizeof(*ids));
+    long n = ids ? find_candidates(store, s->vec, s->err, allow, nallow,
+                                   s->kind == SEM_SIMILAR ? atoll(s->id) : 0, s->k, ids)
+                 : -1;
+    free(allow);
+    sem_score(r, s, ids, n);
+    free(ids);
+}
+
 /* The ids passing the filters, from SQL (the filters' exact semantics stay there). */
 static void sem_filtered(PGresult *res, void *arg)
 {
@@ -410,7 +546,6 @@ static void sem_filtered(PGresult *res, void *arg)
         sem_sql(r, s);
     else
         sem_cached(r, s, allow, n);
-    free(allow);
 }
 
 static bool has_filter(const struct memory_filter *f)

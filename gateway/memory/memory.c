@@ -1,5 +1,6 @@
 /* memory — the shared memory filters (see memory.h): validation of agent names, memory
- * types, tags, importance and ISO 8601 time bounds, for query strings and JSON bodies. */
+ * types, tags, importance and ISO 8601 time bounds, for query strings and JSON bodies; the
+ * answer when the work threads are full. */
 #include "gateway/memory/memory.h"
 
 #include <stdio.h>
@@ -99,4 +100,12 @@ int memory_filter_from_json(const cJSON *obj, struct memory_filter *f, struct fi
 const struct embed_provider *memory_provider(struct request *r)
 {
     return embedder_provider(r->gw->embedder);
+}
+
+void memory_work_busy(struct request *r)
+{
+    request_error(r, 503, "unavailable", NULL,
+                  "the gateway's work threads are busy and %ld requests already wait for one; "
+                  "retry later",
+                  config_int(r->gw->cfg, CFG_WORK_QUEUE_MAX));
 }

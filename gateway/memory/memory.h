@@ -1,6 +1,7 @@
 /* memory — what the memory routes (documents.c, cluster.c) share: the filters every memory
  * read takes (agent, type, tag, importance, time range), read from a query string or a JSON
- * body and validated with the field's name, and the gateway's embedding provider. */
+ * body and validated with the field's name, the gateway's embedding provider, and the answer
+ * when the work threads cannot take a request. */
 #ifndef FLOWSTATE_MEMORY_H
 #define FLOWSTATE_MEMORY_H
 
@@ -33,5 +34,9 @@ int memory_filter_from_json(const cJSON *obj, struct memory_filter *f, struct fi
 /* The embedding provider the embed-provider setting names (never NULL once the gateway
  * started: the setting only accepts providers that exist). */
 const struct embed_provider *memory_provider(struct request *r);
+
+/* 503 unavailable (with Retry-After): the work threads are busy and their queue is full, so
+ * a clustering or a large scan was not started. */
+void memory_work_busy(struct request *r);
 
 #endif

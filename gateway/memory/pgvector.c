@@ -39,14 +39,14 @@ struct pgvector {
 static const char *const templates[PGV__COUNT] = {
     /* Q_DOCUMENTS_SEMANTIC: $7 the query vector, $8 model, $9 limit. */
     [PGV_SEMANTIC] =
-        "SELECT json_build_object('mode', 'semantic', 'model', $8::text, 'documents',"
-        "  " SCORED_DOCUMENTS_JSON ")"
+        "SELECT row_to_json(page) FROM (SELECT 'semantic' AS mode, $8::text AS model,"
+        "  " SCORED_DOCUMENTS_JSON " AS documents"
         " FROM (SELECT x.id, x.score FROM"
         "        (SELECT d.id, 1 - " PGV_DIST("$7::vector(@N)") " AS score"
         "         FROM documents d WHERE " PGV_MATCH("d")
         "         ORDER BY " PGV_DIST("$7::vector(@N)") " LIMIT $9::int) x"
         "       WHERE " PGV_RANKS("x") ") s"
-        " JOIN documents d ON d.id = s.id",
+        " JOIN documents d ON d.id = s.id) page",
 
     /* Q_DOCUMENTS_HYBRID: $7 text, $8 query vector, $9 model, $10 limit, $11 depth, $12 wk,
      * $13 ws. */
@@ -63,8 +63,8 @@ static const char *const templates[PGV__COUNT] = {
     /* Q_DOCUMENT_SIMILAR: $7 the source document, $8 limit. A source of another model (or
      * without a vector) is answered by the exact scan, as Q_DOCUMENT_SIMILAR would. */
     [PGV_SIMILAR] =
-        "SELECT CASE WHEN src.id IS NOT NULL THEN json_build_object("
-        "  'id', src.id, 'model', src.embedding_model, 'documents',"
+        "SELECT CASE WHEN src.id IS NOT NULL THEN (SELECT row_to_json(page) FROM (SELECT"
+        "  src.id, src.embedding_model AS model,"
         "  CASE WHEN src.embedding_model = @M AND vector_dims(src.embedding_vec) = @N THEN"
         "  (SELECT " SCORED_DOCUMENTS_JSON
         "   FROM (SELECT x.id, x.score FROM"
@@ -80,7 +80,7 @@ static const char *const templates[PGV__COUNT] = {
         "           FROM documents d WHERE d.embedding_model = src.embedding_model"
         "             AND d.id <> src.id AND " MEMORY_MATCH("d") " OFFSET 0) x"
         "         WHERE x.score > 0 ORDER BY x.score DESC, x.id DESC LIMIT $8::int) s"
-        "   JOIN documents d ON d.id = s.id) END) END"
+        "   JOIN documents d ON d.id = s.id) END AS documents) page) END"
         " FROM (SELECT 1) one LEFT JOIN documents src ON src.id = $7::bigint",
 };
 /* clang-format on */

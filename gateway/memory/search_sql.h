@@ -16,11 +16,12 @@
     " $6::timestamptz)"
 /* clang-format on */
 
-/* The documents of subquery s (id, score) as API JSON with their score, best first. */
+/* The documents of subquery s (id, score) as API JSON with their score, best first. Every
+ * answer is printed by row_to_json and array_to_json, which write no blanks. */
 /* clang-format off */
 #define SCORED_DOCUMENTS_JSON                                                                  \
-    "coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object('score', s.score)"    \
-    " ORDER BY s.score DESC, s.id DESC), '[]')"
+    "coalesce(array_to_json(array_agg(fs_document_json_with(d, ',\"score\":' || s.score)"      \
+    " ORDER BY s.score DESC, s.id DESC)), '[]')"
 /* clang-format on */
 
 /* Hybrid search, first CTE: the best $11 keyword matches and their ranks. */
@@ -42,13 +43,15 @@
     "         coalesce($12::float8 / (60 + kw.r), 0) + coalesce($13::float8 / (60 + sem.r), 0)" \
     "           AS score"                                                                      \
     "  FROM kw FULL JOIN sem ON kw.id = sem.id)"                                               \
-    " SELECT json_build_object('mode', 'hybrid', 'model', $9::text,"                          \
-    "  'weights', json_build_object('keyword', $12::float8, 'semantic', $13::float8),"         \
-    "  'documents', coalesce(json_agg(fs_document_json(d)::jsonb || jsonb_build_object("       \
-    "     'score', t.score, 'keywordRank', t.kr, 'semanticRank', t.sr)"                        \
-    "     ORDER BY t.score DESC, t.id DESC), '[]'))"                                           \
+    " SELECT row_to_json(page) FROM (SELECT 'hybrid' AS mode, $9::text AS model,"             \
+    "  (SELECT row_to_json(w) FROM (SELECT $12::float8 AS keyword, $13::float8 AS semantic) w)"\
+    "    AS weights,"                                                                          \
+    "  coalesce(array_to_json(array_agg(fs_document_json_with(d, ',\"score\":' || t.score"     \
+    "     || ',\"keywordRank\":' || coalesce(t.kr::text, 'null')"                              \
+    "     || ',\"semanticRank\":' || coalesce(t.sr::text, 'null'))"                            \
+    "     ORDER BY t.score DESC, t.id DESC)), '[]') AS documents"                              \
     " FROM (SELECT * FROM f WHERE f.score > 0 ORDER BY f.score DESC, f.id DESC LIMIT $10::int) t" \
-    " JOIN documents d ON d.id = t.id"
+    " JOIN documents d ON d.id = t.id) page"
 /* clang-format on */
 
 #endif

@@ -61,6 +61,37 @@ size_t vecstore_bytes(const struct vecstore *s)
            s->tcap * sizeof(uint32_t);
 }
 
+/* A copy of n elements of size bytes at src (NULL when there are none). */
+static void *copy_of(const void *src, size_t n, size_t size, bool *failed)
+{
+    if (!n)
+        return NULL;
+    void *p = malloc(n * size);
+    if (!p)
+        *failed = true;
+    else
+        memcpy(p, src, n * size);
+    return p;
+}
+
+struct vecstore *vecstore_clone(const struct vecstore *s)
+{
+    struct vecstore *c = malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    bool failed = false;
+    *c = *s;
+    c->ids = copy_of(s->ids, s->cap, sizeof(*s->ids), &failed);
+    c->meta = copy_of(s->meta, s->cap, sizeof(*s->meta), &failed);
+    c->codes = copy_of(s->codes, s->cap, (size_t)s->dims, &failed);
+    c->table = copy_of(s->table, s->tcap, sizeof(*s->table), &failed);
+    if (failed) {
+        vecstore_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 void vecstore_clear(struct vecstore *s)
 {
     s->n = 0;

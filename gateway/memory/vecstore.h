@@ -20,6 +20,8 @@ int vecstore_dims(const struct vecstore *s);
 size_t vecstore_count(const struct vecstore *s);
 /* Bytes the store holds (codes, ids, scales, hash table). */
 size_t vecstore_bytes(const struct vecstore *s);
+/* A copy of s (for changes while s is read elsewhere). NULL on allocation failure. */
+struct vecstore *vecstore_clone(const struct vecstore *s);
 /* Removes every vector. */
 void vecstore_clear(struct vecstore *s);
 

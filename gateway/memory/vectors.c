@@ -1,6 +1,11 @@
 /* vectors — loading and keeping current the gateway's embedding cache (see vectors.h).
  * One page query or one fetch query at a time, each small, so the loop and the pool are
- * never held long: a page of VECTORS_PAGE rows is parsed and quantised in a few ms. */
+ * never held long: a page of VECTORS_PAGE rows is parsed and quantised in a few ms.
+ *
+ * Scans on work threads read a store without a lock: while any holds it (vectors_hold), a
+ * change first copies the store (writable) and the copy becomes the cache; the old one is
+ * freed when its last scan lets go. Only the loop thread counts holds, so they need no
+ * atomics; a store never changes while it is held. */
 #include "gateway/memory/vectors.h"
 
 #include <cjson/cJSON.h>
@@ -44,22 +49,72 @@ struct vectors {
     size_t npending, cap;
     bool fetching;
     struct event *retry;
+    int holds; /* scans on work threads reading store (vectors_hold) */
+    struct retired *retired;
 };
+
+/* A store replaced while scans still read it: freed when the last of them lets go. */
+struct retired {
+    struct vecstore *store;
+    int holds;
+    struct retired *next;
+};
+
+/* Stops using the current store: frees it, or keeps it for the scans that still read it.
+ * Returns -1 when memory for that ran out (the store is then leaked, never freed under a
+ * reader). */
+static int retire_store(struct vectors *v)
+{
+    if (v->holds) {
+        struct retired *old = malloc(sizeof(*old));
+        if (!old) {
+            v->store = NULL;
+            v->holds = 0;
+            return -1;
+        }
+        *old = (struct retired){v->store, v->holds, v->retired};
+        v->retired = old;
+    } else {
+        vecstore_free(v->store);
+    }
+    v->store = NULL;
+    v->holds = 0;
+    return 0;
+}
 
 static void disable(struct vectors *v, const char *why)
 {
     log_warn("msg=\"vector cache off; semantic search scans in SQL\" reason=\"%s\"", why);
     v->enabled = v->ready = false;
-    vecstore_free(v->store);
-    v->store = NULL;
+    retire_store(v);
     v->npending = 0;
+}
+
+/* The store to change: the current one, or, while scans read it, a copy that replaces it (so
+ * a scan on a work thread never sees a change). NULL when the copy could not be made: the
+ * cache has turned itself off. */
+static struct vecstore *writable(struct vectors *v)
+{
+    if (!v->holds)
+        return v->store;
+    struct vecstore *copy = vecstore_clone(v->store);
+    if (!copy || retire_store(v) < 0) {
+        vecstore_free(copy);
+        disable(v, "out of memory");
+        return NULL;
+    }
+    v->store = copy;
+    return copy;
 }
 
 /* Stores one row's vector; false when the cache had to turn itself off. */
 static bool store_row(struct vectors *v, long long id, const char *text)
 {
     float vec[EMBED_DIMS_MAX];
+    struct vecstore *s;
     if (!text || embed_from_pg_array(text, vec, v->p->dims) < 0) {
+        if (vecstore_has(v->store, id) && !(s = writable(v)))
+            return false;
         vecstore_remove(v->store, id);
         return true;
     }
@@ -67,8 +122,10 @@ static bool store_row(struct vectors *v, long long id, const char *text)
         disable(v, "more embedded documents than vector-cache-max");
         return false;
     }
-    if (vecstore_put(v->store, id, vec) < 0)
-        vecstore_remove(v->store, id); /* out of memory, or a value that is not finite */
+    if (!(s = writable(v)))
+        return false;
+    if (vecstore_put(s, id, vec) < 0)
+        vecstore_remove(s, id); /* out of memory, or a value that is not finite */
     return true;
 }
 
@@ -118,6 +175,8 @@ static void page_done(PGresult *res, void *arg)
         next_page(v);
         return;
     }
+    if (!writable(v))
+        return;
     size_t removed = vecstore_sweep(v->store);
     if (!v->ready)
         log_info("msg=\"vector cache ready\" model=%s vectors=%zu bytes=%zu ms=%.0f", v->p->model,
@@ -154,6 +213,8 @@ void vectors_resync(void *arg)
     if (!v || !v->enabled)
         return;
     v->gen++;
+    if (!writable(v))
+        return;
     vecstore_unmark_all(v->store);
     v->load_started = clock_now();
     if (!v->loading)
@@ -193,6 +254,10 @@ static void next_fetch(struct vectors *v)
     snprintf(dims, sizeof(dims), "%d", v->p->dims);
     const char *params[3] = {ids, v->p->model, dims};
     /* Rows no longer there come back as no row: remove those first. */
+    if (!writable(v)) {
+        free(ids);
+        return;
+    }
     for (size_t i = v->npending - n; i < v->npending; i++)
         vecstore_remove(v->store, v->pending[i]);
     if (pgpool_query(v->pool, Q_VECTORS_FETCH, 3, params, fetch_done, v) < 0) {
@@ -242,16 +307,18 @@ void vectors_notify(const char *payload, void *arg)
         return;
     }
     static const char *const ops[3] = {"i", "u", "d"};
-    for (int o = 0; o < 3; o++) {
+    for (int o = 0; o < 3 && v->enabled; o++) {
         const cJSON *id, *list = cJSON_GetObjectItemCaseSensitive(root, ops[o]);
         cJSON_ArrayForEach(id, list)
         {
             if (!cJSON_IsNumber(id) || id->valuedouble < 1)
                 continue;
             long long n = (long long)id->valuedouble;
-            if (o == 2)
+            if (o == 2) {
+                if (vecstore_has(v->store, n) && !writable(v))
+                    break;
                 vecstore_remove(v->store, n);
-            else if (o == 1 || !vecstore_has(v->store, n)) /* our own inserts are there already */
+            } else if (o == 1 || !vecstore_has(v->store, n)) /* our own inserts are there already */
                 want(v, n);
         }
     }
@@ -284,6 +351,12 @@ void vectors_free(struct vectors *v)
         return;
     if (v->retry)
         event_free(v->retry);
+    while (v->retired) {
+        struct retired *old = v->retired;
+        v->retired = old->next;
+        vecstore_free(old->store);
+        free(old);
+    }
     vecstore_free(v->store);
     free(v->pending);
     free(v);
@@ -314,8 +387,38 @@ void vectors_put(struct vectors *v, long long id, const char *model, const float
         disable(v, "more embedded documents than vector-cache-max");
         return;
     }
-    if (vecstore_put(v->store, id, vec) < 0)
-        vecstore_remove(v->store, id);
+    struct vecstore *s = writable(v);
+    if (s && vecstore_put(s, id, vec) < 0)
+        vecstore_remove(s, id);
+}
+
+void vectors_hold(struct vectors *v, const struct vecstore *s)
+{
+    if (s == v->store)
+        v->holds++;
+    else
+        for (struct retired *old = v->retired; old; old = old->next)
+            if (old->store == s)
+                old->holds++;
+}
+
+void vectors_release(struct vectors *v, const struct vecstore *s)
+{
+    if (s == v->store) {
+        v->holds--;
+        return;
+    }
+    for (struct retired **at = &v->retired; *at; at = &(*at)->next) {
+        struct retired *old = *at;
+        if (old->store == s) {
+            if (--old->holds == 0) {
+                *at = old->next;
+                vecstore_free(old->store);
+                free(old);
+            }
+            return;
+        }
+    }
 }
 
 char *vectors_ids_text(const long long *ids, long n)

@@ -45,6 +45,12 @@ void vectors_resync(void *arg);
 const struct vecstore *vectors_store(const struct vectors *v, const char *model);
 const struct vecstore *vectors_use(struct vectors *v, const char *model);
 
+/* A scan on a work thread (workpool.h) reads store s, which vectors_store returned, until
+ * vectors_release: meanwhile the cache's changes go to a copy that replaces it, so s stays as
+ * it was. Both on the loop thread; every hold is released, before vectors_free. */
+void vectors_hold(struct vectors *v, const struct vecstore *s);
+void vectors_release(struct vectors *v, const struct vecstore *s);
+
 /* A document the gateway just stored (vec: the provider's dims floats), once the cache is
  * started. */
 void vectors_put(struct vectors *v, long long id, const char *model, const float *vec);

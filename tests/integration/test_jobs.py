@@ -294,12 +294,24 @@ def test_list_answers_are_compact(gateway):
         create(gateway, targetAgent="a1", payload={"i": i})
     expect(gateway.post("/agents/message", json={"from_agent": "a", "to_agent": "b", "message": "m"}), 201)
     expect(gateway.post("/api/agents/register", json={"agentName": "a1", "initialState": {}}), 201)
-    expect(gateway.post("/api/documents", json={"content": "a note"}), 201)
+    doc = expect(gateway.post("/api/documents", json={"content": "a note about notes"}), 201)
+    expect(gateway.post("/api/documents", json={"content": "another note"}), 201)
     for path in ("/api/jobs", "/api/jobs/pending", "/api/jobs/agent/a1", "/api/agents/b/messages",
                  "/api/agents", "/agents", "/api/documents", "/api/keys"):
         r = gateway.get(path)
         expect(r, 200)
         assert " : " not in r.text and "}, {" not in r.text, f"{path}: {r.text[:200]}"
+    # so are the memory searches (their documents too), the health check and the statistics
+    answers = [gateway.get("/api/documents/search", params={"q": "note", "mode": mode})
+               for mode in ("keyword", "semantic", "hybrid")]
+    answers += [gateway.get(f"/api/documents/{doc['id']}/similar"), gateway.post("/system/health-check"),
+                gateway.get("/api/stats/jobs"), gateway.get("/health")]
+    for r in answers:
+        body = expect(r, 200)
+        # (metadata is jsonb, printed as stored: {"timestamp": "…"})
+        assert " : " not in r.text and "}, {" not in r.text and '{"id": ' not in r.text, \
+            f"{r.url}: {r.text[:200]}"
+        assert body.get("documents", [None]) and body.get("agents", [None]), f"{r.url}: {r.text[:200]}"
 
 
 def test_status_pending_running_completed(gateway, db):

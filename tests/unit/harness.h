@@ -88,5 +88,6 @@ void register_reportscan_tests(void);
 void register_idrank_tests(void);
 void register_jobjson_tests(void);
 void register_batcher_tests(void);
+void register_workpool_tests(void);
 
 #endif

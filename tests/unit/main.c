@@ -174,6 +174,7 @@ int main(int argc, char **argv)
     register_idrank_tests();
     register_jobjson_tests();
     register_batcher_tests();
+    register_workpool_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {
