@@ -57,6 +57,7 @@ static const struct violation_case violation_cases[] = {
      "[\"a\",\"ab\",\"abc\",\"abcd\",\"\\u00e9\",\"\\u00e9\\u00e9\",\"\\u65e5\\u672c\\u8a9e\","
      "\"\\u65e5\\u672c\\u8a9e!\",7]",
      false, "$[0] minLength | $[3] maxLength | $[4] minLength | $[7] maxLength"},
+    {"repeated pattern: the last counts", "{\"pattern\":\"^a\",\"pattern\":\"^b\"}", "[\"a\",\"b\"]", false, "$[0] pattern"},
     {"pattern is unanchored", "{\"pattern\":\"b+\"}", "[\"abc\",\"xyz\",5]", false, "$[1] pattern"},
     {"pattern POSIX classes", "{\"pattern\":\"^[[:digit:]]{3}-[[:digit:]]{4}$\"}", "[\"555-1234\",\"5551234\"]",
      false, "$[1] pattern"},
@@ -222,6 +223,8 @@ static const struct schema_error schema_errors[] = {
     {"{\"schema\":{\"properties\":{\"e mail\":{\"pattern\":\"[z-a]\"}}},\"records\":[]}",
      "data.schema.properties[\"e mail\"].pattern is not a valid POSIX extended regular expression ("},
     {"{\"schema\":{\"pattern\":5},\"records\":[]}", "data.schema.pattern must be a string"},
+    {"{\"schema\":{\"pattern\":\"^a\",\"pattern\":\"a(b\"},\"records\":[]}",
+     "data.schema.pattern is not a valid POSIX extended regular expression ("},
     {"{\"schema\":{\"properties\":[]},\"records\":[]}", "data.schema.properties must be an object of schemas"},
     {"{\"schema\":{\"properties\":{\"a\":1}},\"records\":[]}",
      "data.schema.properties.a must be a schema object or a boolean, not number"},

@@ -169,6 +169,10 @@ static int compile_pattern(struct node *n, const cJSON *v, struct jsonpath *path
 {
     if (!cJSON_IsString(v))
         return dperror_set(err, "%s must be a string", path->text);
+    if (n->has_pattern) { /* a repeated keyword: the last one counts, as for the others */
+        regfree(&n->re);
+        n->has_pattern = false;
+    }
     int rc = regcomp(&n->re, v->valuestring, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char why[128];
