@@ -22,7 +22,7 @@ static void sim_steps(struct sim *s, int steps, double dt, double rate, double r
         s->done += n;
         claimsize_observe_jobs(&s->cs, s->now, s->done, run_s * (double)n, n);
         int asked = claimsize_batch(&s->cs);
-        claimsize_claimed(&s->cs, asked, full ? asked : asked / 2, rtt);
+        claimsize_claimed(&s->cs, s->now, asked, full ? asked : asked / 2, rtt);
     }
 }
 
@@ -45,7 +45,7 @@ static void grows_on_full_claims_of_short_jobs(const void *arg)
     /* 20k jobs/s of 50 µs each, claims of 5 ms: 20 ms of work is 400 jobs */
     /* a full claim before any job finished: nothing says the jobs are short */
     claimsize_observe_jobs(&s.cs, s.now, 0, 0, 0);
-    claimsize_claimed(&s.cs, 16, 16, 0.005);
+    claimsize_claimed(&s.cs, s.now, 16, 16, 0.005);
     CHECK_LONG(claimsize_prefetch(&s.cs), 0);
     /* then each full claim multiplies it by 8, plus the executors' count */
     sim_steps(&s, 1, 0.005, 20000, 0.00005, true, 0.005);
@@ -94,7 +94,7 @@ static void does_not_grow_on_stale_run_times(const void *arg)
     for (int i = 0; i < 5; i++) { /* full claims in a row, nothing finishing between them */
         s.now += 0.001;
         claimsize_observe_jobs(&s.cs, s.now, s.done, 0, 0);
-        claimsize_claimed(&s.cs, 16, 16, 0.001);
+        claimsize_claimed(&s.cs, s.now, 16, 16, 0.001);
         CHECK_LONG(claimsize_prefetch(&s.cs), 0);
     }
 }
@@ -140,7 +140,7 @@ static void shrinks_at_once_when_jobs_get_long(const void *arg)
         s.now += 0.3;
         s.done += 16;
         claimsize_observe_jobs(&s.cs, s.now, s.done, 16 * 0.3, 16);
-        claimsize_claimed(&s.cs, 16, 16, 0.002);
+        claimsize_claimed(&s.cs, s.now, 16, 16, 0.002);
         CHECK_LONG(claimsize_prefetch(&s.cs), 0);
     }
 }
@@ -157,7 +157,7 @@ static void mixed_jobs_use_their_mean(const void *arg)
         s.now += 0.025;
         s.done += 20;
         claimsize_observe_jobs(&s.cs, s.now, s.done, 18 * 0.00005 + 2 * 0.2, 20);
-        claimsize_claimed(&s.cs, claimsize_batch(&s.cs), claimsize_batch(&s.cs), 0.01);
+        claimsize_claimed(&s.cs, s.now, claimsize_batch(&s.cs), claimsize_batch(&s.cs), 0.01);
     }
     CHECK(claimsize_prefetch(&s.cs) >= 60 && claimsize_prefetch(&s.cs) <= 80);
 }
@@ -170,14 +170,14 @@ static void shrinks_when_jobs_stop_coming(const void *arg)
     sim_steps(&s, 400, 0.01, 40000, 0.00005, true, 0.01);
     REQUIRE(claimsize_prefetch(&s.cs) > 100);
     /* the backlog is gone: the last claim comes back short, and the worker then idles */
-    claimsize_claimed(&s.cs, claimsize_batch(&s.cs), 10, 0.01);
+    claimsize_claimed(&s.cs, s.now, claimsize_batch(&s.cs), 10, 0.01);
     REQUIRE(claimsize_prefetch(&s.cs) > 100); /* the throughput was high until now */
     /* a second later a NOTIFY comes: before claiming, the sizes see that nothing
      * finished meanwhile, so the claim is for the executors (and little more) */
     s.now += 1.0;
     claimsize_observe_jobs(&s.cs, s.now, s.done, 0, 0);
     CHECK_LONG(claimsize_prefetch(&s.cs), 0);
-    claimsize_claimed(&s.cs, 8, 0, 0.001);
+    claimsize_claimed(&s.cs, s.now, 8, 0, 0.001);
 }
 
 static void never_exceeds_the_cap(const void *arg)
@@ -227,6 +227,29 @@ static void pinned_settings_stay_pinned(const void *arg)
     CHECK_LONG(claimsize_cap(&s.cs), 2 * 4 + 300 + CLAIMSIZE_BATCH_MAX);
 }
 
+/* The integration test's burst: a backlog of short jobs, then a short claim while the
+ * prefetched tail still finishes, then half a second of nothing, then a burst of jobs that
+ * may be long. The tail's throughput must not size the claim for the burst. */
+static void starts_over_after_idle(const void *arg)
+{
+    (void)arg;
+    struct sim s = {.now = 100};
+    claimsize_init(&s.cs, 16, CLAIMSIZE_AUTO, CLAIMSIZE_AUTO);
+    sim_steps(&s, 400, 0.005, 20000, 0.00005, true, 0.005);
+    REQUIRE(claimsize_prefetch(&s.cs) > 100);
+    claimsize_claimed(&s.cs, s.now, claimsize_batch(&s.cs), 10, 0.005);
+    /* the 400 queued jobs finish over the next 20 ms, and then nothing until a NOTIFY */
+    s.now += 0.02, s.done += 400;
+    claimsize_observe_jobs(&s.cs, s.now, s.done, 400 * 0.00005, 400);
+    s.now += 0.5;
+    claimsize_observe_jobs(&s.cs, s.now, s.done, 0, 0);
+    CHECK_LONG(claimsize_prefetch(&s.cs), 0);
+    CHECK_LONG(claimsize_batch(&s.cs), 16);
+    /* still fast for short jobs: a backlog of them grows it again within a few claims */
+    sim_steps(&s, 3, 0.005, 20000, 0.00005, true, 0.005);
+    CHECK(claimsize_prefetch(&s.cs) > 100);
+}
+
 void register_claimsize_tests(void)
 {
     test_add("claimsize starts with the executors only", starts_with_executors_only, NULL);
@@ -240,6 +263,7 @@ void register_claimsize_tests(void)
              NULL);
     test_add("claimsize mixed jobs use their mean", mixed_jobs_use_their_mean, NULL);
     test_add("claimsize shrinks when jobs stop coming", shrinks_when_jobs_stop_coming, NULL);
+    test_add("claimsize starts over after idle", starts_over_after_idle, NULL);
     test_add("claimsize never exceeds the cap", never_exceeds_the_cap, NULL);
     test_add("claimsize pinned settings stay pinned", pinned_settings_stay_pinned, NULL);
 }

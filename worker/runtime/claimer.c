@@ -328,8 +328,9 @@ static bool claim(struct claimer *c, bool urgent)
         return true;
     int got = PQntuples(res);
     c->last_full = got == want;
+    double now = clock_now();
     pthread_mutex_lock(&rt->lock);
-    claimsize_claimed(&rt->sizing, want, got, clock_now() - asked_at);
+    claimsize_claimed(&rt->sizing, now, want, got, now - asked_at);
     pthread_mutex_unlock(&rt->lock);
     if (got == 0) {
         PQclear(res);
@@ -338,7 +339,6 @@ static bool claim(struct claimer *c, bool urgent)
     c->claims++;
     c->claimed += got;
     /* Jobs are built (payloads parsed) before the lock is taken: executors wait on it. */
-    double now = clock_now();
     struct jobq ready = {0}, unreadable = {0};
     for (int i = 0; i < got; i++) {
         struct job *j = calloc(1, sizeof(*j));

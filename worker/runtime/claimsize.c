@@ -78,13 +78,17 @@ void claimsize_observe_jobs(struct claimsize *cs, double now, long long finished
         cs->last_t = now;
         cs->last_done = finished_total;
     }
+    if (!cs->backlog && cs->last_got_t > 0 && now - cs->last_got_t > horizon(cs))
+        cs->depth = 0; /* idle for a horizon: what comes next may be long, start over */
     cs->depth = fmin(cs->depth, run_time_bound(cs)); /* shrink at once: the jobs got longer */
     if (!cs->backlog) /* and, with no backlog seen, as the throughput falls (idle: to 0) */
         cs->depth = fmin(cs->depth, cs->rate * horizon(cs));
 }
 
-void claimsize_claimed(struct claimsize *cs, int asked, int got, double rtt)
+void claimsize_claimed(struct claimsize *cs, double now, int asked, int got, double rtt)
 {
+    if (got > 0)
+        cs->last_got_t = now;
     if (rtt >= 0)
         cs->rtt = cs->rtt > 0 ? cs->rtt + RTT_WEIGHT * (rtt - cs->rtt) : rtt;
     double bound = run_time_bound(cs);

@@ -14,8 +14,11 @@
  * before any job has finished nothing is prefetched. A claim that comes back short (the
  * backlog is gone) shrinks it to the observed throughput times the horizon, and it follows
  * that throughput down until a claim is full again, so an idle worker soon holds nothing
- * beyond its executors. Each claim takes at most half the prefetch (at least the executors'
- * count, at most CLAIMSIZE_BATCH_MAX), so a busy queue is drained in large claims.
+ * beyond its executors; and once no claim has found a job for a horizon, it starts again
+ * from nothing (like TCP's slow start after idle): the next burst may be of long jobs, and
+ * the throughput of the short ones that finished meanwhile says nothing about them. Each claim
+ * takes at most half the prefetch (at least the executors' count, at most CLAIMSIZE_BATCH_MAX), so
+ * a busy queue is drained in large claims.
  *
  * An explicit prefetch or claim batch (flag or environment) pins that value. Whatever the
  * sizing, a worker never holds more than claimsize_cap() jobs (running, queued, or waiting
@@ -48,6 +51,7 @@ struct claimsize {
     bool timed;                  /* a job's run time has been observed */
     bool backlog;                /* the last claim came back full */
     long finished_since_claim;   /* jobs finished (and timed) since the last claim */
+    double last_got_t;           /* time of the last claim that got jobs (0: none yet) */
 };
 
 /* concurrency ≥ 1; prefetch and claim_batch are the settings (CLAIMSIZE_AUTO or pinned). */
@@ -58,8 +62,8 @@ void claimsize_init(struct claimsize *cs, int concurrency, int prefetch, int cla
 void claimsize_observe_jobs(struct claimsize *cs, double now, long long finished_total,
                             double run_time_sum, long run_count);
 
-/* A claim asked for asked jobs, got got, and took rtt seconds. */
-void claimsize_claimed(struct claimsize *cs, int asked, int got, double rtt);
+/* A claim asked for asked jobs, got got, took rtt seconds and came back at time now. */
+void claimsize_claimed(struct claimsize *cs, double now, int asked, int got, double rtt);
 
 /* Jobs to keep queued beyond the executors. */
 int claimsize_prefetch(const struct claimsize *cs);
