@@ -109,8 +109,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct server *s = server();
     struct exchange x = {0};
     current = &x;
+    /* Each run's client closes first, so its port stays in TIME_WAIT for a minute: thousands
+     * of runs a second would use up the ephemeral ports of one address (connect then fails
+     * with EADDRNOTAVAIL). Every address of 127/8 is loopback; each run takes the next one. */
+    static uint32_t runs;
+    struct sockaddr_in from = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(0x7f000002u + runs++ % 0xfffff0u)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&s->addr, sizeof(s->addr)) < 0)
+    if (fd < 0 || bind(fd, (const struct sockaddr *)&from, sizeof(from)) < 0 ||
+        connect(fd, (const struct sockaddr *)&s->addr, sizeof(s->addr)) < 0)
         abort();
     for (size_t o = 0; o < size;) { /* the socket buffers hold the input */
         ssize_t n = write(fd, data + o, size - o);
