@@ -253,9 +253,10 @@ class Bench:
         def pkg(*names):
             return run(["pkg-config", "--cflags", "--libs", *names]).stdout.split()
         flags = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-I", ROOT]
-        evbase = ROOT / "build" / "obj" / "gateway" / "http" / "evbase.o"  # the gateway's loop (make all)
-        run([cc, *flags, "-o", OUT / "hello", ROOT / "tests/bench/hello.c", evbase, *pkg("libevent")])
-        run([cc, *flags, "-o", OUT / "storeserver", ROOT / "tests/bench/storeserver.c", evbase,
+        obj = ROOT / "build" / "obj"  # the gateway's loop and what it logs with (make all)
+        evbase = [obj / "gateway/http/evbase.o", obj / "common/log.o", obj / "common/clock.o"]
+        run([cc, *flags, "-o", OUT / "hello", ROOT / "tests/bench/hello.c", *evbase, *pkg("libevent")])
+        run([cc, *flags, "-o", OUT / "storeserver", ROOT / "tests/bench/storeserver.c", *evbase,
              *pkg("libevent", "libpq")])
         for loop in ("claimloop", "insertloop"):
             run([cc, *flags, "-o", OUT / loop, ROOT / f"tests/bench/{loop}.c", *pkg("libpq")])
