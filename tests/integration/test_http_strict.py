@@ -12,14 +12,21 @@ JOB = b'{"targetAgent":"a","payload":{}}'
 
 
 def _read_response(s):
-    """Reads one response: (status, headers dict lower-cased, body bytes)."""
+    """Reads exactly one response: (status, headers dict lower-cased, body bytes). It peeks for
+    the end of the head and then takes only that response's bytes, so a pipelined response that
+    arrived in the same segment stays in the socket for the next call."""
     data = b""
+    deadline = time.monotonic() + (s.gettimeout() or 30)
     while b"\r\n\r\n" not in data:
-        c = s.recv(65536)
-        if not c:
-            raise ConnectionError(f"closed before a response head: {data!r}")
-        data += c
-    head, _, rest = data.partition(b"\r\n\r\n")
+        data = s.recv(65536, socket.MSG_PEEK)
+        if not data:
+            raise ConnectionError("closed before a response head")
+        if b"\r\n\r\n" not in data:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no whole response head: {data!r}")
+            time.sleep(0.005)
+    head_len = data.index(b"\r\n\r\n") + 4
+    head = _recv_exactly(s, head_len)[:-4]
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers = {}
@@ -27,12 +34,18 @@ def _read_response(s):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     n = int(headers.get("content-length", "0"))
-    while len(rest) < n:
-        c = s.recv(65536)
+    return status, headers, _recv_exactly(s, n)
+
+
+def _recv_exactly(s, n):
+    """Up to n bytes (fewer only when the server closes first)."""
+    data = b""
+    while len(data) < n:
+        c = s.recv(n - len(data))
         if not c:
             break
-        rest += c
-    return status, headers, rest[:n]
+        data += c
+    return data
 
 
 def _closed(s):
