@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "gateway/http/chunkext.h"
 #include "gateway/http/deadline.h"
 #include "gateway/http/strict.h"
 
@@ -40,6 +41,7 @@ struct conn {
     struct evbuffer_cb_entry *feed;  /* the clock's input callback */
     struct event *timer;
     struct deadline clock;
+    struct chunkext chunks; /* the raw input's chunk-extension tracker */
     int fd;
     struct conn *next_fresh; /* in cs->fresh until adopted */
     void (*on_close)(struct evhttp_connection *, void *);
@@ -165,6 +167,7 @@ static void closed_cb(struct evhttp_connection *evcon, void *arg)
         c->on_close(evcon, c->on_close_arg);
     if (c->feed)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->feed);
+    http_strict_forget(c->bev, &c->chunks);
     if (c->fd >= 0 && c->fd < cs->nbyfd && cs->byfd[c->fd] == c)
         cs->byfd[c->fd] = NULL;
     conn_gone(cs, c);
@@ -182,6 +185,7 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
         bufferevent_getcb(bev, NULL, NULL, &eventcb, &evcon);
         int sock = bufferevent_getfd(bev);
         if (!eventcb || !evcon || sock < 0) {
+            http_strict_forget(bev, &c->chunks);
             conn_gone(cs, c); /* evhttp dropped it already */
         } else {
             c->evcon = evcon;
@@ -198,13 +202,16 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
 {
     struct conns *cs = arg;
-    struct bufferevent *bev = http_strict_bevcb(base, NULL);
-    if (!bev)
-        return NULL;
     struct conn *c = calloc(1, sizeof(*c));
     if (!c || !(c->timer = evtimer_new(base, timer_cb, c))) {
         free(c);
-        return bev; /* served, but neither counted nor clocked */
+        return http_strict_bevcb(base, NULL); /* served, but neither counted nor clocked */
+    }
+    struct bufferevent *bev = http_strict_bevcb(base, &c->chunks);
+    if (!bev) {
+        event_free(c->timer);
+        free(c);
+        return NULL;
     }
     c->cs = cs;
     c->bev = bev;

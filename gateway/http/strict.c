@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "gateway/http/chunkext.h"
 #include "gateway/http/request.h"
 
 static void refuse(struct request *r, int status, const char *code, const char *message)
@@ -92,13 +93,10 @@ bool http_strict_charset_ok(const char *ct)
  * not in a body, since every body is JSON (where raw control bytes are invalid). So each
  * NUL is turned into 0x01 as it arrives, which the head check above and the JSON parser both
  * refuse. */
-static void nul_guard(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+static void nul_guard(struct evbuffer *buf, size_t from)
 {
-    (void)arg;
-    if (info->n_added == 0)
-        return;
     struct evbuffer_ptr at;
-    if (evbuffer_ptr_set(buf, &at, evbuffer_get_length(buf) - info->n_added, EVBUFFER_PTR_SET) < 0)
+    if (evbuffer_ptr_set(buf, &at, from, EVBUFFER_PTR_SET) < 0)
         return;
     while ((at = evbuffer_search(buf, "", 1, &at)).pos >= 0) {
         struct evbuffer_iovec v;
@@ -110,13 +108,30 @@ static void nul_guard(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     }
 }
 
-struct bufferevent *http_strict_bevcb(struct event_base *base, void *arg)
+/* Each read's bytes, before evhttp parses them. */
+static void raw_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
-    (void)arg;
+    if (info->n_added == 0)
+        return;
+    size_t from = evbuffer_get_length(buf) - info->n_added;
+    nul_guard(buf, from);
+    if (arg)
+        chunkext_feed(arg, buf, from, info->n_added);
+}
+
+struct bufferevent *http_strict_bevcb(struct event_base *base, void *chunks)
+{
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (bev && !evbuffer_add_cb(bufferevent_get_input(bev), nul_guard, NULL)) {
+    if (chunks)
+        chunkext_init(chunks);
+    if (bev && !evbuffer_add_cb(bufferevent_get_input(bev), raw_input, chunks)) {
         bufferevent_free(bev);
         return NULL;
     }
     return bev;
+}
+
+void http_strict_forget(struct bufferevent *bev, void *chunks)
+{
+    evbuffer_remove_cb(bufferevent_get_input(bev), raw_input, chunks);
 }

@@ -1,7 +1,7 @@
 /* head — raw requests through libevent's own parser: the input is sent as it is over a
- * loopback connection to an evhttp server set up like the gateway's (the NUL guard on each
- * connection, http_strict_check_head on each request, then a 200), and the write side is
- * closed so the server sees the end of it.
+ * loopback connection to an evhttp server set up like the gateway's (the NUL guard and the
+ * chunk-extension tracker on each connection, http_strict_check_head on each request, then a
+ * 200), and the write side is closed so the server sees the end of it.
  *
  * Checks: whatever comes back is HTTP; the connection is closed in the end, nothing waits;
  * and no request whose header lines hold a NUL byte is accepted (evhttp reads header lines as
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/strbuf.h"
+#include "gateway/http/chunkext.h"
 #include "gateway/http/strict.h"
 
 struct server {
@@ -57,7 +58,8 @@ static const struct server *server(void)
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                          EVHTTP_REQ_PATCH | EVHTTP_REQ_CONNECT);
     evhttp_set_max_headers_size(http, 64 * 1024);
-    evhttp_set_bevcb(http, http_strict_bevcb, NULL);
+    static struct chunkext chunks; /* one connection at a time */
+    evhttp_set_bevcb(http, http_strict_bevcb, &chunks);
     evhttp_set_gencb(http, handle, NULL);
     if (!(bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) ||
         getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&s.addr, &len) < 0)

@@ -6,13 +6,16 @@
  *
  * Checks: a refusal is answered (bad_request); the verdict does not depend on the headers'
  * order, and an accepted head stays accepted with every header repeated. The NUL guard turns each
- * NUL into 0x01 and leaves every other byte as it was, however the bytes arrive. */
+ * NUL into 0x01 and leaves every other byte as it was, however the bytes arrive. The
+ * chunk-extension tracker (chunkext.h), fed the same bytes whole and in pieces, leaves the same
+ * bytes both ways and changes none but a `;` or a tab, into a space. */
 #include "tests/fuzz/fuzz.h"
 
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
+#include "gateway/http/chunkext.h"
 #include "gateway/http/strict.h"
 
 #define HEADERS_MAX 64
@@ -113,6 +116,43 @@ static void check_nul_guard(const uint8_t *data, size_t size)
     event_base_loop(base, EVLOOP_NONBLOCK); /* the bufferevent's memory is freed by the loop */
 }
 
+/* What the chunk-extension tracker leaves of data fed in pieces of 1 + data[o] % step bytes. */
+static uint8_t *through_chunkext(const uint8_t *data, size_t size, size_t step)
+{
+    struct evbuffer *in = evbuffer_new();
+    struct chunkext t;
+    uint8_t *out = malloc(size + 1);
+    if (!in || !out)
+        abort();
+    chunkext_init(&t);
+    for (size_t o = 0; o < size;) {
+        size_t piece = step ? 1 + data[o] % step : size;
+        if (piece > size - o)
+            piece = size - o;
+        if (evbuffer_add(in, data + o, piece) < 0)
+            abort();
+        chunkext_feed(&t, in, evbuffer_get_length(in) - piece, piece);
+        o += piece;
+    }
+    FUZZ_CHECK(evbuffer_remove(in, out, size) == (int)size, "bytes lost");
+    evbuffer_free(in);
+    return out;
+}
+
+/* The tracker reads the same however the stream is split, and changes only `;` or a tab,
+ * into a space. */
+static void check_chunkext(const uint8_t *data, size_t size)
+{
+    uint8_t *whole = through_chunkext(data, size, 0), *pieces = through_chunkext(data, size, 13);
+    for (size_t i = 0; i < size; i++) {
+        FUZZ_CHECK(whole[i] == pieces[i], "byte %zu depends on how the input was split", i);
+        FUZZ_CHECK(whole[i] == data[i] || (whole[i] == ' ' && (data[i] == ';' || data[i] == '\t')),
+                   "byte %zu changed from %u to %u", i, data[i], whole[i]);
+    }
+    free(whole);
+    free(pieces);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = fuzz_cstring(data, size);
@@ -120,5 +160,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_heads(text);
     free(text);
     check_nul_guard(data, size);
+    check_chunkext(data, size);
     return 0;
 }

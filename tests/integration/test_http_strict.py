@@ -201,3 +201,39 @@ def test_connect_closes_connection(gateway, target):
             pass  # closed without an answer: also fine
         assert _closed(s)
 
+
+
+# --- chunk extensions (RFC 9112 §7.1.1) ------------------------------------------------------
+
+
+def _chunked(*pieces, last=b"0"):
+    """A chunked body: each piece is (size-line suffix, data); the last-chunk line gets `last`."""
+    out = b""
+    for ext, data in pieces:
+        out += b"%x" % len(data) + ext + b"\r\n" + data + b"\r\n"
+    return out + last + b"\r\n\r\n"
+
+
+def test_chunk_extensions_accepted_and_data_kept(gateway, db):
+    job = b'{"targetAgent":"a","payload":{"note":"a;b\\tc;d=1"}}'
+    body = _chunked((b";name=val", job[:20]), (b'\t;q="x;y"', job[20:35]), (b"", job[35:]),
+                    last=b"0;end")
+    req = post(gateway, b"Content-Type: application/json", b"Transfer-Encoding: chunked", body=body)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
+        s.sendall(req + req)  # two on one connection: the second is framed the same way
+        for _ in range(2):
+            status, _, answer = _read_response(s)
+            assert status == 201, answer
+            job_id = json.loads(answer)["id"]
+            assert db.scalar(f"SELECT payload->>'note' FROM job_queue WHERE id = {job_id}") == "a;b\tc;d=1"
+    assert db.count("job_queue") == 2
+
+
+def test_bad_chunk_size_line_still_refused(gateway, db):
+    body = b"zz;x\r\n" + JOB + b"\r\n0\r\n\r\n"
+    req = post(gateway, b"Content-Type: application/json", b"Transfer-Encoding: chunked", body=body)
+    status, _, _, closed = exchange(gateway, req)
+    # libevent answers every unreadable body with its own 413 page and closes.
+    assert status == 413
+    assert closed
+    assert db.count("job_queue") == 0

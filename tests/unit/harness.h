@@ -64,6 +64,7 @@ void register_log_tests(void);
 void register_jobwait_tests(void);
 void register_backoff_tests(void);
 void register_deadline_tests(void);
+void register_chunkext_tests(void);
 void register_claimsize_tests(void);
 void register_jobq_tests(void);
 void register_pool_agents_tests(void);

@@ -150,6 +150,7 @@ int main(int argc, char **argv)
     register_jobwait_tests();
     register_backoff_tests();
     register_deadline_tests();
+    register_chunkext_tests();
     register_claimsize_tests();
     register_jobq_tests();
     register_pool_agents_tests();
