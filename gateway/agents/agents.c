@@ -1,4 +1,5 @@
 /* agents — registration and state of agents (the seed's agent_states table). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,19 @@ void agents_register(struct request *r)
     free(state_text);
 }
 
-void agents_list(struct request *r) { request_query_body(r, Q_AGENTS_LIST, 0, NULL, 200); }
+void agents_list(struct request *r)
+{
+    const char *cursor = request_query_param(r, "cursor");
+    long limit = 1000;
+    if (cursor && request_check_agent_name(r, cursor, "cursor") < 0)
+        return;
+    if (request_query_int(r, "limit", 1, 1000, &limit) < 0)
+        return;
+    char limit_text[16];
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    const char *params[3] = {cursor, limit_text, r->gw->response_budget};
+    request_query_body(r, Q_AGENTS_LIST, 3, params, 200);
+}
 
 void agents_get(struct request *r)
 {

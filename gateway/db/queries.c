@@ -252,10 +252,18 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         " ON CONFLICT (agent_name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()"
         " RETURNING (a.xmax = 0) AS created, fs_agent_json(a)"},
 
+    /* By name, after the name $1 (the previous page's nextCursor) or from the start; $2
+     * limit, $3 budget (an agent's state can be large). */
     [Q_AGENTS_LIST] = {"fs_agents_list",
-        "SELECT row_to_json(page) FROM (SELECT"
-        "  coalesce(array_to_json(array_agg(fs_agent_json(a) ORDER BY a.agent_name)), '[]') AS agents"
-        " FROM agent_states a) page"},
+        LIST_PAGE_CTES(
+        "SELECT a.id, row_number() OVER (ORDER BY a.agent_name) AS rn FROM agent_states a"
+        " WHERE $1::text IS NULL OR a.agent_name > $1::text"
+        " ORDER BY a.agent_name LIMIT $2::int + 1",
+        "SELECT fs_agent_json(a) FROM agent_states a WHERE a.id = ", "$2::int", "$3::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS agents,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN (SELECT a.agent_name FROM agent_states a"
+        "    WHERE a.id = " LIST_PAGE_LAST_ID ") END AS \"nextCursor\""
+        " FROM p) page"},
 
     [Q_AGENT_GET] = {"fs_agent_get",
         "SELECT fs_agent_json(a) FROM agent_states a WHERE a.agent_name = $1::text"},

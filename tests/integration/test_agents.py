@@ -47,7 +47,7 @@ def test_register_name_bounds(gateway):
 
 
 def test_list_ordered_by_name(gateway):
-    assert expect(gateway.get("/api/agents"), 200) == {"agents": []}
+    assert expect(gateway.get("/api/agents"), 200) == {"agents": [], "nextCursor": None}
     names = ["zeta", "alpha", "Mid.agent", "beta_2", "beta-1"]
     for n in names:
         register(gateway, n, {"n": n})

@@ -66,7 +66,7 @@ def test_viewer_reads_but_cannot_write(gateway, db):
     assert expect(gateway.get("/api/jobs", auth=viewer), 200)["jobs"][0]["id"] == job["id"]
     assert expect(gateway.get(f"/api/jobs/{job['id']}", auth=viewer), 200)["id"] == job["id"]
     assert expect(gateway.get("/api/jobs/pending", auth=viewer), 200)["jobs"][0]["id"] == job["id"]
-    assert expect(gateway.get("/api/agents", auth=viewer), 200) == {"agents": []}
+    assert expect(gateway.get("/api/agents", auth=viewer), 200) == {"agents": [], "nextCursor": None}
     expect(gateway.get("/api/documents/search?q=x", auth=viewer), 200)
     # Status changes are writes.
     expect_error(
@@ -224,7 +224,7 @@ def test_keys_stored_hashed(gateway, db):
 
 def test_auth_off(gateway_factory, db):
     gw = gateway_factory(env={"FLOWSTATE_AUTH": "off"})
-    assert expect(gw.get("/api/agents", auth=None), 200) == {"agents": []}
+    assert expect(gw.get("/api/agents", auth=None), 200) == {"agents": [], "nextCursor": None}
     job = expect(gw.post("/api/jobs", json=JOB, auth=None), 201)
     expect(gw.get(f"/api/jobs/{job['id']}", auth=None), 200)
     # every caller is admin

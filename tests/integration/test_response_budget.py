@@ -129,3 +129,21 @@ def test_messages_and_documents_cut_to_the_budget(gateway_factory, db):
     docs, sizes = pages(gw, "/api/documents", "documents", f"limit=100&agentName={AGENT}")
     assert len(docs) == 12 and len({d["id"] for d in docs}) == 12
     assert max(sizes) <= 65536 + 1024 and len(sizes) >= 4
+
+
+def test_agents_list_cut_to_the_budget_and_paged_by_name(gateway_factory, db):
+    gw = gateway_factory(env={"FLOWSTATE_RESPONSE_BUDGET": "65536"})
+    names = [f"big_agent_{i:02d}" for i in range(12)]
+    for name in reversed(names):
+        expect(gw.post("/api/agents/register", json={"agentName": name, "initialState": {"notes": "s" * 20000}}), 201)
+    agents, sizes = pages(gw, "/api/agents", "agents")
+    assert [a["agentName"] for a in agents] == names
+    assert max(sizes) <= 65536 + 1024 and len(sizes) >= 4
+    # A limit pages too; the cursor is the last name of the page.
+    small, _ = pages(gw, "/api/agents", "agents", "limit=5")
+    assert len(small) == 12
+    first = gw.get("/api/agents?limit=5").json()
+    assert 1 <= len(first["agents"]) <= 5 and first["nextCursor"] == first["agents"][-1]["agentName"]
+    for bad in ("limit=0", "limit=1001", "cursor=" + "x" * 300):
+        r = gw.get(f"/api/agents?{bad}")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_field", (bad, r.text)
