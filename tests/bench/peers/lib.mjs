@@ -3,7 +3,8 @@
 // timed add loops. Every command prints one JSON line on stdout; logs go to stderr.
 import readline from "node:readline";
 
-// Runs the command named in argv[2] from `commands` ({name: async (url, ...numbers) => result}).
+// Runs the command named in argv[2] from `commands` ({name: async (url, ...args) => result});
+// arguments that read as numbers are passed as numbers.
 export async function main(commands) {
   const [cmd, url, ...rest] = process.argv.slice(2);
   if (!commands[cmd] || !url) {
@@ -11,7 +12,7 @@ export async function main(commands) {
     process.exit(2);
   }
   try {
-    const out = await commands[cmd](url, ...rest.map(Number));
+    const out = await commands[cmd](url, ...rest.map((a) => (Number.isNaN(Number(a)) ? a : Number(a))));
     if (out !== undefined) console.log(JSON.stringify(out));
     process.exit(0);
   } catch (e) {
