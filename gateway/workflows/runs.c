@@ -11,7 +11,6 @@
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/http/request.h"
-#include "gateway/workflows/wfdef.h"
 #include "gateway/workflows/workflows.h"
 
 static const char *const run_statuses[] = {"pending", "running",   "paused", "completed",
@@ -47,8 +46,7 @@ static void start_done(PGresult *res, void *arg)
         request_error(r, 404, "not_found", "template", "no workflow template '%s'", rr->name);
         return;
     }
-    bool created = PQgetvalue(res, 0, 0)[0] == 't';
-    request_reply(r, created ? 201 : 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    wf_reply_created(r, res);
 }
 
 /* POST /api/workflows/runs {template [+ version] | definition, input?, idempotencyKey?,
@@ -83,21 +81,15 @@ void wf_runs_create(struct request *r)
     }
     if (tname && wf_check_template_name(r, tname, "template") < 0)
         return;
-    if (def && wfdef_validate(def, &err) < 0) {
-        if (!err.field[0])
-            request_error(r, 500, "internal", NULL, "out of memory");
-        else
-            request_field_error(r, &err);
+    char *def_text = NULL, *input_text = NULL, version_text[16];
+    int rc;
+    if (def && !(def_text = wf_definition_text(r, def)))
         return;
-    }
     struct run_req *rr = run_req_new(r);
     if (!rr)
-        return;
-    char *def_text = def ? json_print(def) : NULL;
-    char *input_text = input ? json_print(input) : NULL;
-    char version_text[16];
-    int rc;
-    if ((def && !def_text) || (input && !input_text)) {
+        goto done;
+    input_text = input ? json_print(input) : NULL;
+    if (input && !input_text) {
         request_error(r, 500, "internal", NULL, "out of memory");
         goto done;
     }

@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/json_print.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/http/request.h"
-#include "gateway/workflows/wfdef.h"
 #include "gateway/workflows/workflows.h"
 
 #define DESCRIPTION_MAX 1000
@@ -22,17 +20,6 @@ struct template_write {
 };
 
 static const struct request_ctx_type template_write_ctx = {"workflow template write", NULL};
-
-int wf_check_template_name(struct request *r, const char *name, const char *field)
-{
-    if (!name || !json_is_identifier(name, WF_NAME_MAX)) {
-        request_error(r, 400, "invalid_field", field,
-                      "%s must be 1 to %d characters of letters, digits, '_', '.' or '-'", field,
-                      WF_NAME_MAX);
-        return -1;
-    }
-    return 0;
-}
 
 /* Reads and checks {definition, description?} from the body: the definition's text (caller
  * frees), or NULL having answered r. */
@@ -49,17 +36,7 @@ static char *definition_text(struct request *r, const char **description)
         request_error(r, 400, "invalid_field", "definition", "definition is required");
         return NULL;
     }
-    if (wfdef_validate(def, &err) < 0) {
-        if (!err.field[0])
-            request_error(r, 500, "internal", NULL, "out of memory");
-        else
-            request_field_error(r, &err);
-        return NULL;
-    }
-    char *text = json_print(def);
-    if (!text)
-        request_error(r, 500, "internal", NULL, "out of memory");
-    return text;
+    return wf_definition_text(r, def);
 }
 
 static void create_done(PGresult *res, void *arg)
@@ -106,16 +83,7 @@ void wf_templates_create(struct request *r)
     free(def);
 }
 
-static void put_done(PGresult *res, void *arg)
-{
-    struct request *r = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        request_db_error(r, res);
-        return;
-    }
-    bool created = PQgetvalue(res, 0, 0)[0] == 't';
-    request_reply(r, created ? 201 : 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
-}
+static void put_done(PGresult *res, void *arg) { wf_reply_created(arg, res); }
 
 /* PUT /api/workflows/templates/:name {definition, description?} → the next version (201
  * when it is the first). */

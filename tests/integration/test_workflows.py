@@ -7,9 +7,16 @@ is paused). The last tests run steps on real flowstate-pool workers: independent
 observed running at once, a fan-in after them, and a reference passing one step's output to
 the next."""
 
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 
 from fsutil import expect, expect_error, parse_ts
+from stack import worker_pid
 
 AGENT = "wf_agent"
 WORKER = "wftest:1"
@@ -75,7 +82,6 @@ def control(gw, rid, action, status=200):
 
 def wait_claim(db, key, timeout=10):
     """Claims the job of step key once it is runnable (a retry waits out its backoff)."""
-    import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = claim(db)
@@ -308,6 +314,51 @@ def test_retry_reruns_a_failed_run_from_its_failed_steps(gateway, db):
     assert "completed" in err["message"]
 
 
+def test_a_step_that_outlives_its_timeout_is_failed_by_the_sweeper_and_fails_the_run(gateway, db):
+    run = start(gateway, [step("slow", timeoutSeconds=1), step("after", ["slow"])])
+    claim_keys(db, ["slow"])  # and never report: the lease (timeoutSeconds) runs out
+    deadline = time.monotonic() + 20
+    while get_run(gateway, run["id"])["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done = get_run(gateway, run["id"])
+    assert done["status"] == "failed", done
+    assert "step slow failed: lease expired" in done["error"]
+    assert {k: s["status"] for k, s in steps_of(done).items()} == {"slow": "failed", "after": "cancelled"}
+
+
+def test_concurrent_outcomes_of_two_runs_neither_deadlock_nor_start_a_fan_in_twice(gateway, db):
+    n = 24
+    steps = [step(f"p{i}") for i in range(n)] + [step("join", [f"p{i}" for i in range(n)])]
+    runs = [start(gateway, steps)["id"] for _ in range(2)]
+    jobs = claim(db, n=100)
+    assert len(jobs) == 2 * n
+    mine = [sorted((j for j in jobs if j["payload"]["workflowRunId"] == rid), key=lambda j: j["id"])
+            for rid in runs]
+    # Each request reports one job of each run, in alternating orders, so that concurrent
+    # statements reach the two runs in opposite orders.
+    batches = [[mine[0][i], mine[1][i]] if i % 2 else [mine[1][i], mine[0][i]] for i in range(n)]
+
+    def report(batch):
+        body = {"jobs": [{"id": j["id"], "attempt": j["attempt"], "result": {"i": j["id"]}} for j in batch]}
+        r = requests.post(gateway.url + "/api/jobs/complete", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {gateway.key}"}, proxies={"http": None})
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(report, batches))
+    for code, body in answers:
+        assert code == 200 and all(x.get("status") == "completed" for x in body["results"]), body
+    joins = claim(db)
+    assert sorted(j["payload"]["workflowRunId"] for j in joins) == sorted(runs)
+    assert all(j["payload"]["stepKey"] == "join" for j in joins)
+    for j in joins:
+        expect(complete(gateway, j, {}), 200)
+    for rid in runs:
+        done = get_run(gateway, rid)
+        assert done["status"] == "completed" and len(done["output"]) == n + 1
+        assert db.scalar("SELECT count(*) FROM job_queue WHERE workflow_run_id = %s", (rid,)) == n + 1
+
+
 # --- pause, resume, cancel ----------------------------------------------------------------
 
 
@@ -537,3 +588,30 @@ def test_a_data_pipeline_runs_on_real_agents_with_a_condition_on_a_steps_output(
     assert got["totals"]["input"]["records"] == got["clean"]["output"]["records"]
     assert got["totals"]["output"]["fields"]["amount"]["sum"] == 70
     assert sorted(done["output"]) == ["clean", "totals", "validate"]
+
+
+def test_a_worker_killed_mid_step_leaves_no_run_stuck_and_no_step_done_twice(stack):
+    stack.start_pool("monitoring=2", env={"FLOWSTATE_SHUTDOWN_TIMEOUT": 3})
+    gw = stack.gateway()
+    ping = {"agent": "monitoring", "task": "ping"}
+    # A long lease: only the pool's release of the dead worker's jobs brings the step back soon.
+    run = start(gw, [{"key": "long", **ping, "input": {"sleepMs": 20000}, "retries": 1, "timeoutSeconds": 120},
+                     {"key": "after", **ping, "dependsOn": ["long"], "input": {"sleepMs": 10}}])
+    job_id = steps_of(run)["long"]["jobId"]
+    row = stack.wait_job(job_id, lambda r: r["status"] == "running", 30, "the long step running")
+    # The next attempt is quick (the running copy keeps its payload).
+    stack.db.execute("UPDATE job_queue SET payload = payload || '{\"sleepMs\": 100}' WHERE id = %s", (job_id,))
+    os.kill(worker_pid(row["locked_by"]), signal.SIGKILL)
+
+    def finished():
+        r = get_run(gw, run["id"])
+        return r["status"] not in ("running", "pending"), {s["key"]: s["status"] for s in r["steps"]}
+
+    stack.wait_until(finished, 60, f"workflow run {run['id']} finished after the kill")
+    done = get_run(gw, run["id"])
+    assert done["status"] == "completed", done
+    long = steps_of(done)["long"]
+    assert long["attempts"] == 2 and long["output"]["worker"] != row["locked_by"]
+    jobs = stack.db.query("SELECT step_key, status, attempts FROM job_queue WHERE workflow_run_id = %s"
+                          " ORDER BY id", (run["id"],))
+    assert [(j["step_key"], j["status"]) for j in jobs] == [("long", "completed"), ("after", "completed")]
