@@ -169,7 +169,8 @@ $$;
 --
 -- 1. A step that failed, or whose job was cancelled, fails the run unless its definition
 --    says continueOnFailure: the run's pending steps become cancelled (running ones finish;
---    their outcomes are recorded and start nothing).
+--    their outcomes are recorded and start nothing), and a workflow.failed event names the
+--    step (an operator reads failures later; completions are in the run's own row).
 -- 2. While the run is running, pending steps whose parents have all settled (completed,
 --    skipped, or failed/cancelled with continueOnFailure) are decided: a step is skipped
 --    when it has parents and every one of them was skipped, or when its `when` is false;
@@ -201,6 +202,10 @@ BEGIN
         UPDATE workflow_runs w SET status = 'failed', finished_at = now(), updated_at = now(),
             error = format('step %s %s: %s', bad.key, bad.status, coalesce(bad.error, 'no error given'))
         WHERE w.id = rid;
+        INSERT INTO events (type, severity, job_id, agent_name, data)
+        SELECT 'workflow.failed', 'error', s.job_id, s.agent,
+               jsonb_build_object('runId', rid, 'step', s.key, 'error', s.error)
+        FROM workflow_steps s WHERE s.run_id = rid AND s.key = bad.key;
         RETURN;
     END IF;
     IF r.status = 'running' THEN
@@ -391,7 +396,7 @@ $$;
 -- from the run's status), the status before, and the run; no row when there is no run rid.
 --   cancel (pending, running, paused): the run and its pending steps are cancelled, queued
 --          jobs cancelled, running jobs asked to stop (their workers stop at the next lease
---          renewal).
+--          renewal); a workflow.cancelled event records it.
 --   pause (running): no step starts until resume; queued and running jobs finish.
 --   resume (paused): running again, and advanced at once.
 --   retry (failed): its failed and cancelled steps go back to pending and the run advances
@@ -417,6 +422,7 @@ BEGIN
         UPDATE workflow_runs w SET status = 'cancelled', error = 'cancelled',
             finished_at = now(), updated_at = now()
         WHERE w.id = rid;
+        INSERT INTO events (type, data) VALUES ('workflow.cancelled', jsonb_build_object('runId', rid));
         UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
         WHERE s.run_id = rid AND s.status = 'pending';
         UPDATE job_queue j SET

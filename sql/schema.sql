@@ -1057,6 +1057,10 @@ BEGIN
         UPDATE workflow_runs w SET status = 'failed', finished_at = now(), updated_at = now(),
             error = format('step %s %s: %s', bad.key, bad.status, coalesce(bad.error, 'no error given'))
         WHERE w.id = rid;
+        INSERT INTO events (type, severity, job_id, agent_name, data)
+        SELECT 'workflow.failed', 'error', s.job_id, s.agent,
+               jsonb_build_object('runId', rid, 'step', s.key, 'error', s.error)
+        FROM workflow_steps s WHERE s.run_id = rid AND s.key = bad.key;
         RETURN;
     END IF;
     IF r.status = 'running' THEN
@@ -1142,6 +1146,7 @@ BEGIN
         UPDATE workflow_runs w SET status = 'cancelled', error = 'cancelled',
             finished_at = now(), updated_at = now()
         WHERE w.id = rid;
+        INSERT INTO events (type, data) VALUES ('workflow.cancelled', jsonb_build_object('runId', rid));
         UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
         WHERE s.run_id = rid AND s.status = 'pending';
         UPDATE job_queue j SET

@@ -245,6 +245,9 @@ def test_a_failed_step_fails_the_run_and_cancels_the_steps_that_did_not_start(ga
     got = {k: s["status"] for k, s in steps_of(done).items()}
     assert got == {"a": "failed", "side": "running", "b": "cancelled", "c": "cancelled"}
     assert steps_of(done)["a"]["error"] == "bad input"
+    ev = db.query("SELECT * FROM events WHERE type = 'workflow.failed'")
+    assert [(e["severity"], e["job_id"], e["agent_name"], e["data"]) for e in ev] == [
+        ("error", jobs["a"]["id"], AGENT, {"runId": run["id"], "step": "a", "error": "bad input"})]
     # A step still running finishes; its outcome is recorded and starts nothing.
     expect(complete(gateway, jobs["side"], {"late": True}), 200)
     done = get_run(gateway, run["id"])
@@ -388,6 +391,8 @@ def test_cancel_stops_a_run_its_queued_jobs_and_its_pending_steps(gateway, db):
         "SELECT step_key, status, cancel_requested FROM job_queue WHERE workflow_run_id = %s", (run["id"],))}
     assert jobs[other]["status"] == "cancelled"
     assert jobs[a["payload"]["stepKey"]]["cancel_requested"] is True
+    assert [e["data"] for e in db.query("SELECT * FROM events WHERE type = 'workflow.cancelled'")] == [
+        {"runId": run["id"]}]
     # The running step may still report; nothing starts.
     expect(complete(gateway, a, {}), 200)
     assert get_run(gateway, run["id"])["status"] == "cancelled"
