@@ -80,6 +80,17 @@ def control(gw, rid, action, status=200):
     return expect(gw.post(f"/api/workflows/runs/{rid}/{action}"), status)
 
 
+def wait_finished(stack, gw, rid, timeout=60):
+    """Waits (real workers) until run rid has finished; returns it."""
+
+    def finished():
+        r = get_run(gw, rid)
+        return r["status"] not in ("running", "pending"), {s["key"]: s["status"] for s in r["steps"]}
+
+    stack.wait_until(finished, timeout, f"workflow run {rid} finished")
+    return get_run(gw, rid)
+
+
 def wait_claim(db, key, timeout=10):
     """Claims the job of step key once it is runnable (a retry waits out its backoff)."""
     deadline = time.monotonic() + timeout
@@ -538,13 +549,7 @@ def test_independent_steps_run_at_the_same_time_on_real_workers(stack):
         {"key": "join", **ping, "dependsOn": ["left", "right"],
          "input": {"sleepMs": {"$ref": "steps.first.output.sleptMs"}}},
     ])
-
-    def finished():
-        r = get_run(gw, run["id"])
-        return r["status"] not in ("running", "pending"), r["status"]
-
-    stack.wait_until(finished, 60, f"workflow run {run['id']} finished")
-    done = get_run(gw, run["id"])
+    done = wait_finished(stack, gw, run["id"])
     assert done["status"] == "completed", done
     s = {k: (parse_ts(v["startedAt"]), parse_ts(v["finishedAt"])) for k, v in steps_of(done).items()}
     assert s["first"][1] <= min(s["left"][0], s["right"][0])
@@ -577,13 +582,7 @@ def test_a_data_pipeline_runs_on_real_agents_with_a_condition_on_a_steps_output(
                    "groupBy": "region"}},
         {"key": "complain", **dp, "task": "ping", "dependsOn": ["validate"], "when": {**valid, "value": False}},
     ], input={"records": records})
-
-    def finished():
-        r = get_run(gw, run["id"])
-        return r["status"] not in ("running", "pending"), r["status"]
-
-    stack.wait_until(finished, 60, f"workflow run {run['id']} finished")
-    done = get_run(gw, run["id"])
+    done = wait_finished(stack, gw, run["id"])
     assert done["status"] == "completed", done
     got = steps_of(done)
     assert {k: s["status"] for k, s in got.items()} == {
@@ -607,13 +606,7 @@ def test_a_worker_killed_mid_step_leaves_no_run_stuck_and_no_step_done_twice(sta
     # The next attempt is quick (the running copy keeps its payload).
     stack.db.execute("UPDATE job_queue SET payload = payload || '{\"sleepMs\": 100}' WHERE id = %s", (job_id,))
     os.kill(worker_pid(row["locked_by"]), signal.SIGKILL)
-
-    def finished():
-        r = get_run(gw, run["id"])
-        return r["status"] not in ("running", "pending"), {s["key"]: s["status"] for s in r["steps"]}
-
-    stack.wait_until(finished, 60, f"workflow run {run['id']} finished after the kill")
-    done = get_run(gw, run["id"])
+    done = wait_finished(stack, gw, run["id"])
     assert done["status"] == "completed", done
     long = steps_of(done)["long"]
     assert long["attempts"] == 2 and long["output"]["worker"] != row["locked_by"]
