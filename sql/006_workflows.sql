@@ -374,13 +374,19 @@ END
 $$;
 
 -- The same from template tname at version tversion (NULL: its latest). No row when there is
--- no such template.
+-- no such template, unless idem names a run already started (a repeat is answered with its
+-- run even after the template was deleted).
 CREATE FUNCTION fs_wf_start_template(tname text, tversion int, run_input jsonb, idem text,
                                      conversation text)
 RETURNS TABLE (created boolean, run json) LANGUAGE plpgsql AS $$
 DECLARE
     t workflow_templates;
 BEGIN
+    RETURN QUERY SELECT false, fs_wf_run_json(w, true) FROM workflow_runs w
+                 WHERE idem IS NOT NULL AND w.idempotency_key = idem;
+    IF FOUND THEN
+        RETURN;
+    END IF;
     SELECT * INTO t FROM workflow_templates x
     WHERE x.name = tname AND (tversion IS NULL OR x.version = tversion)
     ORDER BY x.version DESC LIMIT 1;

@@ -1334,6 +1334,11 @@ CREATE FUNCTION public.fs_wf_start_template(tname text, tversion integer, run_in
 DECLARE
     t workflow_templates;
 BEGIN
+    RETURN QUERY SELECT false, fs_wf_run_json(w, true) FROM workflow_runs w
+                 WHERE idem IS NOT NULL AND w.idempotency_key = idem;
+    IF FOUND THEN
+        RETURN;
+    END IF;
     SELECT * INTO t FROM workflow_templates x
     WHERE x.name = tname AND (tversion IS NULL OR x.version = tversion)
     ORDER BY x.version DESC LIMIT 1;

@@ -447,6 +447,7 @@ def test_templates_are_versioned_and_a_run_keeps_the_version_it_started_with(gat
     run2 = start(gateway, template="pipe")
     assert run2["templateVersion"] == 2 and len(run2["steps"]) == 2
     pinned = start(gateway, template="pipe", version=1)
+    keyed = start(gateway, template="pipe", idempotencyKey="k1")
     assert pinned["templateVersion"] == 1 and len(pinned["steps"]) == 1
     # run1 keeps its definition: completing its only step completes it.
     for j in claim(db):
@@ -461,6 +462,9 @@ def test_templates_are_versioned_and_a_run_keeps_the_version_it_started_with(gat
     expect_error(gateway.get("/api/workflows/templates/pipe"), 404, "not_found")
     expect_error(gateway.delete("/api/workflows/templates/pipe"), 404, "not_found")
     expect_error(gateway.post("/api/workflows/runs", json={"template": "pipe"}), 404, "not_found", "template")
+    # A repeat of a keyed start still answers its run.
+    again = expect(gateway.post("/api/workflows/runs", json={"template": "pipe", "idempotencyKey": "k1"}), 200)
+    assert again["id"] == keyed["id"]
     assert get_run(gateway, run2["id"])["definition"] == v2
 
 
