@@ -56,6 +56,20 @@ void messages_for_agent(struct request *r);
 void stats_jobs(struct request *r);
 void events_create(struct request *r);
 
+/* Workflows (gateway/workflows/): templates.c and runs.c. */
+void wf_templates_create(struct request *r);
+void wf_templates_list(struct request *r);
+void wf_template_get(struct request *r);
+void wf_template_put(struct request *r);
+void wf_template_delete(struct request *r);
+void wf_runs_create(struct request *r);
+void wf_runs_list(struct request *r);
+void wf_run_get(struct request *r);
+void wf_run_cancel(struct request *r);
+void wf_run_pause(struct request *r);
+void wf_run_resume(struct request *r);
+void wf_run_retry(struct request *r);
+
 void keys_create(struct request *r);
 void keys_list(struct request *r);
 void keys_revoke(struct request *r);

@@ -1031,6 +1031,445 @@ CREATE FUNCTION public.fs_wake_channel(agent text) RETURNS text
 $$;
 
 --
+-- Name: fs_wf_advance(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_advance(rid bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r workflow_runs;
+    bad record;
+    ctx jsonb;
+    n int;
+BEGIN
+    SELECT * INTO r FROM workflow_runs w WHERE w.id = rid;
+    IF NOT FOUND OR r.status NOT IN ('running', 'paused') THEN
+        RETURN;
+    END IF;
+    SELECT s.key, s.status, s.error INTO bad FROM workflow_steps s
+    WHERE s.run_id = rid AND s.status IN ('failed', 'cancelled')
+      AND NOT coalesce((r.definition->'steps'->s.position->>'continueOnFailure')::boolean, false)
+    ORDER BY s.finished_at, s.position LIMIT 1;
+    IF FOUND THEN
+        UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
+        WHERE s.run_id = rid AND s.status = 'pending';
+        UPDATE workflow_runs w SET status = 'failed', finished_at = now(), updated_at = now(),
+            error = format('step %s %s: %s', bad.key, bad.status, coalesce(bad.error, 'no error given'))
+        WHERE w.id = rid;
+        INSERT INTO events (type, severity, job_id, agent_name, data)
+        SELECT 'workflow.failed', 'error', s.job_id, s.agent,
+               jsonb_build_object('runId', rid, 'step', s.key, 'error', s.error)
+        FROM workflow_steps s WHERE s.run_id = rid AND s.key = bad.key;
+        RETURN;
+    END IF;
+    IF r.status = 'running' THEN
+        SELECT jsonb_build_object('input', r.input, 'steps',
+                   coalesce(jsonb_object_agg(s.key, jsonb_build_object('output', s.output)), '{}'))
+        INTO ctx
+        FROM workflow_steps s WHERE s.run_id = rid AND s.status IN ('completed', 'failed', 'cancelled');
+        LOOP
+            WITH settled AS (
+                SELECT s.key, s.position,
+                       cardinality(s.depends_on) > 0 AND NOT EXISTS (
+                           SELECT 1 FROM workflow_steps p
+                           WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
+                             AND p.status <> 'skipped') AS parents_skipped
+                FROM workflow_steps s
+                WHERE s.run_id = rid AND s.status = 'pending'
+                  AND NOT EXISTS (SELECT 1 FROM workflow_steps p
+                                  WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
+                                    AND p.status IN ('pending', 'running')))
+            UPDATE workflow_steps s SET status = 'skipped', finished_at = now()
+            FROM settled x
+            WHERE s.run_id = rid AND s.key = x.key
+              AND (x.parents_skipped
+                   OR NOT fs_wf_when(r.definition->'steps'->x.position->'when', ctx));
+            GET DIAGNOSTICS n = ROW_COUNT;
+            EXIT WHEN n = 0;
+        END LOOP;
+        WITH ready AS (
+            SELECT s.key, s.agent, s.task, r.definition->'steps'->s.position AS def
+            FROM workflow_steps s
+            WHERE s.run_id = rid AND s.status = 'pending'
+              AND NOT EXISTS (SELECT 1 FROM workflow_steps p
+                              WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
+                                AND p.status IN ('pending', 'running'))),
+        ins AS (
+            INSERT INTO job_queue (target_agent, payload, max_attempts, timeout_seconds,
+                                   workflow_run_id, step_key)
+            SELECT x.agent,
+                   jsonb_build_object('taskType', x.task,
+                                      'data', fs_wf_resolve(coalesce(x.def->'input', '{}'), ctx),
+                                      'workflowRunId', rid, 'stepKey', x.key),
+                   coalesce((x.def->>'retries')::int, 0) + 1, (x.def->>'timeoutSeconds')::int,
+                   rid, x.key
+            FROM ready x
+            RETURNING id, step_key, payload)
+        UPDATE workflow_steps s SET status = 'running', job_id = i.id, input = i.payload->'data',
+            attempts = 0, output = NULL, error = NULL, queued_at = now(), started_at = NULL,
+            finished_at = NULL
+        FROM ins i
+        WHERE s.run_id = rid AND s.key = i.step_key;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM workflow_steps s
+                   WHERE s.run_id = rid AND s.status IN ('pending', 'running')) THEN
+        UPDATE workflow_runs w SET status = 'completed', finished_at = now(), updated_at = now(),
+            output = (SELECT coalesce(jsonb_object_agg(s.key, s.output), '{}')
+                      FROM workflow_steps s WHERE s.run_id = rid AND s.status = 'completed')
+        WHERE w.id = rid;
+    END IF;
+END
+$$;
+
+--
+-- Name: fs_wf_control(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_control(rid bigint, action text) RETURNS TABLE(applied boolean, before text, run json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cur text;
+    ok boolean := false;
+BEGIN
+    IF action = 'cancel' THEN
+        PERFORM 1 FROM job_queue j
+        WHERE j.workflow_run_id = rid AND j.status IN ('pending', 'running')
+        ORDER BY j.id FOR UPDATE;
+    END IF;
+    SELECT w.status INTO cur FROM workflow_runs w WHERE w.id = rid FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF action = 'cancel' AND cur IN ('pending', 'running', 'paused') THEN
+        UPDATE workflow_runs w SET status = 'cancelled', error = 'cancelled',
+            finished_at = now(), updated_at = now()
+        WHERE w.id = rid;
+        INSERT INTO events (type, data) VALUES ('workflow.cancelled', jsonb_build_object('runId', rid));
+        UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
+        WHERE s.run_id = rid AND s.status = 'pending';
+        UPDATE job_queue j SET
+            status = CASE WHEN j.status = 'pending' THEN 'cancelled' ELSE j.status END,
+            processed_at = CASE WHEN j.status = 'pending' THEN now() ELSE j.processed_at END,
+            last_error = CASE WHEN j.status = 'pending' THEN 'workflow run cancelled'
+                              ELSE j.last_error END,
+            cancel_requested = (j.status = 'running')
+        WHERE j.workflow_run_id = rid AND j.status IN ('pending', 'running');
+        ok := true;
+    ELSIF action = 'pause' AND cur IN ('pending', 'running') THEN
+        UPDATE workflow_runs w SET status = 'paused', updated_at = now() WHERE w.id = rid;
+        ok := true;
+    ELSIF action = 'resume' AND cur = 'paused' THEN
+        UPDATE workflow_runs w SET status = 'running', updated_at = now() WHERE w.id = rid;
+        PERFORM fs_wf_advance(rid);
+        ok := true;
+    ELSIF action = 'retry' AND cur = 'failed' THEN
+        UPDATE workflow_steps s SET status = 'pending', job_id = NULL, attempts = 0, input = NULL,
+            output = NULL, error = NULL, queued_at = NULL, started_at = NULL, finished_at = NULL
+        WHERE s.run_id = rid AND s.status IN ('failed', 'cancelled');
+        UPDATE workflow_runs w SET status = 'running', error = NULL, output = NULL,
+            finished_at = NULL, updated_at = now()
+        WHERE w.id = rid;
+        PERFORM fs_wf_advance(rid);
+        ok := true;
+    END IF;
+    RETURN QUERY SELECT ok, cur, fs_wf_run_json(w, true) FROM workflow_runs w WHERE w.id = rid;
+END
+$$;
+
+--
+-- Name: fs_wf_jobs_after_update(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_jobs_after_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    rid bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.workflow_run_id IS NOT NULL
+                   AND n.status IN ('completed', 'failed', 'cancelled')) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM workflow_runs w
+    WHERE w.id IN (SELECT n.workflow_run_id FROM new_rows n WHERE n.workflow_run_id IS NOT NULL
+                   AND n.status IN ('completed', 'failed', 'cancelled'))
+    ORDER BY w.id FOR UPDATE;
+    UPDATE workflow_steps s SET status = n.status, job_id = n.id, attempts = n.attempts,
+        output = CASE WHEN n.status = 'completed' THEN n.result END,
+        error = CASE WHEN n.status <> 'completed' THEN n.last_error END,
+        started_at = n.started_at, finished_at = coalesce(n.processed_at, now())
+    FROM new_rows n
+    WHERE n.workflow_run_id IS NOT NULL AND n.status IN ('completed', 'failed', 'cancelled')
+      AND s.run_id = n.workflow_run_id AND s.key = n.step_key AND s.job_id = n.id
+      AND s.status = 'running';
+    FOR rid IN
+        SELECT DISTINCT n.workflow_run_id FROM new_rows n
+        WHERE n.workflow_run_id IS NOT NULL AND n.status IN ('completed', 'failed', 'cancelled')
+        ORDER BY 1
+    LOOP
+        PERFORM fs_wf_advance(rid);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_wf_lookup(jsonb, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_lookup(ctx jsonb, path text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT ctx #> string_to_array(path, '.')
+$$;
+
+--
+-- Name: fs_wf_resolve(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_resolve(v jsonb, ctx jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+BEGIN
+    CASE jsonb_typeof(v)
+    WHEN 'object' THEN
+        IF v ? '$ref' AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(v) k WHERE k <> '$ref') THEN
+            RETURN coalesce(fs_wf_lookup(ctx, v->>'$ref'), 'null');
+        END IF;
+        RETURN coalesce((SELECT jsonb_object_agg(e.key, fs_wf_resolve(e.value, ctx))
+                         FROM jsonb_each(v) e), '{}');
+    WHEN 'array' THEN
+        RETURN coalesce((SELECT jsonb_agg(fs_wf_resolve(e.value, ctx) ORDER BY e.n)
+                         FROM jsonb_array_elements(v) WITH ORDINALITY e(value, n)), '[]');
+    ELSE
+        RETURN v;
+    END CASE;
+END
+$_$;
+
+--
+-- Name: workflow_runs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.workflow_runs (
+    id bigint NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    template_name text,
+    template_version integer,
+    definition jsonb NOT NULL,
+    input jsonb DEFAULT '{}'::jsonb NOT NULL,
+    output jsonb,
+    error text,
+    idempotency_key text,
+    conversation_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workflow_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'paused'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+--
+-- Name: fs_wf_run_json(public.workflow_runs, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_run_json(w public.workflow_runs, with_steps boolean) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE WHEN with_steps THEN
+        (SELECT row_to_json(x) FROM (SELECT w.id, w.status, w.template_name AS template,
+            w.template_version AS "templateVersion", w.input, w.output, w.error,
+            w.idempotency_key AS "idempotencyKey", w.conversation_id AS "conversationId",
+            w.created_at AS "createdAt", w.started_at AS "startedAt",
+            w.finished_at AS "finishedAt", w.updated_at AS "updatedAt", w.definition,
+            (SELECT coalesce(array_to_json(array_agg(fs_wf_step_json(s) ORDER BY s.position)), '[]')
+             FROM workflow_steps s WHERE s.run_id = w.id) AS steps) x)
+    ELSE
+        (SELECT row_to_json(x) FROM (SELECT w.id, w.status, w.template_name AS template,
+            w.template_version AS "templateVersion", w.input, w.output, w.error,
+            w.idempotency_key AS "idempotencyKey", w.conversation_id AS "conversationId",
+            w.created_at AS "createdAt", w.started_at AS "startedAt",
+            w.finished_at AS "finishedAt", w.updated_at AS "updatedAt") x)
+    END
+$$;
+
+--
+-- Name: fs_wf_start(jsonb, jsonb, text, integer, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_start(def jsonb, run_input jsonb, tname text, tversion integer, idem text, conversation text) RETURNS TABLE(created boolean, run json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    rid bigint;
+BEGIN
+    INSERT INTO workflow_runs (status, template_name, template_version, definition, input,
+                               idempotency_key, conversation_id, started_at)
+    VALUES ('running', tname, tversion, def, coalesce(run_input, '{}'), idem, conversation, now())
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id INTO rid;
+    IF rid IS NULL THEN
+        RETURN QUERY SELECT false, fs_wf_run_json(w, true) FROM workflow_runs w
+                     WHERE w.idempotency_key = idem;
+        RETURN;
+    END IF;
+    INSERT INTO workflow_steps (run_id, key, position, agent, task, depends_on)
+    SELECT rid, e.value->>'key', (e.n - 1)::int, e.value->>'agent', e.value->>'task',
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(e.value->'dependsOn', '[]')))
+    FROM jsonb_array_elements(def->'steps') WITH ORDINALITY e(value, n);
+    PERFORM fs_wf_advance(rid);
+    RETURN QUERY SELECT true, fs_wf_run_json(w, true) FROM workflow_runs w WHERE w.id = rid;
+END
+$$;
+
+--
+-- Name: fs_wf_start_template(text, integer, jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_start_template(tname text, tversion integer, run_input jsonb, idem text, conversation text) RETURNS TABLE(created boolean, run json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    t workflow_templates;
+BEGIN
+    RETURN QUERY SELECT false, fs_wf_run_json(w, true) FROM workflow_runs w
+                 WHERE idem IS NOT NULL AND w.idempotency_key = idem;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO t FROM workflow_templates x
+    WHERE x.name = tname AND (tversion IS NULL OR x.version = tversion)
+    ORDER BY x.version DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM fs_wf_start(t.definition, run_input, t.name, t.version, idem,
+                                           conversation);
+END
+$$;
+
+--
+-- Name: workflow_steps; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.workflow_steps (
+    run_id bigint NOT NULL,
+    key text NOT NULL,
+    "position" integer NOT NULL,
+    agent text NOT NULL,
+    task text NOT NULL,
+    depends_on text[] DEFAULT '{}'::text[] NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    job_id bigint,
+    attempts integer DEFAULT 0 NOT NULL,
+    input jsonb,
+    output jsonb,
+    error text,
+    queued_at timestamp with time zone,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    CONSTRAINT workflow_steps_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'skipped'::text, 'cancelled'::text])))
+);
+
+--
+-- Name: fs_wf_step_json(public.workflow_steps); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_step_json(s public.workflow_steps) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT row_to_json(x) FROM (SELECT s.key, s.agent, s.task, s.depends_on AS "dependsOn",
+        s.status, j.status AS "jobStatus", s.job_id AS "jobId",
+        greatest(s.attempts, j.attempts) AS attempts, s.input, s.output, s.error,
+        s.queued_at AS "queuedAt", coalesce(s.started_at, j.started_at) AS "startedAt",
+        s.finished_at AS "finishedAt"
+        FROM (SELECT 1) one LEFT JOIN job_queue j ON s.status = 'running' AND j.id = s.job_id) x
+$$;
+
+--
+-- Name: workflow_templates; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.workflow_templates (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    version integer NOT NULL,
+    description text,
+    definition jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workflow_templates_version_check CHECK ((version >= 1))
+);
+
+--
+-- Name: fs_wf_template_json(public.workflow_templates); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_template_json(t public.workflow_templates) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT row_to_json(x) FROM (SELECT t.name, t.version, t.description, t.definition,
+                                       t.created_at AS "createdAt") x
+$$;
+
+--
+-- Name: fs_wf_when(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_when(cond jsonb, ctx jsonb) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+DECLARE
+    x jsonb;
+    v jsonb;
+    op text;
+BEGIN
+    IF cond IS NULL OR jsonb_typeof(cond) <> 'object' THEN
+        RETURN true;
+    END IF;
+    v := cond->'value';
+    op := cond->>'operator';
+    x := fs_wf_lookup(ctx, cond->>'field');
+    IF x = 'null'::jsonb THEN
+        x := NULL;
+    END IF;
+    IF op = 'exists' THEN
+        RETURN (x IS NOT NULL) = coalesce((v #>> '{}')::boolean, true);
+    ELSIF op = 'eq' THEN
+        RETURN coalesce(x, 'null') = coalesce(v, 'null');
+    ELSIF op = 'ne' THEN
+        RETURN coalesce(x, 'null') <> coalesce(v, 'null');
+    ELSIF x IS NULL THEN
+        RETURN false;
+    ELSIF op = 'in' THEN
+        RETURN jsonb_typeof(v) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE e = x);
+    ELSIF op = 'contains' THEN
+        RETURN CASE jsonb_typeof(x)
+            WHEN 'string' THEN jsonb_typeof(v) = 'string' AND strpos(x #>> '{}', v #>> '{}') > 0
+            WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(x) e WHERE e = v)
+            WHEN 'object' THEN jsonb_typeof(v) = 'string' AND x ? (v #>> '{}')
+            ELSE false END;
+    ELSIF jsonb_typeof(x) = 'number' AND jsonb_typeof(v) = 'number' THEN
+        RETURN CASE op
+            WHEN 'gt' THEN (x #>> '{}')::numeric > (v #>> '{}')::numeric
+            WHEN 'gte' THEN (x #>> '{}')::numeric >= (v #>> '{}')::numeric
+            WHEN 'lt' THEN (x #>> '{}')::numeric < (v #>> '{}')::numeric
+            WHEN 'lte' THEN (x #>> '{}')::numeric <= (v #>> '{}')::numeric
+            ELSE false END;
+    ELSIF jsonb_typeof(x) = 'string' AND jsonb_typeof(v) = 'string' THEN
+        RETURN CASE op
+            WHEN 'gt' THEN (x #>> '{}') COLLATE "C" > (v #>> '{}')
+            WHEN 'gte' THEN (x #>> '{}') COLLATE "C" >= (v #>> '{}')
+            WHEN 'lt' THEN (x #>> '{}') COLLATE "C" < (v #>> '{}')
+            WHEN 'lte' THEN (x #>> '{}') COLLATE "C" <= (v #>> '{}')
+            ELSE false END;
+    END IF;
+    RETURN false;
+END
+$$;
+
+--
 -- Name: agent_messages_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1187,6 +1626,40 @@ CREATE TABLE public.schema_migrations (
 );
 
 --
+-- Name: workflow_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.workflow_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: workflow_runs_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.workflow_runs_id_seq OWNED BY public.workflow_runs.id;
+
+--
+-- Name: workflow_templates_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.workflow_templates_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: workflow_templates_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.workflow_templates_id_seq OWNED BY public.workflow_templates.id;
+
+--
 -- Name: agent_messages id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1227,6 +1700,18 @@ ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.event
 --
 
 ALTER TABLE ONLY public.job_queue ALTER COLUMN id SET DEFAULT nextval('public.job_queue_id_seq'::regclass);
+
+--
+-- Name: workflow_runs id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_runs ALTER COLUMN id SET DEFAULT nextval('public.workflow_runs_id_seq'::regclass);
+
+--
+-- Name: workflow_templates id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_templates ALTER COLUMN id SET DEFAULT nextval('public.workflow_templates_id_seq'::regclass);
 
 --
 -- Name: agent_messages agent_messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1290,6 +1775,34 @@ ALTER TABLE ONLY public.job_queue
 
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+--
+-- Name: workflow_runs workflow_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_runs
+    ADD CONSTRAINT workflow_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: workflow_steps workflow_steps_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_steps
+    ADD CONSTRAINT workflow_steps_pkey PRIMARY KEY (run_id, key);
+
+--
+-- Name: workflow_templates workflow_templates_name_version_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_templates
+    ADD CONSTRAINT workflow_templates_name_version_key UNIQUE (name, version);
+
+--
+-- Name: workflow_templates workflow_templates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_templates
+    ADD CONSTRAINT workflow_templates_pkey PRIMARY KEY (id);
 
 --
 -- Name: agent_messages_from_idx; Type: INDEX; Schema: public; Owner: -
@@ -1382,6 +1895,30 @@ CREATE UNIQUE INDEX job_queue_idempotency_key ON public.job_queue USING btree (i
 CREATE INDEX job_queue_lease_idx ON public.job_queue USING btree (locked_until) WHERE (locked_until IS NOT NULL);
 
 --
+-- Name: job_queue_workflow_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX job_queue_workflow_idx ON public.job_queue USING btree (workflow_run_id) WHERE (workflow_run_id IS NOT NULL);
+
+--
+-- Name: workflow_runs_idempotency_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX workflow_runs_idempotency_key ON public.workflow_runs USING btree (idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+--
+-- Name: workflow_runs_status_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_runs_status_idx ON public.workflow_runs USING btree (status, id);
+
+--
+-- Name: workflow_runs_template_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_runs_template_idx ON public.workflow_runs USING btree (template_name, id) WHERE (template_name IS NOT NULL);
+
+--
 -- Name: api_keys api_keys_log_delete; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1442,11 +1979,24 @@ CREATE TRIGGER job_queue_announce_insert AFTER INSERT ON public.job_queue REFERE
 CREATE TRIGGER job_queue_announce_update AFTER UPDATE ON public.job_queue REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_jobs_after_update();
 
 --
+-- Name: job_queue job_queue_workflow_advance; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER job_queue_workflow_advance AFTER UPDATE ON public.job_queue REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_wf_jobs_after_update();
+
+--
 -- Name: agent_messages agent_messages_reply_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.agent_messages
     ADD CONSTRAINT agent_messages_reply_to_fkey FOREIGN KEY (reply_to) REFERENCES public.agent_messages(id) ON DELETE SET NULL;
+
+--
+-- Name: workflow_steps workflow_steps_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_steps
+    ADD CONSTRAINT workflow_steps_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
 
 --
 -- PostgreSQL database dump complete

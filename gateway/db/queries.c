@@ -503,5 +503,81 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         " VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::jsonb)"
         " RETURNING json_build_object('id', id, 'type', type, 'severity', severity,"
         "   'agentName', agent_name, 'jobId', job_id, 'data', data, 'createdAt', created_at)"},
+
+    /* Workflows (sql/006_workflows.sql; gateway/workflows/). Templates: $1 name, $2
+     * definition, $3 description. A create answers no row when the name exists (409); a
+     * put adds the next version, answered as (created: the first version, template). */
+    [Q_WF_TEMPLATE_CREATE] = {"fs_wf_template_create",
+        "INSERT INTO workflow_templates AS t (name, version, definition, description)"
+        " SELECT $1::text, 1, $2::jsonb, $3::text"
+        " WHERE NOT EXISTS (SELECT 1 FROM workflow_templates x WHERE x.name = $1::text)"
+        " RETURNING fs_wf_template_json(t)"},
+
+    [Q_WF_TEMPLATE_PUT] = {"fs_wf_template_put",
+        "INSERT INTO workflow_templates AS t (name, version, definition, description)"
+        " SELECT $1::text, coalesce(max(x.version), 0) + 1, $2::jsonb, $3::text"
+        " FROM workflow_templates x WHERE x.name = $1::text"
+        " RETURNING t.version = 1, fs_wf_template_json(t)"},
+
+    /* $1 name, $2 version (NULL: the latest). */
+    [Q_WF_TEMPLATE_GET] = {"fs_wf_template_get",
+        "SELECT fs_wf_template_json(t) FROM workflow_templates t"
+        " WHERE t.name = $1::text AND ($2::int IS NULL OR t.version = $2::int)"
+        " ORDER BY t.version DESC LIMIT 1"},
+
+    /* Every version of template $1; no row when there was none. Runs keep their copies. */
+    [Q_WF_TEMPLATE_DELETE] = {"fs_wf_template_delete",
+        "WITH d AS (DELETE FROM workflow_templates t WHERE t.name = $1::text RETURNING t.version)"
+        " SELECT row_to_json(x) FROM (SELECT $1::text AS name, count(*) AS \"versionsDeleted\""
+        "                             FROM d) x WHERE x.\"versionsDeleted\" > 0"},
+
+    /* The latest version of each template, newest first. $1 cursor (exclusive upper id) or
+     * NULL, $2 limit, $3 budget. */
+    [Q_WF_TEMPLATES_LIST] = {"fs_wf_templates_list",
+        LIST_PAGE_CTES(
+        "SELECT t.id, row_number() OVER (ORDER BY t.id DESC) AS rn FROM workflow_templates t"
+        " WHERE NOT EXISTS (SELECT 1 FROM workflow_templates n"
+        "                   WHERE n.name = t.name AND n.version > t.version)"
+        "   AND ($1::bigint IS NULL OR t.id < $1::bigint)"
+        " ORDER BY t.id DESC LIMIT $2::int + 1",
+        "SELECT fs_wf_template_json(t) FROM workflow_templates t WHERE t.id = ", "$2::int",
+        "$3::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS templates,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page"},
+
+    /* Runs, answered as (created, run). $1 definition, $2 input, $3 idempotency key, $4
+     * conversation id. */
+    [Q_WF_RUN_START] = {"fs_wf_run_start",
+        "SELECT created, run FROM fs_wf_start($1::jsonb, $2::jsonb, NULL, NULL, $3::text, $4::text)"},
+
+    /* $1 template, $2 version (NULL: the latest), $3 input, $4 key, $5 conversation id; no
+     * row when there is no such template. */
+    [Q_WF_RUN_START_TEMPLATE] = {"fs_wf_run_start_template",
+        "SELECT created, run FROM fs_wf_start_template($1::text, $2::int, $3::jsonb, $4::text,"
+        " $5::text)"},
+
+    [Q_WF_RUN_GET] = {"fs_wf_run_get",
+        "SELECT fs_wf_run_json(w, true) FROM workflow_runs w WHERE w.id = $1::bigint"},
+
+    /* Newest first. $1 status, $2 template, $3 cursor (exclusive upper id), $4 limit, $5
+     * budget. */
+    [Q_WF_RUNS_LIST] = {"fs_wf_runs_list",
+        LIST_PAGE_CTES(
+        "SELECT w.id, row_number() OVER (ORDER BY w.id DESC) AS rn FROM workflow_runs w"
+        " WHERE ($1::text IS NULL OR w.status = $1::text)"
+        "   AND ($2::text IS NULL OR w.template_name = $2::text)"
+        "   AND ($3::bigint IS NULL OR w.id < $3::bigint)"
+        " ORDER BY w.id DESC LIMIT $4::int + 1",
+        "SELECT fs_wf_run_json(x, false) FROM workflow_runs x WHERE x.id = ", "$4::int",
+        "$5::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS runs,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page"},
+
+    /* $1 run, $2 cancel, pause, resume or retry: (applied, status before, run); no row when
+     * there is no run $1. */
+    [Q_WF_RUN_CONTROL] = {"fs_wf_run_control",
+        "SELECT applied, before, run FROM fs_wf_control($1::bigint, $2::text)"},
 };
 /* clang-format on */

@@ -78,6 +78,7 @@ void register_embed_remote_tests(void);
 void register_vectors_tests(void);
 void register_coordinator_choose_tests(void);
 void register_coordinator_refpath_tests(void);
+void register_workflow_def_tests(void);
 void register_coordinator_plan_tests(void);
 void register_monitoring_rules_tests(void);
 void register_learning_insights_tests(void);
