@@ -49,10 +49,10 @@ static int read_path(struct request *r, bool with_key, const char **scope, const
 }
 
 /* The expected version of a write: given (has) as v, expectedVersion in the body or query
- * string, and/or as the If-Match header. Returns 1 with *out and *from (the field it came
- * from) set, 0 when neither gives one, or -1 having answered 400 (a malformed header; two
- * versions that differ). */
-static int expected_version(struct request *r, int has, long long v, long long *out,
+ * string, and/or as the If-Match header. Returns 1 with the version as text in buf (len
+ * bytes) and *from (the field it came from) set, 0 when neither gives one (*from NULL), or -1
+ * having answered 400 (a malformed header; two versions that differ). */
+static int expected_version(struct request *r, int has, long long v, char *buf, size_t len,
                             const char **from)
 {
     struct field_error err;
@@ -68,7 +68,7 @@ static int expected_version(struct request *r, int has, long long v, long long *
                       "If-Match (%lld) and expectedVersion (%lld) name different versions", h, v);
         return -1;
     }
-    *out = has ? v : h;
+    snprintf(buf, len, "%lld", has ? v : h);
     *from = has ? "expectedVersion" : has_h ? "If-Match" : NULL;
     return has || has_h;
 }
@@ -187,9 +187,9 @@ void shared_put(struct request *r)
     }
     if (by && request_check_agent_name(r, by, "updatedBy") < 0)
         return;
-    long long version;
+    char version[24];
     const char *from;
-    int has_version = expected_version(r, has, expected, &version, &from);
+    int has_version = expected_version(r, has, expected, version, sizeof(version), &from);
     if (has_version < 0)
         return;
     char *text = json_print(value);
@@ -197,9 +197,7 @@ void shared_put(struct request *r)
         request_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    char version_text[24];
-    snprintf(version_text, sizeof(version_text), "%lld", version);
-    const char *params[6] = {scope, scope_id, key, text, has_version ? version_text : NULL, by};
+    const char *params[6] = {scope, scope_id, key, text, has_version ? version : NULL, by};
     submit_write(r, Q_SHARED_PUT, 6, params, from);
     free(text); /* libpq copied it when the query was sent or queued */
 }
@@ -214,19 +212,17 @@ void shared_delete(struct request *r)
     int has = request_query_int(r, "expectedVersion", 1, SHAREDARGS_VERSION_MAX, &expected);
     if (has < 0)
         return;
-    long long version;
+    char version[24];
     const char *from;
-    int has_version = expected_version(r, has, expected, &version, &from);
+    int has_version = expected_version(r, has, expected, version, sizeof(version), &from);
     if (has_version < 0)
         return;
-    if (has_version && version == 0) { /* "only while absent" deletes nothing */
+    if (has_version && strcmp(version, "0") == 0) { /* "only while absent" deletes nothing */
         request_error(r, 400, "invalid_field", "If-Match",
                       "If-Match must name a version from 1 to delete");
         return;
     }
-    char version_text[24];
-    snprintf(version_text, sizeof(version_text), "%lld", version);
-    const char *params[4] = {scope, scope_id, key, has_version ? version_text : NULL};
+    const char *params[4] = {scope, scope_id, key, has_version ? version : NULL};
     submit_write(r, Q_SHARED_DELETE, 4, params, from);
 }
 

@@ -29,6 +29,15 @@ static long long version_of(const cJSON *obj, const char *name)
     return (long long)json_number_or(obj, name, 0);
 }
 
+/* An answer other than the ones expected: task_refused naming the request. Returns -1. */
+static int refused(struct task_outcome *out, const char *method, const char *path, int status,
+                   const cJSON *answer)
+{
+    char what[760];
+    snprintf(what, sizeof(what), "%s %s", method, path);
+    return task_refused(out, what, status, answer);
+}
+
 int task_shared_get(const struct task_ctx *ctx, const char *scope, const char *scope_id,
                     const char *key, cJSON **value, long long *version, struct task_outcome *out)
 {
@@ -46,9 +55,7 @@ int task_shared_get(const struct task_ctx *ctx, const char *scope, const char *s
             *version = version_of(answer, "version");
         rc = 1;
     } else if (status) {
-        char what[760];
-        snprintf(what, sizeof(what), "GET %s", path);
-        task_refused(out, what, status, answer);
+        refused(out, "GET", path, status, answer);
     }
     cJSON_Delete(answer);
     return rc;
@@ -86,9 +93,7 @@ int task_shared_put(const struct task_ctx *ctx, const char *scope, const char *s
                 version_of(cJSON_GetObjectItemCaseSensitive(answer, "error"), "currentVersion");
         rc = -2;
     } else if (status) {
-        char what[760];
-        snprintf(what, sizeof(what), "PUT %s", path);
-        task_refused(out, what, status, answer);
+        refused(out, "PUT", path, status, answer);
     }
     cJSON_Delete(answer);
     return rc;
