@@ -42,6 +42,12 @@ void documents_list(struct request *r);
 void documents_similar(struct request *r);
 void documents_cluster(struct request *r); /* cluster.c */
 
+/* Shared memory scoped to a run or a conversation (memory/shared.c). */
+void shared_get(struct request *r);
+void shared_put(struct request *r);
+void shared_delete(struct request *r);
+void shared_list(struct request *r);
+
 /* The seed's worker API (worker_api.c) and inter-agent messages (messages.c). */
 void worker_agents_list(struct request *r);
 void worker_agent_status(struct request *r);

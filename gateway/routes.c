@@ -40,6 +40,11 @@ const struct route routes[] = {
     {METHOD_GET, "/api/documents/:id", documents_get, ANYONE, 0},
     {METHOD_GET, "/api/documents/:id/similar", documents_similar, ANYONE, 0},
 
+    {METHOD_GET, "/api/memory/shared/:scope/:scopeId", shared_list, ANYONE, 0},
+    {METHOD_GET, "/api/memory/shared/:scope/:scopeId/:key", shared_get, ANYONE, 0},
+    {METHOD_PUT, "/api/memory/shared/:scope/:scopeId/:key", shared_put, WRITERS, BODY_JSON},
+    {METHOD_DELETE, "/api/memory/shared/:scope/:scopeId/:key", shared_delete, WRITERS, 0},
+
     {METHOD_GET, "/api/agents/:agentName/messages", messages_for_agent, ANYONE, 0},
     {METHOD_GET, "/api/messages/:id", messages_get, ANYONE, 0},
 

@@ -84,6 +84,21 @@ CREATE TYPE public.fs_message_doc AS (
 );
 
 --
+-- Name: fs_shared_doc; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.fs_shared_doc AS (
+	scope text,
+	"scopeId" text,
+	key text,
+	value jsonb,
+	version bigint,
+	"createdAt" timestamp with time zone,
+	"updatedAt" timestamp with time zone,
+	"updatedBy" text
+);
+
+--
 -- Name: agent_states; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -921,6 +936,105 @@ CREATE FUNCTION public.fs_retry_delay(attempt integer, base_ms integer, cap_ms i
 $$;
 
 --
+-- Name: fs_shared_delete(text, text, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_shared_delete(p_scope text, p_scope_id text, p_key text, p_expected bigint) RETURNS TABLE(outcome text, version bigint, entry json)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    s shared_memory;
+    cur bigint;
+BEGIN
+    DELETE FROM shared_memory m
+    WHERE m.scope = p_scope AND m.scope_id = p_scope_id AND m.key = p_key
+      AND (p_expected IS NULL OR m.version = p_expected)
+    RETURNING m.* INTO s;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'deleted', s.version, fs_shared_json(s);
+        RETURN;
+    END IF;
+    SELECT m.version INTO cur FROM shared_memory m
+    WHERE m.scope = p_scope AND m.scope_id = p_scope_id AND m.key = p_key;
+    RETURN QUERY SELECT CASE WHEN cur IS NULL THEN 'not_found' ELSE 'conflict' END,
+                        coalesce(cur, 0), NULL::json;
+END
+$$;
+
+--
+-- Name: shared_memory; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.shared_memory (
+    scope text NOT NULL,
+    scope_id text NOT NULL,
+    key text NOT NULL COLLATE pg_catalog."C",
+    value jsonb NOT NULL,
+    version bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by text,
+    CONSTRAINT shared_memory_scope_check CHECK ((scope = ANY (ARRAY['run'::text, 'conversation'::text])))
+);
+
+--
+-- Name: fs_shared_json(public.shared_memory); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_shared_json(s public.shared_memory) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT row_to_json(ROW(s.scope, s.scope_id, s.key, s.value, s.version, s.created_at,
+                           s.updated_at, s.updated_by)::fs_shared_doc)
+$$;
+
+--
+-- Name: fs_shared_put(text, text, text, jsonb, bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_shared_put(p_scope text, p_scope_id text, p_key text, p_value jsonb, p_expected bigint, p_by text) RETURNS TABLE(outcome text, version bigint, entry json)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    s shared_memory;
+    cur bigint;
+BEGIN
+    LOOP
+        IF p_expected IS NULL OR p_expected = 0 THEN
+            INSERT INTO shared_memory AS m (scope, scope_id, key, value, updated_by)
+            VALUES (p_scope, p_scope_id, p_key, p_value, p_by)
+            ON CONFLICT (scope, scope_id, key) DO NOTHING
+            RETURNING m.* INTO s;
+            IF FOUND THEN
+                RETURN QUERY SELECT 'created', s.version, fs_shared_json(s);
+                RETURN;
+            END IF;
+        END IF;
+        IF p_expected IS DISTINCT FROM 0 THEN
+            UPDATE shared_memory m
+            SET value = p_value, version = nextval('shared_memory_version_seq'),
+                updated_at = now(), updated_by = p_by
+            WHERE m.scope = p_scope AND m.scope_id = p_scope_id AND m.key = p_key
+              AND (p_expected IS NULL OR m.version = p_expected)
+            RETURNING m.* INTO s;
+            IF FOUND THEN
+                RETURN QUERY SELECT 'updated', s.version, fs_shared_json(s);
+                RETURN;
+            END IF;
+        END IF;
+        SELECT m.version INTO cur FROM shared_memory m
+        WHERE m.scope = p_scope AND m.scope_id = p_scope_id AND m.key = p_key;
+        IF p_expected IS NOT NULL AND (p_expected <> 0 OR cur IS NOT NULL) THEN
+            RETURN QUERY SELECT 'conflict', coalesce(cur, 0), NULL::json;
+            RETURN;
+        END IF;
+    END LOOP;
+END
+$$;
+
+--
 -- Name: fs_sweep(integer, boolean, integer, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1626,6 +1740,23 @@ CREATE TABLE public.schema_migrations (
 );
 
 --
+-- Name: shared_memory_version_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.shared_memory_version_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: shared_memory_version_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.shared_memory_version_seq OWNED BY public.shared_memory.version;
+
+--
 -- Name: workflow_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1702,6 +1833,12 @@ ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.event
 ALTER TABLE ONLY public.job_queue ALTER COLUMN id SET DEFAULT nextval('public.job_queue_id_seq'::regclass);
 
 --
+-- Name: shared_memory version; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shared_memory ALTER COLUMN version SET DEFAULT nextval('public.shared_memory_version_seq'::regclass);
+
+--
 -- Name: workflow_runs id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1775,6 +1912,13 @@ ALTER TABLE ONLY public.job_queue
 
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+--
+-- Name: shared_memory shared_memory_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shared_memory
+    ADD CONSTRAINT shared_memory_pkey PRIMARY KEY (scope, scope_id, key);
 
 --
 -- Name: workflow_runs workflow_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -

@@ -481,6 +481,35 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
         " FROM p) page"},
 
+    /* Shared memory (sql/007_shared_memory.sql). $1 scope, $2 scope id, $3 key. One entry
+     * and its version (the ETag). */
+    [Q_SHARED_GET] = {"fs_shared_get",
+        "SELECT fs_shared_json(s), s.version FROM shared_memory s"
+        " WHERE s.scope = $1::text AND s.scope_id = $2::text AND s.key = $3::text"},
+
+    /* $4 value, $5 expected version (NULL: none), $6 updated by; (outcome, version, entry). */
+    [Q_SHARED_PUT] = {"fs_shared_put",
+        "SELECT outcome, version, entry"
+        " FROM fs_shared_put($1::text, $2::text, $3::text, $4::jsonb, $5::bigint, $6::text)"},
+
+    /* $4 expected version (NULL: none); (outcome, version, entry). */
+    [Q_SHARED_DELETE] = {"fs_shared_delete",
+        "SELECT outcome, version, entry FROM fs_shared_delete($1::text, $2::text, $3::text, $4::bigint)"},
+
+    /* A scope's entries in key order (the primary key's), with a keyset cursor: $3 the last
+     * key of the previous page or NULL, $4 limit, $5 budget. */
+    [Q_SHARED_LIST] = {"fs_shared_list",
+        LIST_PAGE_CTES(
+        "SELECT s.key AS id, row_number() OVER (ORDER BY s.key) AS rn FROM shared_memory s"
+        " WHERE s.scope = $1::text AND s.scope_id = $2::text AND ($3::text IS NULL OR s.key > $3::text)"
+        " ORDER BY s.key LIMIT $4::int + 1",
+        "SELECT fs_shared_json(s) FROM shared_memory s"
+        " WHERE s.scope = $1::text AND s.scope_id = $2::text AND s.key = ",
+        "$4::int", "$5::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS entries,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID " END AS \"nextCursor\""
+        " FROM p) page"},
+
     [Q_WORKER_AGENTS] = {"fs_worker_agents",
         "SELECT row_to_json(page) FROM (SELECT"
         "  coalesce(array_to_json(array_agg(fs_agent_summary(a) ORDER BY a.agent_name)), '[]')"

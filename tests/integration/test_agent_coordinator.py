@@ -3,7 +3,10 @@ workers; delegate_task and coordinate_workflow jobs created through the gateway 
 child jobs through the gateway in turn, and the stored results (coordinator and children)
 are checked in the database."""
 
+import json
+
 from fsutil import expect
+from stack import GatewayProxy
 
 CODE = "def add(a, b):\n    return a + b\n"
 
@@ -152,3 +155,35 @@ def test_workflow_is_validated_up_front(stack):
     assert row["attempts"] == 1, row
     assert row["last_error"].startswith("data.steps[1].input.records refers to step 'notify'"), row
     assert children(stack, row["id"]) == []
+
+
+def test_a_one_second_wait_polls_the_child_for_that_second(stack):
+    """timeout: 1 on a step (and wait: 1 on delegate_task) long-polls the child for one second
+    (GET /api/jobs/:id?wait=1) before giving up on it. It used to give up at once without
+    asking: by the time the child existed, a hair under 1 s was left, and the wait rounded that
+    down to nothing (worker/agents/coordinator/delegate.c). The coordinator talks to the
+    gateway through a recording proxy; the child's agent is registered but has no worker, so
+    its job stays pending whatever the timing."""
+    gw = stack.gateway()
+    expect(gw.post("/api/agents/register", json={"agentName": "sleeper"}), 201)
+    proxy = GatewayProxy(gw.url)
+    try:
+        stack.start_worker("coordinator", url=proxy.url)
+        row = run_coordinator(stack, "coordinate_workflow",
+                              {"steps": [{"name": "nap", "taskType": "ping", "agent": "sleeper", "timeout": 1}]})
+        [step] = row["result"]["steps"]
+        assert step["status"] == "timed_out" and step["agent"] == "sleeper", step
+        assert f"job {step['jobId']} did not finish within 1 s (it was pending)" in step["error"], step
+        polls = [e for e in proxy.entries() if e["path"].startswith(f"/api/jobs/{step['jobId']}?")]
+        assert [(e["method"], e["path"], e["status"]) for e in polls] == [
+            ("GET", f"/api/jobs/{step['jobId']}?wait=1", 200)], proxy.entries()
+        assert json.loads(polls[0]["response"])["status"] == "pending"
+        assert stack.job(step["jobId"])["status"] == "cancelled"
+
+        res = run_coordinator(stack, "delegate_task",
+                              {"task": {"taskType": "ping"}, "agent": "sleeper", "wait": 1})["result"]
+        assert res["status"] == "pending", res
+        polls = [e for e in proxy.entries() if e["path"].startswith(f"/api/jobs/{res['jobId']}?")]
+        assert [(e["method"], e["path"]) for e in polls] == [("GET", f"/api/jobs/{res['jobId']}?wait=1")], polls
+    finally:
+        proxy.close()

@@ -80,6 +80,8 @@ void register_coordinator_choose_tests(void);
 void register_coordinator_refpath_tests(void);
 void register_workflow_def_tests(void);
 void register_coordinator_plan_tests(void);
+void register_coordinator_delegate_tests(void);
+void register_shared_args_tests(void);
 void register_monitoring_rules_tests(void);
 void register_learning_insights_tests(void);
 void register_http_client_tests(void);

@@ -165,6 +165,8 @@ int main(int argc, char **argv)
     register_coordinator_choose_tests();
     register_coordinator_refpath_tests();
     register_coordinator_plan_tests();
+    register_coordinator_delegate_tests();
+    register_shared_args_tests();
     register_monitoring_rules_tests();
     register_learning_insights_tests();
     register_http_client_tests();

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/json_print.h"
 #include "worker/runtime/shared.h"
+#include "worker/runtime/sharedmem.h"
 
 #define PING_SLEEP_MAX_MS 60000
 #define STOP_CHECK_MS 20
@@ -34,8 +35,11 @@ bool task_sleep(const struct task_ctx *ctx, long ms)
 }
 
 /* ping: {"taskType":"ping","sleepMs":N} — proves the path from queue to worker and back;
- * sleepMs (0..60000) stands in for real work. It is read at the top level or, when absent
- * there, in data, where POST /agents/:name/task and the coordinator put a task's fields. Its result
+ * sleepMs (0..60000) stands in for real work. With "sharedCounter": {scope, scopeId, key}
+ * it then adds 1 to that shared-memory counter (task_shared_add), as a workflow step that
+ * counts its work would: its result's sharedCounter is the value its add wrote. Both are
+ * read at the top level or, when neither is there, in data, where POST /agents/:name/task
+ * and the coordinator put a task's fields. Its result
  * names the worker (the job row forgets it once the job is done) and echoes the job and attempt it
  * ran, so a result stored on the wrong job or from the wrong attempt shows; the agent and the times
  * are the row's own (targetAgent, startedAt, processedAt), and are not repeated. */
@@ -43,9 +47,24 @@ static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outc
 {
     long sleep_ms = 0;
     struct field_error err;
-    const cJSON *args =
-        cJSON_GetObjectItemCaseSensitive(payload, "sleepMs") ? payload : task_data(payload);
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(payload, "sleepMs") ||
+                                cJSON_GetObjectItemCaseSensitive(payload, "sharedCounter")
+                            ? payload
+                            : task_data(payload);
     if (json_get_int(args, "sleepMs", false, 0, PING_SLEEP_MAX_MS, &sleep_ms, &err) < 0) {
+        snprintf(out->error, sizeof(out->error), "%s", err.message);
+        out->retryable = false;
+        return -1;
+    }
+    cJSON *counter = NULL;
+    const char *scope = NULL, *scope_id = NULL, *key = NULL;
+    int has_counter = json_get_object(args, "sharedCounter", false, &counter, &err);
+    if (has_counter > 0 &&
+        (json_get_string(counter, "scope", true, 1, 20, &scope, &err) < 0 ||
+         json_get_string(counter, "scopeId", true, 1, 200, &scope_id, &err) < 0 ||
+         json_get_string(counter, "key", true, 1, 200, &key, &err) < 0))
+        has_counter = field_error_prefix(&err, "sharedCounter.");
+    if (has_counter < 0) {
         snprintf(out->error, sizeof(out->error), "%s", err.message);
         out->retryable = false;
         return -1;
@@ -54,6 +73,9 @@ static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outc
         snprintf(out->error, sizeof(out->error), "stopped before the sleep ended");
         return -1;
     }
+    double total = 0;
+    if (counter && task_shared_add(ctx, scope, scope_id, key, 1, &total, out) < 0)
+        return -1;
     cJSON *r = cJSON_CreateObject();
     if (!r) {
         snprintf(out->error, sizeof(out->error), "out of memory");
@@ -65,6 +87,8 @@ static int ping_run(struct task_ctx *ctx, const cJSON *payload, struct task_outc
     cJSON_AddNumberToObject(r, "jobId", (double)ctx->job_id);
     cJSON_AddNumberToObject(r, "attempt", ctx->attempt);
     cJSON_AddNumberToObject(r, "sleptMs", (double)sleep_ms);
+    if (counter)
+        cJSON_AddNumberToObject(r, "sharedCounter", total);
     out->result = r;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "common/http_status.h"
 #include "common/json_print.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,14 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
     return take_job(d, job, out);
 }
 
+int delegate_slice(double left)
+{
+    if (left < 0.5)
+        return 0;
+    long s = lround(left);
+    return s < DELEGATE_SLICE_S ? (int)s : DELEGATE_SLICE_S;
+}
+
 /* Waits up to wait_s seconds for the child to finish, in DELEGATE_SLICE_S slices. */
 static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d,
                       struct task_outcome *out)
@@ -97,10 +106,9 @@ static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d,
     while (!delegate_finished(d->status)) {
         if (task_should_stop(ctx))
             return task_fail(out, true, "stopped while waiting for job %lld", d->job_id);
-        double left = deadline - clock_now();
-        if (left < 1)
+        int slice = delegate_slice(deadline - clock_now());
+        if (slice == 0)
             return 0;
-        int slice = left < DELEGATE_SLICE_S ? (int)left : DELEGATE_SLICE_S;
         char path[96];
         snprintf(path, sizeof(path), "/api/jobs/%lld?wait=%d", d->job_id, slice);
         int status;

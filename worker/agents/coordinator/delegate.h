@@ -48,6 +48,13 @@ int delegate_run(struct task_ctx *ctx, const struct delegate_req *req, struct de
 /* Asks the gateway to cancel the child (best effort: a failure is logged and otherwise ignored). */
 void delegate_cancel(struct task_ctx *ctx, const struct delegation *d);
 
+/* The seconds of the next long poll (GET /api/jobs/:id?wait=N) when left seconds of a wait
+ * remain, at most DELEGATE_SLICE_S; 0 when the wait is over. The gateway waits in whole
+ * seconds, so what is left is rounded to the nearest one: a wait of 1 s, whose deadline is a
+ * hair under 1 s away once the child is created, still polls for that second, and a wait
+ * that has less than half a second left is not stretched by a whole one. */
+int delegate_slice(double left);
+
 /* True for completed, failed and cancelled. */
 bool delegate_finished(const char *status);
 
