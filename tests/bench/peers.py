@@ -42,6 +42,7 @@ PEERS = {
     "dbos": Peer("dbos.mjs", "dbos.workflow_status", "TRUNCATE dbos.workflow_status CASCADE",
                  "true", "status NOT IN ('SUCCESS', 'ERROR')"),
 }
+JOB_PEERS = ("graphile-worker", "pg-boss")  # the job queues (drain, enqueue, batch)
 WORKFLOW_SHAPES = ("chain", "fan")  # dbos.mjs: 3 steps in a row; 1 → 4 in parallel → 1
 
 Config = collections.namedtuple("Config", "label peer procs")
@@ -260,7 +261,7 @@ def main():
     sub.add_parser("install", help="npm ci if needed; print the versions")
     for name, args in (("drain", ("n", "procs")), ("enqueue", ("conns", "seconds")), ("batch", ("size", "seconds"))):
         s = sub.add_parser(name)
-        s.add_argument("peer", choices=sorted(p for p in PEERS if p != "dbos"))
+        s.add_argument("peer", choices=JOB_PEERS)
         for a in args:
             s.add_argument(a, type=int)
     for name, args in (("workflow-runs", ("n", "inflight")), ("workflow-handoff", ("rate", "seconds"))):

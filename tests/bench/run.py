@@ -731,7 +731,7 @@ class Bench:
         """graphile-worker and pg-boss on the same cluster: single adds at 1 and 32 in flight
         and batch adds (their drains run in scenario_drain)."""
         c = self.cfg
-        for peer in peers.PEERS:
+        for peer in peers.JOB_PEERS:
             for conns in (1, 32):
                 rate = peers.enqueue(peer, self.url, conns, c["wrk_seconds"], self.logs)
                 self.peer_results.setdefault(f"enqueue {peer} c{conns}", []).append(rate)
@@ -771,7 +771,7 @@ class Bench:
     def plot(self, svg):
         procs = self.cfg["drain_procs"]
         dat = OUT / "drain.dat"
-        peer_names = list(peers.PEERS) if self.peer_results else []
+        peer_names = list(peers.JOB_PEERS) if self.peer_results else []
         with open(dat, "w") as f:
             f.write("# processes flowstate_jobs_per_s claimloop_ceiling " + " ".join(peer_names) + "\n")
             ceil = median(self.results["claimloop_drain"])
@@ -960,7 +960,7 @@ At this CPU per POST, fully busy cores would answer at most {f(bound, ' POSTs/s'
                 v = P[f"drain {conf.label}"]
                 peer_rows.append(f"| Drain, {conf.label} | {f(v, ' jobs/s')} | {f(best_drain, ' jobs/s')} | "
                                  f"{ratio(best_drain, v):.2f}× |")
-            for name in peers.PEERS:
+            for name in peers.JOB_PEERS:
                 for conns in (1, 32):
                     v = P[f"enqueue {name} c{conns}"]
                     fs = m[f"enqueue_c{conns}"]
