@@ -41,11 +41,13 @@ AGENT = "code_analyzer"
 FULL = dict(repeats=3, wrk_seconds=10, drain_jobs=50000, drain_procs=(1, 2, 4),
             latency_rate=500, latency_seconds=10, crash_jobs=8, crash_sleep_ms=1000,
             concurrency=16, prefetch=1000, claim_batch=500, batch_jobs=1000, peers=True,
-            mixed_jobs=10000, mixed_rate=800, mixed_seconds=10)
+            mixed_jobs=10000, mixed_rate=800, mixed_seconds=10,
+            wf_runs=2000, wf_rate=100, wf_seconds=10)
 SMOKE = dict(repeats=1, wrk_seconds=1, drain_jobs=2000, drain_procs=(1, 2, 4),
              latency_rate=200, latency_seconds=2, crash_jobs=4, crash_sleep_ms=500,
              concurrency=16, prefetch=1000, claim_batch=500, batch_jobs=1000, peers=False,
-             mixed_jobs=400, mixed_rate=100, mixed_seconds=2)
+             mixed_jobs=400, mixed_rate=100, mixed_seconds=2,
+             wf_runs=40, wf_rate=20, wf_seconds=1)
 
 PEERS_SETUP = """Peer settings, as their docs recommend for throughput (comments at the top of
 `tests/bench/peers/graphile.mjs` and `pgboss.mjs` cite each): graphile-worker with
@@ -666,6 +668,107 @@ class Bench:
             self.record(f"mixed_offered_rate_{label}", offered)
         self.reset()
 
+    # ---------------------------------------------------------------- workflows
+    # The shapes DBOS runs too (tests/bench/peers/dbos.mjs): no-op steps, 3 in a row, and
+    # 1 → 4 in parallel → 1.
+    WF_SHAPES = {
+        "chain": [("a", []), ("b", ["a"]), ("c", ["b"])],
+        "fan": [("a", [])] + [(f"m{i}", ["a"]) for i in range(1, 5)] + [("z", [f"m{i}" for i in range(1, 5)])],
+    }
+    WF_INFLIGHT = 32  # runs being started at once (DBOS: enqueues in flight, or runs at a time)
+
+    def post_runs(self, port, shape, n, rate=None):
+        """Starts n runs of `shape` with POST /api/workflows/runs: WF_INFLIGHT connections as
+        fast as they go, or one connection at `rate` runs a second."""
+        body = json.dumps({"definition": {"steps": [
+            {"key": k, "agent": AGENT, "task": "ping", "dependsOn": deps} for k, deps in self.WF_SHAPES[shape]]}})
+        headers = {"Authorization": f"Bearer {self.admin_key}", "Content-Type": "application/json"}
+        left = [n]
+        lock = threading.Lock()
+        errors = []
+
+        def loop(pace):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            t0 = time.monotonic()
+            k = 0
+            while True:
+                with lock:
+                    if left[0] == 0:
+                        break
+                    left[0] -= 1
+                if pace:
+                    due = t0 + k / pace
+                    k += 1
+                    if due > time.monotonic():
+                        time.sleep(due - time.monotonic())
+                conn.request("POST", "/api/workflows/runs", body, headers)
+                r = conn.getresponse()
+                r.read()
+                if r.status != 201:
+                    errors.append(r.status)
+                    break
+            conn.close()
+        threads = [threading.Thread(target=loop, args=(rate,)) for _ in range(1 if rate else self.WF_INFLIGHT)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise RuntimeError(f"POST /api/workflows/runs answered {errors[0]}")
+
+    def wait_runs(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            done, bad = self.sql("SELECT count(*) FILTER (WHERE status = 'completed'),"
+                                 " count(*) FILTER (WHERE status IN ('failed', 'cancelled')) FROM workflow_runs")[0]
+            if bad:
+                raise RuntimeError(f"workflows: {bad} runs failed")
+            if done >= n:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workflows: {done} of {n} runs completed in {timeout} s")
+            time.sleep(0.05)
+
+    def scenario_workflows(self, rep):
+        """Workflow runs of no-op steps on 2 worker processes with no flags: runs/s of each
+        shape (n runs started as fast as 32 connections go, from the first run created to the
+        last finished), then runs started at a steady rate: the handoff from a step's end (its
+        job's outcome) to the start of the step after it (its job's claim), for the fan-in the
+        latest parent's end. DBOS runs the same shapes on the same cluster (peers)."""
+        c = self.cfg
+        tag = f"wf-{rep}"
+        gw, port = self.gateway(tag)
+        pool = self.pool(port, 2, tag, no_flags=True)
+        try:
+            for shape in self.WF_SHAPES:
+                self.sql("TRUNCATE workflow_runs, job_queue RESTART IDENTITY CASCADE")
+                self.post_runs(port, shape, c["wf_runs"])
+                self.wait_runs(c["wf_runs"], 120 + c["wf_runs"] / 10)
+                secs = self.sql("SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM workflow_runs")[0][0]
+                self.record(f"wf_runs_{shape}", c["wf_runs"] / float(secs))
+                self.sql("TRUNCATE workflow_runs, job_queue RESTART IDENTITY CASCADE")
+                total = c["wf_rate"] * c["wf_seconds"]
+                self.post_runs(port, shape, total, rate=c["wf_rate"])
+                self.wait_runs(total, 120)
+                p50, p99 = self.sql(
+                    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY h), percentile_cont(0.99) WITHIN GROUP (ORDER BY h)"
+                    " FROM (SELECT extract(epoch FROM s.started_at - max(p.finished_at)) * 1000 AS h"
+                    "       FROM workflow_steps s JOIN workflow_steps p ON p.run_id = s.run_id AND p.key = ANY (s.depends_on)"
+                    "       GROUP BY s.run_id, s.key, s.started_at) x")[0]
+                self.record(f"wf_handoff_p50_{shape}", float(p50))
+                self.record(f"wf_handoff_p99_{shape}", float(p99))
+        finally:
+            stop(pool, timeout=60)
+            stop(gw)
+            self.sql("TRUNCATE workflow_runs, job_queue RESTART IDENTITY CASCADE")
+        if c["peers"]:
+            for shape in self.WF_SHAPES:
+                rate = peers.workflow_runs(self.url, shape, c["wf_runs"], self.WF_INFLIGHT, self.logs)
+                self.peer_results.setdefault(f"workflow dbos {shape}", []).append(rate)
+                p50, p99 = peers.workflow_handoff(self.url, shape, c["wf_rate"], c["wf_seconds"], self.logs)
+                self.peer_results.setdefault(f"handoff p50 dbos {shape}", []).append(p50)
+                self.peer_results.setdefault(f"handoff p99 dbos {shape}", []).append(p99)
+
     # ---------------------------------------------------------------- crash
     def scenario_crash(self, rep):
         self.reset()
@@ -949,6 +1052,16 @@ At this CPU per POST, fully busy cores would answer at most {f(bound, ' POSTs/s'
                     v = m[f"{key}_{who}_{s}"]
                     row(f"{'Gateway' if who == 'gateway' else 'Largest worker'} {what}, {label}", v, " MB", "",
                         None, f"≤ {limit} MB" if target else "", (v <= limit) if target else None)
+        P = {k: median(v) for k, v in self.peer_results.items()}
+        for shape, what in (("chain", "3-step chain"), ("fan", "1→4→1 fan")):
+            dbos = P.get(f"workflow dbos {shape}")
+            row(f"Workflow runs, {what} of no-op steps, 2 procs, no flags", m[f"wf_runs_{shape}"], " runs/s",
+                "DBOS Transact" if dbos else "DBOS (peers not run)", dbos, "≥ 1.5× DBOS",
+                m[f"wf_runs_{shape}"] >= 1.5 * dbos if dbos else None)
+            for q, limit in (("p50", 2), ("p99", 10)):
+                v = m[f"wf_handoff_{q}_{shape}"]
+                row(f"Workflow step handoff {q}, {what} @ {c['wf_rate']} runs/s", v, " ms",
+                    "DBOS Transact" if dbos else "", P.get(f"handoff {q} dbos {shape}"), f"≤ {limit} ms", v <= limit)
         row("Crash: kill -9 → jobs claimed again", m["crash_reclaimed"], " ms", "", None, "", None)
         row(f"Crash: kill -9 → jobs completed, minus the {c['crash_sleep_ms']} ms job", m["crash_overhead"], " ms",
             "", None, "≤ 2,000 ms", m["crash_overhead"] <= 2000)
@@ -1113,7 +1226,9 @@ def main():
                   b.scenario_drain),
                  ("latency", b.scenario_latency),
                  ("mixed (90% ping, 10% 200 ms; no flags and tuned)", b.scenario_mixed),
-                 ("crash recovery", b.scenario_crash)]
+                 ("crash recovery", b.scenario_crash),
+                 ("workflows (chain and fan of no-op steps" + (", DBOS)" if cfg["peers"] else ")"),
+                  b.scenario_workflows)]
     if cfg["peers"]:
         scenarios.append(("peers' adds (graphile-worker, pg-boss)", b.scenario_peers))
     failed = []
