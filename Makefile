@@ -9,6 +9,9 @@
 #   make bench SMOKE=1   the same at tiny sizes (seconds), report in build/bench/
 #   make bench-instructions   instructions per request and per statement under callgrind
 #                        (under a minute): docs/instructions.md; SMOKE=1 for seconds
+#   make eval-retrieval  recall@1, recall@5 and MRR of each search mode and built-in embedder on
+#                        tests/fixtures/retrieval.json (throwaway PostgreSQL), and the
+#                        embedders' time per memory (docs/memory.md)
 #   make schema          regenerate sql/schema.sql from the migrations (throwaway PostgreSQL)
 #   make fuzz            libFuzzer harnesses (clang, ASan, UBSan) in build/fuzz/, each run for
 #                        FUZZ_SECONDS (60) from tests/fuzz/corpus/; FUZZ_TARGETS=router for one
@@ -47,7 +50,8 @@ GEN     := $(BUILD)/gen
 
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+# -lwordnet: the WordNet embedder (common/embed_wordnet.c); Debian ships no .pc for it.
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwordnet -lm -pthread
 
 AGENTS      := code_analyzer data_processor coordinator learning monitoring
 
@@ -74,6 +78,7 @@ PROGRAMS    := $(BIN)/flowstate-gateway $(BIN)/flowstate-pool $(AGENTS:%=$(BIN)/
 PYTEST  := /usr/bin/python3 -m pytest
 
 .PHONY: all run test unit integration deps clean format format-check bench bench-instructions schema \
+        eval-retrieval \
         fuzz fuzz-build FORCE
 
 all: $(PROGRAMS)
@@ -104,6 +109,14 @@ $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN)/embed-bench: $(OBJ)/tests/eval/embed_bench.o $(COMMON_OBJ) | $(BIN)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+eval-retrieval: deps $(BIN)/flowstate-gateway $(BIN)/embed-bench
+	@$(BIN)/embed-bench tests/fixtures/retrieval.json
+	@FLOWSTATE_BIN_DIR=$(abspath $(BIN)) /usr/bin/python3 tests/eval/retrieval.py
 
 # SQL migrations are compiled into the binaries, so a gateway needs no files beside it.
 # migrations.list names them and is rewritten only when the set changes, so a migration
@@ -186,7 +199,7 @@ fuzz:
 # The C sources clang-format owns (.clang-format); tests/bench/peers is JavaScript.
 FORMAT_SRC = $(wildcard common/*.[ch] gateway/*.[ch] gateway/*/*.[ch] worker/*/*.[ch] \
                         worker/agents/*/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] \
-                        tests/fuzz/*.[ch])
+                        tests/fuzz/*.[ch] tests/eval/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -1,16 +1,16 @@
-/* embed — the provider table and the built-in local embedder: tokenise (lowercase, split on
- * anything not a letter or digit, light suffix stemming, stop words dropped), hash each word,
- * each pair of neighbouring words and each character trigram of a word into a signed
- * feature vector, damp repeated features (sublinear tf) and L2-normalise. */
+/* embed — the provider table, the tokeniser and the hashing both built-in embedders share,
+ * and the hash embedder: tokenise (lowercase, split on anything not a letter or digit, light
+ * suffix stemming, stop words dropped), hash each word, each pair of neighbouring words and
+ * each character trigram of a word into a signed feature vector, damp repeated features
+ * (sublinear tf) and L2-normalise. The WordNet embedder is in embed_wordnet.c. */
 #include "common/embed.h"
+#include "common/embed_wordnet.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TOKEN_MAX 48
 
 /* Feature weights: a word counts fully, a word pair half, each trigram a little (they give
  * "index"/"indexes"/"indexing" and typos something in common without drowning words). */
@@ -73,9 +73,9 @@ static bool is_word_byte(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
-void embed_tokens(const char *text, size_t len, embed_token_cb fn, void *arg)
+void embed_words(const char *text, size_t len, embed_token_cb fn, void *arg)
 {
-    char tok[TOKEN_MAX + 1];
+    char tok[EMBED_TOKEN_MAX + 1];
     size_t i = 0;
     if (len > EMBED_TEXT_MAX)
         len = EMBED_TEXT_MAX;
@@ -85,21 +85,38 @@ void embed_tokens(const char *text, size_t len, embed_token_cb fn, void *arg)
         size_t n = 0;
         while (i < len && is_word_byte((unsigned char)text[i])) {
             unsigned char c = (unsigned char)text[i++];
-            if (n < TOKEN_MAX)
+            if (n < EMBED_TOKEN_MAX)
                 tok[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         }
         if (n == 0)
             continue;
         tok[n] = '\0';
-        n = stem(tok, n);
-        if (!is_stop_word(tok))
-            fn(tok, n, arg);
+        fn(tok, n, arg);
     }
 }
 
-/* FNV-1a over a kind byte and the bytes, then a 64-bit finaliser (splitmix64) so the low
- * bits used for the dimension and the high bit used for the sign are well mixed. */
-static uint64_t feature_hash(char kind, const char *s, size_t len)
+struct stem_args {
+    embed_token_cb fn;
+    void *arg;
+};
+
+static void stem_word(const char *word, size_t len, void *arg)
+{
+    struct stem_args *sa = arg;
+    char tok[EMBED_TOKEN_MAX + 1];
+    memcpy(tok, word, len + 1);
+    len = stem(tok, len);
+    if (!is_stop_word(tok))
+        sa->fn(tok, len, sa->arg);
+}
+
+void embed_tokens(const char *text, size_t len, embed_token_cb fn, void *arg)
+{
+    struct stem_args sa = {fn, arg};
+    embed_words(text, len, stem_word, &sa);
+}
+
+uint64_t embed_feature_hash(char kind, const char *s, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     h = (h ^ (unsigned char)kind) * 1099511628211ull;
@@ -116,15 +133,13 @@ static uint64_t feature_hash(char kind, const char *s, size_t len)
 struct local_state {
     float *acc;
     int dims;
-    char prev[TOKEN_MAX + 1];
+    char prev[EMBED_TOKEN_MAX + 1];
     size_t prev_len;
 };
 
 static void add_feature(struct local_state *st, char kind, const char *s, size_t len, float w)
 {
-    uint64_t h = feature_hash(kind, s, len);
-    int dim = (int)(h % (uint64_t)st->dims);
-    st->acc[dim] += (h >> 63) ? -w : w;
+    embed_add_feature(st->acc, st->dims, embed_feature_hash(kind, s, len), w);
 }
 
 static void local_token(const char *tok, size_t len, void *arg)
@@ -132,13 +147,13 @@ static void local_token(const char *tok, size_t len, void *arg)
     struct local_state *st = arg;
     add_feature(st, 'w', tok, len, W_WORD);
     if (st->prev_len) {
-        char pair[2 * TOKEN_MAX + 2];
+        char pair[2 * EMBED_TOKEN_MAX + 2];
         memcpy(pair, st->prev, st->prev_len);
         pair[st->prev_len] = ' ';
         memcpy(pair + st->prev_len + 1, tok, len);
         add_feature(st, 'b', pair, st->prev_len + 1 + len, W_BIGRAM);
     }
-    char padded[TOKEN_MAX + 3];
+    char padded[EMBED_TOKEN_MAX + 3];
     padded[0] = '^';
     memcpy(padded + 1, tok, len);
     padded[len + 1] = '$';
@@ -148,28 +163,48 @@ static void local_token(const char *tok, size_t len, void *arg)
     st->prev_len = len;
 }
 
-static int local_embed(const struct embed_provider *p, const char *text, size_t len, float *out)
+void embed_add_feature(float *acc, int dims, uint64_t h, float w)
+{
+    acc[h % (uint64_t)dims] += (h >> 63) ? -w : w;
+}
+
+void embed_normalise(float *v, int dims)
+{
+    double norm = 0;
+    for (int i = 0; i < dims; i++)
+        norm += (double)v[i] * v[i];
+    if (norm > 0) {
+        float inv = (float)(1.0 / sqrt(norm));
+        for (int i = 0; i < dims; i++)
+            v[i] *= inv;
+    }
+}
+
+static int hash_embed(const struct embed_provider *p, const char *text, size_t len, float *out)
 {
     struct local_state st = {.acc = out, .dims = p->dims};
     memset(out, 0, sizeof(float) * (size_t)p->dims);
     embed_tokens(text, len, local_token, &st);
-    double norm = 0;
     for (int i = 0; i < p->dims; i++) {
         /* sublinear tf: a feature seen ten times counts about three times as much */
         float v = out[i];
         out[i] = v < 0 ? -log1pf(-v) : log1pf(v);
-        norm += (double)out[i] * out[i];
     }
-    if (norm > 0) {
-        float inv = (float)(1.0 / sqrt(norm));
-        for (int i = 0; i < p->dims; i++)
-            out[i] *= inv;
-    }
+    embed_normalise(out, p->dims);
     return 0;
 }
 
+static int wordnet_embed(const struct embed_provider *p, const char *text, size_t len, float *out)
+{
+    return embed_wordnet_text(text, len, out, p->dims);
+}
+
+static int wordnet_check(char *err, size_t errlen) { return embed_wordnet_open(err, errlen); }
+
+/* The first is the default (the embed-provider setting's "local"). */
 static const struct embed_provider providers[] = {
-    {"local", EMBED_LOCAL_MODEL, EMBED_LOCAL_DIMS, EMBED_API_LOCAL, local_embed},
+    {"local", EMBED_LOCAL_MODEL, EMBED_LOCAL_DIMS, EMBED_API_LOCAL, wordnet_embed, wordnet_check},
+    {"hash", EMBED_HASH_MODEL, EMBED_HASH_DIMS, EMBED_API_LOCAL, hash_embed, NULL},
 };
 
 const struct embed_provider *embed_provider_find(const char *name)
@@ -178,6 +213,18 @@ const struct embed_provider *embed_provider_find(const char *name)
         if (strcmp(name, providers[i].name) == 0)
             return &providers[i];
     return NULL;
+}
+
+const struct embed_provider *embed_provider_next(const struct embed_provider *prev)
+{
+    size_t n = sizeof(providers) / sizeof(providers[0]);
+    size_t i = prev ? (size_t)(prev - providers) + 1 : 0;
+    return i < n ? &providers[i] : NULL;
+}
+
+int embed_provider_check(const struct embed_provider *p, char *err, size_t errlen)
+{
+    return p->check ? p->check(err, errlen) : 0;
 }
 
 int embed_text(const struct embed_provider *p, const char *text, size_t len, float *out)

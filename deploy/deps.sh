@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages Flowstate builds, runs and tests with, when they are missing;
 # with arguments, those packages instead (tests/bench/deps.sh passes the benchmark's).
-# As root it runs apt-get; otherwise it prints the command to run and fails.
+# As root it runs apt-get; otherwise it prints the command to run and fails. wordnet-base and
+# wordnet-dev are the default embedder's lexical database and C library (docs/memory.md).
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libcjson-dev libcurl4-openssl-dev
 libssl-dev postgresql postgresql-contrib python3 python3-pytest python3-requests
-python3-psycopg2 curl iproute2 procps"
+python3-psycopg2 curl iproute2 procps wordnet-base wordnet-dev"
 [ $# -gt 0 ] && PACKAGES="$*"
 
 missing=""

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/memory/reembed.h"
 
 /* Attempts per remote call (the first and two retries on 429/5xx/no answer). */
 #define EMBED_ATTEMPTS 3
@@ -41,7 +42,8 @@ struct embed_job {
 };
 
 struct embedder {
-    struct pgpool *pool; /* for the events rows */
+    struct pgpool *pool;     /* for the events rows */
+    struct reembed *reembed; /* built-in provider: the pass over other models' memories */
     struct embed_provider p;
     char model_id[256]; /* "openai:text-embedding-3-small" */
     char *url, *model, *key;
@@ -254,6 +256,14 @@ struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
     const struct embed_provider *local = embed_provider_find(name);
     if (local) {
         e->p = *local;
+        if (embed_provider_check(local, err, errlen) < 0)
+            goto fail;
+        if (!(e->reembed = reembed_new(base, pool, &e->p))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        log_info("msg=\"built-in embedding provider\" provider=%s model=%s dims=%d", e->p.name,
+                 e->p.model, e->p.dims);
         return e;
     }
     e->p.name = strcmp(name, "openai") == 0 ? "openai" : "ollama";
@@ -284,6 +294,7 @@ void embedder_free(struct embedder *e)
 {
     if (!e)
         return;
+    reembed_free(e->reembed);
     pthread_mutex_lock(&e->mu);
     e->stop = true;
     pthread_cond_broadcast(&e->cv);

@@ -1,5 +1,7 @@
 /* embedder — the gateway's embedding provider, built from the embed-* settings, and the
- * only way the gateway embeds a text. The local provider runs inline (microseconds). A
+ * only way the gateway embeds a text. The built-in providers run inline (a few
+ * microseconds a memory once its words are cached, under a millisecond before; see
+ * docs/memory.md). A
  * remote one (OpenAI-compatible, Ollama) blocks on the network, so its calls run on a
  * small pool of embedder threads fed by a bounded queue; results come back to the event
  * loop through a pipe. Every failed remote call is logged and written as an embed.failed
@@ -22,7 +24,8 @@ struct embed_provider;
 
 /* Builds the provider the embed-* settings of cfg name (and starts the threads for a remote
  * one, which hand results back on base and write their events rows through pool). Returns
- * NULL having written why to err (a missing embed-model or embed-dims, out of memory). */
+ * NULL having written why to err (a missing embed-model or embed-dims, a WordNet database
+ * that cannot be opened, out of memory). */
 struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
                               const struct config *cfg, char *err, size_t errlen);
 /* Stops the threads (waiting for calls in flight) and drops queued texts without calling

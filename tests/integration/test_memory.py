@@ -8,6 +8,14 @@ from fsutil import expect, expect_error
 
 MODEL = "local-hash-v1-256"
 
+
+@pytest.fixture
+def gateway(gateway_factory):
+    """This module's labelled set and figures are the hash embedder's (embed-provider=hash);
+    the default WordNet embedder is tested in test_memory_meaning.py."""
+    return gateway_factory(env={"FLOWSTATE_EMBED_PROVIDER": "hash"})
+
+
 # A labelled retrieval set: documents on distinct topics, and queries with the keys of their
 # relevant documents. Some queries use the documents' words, others other forms of them or
 # other words altogether.

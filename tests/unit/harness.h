@@ -74,6 +74,7 @@ void register_data_transform_tests(void);
 void register_code_rules_tests(void);
 void register_code_analysis_tests(void);
 void register_embed_tests(void);
+void register_embed_wordnet_tests(void);
 void register_embed_remote_tests(void);
 void register_vectors_tests(void);
 void register_coordinator_choose_tests(void);

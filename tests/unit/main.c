@@ -160,6 +160,7 @@ int main(int argc, char **argv)
     register_code_rules_tests();
     register_code_analysis_tests();
     register_embed_tests();
+    register_embed_wordnet_tests();
     register_embed_remote_tests();
     register_vectors_tests();
     register_coordinator_choose_tests();

@@ -1,4 +1,4 @@
-/* Unit tests for common/embed: the local provider is deterministic, normalised, puts
+/* Unit tests for common/embed: the hash provider is deterministic, normalised, puts
  * related texts closer than unrelated ones, and maps a text without words to the zero
  * vector; the tokeniser's stemming; the PostgreSQL array round trip. */
 #include <math.h>
@@ -8,16 +8,16 @@
 #include "common/embed.h"
 #include "tests/unit/harness.h"
 
-static const struct embed_provider *local(void) { return embed_provider_find("local"); }
+static const struct embed_provider *local(void) { return embed_provider_find("hash"); }
 
 static double norm(const float *v, int n) { return sqrt(embed_dot(v, v, n)); }
 
 static double similarity(const char *a, const char *b)
 {
-    float va[EMBED_LOCAL_DIMS], vb[EMBED_LOCAL_DIMS];
+    float va[EMBED_HASH_DIMS], vb[EMBED_HASH_DIMS];
     if (embed_text(local(), a, strlen(a), va) < 0 || embed_text(local(), b, strlen(b), vb) < 0)
         return -2;
-    return embed_dot(va, vb, EMBED_LOCAL_DIMS);
+    return embed_dot(va, vb, EMBED_HASH_DIMS);
 }
 
 static void provider_case(const void *arg)
@@ -38,11 +38,11 @@ static const char *const unit_rows[] = {
 static void normalised_case(const void *arg)
 {
     const char *text = arg;
-    float a[EMBED_LOCAL_DIMS], b[EMBED_LOCAL_DIMS];
+    float a[EMBED_HASH_DIMS], b[EMBED_HASH_DIMS];
     REQUIRE(embed_text(local(), text, strlen(text), a) == 0);
     REQUIRE(embed_text(local(), text, strlen(text), b) == 0);
     CHECK(memcmp(a, b, sizeof(a)) == 0);
-    CHECK(fabs(norm(a, EMBED_LOCAL_DIMS) - 1.0) < 1e-5);
+    CHECK(fabs(norm(a, EMBED_HASH_DIMS) - 1.0) < 1e-5);
 }
 
 /* Texts without a word (or only stop words) embed to zeros. */
@@ -51,9 +51,9 @@ static const char *const empty_rows[] = {"", "   ", "!?.,;-- ()", "the and of"};
 static void empty_case(const void *arg)
 {
     const char *text = arg;
-    float v[EMBED_LOCAL_DIMS];
+    float v[EMBED_HASH_DIMS];
     REQUIRE(embed_text(local(), text, strlen(text), v) == 0);
-    CHECK(norm(v, EMBED_LOCAL_DIMS) == 0);
+    CHECK(norm(v, EMBED_HASH_DIMS) == 0);
 }
 
 /* anchor, a related text, an unrelated one: related must be closer. */
@@ -93,7 +93,7 @@ static void long_text_case(const void *arg)
     static char big[EMBED_TEXT_MAX * 2];
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (char)('a' + (i % 7 == 6 ? ' ' - 'a' : (int)(i % 26)));
-    float a[EMBED_LOCAL_DIMS], b[EMBED_LOCAL_DIMS];
+    float a[EMBED_HASH_DIMS], b[EMBED_HASH_DIMS];
     REQUIRE(embed_text(local(), big, sizeof(big), a) == 0);
     REQUIRE(embed_text(local(), big, EMBED_TEXT_MAX, b) == 0);
     CHECK(memcmp(a, b, sizeof(a)) == 0); /* only the first EMBED_TEXT_MAX bytes count */
@@ -131,17 +131,17 @@ static void stem_case(const void *arg)
 static void pg_array_case(const void *arg)
 {
     (void)arg;
-    float v[EMBED_LOCAL_DIMS], back[EMBED_LOCAL_DIMS];
+    float v[EMBED_HASH_DIMS], back[EMBED_HASH_DIMS];
     const char *text = "vector round trip";
     REQUIRE(embed_text(local(), text, strlen(text), v) == 0);
-    char *s = embed_to_pg_array(v, EMBED_LOCAL_DIMS);
+    char *s = embed_to_pg_array(v, EMBED_HASH_DIMS);
     REQUIRE(s != NULL);
     CHECK(s[0] == '{' && s[strlen(s) - 1] == '}');
-    CHECK(embed_from_pg_array(s, back, EMBED_LOCAL_DIMS) == 0);
-    for (int i = 0; i < EMBED_LOCAL_DIMS; i++)
+    CHECK(embed_from_pg_array(s, back, EMBED_HASH_DIMS) == 0);
+    for (int i = 0; i < EMBED_HASH_DIMS; i++)
         if (!CHECK(fabsf(v[i] - back[i]) < 1e-5f))
             break;
-    CHECK(embed_from_pg_array(s, back, EMBED_LOCAL_DIMS - 1) < 0);
+    CHECK(embed_from_pg_array(s, back, EMBED_HASH_DIMS - 1) < 0);
     free(s);
     CHECK(embed_from_pg_array("{1,2,3}", back, 3) == 0 && back[2] == 3.0f);
     CHECK(embed_from_pg_array("{1,2,3}x", back, 3) < 0);
@@ -153,7 +153,7 @@ static void pg_array_case(const void *arg)
 
 void register_embed_tests(void)
 {
-    test_add("embed local provider", provider_case, NULL);
+    test_add("embed hash provider", provider_case, NULL);
     for (size_t i = 0; i < COUNT_OF(unit_rows); i++)
         test_addf(normalised_case, unit_rows[i], "embed normalised %zu", i);
     for (size_t i = 0; i < COUNT_OF(empty_rows); i++)
