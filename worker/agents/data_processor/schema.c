@@ -164,11 +164,121 @@ static int compile_required(struct node *n, const cJSON *v, struct jsonpath *pat
     return 0;
 }
 
+/* glibc's regcomp builds a repeated part once per count it may take, and again for each
+ * quantifier stacked on it, so `(a{100}){100}` or `a+++…+` costs memory exponential in the
+ * pattern's length (the schema fuzzer took a worker past 1 GB with 50 `+`). A pattern is
+ * measured first: each element's size times the largest count of its quantifiers, through
+ * nested groups, and refused past PATTERN_SIZE_MAX. */
+#define PATTERN_SIZE_MAX 20000.0
+#define PATTERN_DEPTH_MAX 32
+
+/* Where the bracket expression starting at p ([…]) ends: the `]` closing it, or NULL. */
+static const char *bracket_end(const char *p)
+{
+    p++;
+    if (*p == '^')
+        p++;
+    if (*p == ']')
+        p++;
+    for (; *p && *p != ']'; p++)
+        if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+            const char *close = strchr(p + 2, ']');
+            if (!close)
+                return NULL;
+            p = close;
+        }
+    return *p ? p : NULL;
+}
+
+/* The largest count of the interval at p ({n}, {n,}, {n,m}), with *end set past it; 0 when
+ * p does not start an interval (regcomp then refuses it or reads the brace literally). */
+static double interval_count(const char *p, const char **end)
+{
+    char *q;
+    double lo = strtod(p + 1, &q), hi = lo;
+    if (q == p + 1 || !(lo >= 0))
+        return 0;
+    const char *e = q;
+    if (*e == ',') {
+        if (e[1] == '}') {
+            hi = lo + 1;
+            e++;
+        } else {
+            hi = strtod(e + 1, &q);
+            if (q == e + 1)
+                return 0;
+            e = q;
+        }
+    }
+    if (*e != '}')
+        return 0;
+    *end = e;
+    return hi > 1 ? hi : 1;
+}
+
+static double pattern_size(const char *p)
+{
+    double size[PATTERN_DEPTH_MAX + 1] = {0}, last = 0;
+    int depth = 0;
+    for (; *p; p++) {
+        double times = 0;
+        const char *end = p;
+        switch (*p) {
+        case '(':
+            if (depth == PATTERN_DEPTH_MAX)
+                return INFINITY;
+            size[++depth] = 0;
+            last = 0;
+            continue;
+        case ')':
+            if (depth > 0) {
+                last = size[depth--] + 2;
+                size[depth] += last;
+                continue;
+            }
+            break;
+        case '*':
+        case '+':
+        case '?': times = 2; break;
+        case '{': times = interval_count(p, &end); break;
+        case '|': last = 0; continue;
+        case '[':
+            if (!(end = bracket_end(p)))
+                return INFINITY; /* regcomp refuses it */
+            break;
+        case '\\':
+            if (p[1])
+                end = p + 1;
+            break;
+        default: break;
+        }
+        if (times > 0) { /* a quantifier: the element before it, that many times */
+            size[depth] += last * (times - 1);
+            last *= times;
+        } else {
+            last = 1;
+            size[depth] += 1;
+        }
+        p = end;
+        if (size[depth] > PATTERN_SIZE_MAX)
+            return INFINITY;
+    }
+    double total = 0;
+    for (int d = 0; d <= depth; d++)
+        total += size[d];
+    return total;
+}
+
 static int compile_pattern(struct node *n, const cJSON *v, struct jsonpath *path,
                            struct dp_error *err)
 {
     if (!cJSON_IsString(v))
         return dperror_set(err, "%s must be a string", path->text);
+    if (pattern_size(v->valuestring) > PATTERN_SIZE_MAX)
+        return dperror_set(err,
+                           "%s repeats too much (nested or stacked repetitions would take "
+                           "too much memory to compile): %.100s",
+                           path->text, v->valuestring);
     if (n->has_pattern) { /* a repeated keyword: the last one counts, as for the others */
         regfree(&n->re);
         n->has_pattern = false;
