@@ -295,8 +295,15 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                             batch_max, batch_inflight);
     gw->waits = jobwait_new(gw->base, gw->pool, gw->channels, (int)config_int(cfg, CFG_WAITERS_MAX),
                             (int)config_int(cfg, CFG_WAITERS_PER_KEY));
+    gw->work = workpool_new(gw->base, (int)config_int(cfg, CFG_WORK_THREADS),
+                            (int)config_int(cfg, CFG_WORK_QUEUE_MAX));
     char embed_err[256];
-    if (!(gw->embedder = embedder_new(gw->base, gw->pool, cfg, embed_err, sizeof(embed_err)))) {
+    if (!gw->work) {
+        log_error("msg=\"out of memory while starting\"");
+        return -1;
+    }
+    if (!(gw->embedder =
+              embedder_new(gw->base, gw->pool, gw->work, cfg, embed_err, sizeof(embed_err)))) {
         log_error("msg=\"cannot start the embedding provider\" error=\"%s\"", embed_err);
         return -1;
     }
@@ -310,8 +317,6 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->auth = authcache_new(
         (int)config_int(cfg, CFG_KEY_CACHE_TTL), (int)config_int(cfg, CFG_KEY_CACHE_MAX),
         (int)config_int(cfg, CFG_KEY_CACHE_UNKNOWN_MAX), gw->auth_on ? gw->base : NULL, gw->pool);
-    gw->work = workpool_new(gw->base, (int)config_int(cfg, CFG_WORK_THREADS),
-                            (int)config_int(cfg, CFG_WORK_QUEUE_MAX));
     gw->sigterm_ev = evsignal_new(gw->base, SIGTERM, signal_cb, gw);
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);

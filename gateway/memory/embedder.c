@@ -1,28 +1,28 @@
-/* embedder — the provider from the settings, the remote providers' thread pool and the
- * hand-back of results to the loop (see embedder.h). Threads take jobs from a bounded FIFO
- * under one mutex, each with its own keep-alive http_client, and put finished jobs on a
- * done list; one byte on a non-blocking pipe wakes the loop, which drains the list, writes
- * the events and calls back. Nothing that touches libevent or the pool runs off the loop. */
+/* embedder — the provider from the settings, and the remote providers' calls on a
+ * workpool of their own (see embedder.h). Each call borrows a keep-alive http_client from a
+ * small free list (at most one per thread is ever made) and the pool hands the finished call
+ * back to the loop, which writes the events and calls back. Nothing that touches libevent or
+ * the database pool runs off the loop. */
 #include "gateway/memory/embedder.h"
 #include "common/json_print.h"
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/config.h"
 #include "common/embed.h"
 #include "common/embed_remote.h"
+#include "common/http_client.h"
 #include "common/log.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
 #include "gateway/memory/reembed.h"
+#include "gateway/work/workpool.h"
 
 /* Attempts per remote call (the first and two retries on 429/5xx/no answer). */
 #define EMBED_ATTEMPTS 3
@@ -30,7 +30,7 @@
 #define EMBED_STATS_INTERVAL_S 60
 
 struct embed_job {
-    struct embed_job *next;
+    struct embedder *e;
     const char *purpose;
     char *text;
     size_t len;
@@ -41,6 +41,12 @@ struct embed_job {
     float vec[]; /* dims floats */
 };
 
+/* A keep-alive connection to the provider, lent to one call at a time. */
+struct client_slot {
+    struct client_slot *next;
+    struct http_client *hc;
+};
+
 struct embedder {
     struct pgpool *pool;     /* for the events rows */
     struct reembed *reembed; /* built-in provider: the pass over other models' memories */
@@ -48,16 +54,10 @@ struct embedder {
     char model_id[256]; /* "openai:text-embedding-3-small" */
     char *url, *model, *key;
     long timeout_ms;
-    /* the pool; all below under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t threads[EMBEDDER_THREADS];
-    int nthreads;
-    bool stop;
-    struct embed_job *head, *tail, *done;
-    int queued;
-    int pipe_fd[2];
-    struct event *wake, *stats_ev;
+    struct workpool *remote; /* the remote calls' threads */
+    pthread_mutex_t clients_mu;
+    struct client_slot *clients; /* idle connections, under clients_mu */
+    struct event *stats_ev;
     /* successes and failures since the last embed.calls row (loop only) */
     long calls, failures;
     double ms_total, ms_max;
@@ -65,42 +65,32 @@ struct embedder {
 
 const struct embed_provider *embedder_provider(const struct embedder *e) { return &e->p; }
 
-static void *thread_main(void *arg)
+/* A pool thread's call: borrow an idle connection (or open one), call, give it back. */
+static void remote_run(void *arg)
 {
-    struct embedder *e = arg;
-    struct http_client *hc = http_client_new(e->url, e->key, e->timeout_ms);
-    pthread_mutex_lock(&e->mu);
-    for (;;) {
-        while (!e->stop && !e->head)
-            pthread_cond_wait(&e->cv, &e->mu);
-        if (e->stop)
-            break;
-        struct embed_job *j = e->head;
-        e->head = j->next;
-        if (!e->head)
-            e->tail = NULL;
-        e->queued--;
-        pthread_mutex_unlock(&e->mu);
-        if (!hc) {
-            j->rc = -1;
-            snprintf(j->call.error, sizeof(j->call.error), "out of memory");
-        } else {
-            j->rc = embed_remote_embed(hc, e->p.api, e->model, e->p.dims, j->text, j->len,
-                                       EMBED_ATTEMPTS, e->timeout_ms, j->vec, &j->call);
-        }
-        pthread_mutex_lock(&e->mu);
-        bool was_empty = !e->done;
-        j->next = e->done;
-        e->done = j;
-        if (was_empty) {
-            char b = 1;
-            ssize_t n = write(e->pipe_fd[1], &b, 1); /* full pipe: the loop is waking anyway */
-            (void)n;
-        }
+    struct embed_job *j = arg;
+    struct embedder *e = j->e;
+    pthread_mutex_lock(&e->clients_mu);
+    struct client_slot *c = e->clients;
+    if (c)
+        e->clients = c->next;
+    pthread_mutex_unlock(&e->clients_mu);
+    if (!c && (c = calloc(1, sizeof(*c))) &&
+        !(c->hc = http_client_new(e->url, e->key, e->timeout_ms))) {
+        free(c);
+        c = NULL;
     }
-    pthread_mutex_unlock(&e->mu);
-    http_client_free(hc);
-    return NULL;
+    if (!c) {
+        j->rc = -1;
+        snprintf(j->call.error, sizeof(j->call.error), "out of memory");
+        return;
+    }
+    j->rc = embed_remote_embed(c->hc, e->p.api, e->model, e->p.dims, j->text, j->len,
+                               EMBED_ATTEMPTS, e->timeout_ms, j->vec, &j->call);
+    pthread_mutex_lock(&e->clients_mu);
+    c->next = e->clients;
+    e->clients = c;
+    pthread_mutex_unlock(&e->clients_mu);
 }
 
 static void job_free(struct embed_job *j)
@@ -168,31 +158,17 @@ static void record(struct embedder *e, const struct embed_job *j)
     write_event(e, "embed.failed", "warning", d);
 }
 
-/* The loop side: finished jobs, oldest first. */
-static void wake_cb(evutil_socket_t fd, short what, void *arg)
+static void remote_done(void *arg)
 {
-    struct embedder *e = arg;
-    char buf[64];
-    while (read(fd, buf, sizeof(buf)) > 0)
-        ;
-    pthread_mutex_lock(&e->mu);
-    struct embed_job *list = e->done, *fifo = NULL;
-    e->done = NULL;
-    pthread_mutex_unlock(&e->mu);
-    while (list) { /* reverse the LIFO done list */
-        struct embed_job *j = list;
-        list = j->next;
-        j->next = fifo;
-        fifo = j;
-    }
-    while (fifo) {
-        struct embed_job *j = fifo;
-        fifo = j->next;
-        record(e, j);
-        j->cb(j->rc == 0 ? j->vec : NULL, j->call.error, j->arg);
-        job_free(j);
-    }
+    struct embed_job *j = arg;
+    record(j->e, j);
+    j->cb(j->rc == 0 ? j->vec : NULL, j->call.error, j->arg);
+    job_free(j);
 }
+
+static void remote_drop(void *arg) { job_free(arg); }
+
+static const struct work_type remote_call = {"embed", remote_run, remote_done, remote_drop};
 
 /* The minute's summary: calls, failures, total and longest duration. */
 static void stats_cb(evutil_socket_t fd, short what, void *arg)
@@ -240,7 +216,7 @@ static int remote_settings(struct embedder *e, const struct config *cfg, const c
     return 0;
 }
 
-struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
+struct embedder *embedder_new(struct event_base *base, struct pgpool *pool, struct workpool *work,
                               const struct config *cfg, char *err, size_t errlen)
 {
     const char *name = config_str(cfg, CFG_EMBED_PROVIDER);
@@ -250,15 +226,13 @@ struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
         return NULL;
     }
     e->pool = pool;
-    e->pipe_fd[0] = e->pipe_fd[1] = -1;
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
+    pthread_mutex_init(&e->clients_mu, NULL);
     const struct embed_provider *local = embed_provider_find(name);
     if (local) {
         e->p = *local;
         if (embed_provider_check(local, err, errlen) < 0)
             goto fail;
-        if (!(e->reembed = reembed_new(base, pool, &e->p))) {
+        if (!(e->reembed = reembed_new(base, pool, work, &e->p))) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -269,19 +243,15 @@ struct embedder *embedder_new(struct event_base *base, struct pgpool *pool,
     e->p.name = strcmp(name, "openai") == 0 ? "openai" : "ollama";
     if (remote_settings(e, cfg, name, err, errlen) < 0)
         goto fail;
-    if (pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) < 0 ||
-        !(e->wake = event_new(base, e->pipe_fd[0], EV_READ | EV_PERSIST, wake_cb, e)) ||
-        !(e->stats_ev = event_new(base, -1, EV_PERSIST, stats_cb, e)) ||
-        event_add(e->wake, NULL) < 0 ||
-        event_add(e->stats_ev, &(struct timeval){EMBED_STATS_INTERVAL_S, 0}) < 0) {
-        snprintf(err, errlen, "cannot set up the embedder's wake-up pipe");
+    if (!(e->remote = workpool_new(base, EMBEDDER_THREADS, EMBEDDER_QUEUE_MAX))) {
+        snprintf(err, errlen, "cannot start embedder threads");
         goto fail;
     }
-    for (; e->nthreads < EMBEDDER_THREADS; e->nthreads++)
-        if (pthread_create(&e->threads[e->nthreads], NULL, thread_main, e) != 0) {
-            snprintf(err, errlen, "cannot start embedder threads");
-            goto fail;
-        }
+    if (!(e->stats_ev = event_new(base, -1, EV_PERSIST, stats_cb, e)) ||
+        event_add(e->stats_ev, &(struct timeval){EMBED_STATS_INTERVAL_S, 0}) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     log_info("msg=\"remote embedding provider\" provider=%s model=%s dims=%d threads=%d queue=%d",
              e->p.name, e->p.model, e->p.dims, EMBEDDER_THREADS, EMBEDDER_QUEUE_MAX);
     return e;
@@ -295,27 +265,16 @@ void embedder_free(struct embedder *e)
     if (!e)
         return;
     reembed_free(e->reembed);
-    pthread_mutex_lock(&e->mu);
-    e->stop = true;
-    pthread_cond_broadcast(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-    for (int i = 0; i < e->nthreads; i++)
-        pthread_join(e->threads[i], NULL);
-    for (struct embed_job *lists[2] = {e->head, e->done}, **l = lists; l < lists + 2; l++)
-        while (*l) {
-            struct embed_job *j = *l;
-            *l = j->next;
-            job_free(j);
-        }
-    if (e->wake)
-        event_free(e->wake);
+    workpool_free(e->remote); /* waits for the calls in flight; drops queued texts */
+    while (e->clients) {
+        struct client_slot *c = e->clients;
+        e->clients = c->next;
+        http_client_free(c->hc);
+        free(c);
+    }
     if (e->stats_ev)
         event_free(e->stats_ev);
-    for (int i = 0; i < 2; i++)
-        if (e->pipe_fd[i] >= 0)
-            close(e->pipe_fd[i]);
-    pthread_mutex_destroy(&e->mu);
-    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->clients_mu);
     free(e->url);
     free(e->model);
     free(e->key);
@@ -337,6 +296,7 @@ int embedder_submit(struct embedder *e, const char *purpose, const char *text, s
         free(j);
         return 0;
     }
+    j->e = e;
     j->purpose = purpose;
     j->len = len;
     j->cb = cb;
@@ -347,21 +307,7 @@ int embedder_submit(struct embedder *e, const char *purpose, const char *text, s
     }
     memcpy(j->text, text, len);
     j->text[len] = '\0';
-    pthread_mutex_lock(&e->mu);
-    bool full = e->queued >= EMBEDDER_QUEUE_MAX;
-    if (!full) {
-        if (e->tail)
-            e->tail->next = j;
-        else
-            e->head = j;
-        e->tail = j;
-        e->queued++;
-        pthread_cond_signal(&e->cv);
-    }
-    pthread_mutex_unlock(&e->mu);
-    if (full) {
-        log_warn("msg=\"embedding queue full\" provider=%s queued=%d", e->p.name,
-                 EMBEDDER_QUEUE_MAX);
+    if (!workpool_submit(e->remote, &remote_call, j)) { /* full: the pool logged it */
         job_free(j);
         return -1;
     }

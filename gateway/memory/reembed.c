@@ -1,6 +1,6 @@
 /* reembed — the re-embedding pass (see reembed.h): a keyset page of memories of other
- * models, embedded on the loop, then one UPDATE for the page; a failed query is retried
- * from the same cursor after a pause. */
+ * models, embedded on a work thread, then one UPDATE for the page; a failed query, or a full
+ * work queue, is retried from the same cursor after a pause. */
 #include "gateway/memory/reembed.h"
 
 #include <cjson/cJSON.h>
@@ -17,10 +17,10 @@
 #include "common/strbuf.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/work/workpool.h"
 
 /* Memories per page: embedding a short one takes a few microseconds once its words are cached
- * and about half a millisecond before, so a page of short memories holds the loop for
- * milliseconds. */
+ * and about half a millisecond before, so a page is milliseconds of a work thread. */
 #define REEMBED_PAGE 32
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -46,6 +46,8 @@ static const char update_sql[] =
 
 struct reembed {
     struct pgpool *pool;
+    struct workpool *work;
+    struct work *embedding; /* the page on a work thread, if any */
     const struct embed_provider *p;
     char models[256]; /* the other built-in models, as a text[] literal */
     struct event *timer;
@@ -104,6 +106,15 @@ static void updated(PGresult *res, void *arg)
     schedule(r, 0);
 }
 
+/* A page on its way through a work thread: the rows read, and the update's parameters the
+ * thread builds from them. */
+struct page {
+    struct reembed *r;
+    PGresult *rows;
+    struct strbuf ids, vecs, hashes;
+    int embedded;
+};
+
 /* Appends s to sb; *ok turns false when memory ran out. */
 static void add(struct strbuf *sb, const char *s, bool *ok)
 {
@@ -111,45 +122,72 @@ static void add(struct strbuf *sb, const char *s, bool *ok)
         *ok = false;
 }
 
-/* Builds the update's three array parameters from the page (ids, vectors as quoted real[]
- * literals, md5 of the content embedded); returns how many memories they hold, 0 when none
- * could be embedded or memory ran out. */
-static int build_update(struct reembed *r, PGresult *res, struct strbuf *ids, struct strbuf *vecs,
-                        struct strbuf *hashes)
+/* On a work thread: builds the update's three array parameters from the page (ids, vectors
+ * as quoted real[] literals, md5 of the content embedded) and counts the memories they hold,
+ * 0 when none could be embedded or memory ran out. Reads only the page and the provider. */
+static void page_embed(void *arg)
 {
+    struct page *pg = arg;
+    const struct embed_provider *p = pg->r->p;
+    PGresult *res = pg->rows;
     bool ok = true;
     int embedded = 0;
-    float *vec = malloc(sizeof(float) * (size_t)r->p->dims);
-    add(ids, "{", &ok);
-    add(vecs, "{", &ok);
-    add(hashes, "{", &ok);
+    float *vec = malloc(sizeof(float) * (size_t)p->dims);
+    add(&pg->ids, "{", &ok);
+    add(&pg->vecs, "{", &ok);
+    add(&pg->hashes, "{", &ok);
     for (int i = 0; ok && vec && i < PQntuples(res); i++) {
         const char *content = PQgetvalue(res, i, 1);
-        if (embed_text(r->p, content, (size_t)PQgetlength(res, i, 1), vec) < 0)
+        if (embed_text(p, content, (size_t)PQgetlength(res, i, 1), vec) < 0)
             continue;
-        char *arr = embed_to_pg_array(vec, r->p->dims);
+        char *arr = embed_to_pg_array(vec, p->dims);
         const char *sep = embedded++ ? "," : "";
-        add(ids, sep, &ok);
-        add(ids, PQgetvalue(res, i, 0), &ok);
-        add(hashes, sep, &ok);
-        add(hashes, PQgetvalue(res, i, 2), &ok);
-        add(vecs, sep, &ok);
-        add(vecs, "\"", &ok);
-        add(vecs, arr ? arr : "", &ok);
-        add(vecs, "\"", &ok);
+        add(&pg->ids, sep, &ok);
+        add(&pg->ids, PQgetvalue(res, i, 0), &ok);
+        add(&pg->hashes, sep, &ok);
+        add(&pg->hashes, PQgetvalue(res, i, 2), &ok);
+        add(&pg->vecs, sep, &ok);
+        add(&pg->vecs, "\"", &ok);
+        add(&pg->vecs, arr ? arr : "", &ok);
+        add(&pg->vecs, "\"", &ok);
         ok = ok && arr;
         free(arr);
     }
-    add(ids, "}", &ok);
-    add(vecs, "}", &ok);
-    add(hashes, "}", &ok);
+    add(&pg->ids, "}", &ok);
+    add(&pg->vecs, "}", &ok);
+    add(&pg->hashes, "}", &ok);
     free(vec);
-    if (!ok || !vec) {
-        log_warn("msg=\"re-embedding page skipped: out of memory\"");
-        return 0;
-    }
-    return embedded;
+    pg->embedded = ok && vec ? embedded : -1;
 }
+
+static void page_free(void *arg)
+{
+    struct page *pg = arg;
+    PQclear(pg->rows);
+    free(pg->ids.p);
+    free(pg->vecs.p);
+    free(pg->hashes.p);
+    free(pg);
+}
+
+/* Back on the loop: the page's update, or the next page when nothing in it was embedded. */
+static void page_embedded(void *arg)
+{
+    struct page *pg = arg;
+    struct reembed *r = pg->r;
+    r->embedding = NULL;
+    if (pg->embedded < 0)
+        log_warn("msg=\"re-embedding page skipped: out of memory\"");
+    const char *params[5] = {r->p->model, pg->ids.p, pg->vecs.p, pg->hashes.p, r->models};
+    if (pg->embedded <= 0) {
+        r->cursor = r->next;
+        schedule(r, 0);
+    } else if (pgpool_query_sql(r->pool, update_sql, 5, params, updated, r) < 0)
+        schedule(r, REEMBED_RETRY_S);
+    page_free(pg);
+}
+
+static const struct work_type page_work = {"reembed", page_embed, page_embedded, page_free};
 
 static void page_done(PGresult *res, void *arg)
 {
@@ -169,18 +207,18 @@ static void page_done(PGresult *res, void *arg)
         r->logged_start = true;
         log_info("msg=\"re-embedding memories of other models\" model=%s", r->p->model);
     }
-    struct strbuf ids = {0}, vecs = {0}, hashes = {0};
-    int embedded = build_update(r, res, &ids, &vecs, &hashes);
     r->next = strtoll(PQgetvalue(res, n - 1, 0), NULL, 10);
-    const char *params[5] = {r->p->model, ids.p, vecs.p, hashes.p, r->models};
-    if (!embedded) {
-        r->cursor = r->next;
-        schedule(r, 0);
-    } else if (pgpool_query_sql(r->pool, update_sql, 5, params, updated, r) < 0)
+    struct page *pg = calloc(1, sizeof(*pg));
+    if (pg) {
+        pg->r = r;
+        pg->rows = res;
+        if ((r->embedding = workpool_submit(r->work, &page_work, pg)))
+            pgpool_keep_result(r->pool); /* the page owns res now */
+        else
+            free(pg);
+    }
+    if (!r->embedding) /* out of memory or a full queue (logged): try the page again later */
         schedule(r, REEMBED_RETRY_S);
-    free(ids.p);
-    free(vecs.p);
-    free(hashes.p);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -204,7 +242,7 @@ static void others_done(PGresult *res, void *arg)
                  PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), r->p->model);
 }
 
-struct reembed *reembed_new(struct event_base *base, struct pgpool *pool,
+struct reembed *reembed_new(struct event_base *base, struct pgpool *pool, struct workpool *work,
                             const struct embed_provider *p)
 {
     struct reembed *r = calloc(1, sizeof(*r));
@@ -213,6 +251,7 @@ struct reembed *reembed_new(struct event_base *base, struct pgpool *pool,
         return NULL;
     }
     r->pool = pool;
+    r->work = work;
     r->p = p;
     r->started = clock_now();
     size_t used = (size_t)snprintf(r->models, sizeof(r->models), "{");
@@ -237,6 +276,8 @@ void reembed_free(struct reembed *r)
 {
     if (!r)
         return;
+    if (r->embedding)
+        workpool_cancel(r->work, r->embedding);
     event_free(r->timer);
     free(r);
 }
