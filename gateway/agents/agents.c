@@ -47,14 +47,12 @@ void agents_register(struct request *r)
 void agents_list(struct request *r)
 {
     const char *cursor = request_query_param(r, "cursor");
-    long limit = 1000;
+    struct page_query pq;
     if (cursor && request_check_agent_name(r, cursor, "cursor") < 0)
         return;
-    if (request_query_int(r, "limit", 1, 1000, &limit) < 0)
+    if (request_page_query(r, 1000, 1000, false, &pq) < 0)
         return;
-    char limit_text[16];
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    const char *params[3] = {cursor, limit_text, r->gw->response_budget};
+    const char *params[3] = {cursor, pq.limit, r->gw->response_budget};
     request_query_body(r, Q_AGENTS_LIST, 3, params, 200);
 }
 

@@ -113,15 +113,9 @@ void messages_for_agent(struct request *r)
         request_error(r, 400, "invalid_field", "direction", "direction must be in, out or all");
         return;
     }
-    long limit = LIST_LIMIT_DEFAULT, cursor = 0;
-    int has_cursor;
-    if (request_query_int(r, "limit", 1, LIST_LIMIT_MAX, &limit) < 0 ||
-        (has_cursor = request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor)) < 0)
+    struct page_query pq;
+    if (request_page_query(r, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, true, &pq) < 0)
         return;
-    char limit_text[16], cursor_text[24];
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor);
-    const char *params[5] = {agent, direction, has_cursor ? cursor_text : NULL, limit_text,
-                             r->gw->response_budget};
+    const char *params[5] = {agent, direction, pq.cursor, pq.limit, r->gw->response_budget};
     request_query_body(r, Q_MESSAGES_LIST, 5, params, 200);
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -367,6 +368,19 @@ int request_query_int(struct request *r, const char *name, long min, long max, l
     }
     *out = n;
     return 1;
+}
+
+int request_page_query(struct request *r, long def, long max, bool by_id, struct page_query *pq)
+{
+    long limit = def, cursor = 0;
+    int has_cursor = 0;
+    if (request_query_int(r, "limit", 1, max, &limit) < 0 ||
+        (by_id && (has_cursor = request_query_int(r, "cursor", 1, LONG_MAX, &cursor)) < 0))
+        return -1;
+    snprintf(pq->limit, sizeof(pq->limit), "%ld", limit);
+    snprintf(pq->cursor_text, sizeof(pq->cursor_text), "%ld", cursor);
+    pq->cursor = has_cursor ? pq->cursor_text : NULL;
+    return 0;
 }
 
 int request_path_id(struct request *r, const char *name, char *buf, size_t len)

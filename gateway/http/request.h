@@ -106,6 +106,17 @@ const char *request_query_param(struct request *r, const char *name);
 /* Reads an integer query parameter within [min, max]. Returns 1 found, 0 absent, -1 invalid
  * (having answered 400). */
 int request_query_int(struct request *r, const char *name, long min, long max, long *out);
+/* A keyset page's query parameters as text for a query: limit (default when absent) and an id
+ * cursor (the last id of the previous page; NULL when absent). */
+struct page_query {
+    char limit[24];
+    char cursor_text[24];
+    const char *cursor;
+};
+/* Reads ?limit= (1..max, default def) and, when by_id, ?cursor= (a positive 64-bit id) into
+ * pq. Returns 0, or -1 having answered 400 naming the parameter. A cursor that is not an id
+ * (a name, a key) is the caller's to check. */
+int request_page_query(struct request *r, long def, long max, bool by_id, struct page_query *pq);
 /* Reads a positive 64-bit id from path parameter name into buf (decimal text). Returns 0,
  * or -1 having answered 400 naming the field. */
 int request_path_id(struct request *r, const char *name, char *buf, size_t len);

@@ -227,8 +227,6 @@ void jobs_list(struct request *r)
 {
     const char *status = request_query_param(r, "status");
     const char *agent = request_query_param(r, "agent");
-    const char *cursor = request_query_param(r, "cursor");
-    long limit = 50, cursor_id = 0;
     if (status && !is_job_status(status)) {
         request_error(r, 400, "invalid_field", "status",
                       "status must be one of pending, running, completed, failed, cancelled");
@@ -236,14 +234,10 @@ void jobs_list(struct request *r)
     }
     if (agent && request_check_agent_name(r, agent, "agent") < 0)
         return;
-    if (request_query_int(r, "limit", 1, 500, &limit) < 0 ||
-        request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor_id) < 0)
+    struct page_query pq;
+    if (request_page_query(r, 50, 500, true, &pq) < 0)
         return;
-    char limit_text[16], cursor_text[24];
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor_id);
-    const char *params[5] = {status, agent, cursor ? cursor_text : NULL, limit_text,
-                             r->gw->response_budget};
+    const char *params[5] = {status, agent, pq.cursor, pq.limit, r->gw->response_budget};
     request_query_body(r, Q_JOBS_LIST, 5, params, 200);
 }
 
@@ -261,15 +255,10 @@ static void pending_done(PGresult *res, void *arg)
 
 static void pending_for(struct request *r, const char *agent)
 {
-    long limit = 100, cursor_id = 0;
-    if (request_query_int(r, "limit", 1, 1000, &limit) < 0 ||
-        request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor_id) < 0)
+    struct page_query pq;
+    if (request_page_query(r, 100, 1000, true, &pq) < 0)
         return;
-    char limit_text[16], cursor_text[24];
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor_id);
-    const char *params[4] = {agent, cursor_id ? cursor_text : NULL, limit_text,
-                             r->gw->response_budget};
+    const char *params[4] = {agent, pq.cursor, pq.limit, r->gw->response_budget};
     r->ok_status = 200;
     if (pgpool_query(r->gw->pool, Q_JOBS_PENDING, 4, params, pending_done, r) < 0)
         request_unavailable(r);

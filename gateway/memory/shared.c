@@ -232,8 +232,8 @@ void shared_list(struct request *r)
     const char *scope, *scope_id, *key;
     if (read_path(r, false, &scope, &scope_id, &key) < 0)
         return;
-    long limit = LIST_LIMIT_DEFAULT;
-    if (request_query_int(r, "limit", 1, LIST_LIMIT_MAX, &limit) < 0)
+    struct page_query pq;
+    if (request_page_query(r, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, false, &pq) < 0)
         return;
     const char *cursor = request_query_param(r, "cursor");
     if (cursor && !json_is_identifier(cursor, SHAREDARGS_NAME_MAX)) {
@@ -241,8 +241,6 @@ void shared_list(struct request *r)
                       "cursor must be a key, as nextCursor gives it");
         return;
     }
-    char limit_text[16];
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    const char *params[5] = {scope, scope_id, cursor, limit_text, r->gw->response_budget};
+    const char *params[5] = {scope, scope_id, cursor, pq.limit, r->gw->response_budget};
     request_query_body(r, Q_SHARED_LIST, 5, params, 200);
 }

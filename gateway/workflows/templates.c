@@ -131,14 +131,9 @@ void wf_template_delete(struct request *r)
 /* GET /api/workflows/templates?limit=&cursor= — the latest version of each, newest first. */
 void wf_templates_list(struct request *r)
 {
-    long limit = WF_LIST_LIMIT_DEFAULT, cursor = 0;
-    int has_cursor;
-    if (request_query_int(r, "limit", 1, WF_LIST_LIMIT_MAX, &limit) < 0 ||
-        (has_cursor = request_query_int(r, "cursor", 1, 0x7fffffffffffffffL, &cursor)) < 0)
+    struct page_query pq;
+    if (request_page_query(r, WF_LIST_LIMIT_DEFAULT, WF_LIST_LIMIT_MAX, true, &pq) < 0)
         return;
-    char limit_text[16], cursor_text[24];
-    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
-    snprintf(cursor_text, sizeof(cursor_text), "%ld", cursor);
-    const char *params[3] = {has_cursor ? cursor_text : NULL, limit_text, r->gw->response_budget};
+    const char *params[3] = {pq.cursor, pq.limit, r->gw->response_budget};
     request_query_body(r, Q_WF_TEMPLATES_LIST, 3, params, 200);
 }
