@@ -79,10 +79,14 @@ def test_pgvector_agrees_with_exact(gateway_factory, db):
     except psycopg2.Error:
         pytest.skip("pgvector is not installed on this server")
     # the template was migrated before the extension existed here: make the column and index
+    # (what 003 and 011 run for the two built-in models)
     assert db.scalar("SELECT fs_pgvector_setup()") is True
+    assert db.scalar("SELECT fs_pgvector_setup('local-wordnet-v1-512', 512)") is True
     assert has_column(db)
     assert db.scalar("SELECT count(*) FROM pg_indexes WHERE indexname ="
                      " fs_pgvector_index_name('local-hash-v1-256', 256)") == 1
+    assert db.scalar("SELECT count(*) FROM pg_indexes WHERE indexname ="
+                     " fs_pgvector_index_name('local-wordnet-v1-512', 512)") == 1
     pgv = gateway_factory(env={"FLOWSTATE_VECTOR_CACHE": "off"})
     exact = gateway_factory()  # the cache's results equal the exact scan's
     seed(pgv, n_extra=0)
