@@ -85,8 +85,9 @@ def store_memories(gw, fx):
     return ids
 
 
-def evaluate(gw, fx, ids, modes=MODES):
-    """{mode: {"r1", "r5", "mrr", "model"}} for the memories stored as ids."""
+def evaluate(gw, fx, ids, modes=MODES, misses=None):
+    """{mode: {"r1", "r5", "mrr", "model"}} for the memories stored as ids; with misses (a
+    list), appends a line for each query whose memory is not in the first 5."""
     by_doc = {v: k for k, v in ids.items()}
     out = {}
     for mode in modes:
@@ -103,6 +104,10 @@ def evaluate(gw, fx, ids, modes=MODES):
                 r1 += first == 0
                 r5 += first < 5
                 mrr += 1.0 / (first + 1)
+            if misses is not None and (first is None or first >= 5):
+                found = ranked[0] if ranked else None
+                misses.append(f"{mode}: {q['q']!r} wants {q['relevant']}, rank "
+                              f"{'-' if first is None else first + 1}, first {found}")
         n = len(fx["queries"])
         out[mode] = {"r1": r1 / n, "r5": r5 / n, "mrr": mrr / n, "model": model}
     return out
@@ -139,6 +144,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--providers", default="hash,local", help="embed-provider values, in columns")
     ap.add_argument("--fixture", default=str(FIXTURE))
+    ap.add_argument("--misses", action="store_true",
+                    help="also list each query whose memory is not in the first 5")
     args = ap.parse_args()
     fx = load_fixture(args.fixture)
     problems = check_fixture(fx)
@@ -151,6 +158,7 @@ def main():
 
     providers = args.providers.split(",")
     results = {}
+    misses = {p: [] for p in providers} if args.misses else {}
     cluster = fsutil.Cluster.create(prefix="fs-eval-")
     try:
         cluster.admin("CREATE DATABASE fs_template")
@@ -163,7 +171,7 @@ def main():
                 gw = _start_gateway(cluster, f"eval_{i}", provider, logs)
                 try:
                     ids = store_memories(gw, fx)
-                    results[provider] = evaluate(gw, fx, ids)
+                    results[provider] = evaluate(gw, fx, ids, misses=misses.get(provider))
                 finally:
                     gw.stop()
     finally:
@@ -180,6 +188,8 @@ def main():
             m = results[p][mode]
             cells.append(f"{m['r1']:.2f} | {m['r5']:.2f} | {m['mrr']:.2f}")
         print(f"| {mode} | " + " | ".join(cells) + " |")
+    for p, lines in misses.items():
+        print(f"\nmisses of {p}:\n  " + "\n  ".join(lines))
     return 0
 
 
