@@ -133,3 +133,26 @@ def test_a_thousand_concurrent_runs_of_a_five_step_template_all_complete(stack):
     assert errors == [] and len(set(ids)) == 1000, (errors[:3], len(ids))
     wait_all_finished(stack, ids, 120)
     assert_each_step_completed_once(stack, ids, 5)
+
+
+def test_a_coordinator_killed_while_it_waits_re_attaches_to_its_run_on_the_next_attempt(stack):
+    """coordinate_workflow's run is keyed by the coordinator job: the attempt after a kill -9
+    (its lease expired; another coordinator worker claims it) waits for the same run."""
+    stack.start_worker("monitoring")
+    coordinators = [stack.start_worker("coordinator", env={"FLOWSTATE_CONCURRENCY": 1}) for _ in range(2)]
+    job_id = stack.create_job("coordinator", {"type": "ai_task", "taskType": "coordinate_workflow", "data": {
+        "steps": [{"name": "slow", "taskType": "ping", "agent": "monitoring", "data": {"sleepMs": 2500}},
+                  {"name": "quick", "taskType": "ping", "agent": "monitoring"}]}},
+        timeoutSeconds=4, maxAttempts=2)["id"]
+    run = stack.wait_until(lambda: (lambda rows: (bool(rows), rows[0] if rows else None))(
+        stack.db.query("SELECT * FROM workflow_runs WHERE idempotency_key = %s", (f"coord-{job_id}",))),
+        30, "the coordinator started its run")
+    holder = stack.job(job_id)["locked_by"]
+    [victim] = [c for c in coordinators if c.pid == worker_pid(holder)]
+    victim.kill9()
+    row = stack.wait_job(job_id, lambda r: r["status"] == "completed", 60, "the coordinator job's next attempt")
+    res = row["result"]
+    assert row["attempts"] == 2 and res["reused"] is True and res["runId"] == run["id"], row
+    assert res["status"] == "completed" and [s["status"] for s in res["steps"]] == ["completed", "completed"], res
+    assert stack.db.scalar("SELECT count(*) FROM workflow_runs") == 1
+    assert_each_step_completed_once(stack, [run["id"]], 2)
