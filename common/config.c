@@ -96,7 +96,7 @@ static const struct config_def defs[CFG__COUNT] = {
                                "How often the sweeper requeues expired leases, prunes and wakes due retries (0: never)."},
     [CFG_RETENTION] = {"retention", "FLOWSTATE_RETENTION", TYPE_INT, "604800", 0, 315360000, NULL,
                        GW, NOT_SECRET,
-                       "Seconds finished jobs are kept before the sweeper deletes them (0: forever)."},
+                       "Seconds finished jobs, events and workflow runs are kept before the sweeper deletes them (0: forever)."},
     [CFG_WAIT_MAX] = {"wait-max", "FLOWSTATE_WAIT_MAX", TYPE_INT, "300", 1, 3600, NULL, GW,
                       NOT_SECRET, "Longest GET /api/jobs/:id?wait=N long-poll, in seconds."},
     [CFG_WAITERS_MAX] = {"waiters-max", "FLOWSTATE_WAITERS_MAX", TYPE_INT, "10000", 1, 1000000, NULL,

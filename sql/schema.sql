@@ -1340,6 +1340,31 @@ CREATE FUNCTION public.fs_wf_lookup(ctx jsonb, path text) RETURNS jsonb
 $$;
 
 --
+-- Name: fs_wf_prune(integer, boolean, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_prune(retention_s integer, prune boolean, prune_max integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    pruned int := 0;
+BEGIN
+    IF NOT prune OR retention_s <= 0 OR NOT pg_try_advisory_xact_lock(hashtext('flowstate.sweeper')) THEN
+        RETURN 0;
+    END IF;
+    WITH del AS (
+        DELETE FROM workflow_runs WHERE id IN (
+            SELECT r.id FROM workflow_runs r
+            WHERE r.status IN ('completed', 'failed', 'cancelled')
+              AND r.finished_at < now() - make_interval(secs => retention_s)
+            ORDER BY r.finished_at LIMIT prune_max)
+        RETURNING 1)
+    SELECT count(*) INTO pruned FROM del;
+    RETURN pruned;
+END
+$$;
+
+--
 -- Name: fs_wf_resolve(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1407,6 +1432,20 @@ CREATE FUNCTION public.fs_wf_run_json(w public.workflow_runs, with_steps boolean
             w.created_at AS "createdAt", w.started_at AS "startedAt",
             w.finished_at AS "finishedAt", w.updated_at AS "updatedAt") x)
     END
+$$;
+
+--
+-- Name: fs_wf_runs_after_delete(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_runs_after_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM shared_memory m USING gone
+    WHERE m.scope = 'run' AND m.scope_id = gone.id::text;
+    RETURN NULL;
+END
 $$;
 
 --
@@ -2045,6 +2084,12 @@ CREATE INDEX job_queue_lease_idx ON public.job_queue USING btree (locked_until) 
 CREATE INDEX job_queue_workflow_idx ON public.job_queue USING btree (workflow_run_id) WHERE (workflow_run_id IS NOT NULL);
 
 --
+-- Name: workflow_runs_finished_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_runs_finished_idx ON public.workflow_runs USING btree (finished_at) WHERE (status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text]));
+
+--
 -- Name: workflow_runs_idempotency_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2127,6 +2172,12 @@ CREATE TRIGGER job_queue_announce_update AFTER UPDATE ON public.job_queue REFERE
 --
 
 CREATE TRIGGER job_queue_workflow_advance AFTER UPDATE ON public.job_queue REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_wf_jobs_after_update();
+
+--
+-- Name: workflow_runs workflow_runs_shared_memory; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER workflow_runs_shared_memory AFTER DELETE ON public.workflow_runs REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.fs_wf_runs_after_delete();
 
 --
 -- Name: agent_messages agent_messages_reply_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -244,8 +244,12 @@ const struct pgpool_stmt queries[Q__COUNT] = {
         "SELECT j.id, j.status IN ('completed', 'failed', 'cancelled'), fs_job_json(j)"
         " FROM job_queue j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id"},
 
-    /* $1 retention seconds, $2 prune or not, $3 most rows pruned, $4 due window in ms. */
-    [Q_SWEEP] = {"fs_sweep", "SELECT fs_sweep($1::int, $2::bool, $3::int, $4::int)"},
+    /* $1 retention seconds, $2 prune or not, $3 most rows pruned, $4 due window in ms. Finished
+     * workflow runs are pruned in the same transaction (fs_wf_prune, 010), as "runsPruned";
+     * a sweep that another gateway's holds off answers NULL as before. */
+    [Q_SWEEP] = {"fs_sweep",
+        "SELECT (fs_sweep($1::int, $2::bool, $3::int, $4::int)::jsonb"
+        " || jsonb_build_object('runsPruned', fs_wf_prune($1::int, $2::bool, $3::int)))::json"},
 
     [Q_AGENT_REGISTER] = {"fs_agent_register",
         "INSERT INTO agent_states AS a (agent_name, state) VALUES ($1::text, $2::jsonb)"

@@ -3,8 +3,9 @@
  * The due window: fs_sweep wakes the agents of pending jobs whose run_at fell within the
  * last due_window_ms. Each sweep passes the time since the previous sweep started plus a
  * margin, so the windows of consecutive sweeps overlap and no due retry falls between two
- * of them (a second wake-up for the same agent is harmless). Pruning runs about once a
- * minute, and again at the next tick while a sweep deleted as many rows as it may. */
+ * of them (a second wake-up for the same agent is harmless). Pruning (finished jobs, events
+ * and finished workflow runs past the retention) runs about once a minute, and again at the
+ * next tick while a sweep deleted as many rows as it may. */
 #include "gateway/jobs/sweeper.h"
 
 #include <cjson/cJSON.h>
@@ -54,13 +55,16 @@ static void sweep_done(PGresult *res, void *arg)
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(counts, "expired");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(counts, "pruned");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(counts, "woken");
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(counts, "runsPruned");
     long expired = cJSON_IsNumber(e) ? (long)e->valuedouble : 0;
     long pruned = cJSON_IsNumber(p) ? (long)p->valuedouble : 0;
     long woken = cJSON_IsNumber(w) ? (long)w->valuedouble : 0;
+    long runs = cJSON_IsNumber(rp) ? (long)rp->valuedouble : 0;
     cJSON_Delete(counts);
-    s->prune_backlog = pruned >= PRUNE_MAX;
-    if (expired > 0 || pruned > 0)
-        log_info("msg=sweep expired=%ld pruned=%ld woken=%ld", expired, pruned, woken);
+    s->prune_backlog = pruned >= PRUNE_MAX || runs >= PRUNE_MAX;
+    if (expired > 0 || pruned > 0 || runs > 0)
+        log_info("msg=sweep expired=%ld pruned=%ld runs_pruned=%ld woken=%ld", expired, pruned,
+                 runs, woken);
     else
         log_debug("msg=sweep expired=0 pruned=0 woken=%ld", woken);
 }

@@ -87,7 +87,10 @@ static int unknown_fields(const cJSON *obj, const char *const *known, const char
     {
         if (!in_list(known, f->string)) {
             char field[sizeof(err->field)];
-            snprintf(field, sizeof(field), "%s%s%.40s", where, where[0] ? "." : "", f->string);
+            /* An empty name is shown as "", so the field is never empty (which would read as
+             * out of memory: a 500). */
+            snprintf(field, sizeof(field), "%s%s%.40s", where, where[0] ? "." : "",
+                     f->string[0] ? f->string : "\"\"");
             return field_error_set(err, field, "%s: unknown field", field);
         }
     }

@@ -1,7 +1,8 @@
 """The coordinator agent end to end: real coordinator, code_analyzer and data_processor
-workers; delegate_task and coordinate_workflow jobs created through the gateway create
-child jobs through the gateway in turn, and the stored results (coordinator and children)
-are checked in the database."""
+workers; delegate_task jobs created through the gateway create child jobs through the
+gateway in turn, coordinate_workflow jobs start workflow runs (POST /api/workflows/runs)
+whose steps are jobs, and the stored results (coordinator, runs and children) are checked in
+the database."""
 
 import json
 
@@ -24,6 +25,25 @@ def run_coordinator(stack, task_type, data, status="completed", timeout=60):
 def children(stack, parent_id):
     return stack.db.query("SELECT * FROM job_queue WHERE (payload->>'parentJobId')::bigint = %s ORDER BY id",
                           (parent_id,))
+
+
+def run_of(stack, coordinator_id):
+    rows = stack.db.query("SELECT * FROM workflow_runs WHERE idempotency_key = %s", (f"coord-{coordinator_id}",))
+    return rows[0] if rows else None
+
+
+def run_jobs(stack, run_id):
+    return stack.db.query("SELECT * FROM job_queue WHERE workflow_run_id = %s ORDER BY id", (run_id,))
+
+
+def retry_coordinator(stack, first):
+    """Fails the completed coordinator job `first` and retries it (as after a crash); returns
+    the job once its second attempt completed."""
+    stack.db.execute("UPDATE job_queue SET status = 'failed', last_error = 'simulated' WHERE id = %s",
+                     (first["id"],))
+    expect(stack.gateway().post(f"/api/jobs/{first['id']}/retry"), 200)
+    return stack.wait_job(first["id"], lambda r: r["status"] == "completed" and r["result"] != first["result"],
+                          30, "the retried coordinator job completed")
 
 
 def test_delegate_by_capability_waits_for_the_result(stack):
@@ -77,12 +97,7 @@ def test_retried_coordinator_reattaches_to_its_child(stack):
     child_id = first["result"]["jobId"]
     # A second attempt of the same coordinator job (as after a failure): its children's
     # idempotency keys do not include the attempt, so it finds the child and reuses it.
-    stack.db.execute("UPDATE job_queue SET status = 'failed', last_error = 'simulated' WHERE id = %s",
-                     (first["id"],))
-    expect(stack.gateway().post(f"/api/jobs/{first['id']}/retry"), 200)
-    second = stack.wait_job(first["id"], lambda r: r["status"] == "completed" and r["result"] != first["result"],
-                            30, "the retried coordinator job completed")
-    res = second["result"]
+    res = retry_coordinator(stack, first)["result"]
     assert res["reused"] is True and res["jobId"] == child_id and res["status"] == "completed", res
     assert res["result"] == first["result"]["result"], res
     assert [c["id"] for c in children(stack, first["id"])] == [child_id]
@@ -118,12 +133,18 @@ def test_three_step_workflow(stack):
     assert stats["result"]["count"] == 2 and stats["result"]["fields"]["amount"]["sum"] == 60, stats
     assert notify["result"]["pong"] is True and notify["result"]["jobId"] == notify["jobId"], notify
     assert res["output"] == notify["result"], res
-    kids = {c["id"]: c for c in children(stack, row["id"])}
+    # The steps are the jobs of one workflow run, keyed by the coordinator job.
+    run = run_of(stack, row["id"])
+    assert run["id"] == res["runId"] and run["status"] == "completed" and res["reused"] is False, run
+    kids = {c["id"]: c for c in run_jobs(stack, run["id"])}
     assert sorted(kids) == sorted(s["jobId"] for s in res["steps"]), kids
+    assert [kids[s["jobId"]]["step_key"] for s in res["steps"]] == ["clean", "stats", "notify"]
     # The later steps' data came from the earlier results.
     assert kids[stats["jobId"]]["payload"]["data"] == {"fields": ["amount"], "records": clean["result"]["records"]}
     assert kids[notify["jobId"]]["payload"]["data"] == {"total": 60, "first": {"id": 2, "amount": 20}}
-    assert kids[clean["jobId"]]["idempotency_key"] == f"coord-{row['id']}-step-clean"
+    # A plain list runs in order: each step depends on the one before it, and on the steps
+    # its references read (notify reads clean's result too).
+    assert [s["dependsOn"] for s in run["definition"]["steps"]] == [[], ["clean"], ["clean", "stats"]]
 
 
 def test_workflow_stops_at_the_failed_step(stack):
@@ -138,13 +159,16 @@ def test_workflow_stops_at_the_failed_step(stack):
     assert clean["status"] == "completed" and stats["status"] == "failed", res
     assert "data.records" in stats["error"] and "result" not in stats, stats
     assert notify == {"name": "notify", "status": "skipped"}, notify
-    assert len(children(stack, row["id"])) == 2
-    # With stopOnFailure false the last step still runs (its reference to stats cannot
-    # resolve, so it fails without a job).
+    assert len(run_jobs(stack, res["runId"])) == 2
+    assert res["runStatus"] == "failed" and "stats" in res["error"], res
+    # With stopOnFailure false the last step still runs (every step continues on failure);
+    # its reference into the failed step's result reads null, as on the engine.
     go_on = {**broken, "stopOnFailure": False}
     res = run_coordinator(stack, "coordinate_workflow", go_on)["result"]
-    assert [s["status"] for s in res["steps"]] == ["completed", "failed", "failed"], res
-    assert res["steps"][2]["jobId"] is None and "leads nowhere" in res["steps"][2]["error"], res
+    assert [s["status"] for s in res["steps"]] == ["completed", "failed", "completed"], res
+    assert res["status"] == "failed" and res["runStatus"] == "completed", res
+    notify_job = stack.job(res["steps"][2]["jobId"])
+    assert notify_job["payload"]["data"] == {"total": None, "first": {"id": 1, "amount": 30}}, notify_job
 
 
 def test_workflow_is_validated_up_front(stack):
@@ -154,7 +178,7 @@ def test_workflow_is_validated_up_front(stack):
     row = run_coordinator(stack, "coordinate_workflow", bad, status="failed")
     assert row["attempts"] == 1, row
     assert row["last_error"].startswith("data.steps[1].input.records refers to step 'notify'"), row
-    assert children(stack, row["id"]) == []
+    assert run_of(stack, row["id"]) is None
 
 
 def test_a_one_second_wait_polls_the_child_for_that_second(stack):
@@ -187,3 +211,82 @@ def test_a_one_second_wait_polls_the_child_for_that_second(stack):
         assert [(e["method"], e["path"]) for e in polls] == [("GET", f"/api/jobs/{res['jobId']}?wait=1")], polls
     finally:
         proxy.close()
+
+
+def test_a_workflow_with_dependencies_retries_and_a_condition_runs_on_the_engine(stack):
+    """dependsOn (two branches at once, then a fan-in), retries, timeoutSeconds and a
+    condition (a `when`) used to be refused; they now become the run's definition."""
+    start_agents(stack)
+    records = [{"id": 1, "amount": 10}, {"id": 2, "amount": 25}]
+    row = run_coordinator(stack, "coordinate_workflow", {
+        "input": {"records": records, "code": CODE},
+        "steps": [
+            {"name": "check", "taskType": "validate_data",
+             "data": {"schema": {"type": "object", "required": ["amount"]}}, "input": {"records": "$.input.records"}},
+            {"name": "bugs", "taskType": "detect_bugs", "dependsOn": [], "input": {"code": "$.input.code"},
+             "retries": 2, "timeoutSeconds": 30},
+            {"name": "stats", "taskType": "process_data", "dependsOn": ["check"], "data": {"fields": ["amount"]},
+             "input": {"records": "$.input.records"},
+             "condition": {"field": "$.steps.check.result.valid", "operator": "eq", "value": True}},
+            {"name": "never", "taskType": "ping", "agent": "code_analyzer", "dependsOn": ["check"],
+             "condition": {"field": "$.steps.check.result.valid", "operator": "eq", "value": False}},
+            {"name": "join", "taskType": "ping", "agent": "data_processor", "dependsOn": ["bugs", "stats"],
+             "input": {"sum": "$.steps.stats.result.fields.amount.sum"}},
+        ]})
+    res = row["result"]
+    assert res["status"] == "completed", res
+    got = {s["name"]: s for s in res["steps"]}
+    assert {k: s["status"] for k, s in got.items()} == {
+        "check": "completed", "bugs": "completed", "stats": "completed", "never": "skipped", "join": "completed"}
+    assert got["never"] == {"name": "never", "status": "skipped"}
+    assert got["stats"]["result"]["fields"]["amount"]["sum"] == 35
+    assert res["output"] == got["join"]["result"]
+    run = run_of(stack, row["id"])
+    deps = {s["key"]: s for s in run["definition"]["steps"]}
+    assert deps["bugs"]["dependsOn"] == [] and deps["bugs"]["retries"] == 2 and deps["bugs"]["timeoutSeconds"] == 30
+    assert deps["join"]["dependsOn"] == ["bugs", "stats"]
+    assert deps["stats"]["when"] == {"field": "steps.check.output.valid", "operator": "eq", "value": True}
+    jobs = {j["step_key"]: j for j in run_jobs(stack, run["id"])}
+    assert sorted(jobs) == ["bugs", "check", "join", "stats"]
+    assert jobs["bugs"]["max_attempts"] == 3 and jobs["bugs"]["timeout_seconds"] == 30
+    assert jobs["join"]["payload"]["data"] == {"sum": 35}
+    # bugs did not wait for check: it has no parent, so it was queued with the run.
+    steps = {s["key"]: s for s in stack.db.query("SELECT * FROM workflow_steps WHERE run_id = %s", (run["id"],))}
+    assert steps["bugs"]["queued_at"] == steps["check"]["queued_at"], steps
+
+
+def test_a_retried_coordinator_reattaches_to_its_run(stack):
+    start_agents(stack)
+    first = run_coordinator(stack, "coordinate_workflow", workflow([{"id": 1, "amount": 50}]))
+    assert first["result"]["reused"] is False
+    res = retry_coordinator(stack, first)["result"]
+    assert res["reused"] is True and res["runId"] == first["result"]["runId"], res
+    assert res["steps"] == first["result"]["steps"] and res["status"] == "completed", res
+    assert stack.db.scalar("SELECT count(*) FROM workflow_runs") == 1
+    assert len(run_jobs(stack, res["runId"])) == 3
+
+
+def test_a_cancelled_coordinator_job_cancels_its_run(stack):
+    gw = stack.gateway()
+    expect(gw.post("/api/agents/register", json={"agentName": "sleeper"}), 201)
+    stack.start_worker("coordinator")
+    job_id = stack.create_job("coordinator", {"type": "ai_task", "taskType": "coordinate_workflow", "data": {
+        "steps": [{"name": "nap", "taskType": "ping", "agent": "sleeper", "timeout": 600}]}})["id"]
+    stack.wait_until(lambda: (run_of(stack, job_id) is not None, None), 30, "the coordinator started its run")
+    r = stack.gateway().post(f"/api/jobs/{job_id}/cancel")
+    assert r.status_code in (200, 202), r.text
+    stack.wait_status([job_id], "cancelled", 30, "the coordinator job cancelled")
+    run = stack.wait_until(lambda: (lambda r: (r["status"] == "cancelled", r))(run_of(stack, job_id)),
+                           30, "its run cancelled")
+    [job] = run_jobs(stack, run["id"])
+    assert job["status"] == "cancelled", job
+
+
+def test_a_workflow_whose_step_has_no_agent_fails_before_starting_a_run(stack):
+    start_agents(stack)
+    row = run_coordinator(stack, "coordinate_workflow", {
+        "steps": [{"name": "a", "taskType": "ping", "agent": "code_analyzer"},
+                  {"name": "b", "taskType": "analyze_code", "capability": "telepathy"}]}, status="failed")
+    assert row["attempts"] == 1, row
+    assert row["last_error"].startswith("data.steps[1]: no agent for task analyze_code"), row
+    assert run_of(stack, row["id"]) is None

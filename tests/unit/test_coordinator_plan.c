@@ -2,10 +2,13 @@
  * workflow, the field the error must name (NULL: valid) and a piece of its message. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/json_print.h"
 #include "tests/unit/harness.h"
 #include "worker/agents/coordinator/plan.h"
+#include "worker/agents/coordinator/wfbuild.h"
 
 struct plan_row {
     const char *name;
@@ -45,9 +48,51 @@ static const struct plan_row rows[] = {
     {"timeout out of range", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"timeout\":0}]}",
      "data.steps[0].timeout", "from 1 to 3600"},
     {"unsupported key",
-     "{\"steps\":[" S("a",
-                      "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"dependsOn\":[\"a\"]}]}",
-     "data.steps[1].dependsOn", "is not supported"},
+     "{\"steps\":[" S("a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"depends\":[\"a\"]}]}",
+     "data.steps[1].depends", "is not supported"},
+    {"dependsOn, retries, timeoutSeconds and condition",
+     "{\"input\":{\"n\":1},\"steps\":[" S("a", "ping") "," S(
+         "b",
+         "ping") ",{\"name\":\"c\","
+                 "\"taskType\":\"ping\",\"dependsOn\":[\"a\",\"b\"],\"retries\":2,\"timeoutSeconds\":30,"
+                 "\"condition\":{\"field\":\"$.steps.a.result.n\",\"operator\":\"gt\",\"value\":0}}]}",
+     NULL, NULL},
+    {"dependsOn a later step",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"dependsOn\":[\"b\"]}," S("b",
+                                                                                   "ping") "]}",
+     "data.steps[0].dependsOn[0]", "refers to step 'b', which does not run before this one"},
+    {"dependsOn an unknown step",
+     "{\"steps\":[" S(
+         "a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"dependsOn\":[\"a\",\"z\"]}]}",
+     "data.steps[1].dependsOn[1]", "unknown step 'z'"},
+    {"dependsOn twice",
+     "{\"steps\":[" S(
+         "a", "ping") ",{\"name\":\"b\",\"taskType\":\"ping\",\"dependsOn\":[\"a\",\"a\"]}]}",
+     "data.steps[1].dependsOn[1]", "names step 'a' twice"},
+    {"dependsOn not strings",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"dependsOn\":[1]}]}",
+     "data.steps[0].dependsOn", NULL},
+    {"retries out of range", "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"retries\":100}]}",
+     "data.steps[0].retries", "from 0 to 99"},
+    {"timeoutSeconds out of range",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"timeoutSeconds\":0}]}",
+     "data.steps[0].timeoutSeconds", NULL},
+    {"condition with an unknown operator",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"condition\":{\"field\":\"$.input.x\","
+     "\"operator\":\"like\",\"value\":1}}]}",
+     "data.steps[0].condition.operator", "must be one of eq"},
+    {"condition on a later step",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"condition\":{\"field\":\"$.steps.b.result\","
+     "\"operator\":\"exists\"}}," S("b", "ping") "]}",
+     "data.steps[0].condition.field", "which does not run before this one"},
+    {"condition without field",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"condition\":{\"operator\":\"exists\"}}]}",
+     "data.steps[0].condition.field", "is required"},
+    {"condition with an unknown key",
+     "{\"steps\":[{\"name\":\"a\",\"taskType\":\"ping\",\"condition\":{\"field\":\"$.input\","
+     "\"operator\":\"exists\",\"op\":1}}]}",
+     "data.steps[0].condition.op", "is not supported"},
+    {"input not an object", "{\"input\":[1],\"steps\":[" S("a", "ping") "]}", "data.input", NULL},
     {"stepTimeout wrong", "{\"stepTimeout\":\"5\",\"steps\":[" S("a", "ping") "]}",
      "data.stepTimeout", NULL},
     {"stopOnFailure wrong", "{\"stopOnFailure\":1,\"steps\":[" S("a", "ping") "]}",
@@ -161,10 +206,61 @@ static void check_settings(const void *arg)
     cJSON_Delete(data);
 }
 
+/* A plan as a workflow definition: references become {"$ref"} engine paths, a step without
+ * dependsOn follows the one before it, referenced steps become parents, the condition becomes
+ * `when`, and stopOnFailure false is continueOnFailure on every step. */
+static void check_definition(const void *arg)
+{
+    (void)arg;
+    cJSON *data = cJSON_Parse(
+        "{\"stopOnFailure\":false,\"input\":{\"r\":[1]},\"steps\":["
+        "{\"name\":\"a\",\"taskType\":\"t\",\"data\":{\"k\":1,\"r\":0},\"input\":{\"r\":\"$.input.r\"}},"
+        "{\"name\":\"b\",\"taskType\":\"t\",\"dependsOn\":[],\"retries\":3,\"timeoutSeconds\":9},"
+        "{\"name\":\"c\",\"taskType\":\"t\",\"dependsOn\":[\"b\"],\"input\":{\"x\":"
+        "\"$.steps.a.result.records[0].id\"},\"condition\":{\"field\":\"$.steps.b.result.ok\","
+        "\"operator\":\"eq\",\"value\":true}},"
+        "{\"name\":\"d\",\"taskType\":\"u\"}]}");
+    REQUIRE(data != NULL);
+    struct plan p;
+    struct plan_error err;
+    REQUIRE(plan_read(data, &p, &err) == 0);
+    const char *agents[] = {"x", "y", "x", "z"};
+    cJSON *def = wfbuild_definition(&p, agents);
+    REQUIRE(def != NULL);
+    char *text = json_print(def);
+    CHECK_STR(
+        text,
+        "{\"steps\":["
+        "{\"key\":\"a\",\"agent\":\"x\",\"task\":\"t\",\"input\":{\"k\":1,\"r\":{\"$ref\":\"input.r\"}},"
+        "\"dependsOn\":[],\"continueOnFailure\":true},"
+        "{\"key\":\"b\",\"agent\":\"y\",\"task\":\"t\",\"input\":{},\"dependsOn\":[],\"retries\":3,"
+        "\"timeoutSeconds\":9,\"continueOnFailure\":true},"
+        "{\"key\":\"c\",\"agent\":\"x\",\"task\":\"t\",\"input\":{\"x\":{\"$ref\":"
+        "\"steps.a.output.records.0.id\"}},\"dependsOn\":[\"a\",\"b\"],\"when\":{\"field\":"
+        "\"steps.b.output.ok\",\"operator\":\"eq\",\"value\":true},\"continueOnFailure\":true},"
+        "{\"key\":\"d\",\"agent\":\"z\",\"task\":\"u\",\"input\":{},\"dependsOn\":[\"c\"],"
+        "\"continueOnFailure\":true}]}");
+    free(text);
+    cJSON_Delete(def);
+    cJSON_Delete(data);
+
+    char out[64];
+    CHECK_LONG(wfbuild_path("$.input", out, sizeof(out)), 0);
+    CHECK_STR(out, "input");
+    CHECK_LONG(wfbuild_path("$.steps.result.result[2]", out, sizeof(out)), 0);
+    CHECK_STR(out, "steps.result.output.2");
+    CHECK_LONG(wfbuild_path("$.input.result", out, sizeof(out)), 0);
+    CHECK_STR(out, "input.result");
+    CHECK_LONG(wfbuild_path("$.input.abcdefghij", out, 12), -1);
+    CHECK_LONG(wfbuild_path("$", out, sizeof(out)), -1);
+    CHECK_LONG(wfbuild_path("$..x", out, sizeof(out)), -1);
+}
+
 void register_coordinator_plan_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(rows); i++)
         test_addf(check_row, &rows[i], "coordinator plan: %s", rows[i].name);
     test_add("coordinator plan: step limits and defaults", check_limits, NULL);
     test_add("coordinator plan: settings", check_settings, NULL);
+    test_add("coordinator plan: as a workflow definition", check_definition, NULL);
 }

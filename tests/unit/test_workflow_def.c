@@ -73,6 +73,10 @@ static const struct def_row rows[] = {
     {"ref too deep", "{'steps':[" A("a") ",'input':{'$ref':'input.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p'}}]}", "definition.steps[0].input", "too deep"},
     {"ref deep enough", "{'steps':[" A("a") ",'input':{'$ref':'input.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o'}}]}", NULL, NULL},
     {"when not an object", "{'steps':[" A("a") ",'when':'x'}]}", "definition.steps[0].when", "object"},
+    /* Found by tests/fuzz/wfdef.c: an empty field name left the field empty (a 500). */
+    {"step field with an empty name", "{'steps':[" A("a") ",'':1}]}", "definition.steps[0].\"\"", "unknown field"},
+    {"top field with an empty name", "{'steps':[" A("a") "}],'':1}", "definition.\"\"", "unknown field"},
+    {"when field with an empty name", "{'steps':[" A("a") ",'when':{'field':'input.x','operator':'exists','':1}}]}", "definition.steps[0].when.\"\"", "unknown field"},
     {"when unknown field", "{'steps':[" A("a") ",'when':{'field':'input.x','operator':'eq','value':1,'op':1}}]}", "definition.steps[0].when.op", "unknown field"},
     {"when missing field", "{'steps':[" A("a") ",'when':{'operator':'eq','value':1}}]}", "definition.steps[0].when.field", "required"},
     {"when unknown operator", "{'steps':[" A("a") ",'when':{'field':'input.x','operator':'like','value':1}}]}", "definition.steps[0].when.operator", "one of"},

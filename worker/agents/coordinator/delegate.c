@@ -12,9 +12,8 @@
 
 #include "common/log.h"
 
-/* Sends the request and parses the answer; NULL (out filled) unless the status is 2xx. */
-static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, const char *body,
-                   int *status, struct task_outcome *out)
+cJSON *delegate_call(struct task_ctx *ctx, const char *method, const char *path, const char *body,
+                     int *status, struct task_outcome *out)
 {
     struct http_response resp;
     *status = task_gateway(ctx, method, path, body, &resp);
@@ -30,6 +29,21 @@ static cJSON *call(struct task_ctx *ctx, const char *method, const char *path, c
         return NULL;
     }
     return doc;
+}
+
+cJSON *delegate_post(struct task_ctx *ctx, const char *path, cJSON *body, int *status,
+                     struct task_outcome *out)
+{
+    char *text = body ? json_print(body) : NULL;
+    cJSON_Delete(body);
+    *status = 0;
+    if (!text) {
+        task_fail(out, true, "out of memory");
+        return NULL;
+    }
+    cJSON *answer = delegate_call(ctx, "POST", path, text, status, out);
+    free(text);
+    return answer;
 }
 
 /* Takes the child's id, targetAgent and status from a job object (d->job). */
@@ -74,13 +88,8 @@ static int create_child(struct task_ctx *ctx, const struct delegate_req *req, st
     if (req->timeout_seconds > 0)
         cJSON_AddNumberToObject(body, "timeoutSeconds", (double)req->timeout_seconds);
     cJSON_AddStringToObject(body, "idempotencyKey", key);
-    char *text = json_print(body);
-    cJSON_Delete(body);
-    if (!text)
-        return task_fail(out, true, "out of memory");
     int status;
-    cJSON *job = call(ctx, "POST", "/api/jobs", text, &status, out);
-    free(text);
+    cJSON *job = delegate_post(ctx, "/api/jobs", body, &status, out);
     if (!job) {
         if (status == 409) /* a concurrent creation with the same key: try again later */
             out->retryable = true;
@@ -112,7 +121,7 @@ static int wait_child(struct task_ctx *ctx, int wait_s, struct delegation *d,
         char path[96];
         snprintf(path, sizeof(path), "/api/jobs/%lld?wait=%d", d->job_id, slice);
         int status;
-        cJSON *job = call(ctx, "GET", path, NULL, &status, out);
+        cJSON *job = delegate_call(ctx, "GET", path, NULL, &status, out);
         if (job) {
             if (take_job(d, job, out) < 0)
                 return -1;
@@ -133,7 +142,7 @@ int delegate_run(struct task_ctx *ctx, const struct delegate_req *req, struct de
 {
     memset(d, 0, sizeof(*d));
     int status;
-    cJSON *agents = call(ctx, "GET", "/agents", NULL, &status, out);
+    cJSON *agents = delegate_call(ctx, "GET", "/agents", NULL, &status, out);
     if (!agents)
         return -1;
     int rc = choose_agent(agents, req->target.task_type, req->target.agent, req->target.capability,

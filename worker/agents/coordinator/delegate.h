@@ -55,6 +55,16 @@ void delegate_cancel(struct task_ctx *ctx, const struct delegation *d);
  * that has less than half a second left is not stretched by a whole one. */
 int delegate_slice(double left);
 
+/* Sends a request to the gateway as this worker and parses the answer: the JSON (caller
+ * frees), or NULL with out filled (retryable as the status says) unless the status is 2xx.
+ * *status is the HTTP status, 0 when no answer came. */
+cJSON *delegate_call(struct task_ctx *ctx, const char *method, const char *path, const char *body,
+                     int *status, struct task_outcome *out);
+
+/* delegate_call's POST with a JSON body, which it frees (NULL: out of memory). */
+cJSON *delegate_post(struct task_ctx *ctx, const char *path, cJSON *body, int *status,
+                     struct task_outcome *out);
+
 /* True for completed, failed and cancelled. */
 bool delegate_finished(const char *status);
 

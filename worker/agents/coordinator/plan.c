@@ -107,9 +107,99 @@ static int check_reference(const struct plan *p, int i, const cJSON *ref, const 
     return 0;
 }
 
-/* Step keys this version runs; anything else (dependsOn, condition, …) is refused. */
-static const char *const step_keys[] = {"name", "taskType", "agent",   "capability",
-                                        "data", "input",    "timeout", NULL};
+/* Step keys this version runs; anything else is refused, so a misspelt key is not ignored. */
+static const char *const step_keys[] = {"name",    "taskType",       "agent",     "capability",
+                                        "data",    "input",          "timeout",   "dependsOn",
+                                        "retries", "timeoutSeconds", "condition", NULL};
+static const char *const condition_keys[] = {"field", "operator", "value", NULL};
+/* The operators of a workflow step's `when` (docs/workflows.md), checked here too so that a
+ * wrong one is named by the coordinator's own field. */
+static const char *const operators[] = {"eq",  "ne", "gt",       "gte",    "lt",
+                                        "lte", "in", "contains", "exists", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+/* The index of the step named name among the first n, or -1. */
+static int step_index(const struct plan *p, int n, const char *name)
+{
+    for (int j = 0; j < n; j++)
+        if (strcmp(p->steps[j].name, name) == 0)
+            return j;
+    return -1;
+}
+
+/* dependsOn of step i (prefix names it): distinct names of earlier steps. */
+static int read_depends(const cJSON *s, int i, struct plan *p, const char *prefix,
+                        struct plan_error *err)
+{
+    struct field_error fe;
+    cJSON *deps = NULL;
+    char field[200];
+    if (json_get_string_array(s, "dependsOn", false, PLAN_MAX_STEPS, PLAN_NAME_MAX, &deps, &fe) < 0)
+        return from_field_error(err, prefix, &fe);
+    p->steps[i].depends_on = deps;
+    int k = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, deps)
+    {
+        snprintf(field, sizeof(field), "%s.dependsOn[%d]", prefix, k);
+        int j = step_index(p, p->nsteps, d->valuestring);
+        if (j < 0)
+            return plan_fail(err, field, "refers to an unknown step '%s'", d->valuestring);
+        if (j >= i)
+            return plan_fail(err, field,
+                             "refers to step '%s', which does not run before this one (list "
+                             "steps after the steps they depend on)",
+                             d->valuestring);
+        for (const cJSON *e = deps->child; e != d; e = e->next)
+            if (strcmp(e->valuestring, d->valuestring) == 0)
+                return plan_fail(err, field, "names step '%s' twice", d->valuestring);
+        k++;
+    }
+    return 0;
+}
+
+/* condition of step i: {field: a reference, operator, value}. */
+static int read_condition(const cJSON *s, int i, struct plan *p, const char *prefix,
+                          struct plan_error *err)
+{
+    struct field_error fe;
+    cJSON *cond = NULL;
+    char where[96], field[200];
+    const char *op = NULL;
+    if (json_get_object(s, "condition", false, &cond, &fe) < 0)
+        return from_field_error(err, prefix, &fe);
+    p->steps[i].condition = cond;
+    if (!cond)
+        return 0;
+    snprintf(where, sizeof(where), "%s.condition", prefix);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cond)
+    {
+        if (!in_list(condition_keys, m->string)) {
+            snprintf(field, sizeof(field), "%s.%s", where, m->string);
+            return plan_fail(err, field, "is not supported (known keys: field, operator, value)");
+        }
+    }
+    if (json_get_string(cond, "operator", true, 1, 16, &op, &fe) < 0)
+        return from_field_error(err, where, &fe);
+    if (!in_list(operators, op)) {
+        snprintf(field, sizeof(field), "%s.operator", where);
+        return plan_fail(err, field,
+                         "must be one of eq, ne, gt, gte, lt, lte, in, contains, exists");
+    }
+    snprintf(field, sizeof(field), "%s.field", where);
+    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(cond, "field");
+    if (!ref)
+        return plan_fail(err, field, "is required");
+    return check_reference(p, i, ref, field, err);
+}
 
 static int read_step(const cJSON *s, int i, struct plan *p, int default_timeout,
                      struct plan_error *err)
@@ -130,17 +220,20 @@ static int read_step(const cJSON *s, int i, struct plan *p, int default_timeout,
             snprintf(field, sizeof(field), "%s.%s", prefix, m->string);
             return plan_fail(
                 err, field,
-                "is not supported (steps run in the order given; known keys: name, taskType, "
-                "agent, capability, data, input, timeout)");
+                "is not supported (known keys: name, taskType, agent, capability, data, input, "
+                "timeout, dependsOn, retries, timeoutSeconds, condition)");
         }
     }
     long timeout = default_timeout;
+    st->retries = -1;
     cJSON *data = NULL, *input = NULL;
     if (json_get_string(s, "name", true, 1, PLAN_NAME_MAX, &st->name, &fe) < 0 ||
         json_get_string(s, "taskType", true, 1, NAME_LEN, &st->target.task_type, &fe) < 0 ||
         json_get_object(s, "data", false, &data, &fe) < 0 ||
         json_get_object(s, "input", false, &input, &fe) < 0 ||
-        json_get_int(s, "timeout", false, 1, PLAN_MAX_TIMEOUT_S, &timeout, &fe) < 0)
+        json_get_int(s, "timeout", false, 1, PLAN_MAX_TIMEOUT_S, &timeout, &fe) < 0 ||
+        json_get_int(s, "retries", false, 0, PLAN_MAX_RETRIES, &st->retries, &fe) < 0 ||
+        json_get_int(s, "timeoutSeconds", false, 1, 86400, &st->timeout_seconds, &fe) < 0)
         return from_field_error(err, prefix, &fe);
     snprintf(field, sizeof(field), "%s.name", prefix);
     if (!is_step_name(st->name))
@@ -153,6 +246,8 @@ static int read_step(const cJSON *s, int i, struct plan *p, int default_timeout,
     st->data = data;
     st->input = input;
     st->timeout_s = (int)timeout;
+    if (read_depends(s, i, p, prefix, err) < 0 || read_condition(s, i, p, prefix, err) < 0)
+        return -1;
     cJSON_ArrayForEach(m, input)
     {
         snprintf(field, sizeof(field), "%s.input.%s", prefix, m->string);
@@ -182,7 +277,10 @@ int plan_read(const cJSON *data, struct plan *out, struct plan_error *err)
     if (n < 1 || n > PLAN_MAX_STEPS)
         return plan_fail(err, "data.steps", "must hold 1 to %d steps (it has %d)", PLAN_MAX_STEPS,
                          n);
-    out->input = cJSON_GetObjectItemCaseSensitive(data, "input");
+    cJSON *input = NULL;
+    if (json_get_object(data, "input", false, &input, &fe) < 0)
+        return from_field_error(err, "data", &fe);
+    out->input = input;
     const cJSON *s;
     cJSON_ArrayForEach(s, steps)
     {

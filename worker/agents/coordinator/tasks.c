@@ -1,19 +1,20 @@
 /* tasks — payload reading and result building for delegate_task and coordinate_workflow;
- * the gateway work is in delegate.c, workflow validation in plan.c. Bad input fails at
- * once without retry; gateway trouble is retried, and a retry re-attaches to the child
- * jobs the failed attempt created (delegate.h). A child that fails is not a coordinator
- * failure: the result reports it (status "failed" with its error). */
+ * the gateway work is in delegate.c (a delegated job) and wfrun.c (a workflow run),
+ * workflow validation in plan.c. Bad input fails at once without retry; gateway trouble is
+ * retried, and a retry re-attaches to the child job or the run the failed attempt created.
+ * A child or a step that fails is not a coordinator failure: the result reports it (status
+ * "failed" with its error). */
 #include "worker/agents/coordinator/tasks.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/clock.h"
 #include "common/json.h"
 #include "worker/agents/coordinator/delegate.h"
 #include "worker/agents/coordinator/plan.h"
-#include "worker/agents/coordinator/refpath.h"
+#include "worker/agents/coordinator/wfrun.h"
 
 static int bad_input(struct task_outcome *out, const char *message)
 {
@@ -92,130 +93,21 @@ int coord_delegate_run(struct task_ctx *ctx, const cJSON *payload, struct task_o
     return rc;
 }
 
-/* The step's data: its "data" object with each "input" field set to the value its
- * reference points at in scope ({"input": …, "steps": {name: {"result": …}}}). NULL with
- * why filled when a reference leads nowhere. */
-static cJSON *step_data(const struct plan_step *st, const cJSON *scope, char *why, size_t len)
-{
-    cJSON *data = st->data ? cJSON_Duplicate(st->data, 1) : cJSON_CreateObject();
-    const cJSON *m;
-    cJSON_ArrayForEach(m, st->input)
-    {
-        const cJSON *v = refpath_get(scope, m->valuestring);
-        if (!v) {
-            snprintf(why, len, "input.%s: %s leads nowhere", m->string, m->valuestring);
-            cJSON_Delete(data);
-            return NULL;
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(data, m->string);
-        cJSON_AddItemToObject(data, m->string, cJSON_Duplicate(v, 1));
-    }
-    return data;
-}
-
-/* Runs step i and appends its entry to steps. Returns 1 when it completed, 0 when it
- * failed (its entry says why), -1 when the whole workflow must fail (out filled: gateway
- * trouble or told to stop, both retryable). */
-static int run_step(struct task_ctx *ctx, const struct plan_step *st, cJSON *scope, cJSON *steps,
-                    struct task_outcome *out)
-{
-    cJSON *entry = cJSON_CreateObject();
-    cJSON_AddItemToArray(steps, entry);
-    cJSON_AddStringToObject(entry, "name", st->name);
-    double t0 = clock_now() * 1e3;
-    char why[600];
-    cJSON *data = step_data(st, scope, why, sizeof(why));
-    if (!data) {
-        cJSON_AddNullToObject(entry, "agent");
-        cJSON_AddNullToObject(entry, "jobId");
-        cJSON_AddStringToObject(entry, "status", "failed");
-        cJSON_AddStringToObject(entry, "error", why);
-        cJSON_AddNumberToObject(entry, "durationMs", 0);
-        return 0;
-    }
-    char key[PLAN_NAME_MAX + 8];
-    snprintf(key, sizeof(key), "step-%s", st->name);
-    struct delegate_req req = {
-        .target = st->target, .data = data, .priority = -1, .wait_s = st->timeout_s, .step = key};
-    struct delegation d;
-    struct task_outcome step_out = {0};
-    int rc = delegate_run(ctx, &req, &d, &step_out);
-    cJSON_Delete(data);
-    if (rc < 0 && step_out.retryable) {
-        *out = step_out;
-        delegation_clear(&d);
-        return -1;
-    }
-    int done = 0;
-    if (rc < 0) { /* no agent for it */
-        cJSON_AddNullToObject(entry, "agent");
-        cJSON_AddNullToObject(entry, "jobId");
-        cJSON_AddStringToObject(entry, "status", "failed");
-        cJSON_AddStringToObject(entry, "error", step_out.error);
-    } else {
-        if (!delegate_finished(d.status))
-            delegate_cancel(ctx, &d);
-        cJSON_AddStringToObject(entry, "agent", d.agent);
-        cJSON_AddNumberToObject(entry, "jobId", (double)d.job_id);
-        add_outcome(entry, &d, st->timeout_s, true);
-        if (strcmp(d.status, "completed") == 0) {
-            cJSON *ref =
-                cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(scope, "steps"), st->name);
-            cJSON_AddItemToObject(
-                ref, "result",
-                cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(entry, "result"), 1));
-            done = 1;
-        }
-    }
-    cJSON_AddNumberToObject(entry, "durationMs", (double)(long long)(clock_now() * 1e3 - t0));
-    delegation_clear(&d);
-    return done;
-}
-
 int coord_workflow_run(struct task_ctx *ctx, const cJSON *payload, struct task_outcome *out)
 {
-    struct plan plan, *p = &plan;
+    struct plan *p = calloc(1, sizeof(*p));
     struct plan_error pe;
     struct field_error fe;
     cJSON *data = NULL;
+    int rc;
+    if (!p)
+        return task_fail(out, true, "out of memory");
     if (json_get_object(payload, "data", true, &data, &fe) < 0)
-        return bad_input(out, fe.message);
-    if (plan_read(data, p, &pe) < 0)
-        return bad_input(out, pe.message);
-
-    cJSON *scope = cJSON_CreateObject();
-    cJSON_AddItemToObject(scope, "input",
-                          p->input ? cJSON_Duplicate(p->input, 1) : cJSON_CreateObject());
-    cJSON_AddObjectToObject(scope, "steps");
-    cJSON *r = cJSON_CreateObject();
-    cJSON *steps = cJSON_AddArrayToObject(r, "steps");
-    bool failed = false, last_ok = false;
-    int rc = 0;
-    for (int i = 0; i < p->nsteps; i++) {
-        if (failed && p->stop_on_failure) {
-            cJSON *entry = cJSON_CreateObject();
-            cJSON_AddStringToObject(entry, "name", p->steps[i].name);
-            cJSON_AddStringToObject(entry, "status", "skipped");
-            cJSON_AddItemToArray(steps, entry);
-            last_ok = false;
-            continue;
-        }
-        rc = run_step(ctx, &p->steps[i], scope, steps, out);
-        if (rc < 0)
-            break;
-        last_ok = rc == 1;
-        failed = failed || !last_ok;
-    }
-    if (rc >= 0) {
-        const cJSON *last = cJSON_GetArrayItem(steps, p->nsteps - 1);
-        const cJSON *output = last_ok ? cJSON_GetObjectItemCaseSensitive(last, "result") : NULL;
-        cJSON_AddItemToObject(r, "output",
-                              output ? cJSON_Duplicate(output, 1) : cJSON_CreateNull());
-        cJSON_AddStringToObject(r, "status", failed ? "failed" : "completed");
-        out->result = r;
-        r = NULL;
-    }
-    cJSON_Delete(r);
-    cJSON_Delete(scope);
-    return rc < 0 ? -1 : 0;
+        rc = bad_input(out, fe.message);
+    else if (plan_read(data, p, &pe) < 0)
+        rc = bad_input(out, pe.message);
+    else
+        rc = wfrun_run(ctx, p, out);
+    free(p);
+    return rc;
 }
