@@ -378,8 +378,9 @@ $$;
 -- A child run's final transition, recorded on its parent's step in the same transaction:
 -- completed gives the step the child's output; failed fails it, cancelled cancels it (each
 -- fails the parent unless the step continues on failure). Then the parent advances. The
--- step matches while it is running: it has one live child at most (a failed parent leaves
--- it running until the child finishes; a retry resets only failed and cancelled steps).
+-- step matches while it is running with this child, or with none yet (a child that
+-- finishes inside its own start, before fs_wf_start_child records it): a child from before
+-- a retry of the parent, retried itself and finishing later, changes nothing.
 CREATE FUNCTION fs_wf_child_settled() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE workflow_steps s SET status = NEW.status, child_run_id = NEW.id,
@@ -388,7 +389,7 @@ BEGIN
                      THEN format('child run %s %s: %s', NEW.id, NEW.status, NEW.error) END,
         finished_at = now()
     WHERE s.run_id = NEW.parent_run_id AND s.key = NEW.parent_step_key AND s.status = 'running'
-      AND s.kind = 'workflow';
+      AND s.kind = 'workflow' AND (s.child_run_id = NEW.id OR s.child_run_id IS NULL);
     PERFORM fs_wf_advance(NEW.parent_run_id);
     RETURN NULL;
 END
@@ -531,6 +532,8 @@ DECLARE
     runs_failed int := 0;
     slept int := 0;
     waits_failed int := 0;
+    past boolean;
+    secs text;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('flowstate.wf_tick')) THEN
         RETURN NULL;
@@ -548,10 +551,14 @@ BEGIN
     END IF;
     PERFORM fs_wf_lock_trees(timed, due);
     FOREACH rid IN ARRAY timed LOOP
-        IF fs_wf_stop(rid, 'failed', format('run timed out: it ran longer than its timeoutSeconds (%s)',
-                                             (SELECT w.definition->>'timeoutSeconds'
-                                              FROM workflow_runs w WHERE w.id = rid))) THEN
-            runs_failed := runs_failed + 1;
+        -- Read again under the lock: a retry gives a run a new timeout.
+        SELECT w.timeout_at <= now(), w.definition->>'timeoutSeconds' INTO past, secs
+        FROM workflow_runs w WHERE w.id = rid;
+        IF past THEN
+            IF fs_wf_stop(rid, 'failed',
+                          format('run timed out: it ran longer than its timeoutSeconds (%s)', secs)) THEN
+                runs_failed := runs_failed + 1;
+            END IF;
         END IF;
     END LOOP;
     UPDATE workflow_steps s SET status = 'completed', finished_at = now(),

@@ -1295,7 +1295,7 @@ BEGIN
                      THEN format('child run %s %s: %s', NEW.id, NEW.status, NEW.error) END,
         finished_at = now()
     WHERE s.run_id = NEW.parent_run_id AND s.key = NEW.parent_step_key AND s.status = 'running'
-      AND s.kind = 'workflow';
+      AND s.kind = 'workflow' AND (s.child_run_id = NEW.id OR s.child_run_id IS NULL);
     PERFORM fs_wf_advance(NEW.parent_run_id);
     RETURN NULL;
 END
@@ -1818,6 +1818,8 @@ DECLARE
     runs_failed int := 0;
     slept int := 0;
     waits_failed int := 0;
+    past boolean;
+    secs text;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('flowstate.wf_tick')) THEN
         RETURN NULL;
@@ -1835,10 +1837,14 @@ BEGIN
     END IF;
     PERFORM fs_wf_lock_trees(timed, due);
     FOREACH rid IN ARRAY timed LOOP
-        IF fs_wf_stop(rid, 'failed', format('run timed out: it ran longer than its timeoutSeconds (%s)',
-                                             (SELECT w.definition->>'timeoutSeconds'
-                                              FROM workflow_runs w WHERE w.id = rid))) THEN
-            runs_failed := runs_failed + 1;
+        -- Read again under the lock: a retry gives a run a new timeout.
+        SELECT w.timeout_at <= now(), w.definition->>'timeoutSeconds' INTO past, secs
+        FROM workflow_runs w WHERE w.id = rid;
+        IF past THEN
+            IF fs_wf_stop(rid, 'failed',
+                          format('run timed out: it ran longer than its timeoutSeconds (%s)', secs)) THEN
+                runs_failed := runs_failed + 1;
+            END IF;
         END IF;
     END LOOP;
     UPDATE workflow_steps s SET status = 'completed', finished_at = now(),

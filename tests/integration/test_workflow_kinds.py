@@ -359,6 +359,39 @@ def test_a_retried_parent_starts_a_new_child_for_a_failed_child_step(gw, db):
     assert done["status"] == "completed" and done["output"] == {"sub": {"x": {"ok": True}}}
 
 
+def test_an_old_child_retried_after_its_parent_was_does_not_settle_the_new_childs_step(gw, db):
+    run = start(gw, [{"key": "sub", "kind": "workflow", "definition": {"steps": [agent_step("x")]}}])
+    old_child = steps_of(run)["sub"]["childRunId"]
+    expect(fail(gw, claim_keys(db, ["x"], "x")["x"]), 200)
+    new_child = steps_of(control(gw, run["id"], "retry"))["sub"]["childRunId"]
+    new_job = claim_keys(db, ["x"], "the new child's x")["x"]
+    control(gw, old_child, "retry")
+    old_job = claim_keys(db, ["x"], "the old child's x again")["x"]
+    assert old_job["payload"]["workflowRunId"] == old_child
+    expect(complete(gw, old_job, {"from": "old"}), 200)
+    assert get_run(gw, old_child)["status"] == "completed"
+    parent = get_run(gw, run["id"])
+    assert step_status(parent, "sub") == "running" and steps_of(parent)["sub"]["childRunId"] == new_child
+    expect(complete(gw, new_job, {"from": "new"}), 200)
+    done = get_run(gw, run["id"])
+    assert done["status"] == "completed" and done["output"] == {"sub": {"x": {"from": "new"}}}
+
+
+# --- several gateways ---------------------------------------------------------------------
+
+
+def test_two_sweeping_gateways_fire_each_timer_once(gateway_factory, db):
+    gws = [gateway_factory(env={"FLOWSTATE_SWEEP_INTERVAL_MS": 20}) for _ in range(2)]
+    runs = [start(gws[i % 2], [{"key": "nap", "kind": "sleep", "seconds": 1},
+                               agent_step("after", ["nap"])]) for i in range(20)]
+    for r in runs:
+        wait_for(gws[0], r["id"], lambda x: step_status(x, "nap") == "completed", "every sleep completed")
+    jobs = db.query("SELECT workflow_run_id, count(*) AS n FROM job_queue WHERE step_key = 'after'"
+                    " GROUP BY 1")
+    assert sorted(j["workflow_run_id"] for j in jobs) == sorted(r["id"] for r in runs)
+    assert all(j["n"] == 1 for j in jobs), jobs
+
+
 # --- run timeout --------------------------------------------------------------------------
 
 
