@@ -1,4 +1,5 @@
-/* wfdef — checks a workflow definition in three passes: each step's own fields, then the
+/* wfdef — checks a workflow definition in three passes: each step's own fields (those of its
+ * kind; a workflow step's inline child definition is checked whole, recursively), then the
  * graph of dependsOn (unknown steps, cycles), then every reference, which may name only the
  * run input or a step that finishes before the referring one starts (an ancestor: a
  * reference to any other step could be read before that step ran). */

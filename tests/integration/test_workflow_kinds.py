@@ -82,6 +82,29 @@ def test_a_sleep_completes_when_its_time_passes_and_the_next_step_runs(gw, db):
     assert done["status"] == "completed" and set(done["output"]) == {"cool", "after"}
 
 
+def test_a_sleep_of_a_paused_run_completes_and_the_next_step_waits_for_resume(gw, db):
+    run = start(gw, [{"key": "cool", "kind": "sleep", "seconds": 1}, agent_step("after", ["cool"])])
+    control(gw, run["id"], "pause")
+    paused = wait_for(gw, run["id"], lambda r: step_status(r, "cool") == "completed", "the sleep completed")
+    assert paused["status"] == "paused" and step_status(paused, "after") == "pending"
+    assert claim(db) == []
+    control(gw, run["id"], "resume")
+    claim_keys(db, ["after"], "the next step starts at resume")
+
+
+def test_a_cancelled_sleep_never_fires(gw, db):
+    run = start(gw, [{"key": "cool", "kind": "sleep", "seconds": 1}, agent_step("after", ["cool"])])
+    cancelled = control(gw, run["id"], "cancel")
+    assert step_status(cancelled, "cool") == "cancelled" and step_status(cancelled, "after") == "cancelled"
+    due = steps_of(cancelled)["cool"]["dueAt"]
+    while db.scalar("SELECT now() < %s", (due,)):
+        time.sleep(0.1)
+    # A tick after the wake time (NULL: the gateway's was running; try again) fires nothing.
+    while db.scalar("SELECT fs_wf_tick(10)::text") is None:
+        time.sleep(0.01)
+    assert step_status(get_run(gw, run["id"]), "cool") == "cancelled" and claim(db) == []
+
+
 def test_a_sleep_survives_a_restart_of_the_gateway_and_the_pool(stack):
     stack.start_gateway(FAST_SWEEP)
     pool = stack.start_pool("monitoring=1")
