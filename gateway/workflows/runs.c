@@ -150,18 +150,28 @@ void wf_runs_list(struct request *r)
     request_query_body(r, Q_WF_RUNS_LIST, 5, params, 200);
 }
 
-static void control_done(PGresult *res, void *arg)
+/* The request of an answer about run rr->id, or NULL having answered r: a failed statement,
+ * or 404 when it found no such run (no row). */
+static struct run_req *run_answered(struct request *r, const PGresult *res)
 {
-    struct request *r = arg;
     struct run_req *rr = request_ctx(r, &run_req_ctx);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         request_db_error(r, res);
-        return;
+        return NULL;
     }
     if (PQntuples(res) == 0) {
         request_error(r, 404, "not_found", "id", "no workflow run %s", rr->id);
-        return;
+        return NULL;
     }
+    return rr;
+}
+
+static void control_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    struct run_req *rr = run_answered(r, res);
+    if (!rr)
+        return;
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         const char *from = strcmp(rr->action, "resume") == 0  ? "a paused"
                            : strcmp(rr->action, "retry") == 0 ? "a failed"
@@ -197,15 +207,9 @@ void wf_run_retry(struct request *r) { run_control(r, "retry"); }
 static void signal_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
-    struct run_req *rr = request_ctx(r, &run_req_ctx);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        request_db_error(r, res);
+    struct run_req *rr = run_answered(r, res);
+    if (!rr)
         return;
-    }
-    if (PQntuples(res) == 0) {
-        request_error(r, 404, "not_found", "id", "no workflow run %s", rr->id);
-        return;
-    }
     const char *outcome = PQgetvalue(res, 0, 0);
     if (strcmp(outcome, "finished") == 0) {
         request_error(r, 409, "conflict", "status",
