@@ -93,7 +93,7 @@ static const struct config_def defs[CFG__COUNT] = {
                           86400000, NULL, GW, NOT_SECRET, "Longest backoff between retries."},
     [CFG_SWEEP_INTERVAL_MS] = {"sweep-interval-ms", "FLOWSTATE_SWEEP_INTERVAL_MS", TYPE_INT, "1000",
                                0, 600000, NULL, GW, NOT_SECRET,
-                               "How often the sweeper requeues expired leases, prunes and wakes due retries (0: never)."},
+                               "How often the sweeper requeues expired leases, prunes, wakes due retries and fires workflow timers (sleeps, wait and run timeouts; 0: never)."},
     [CFG_RETENTION] = {"retention", "FLOWSTATE_RETENTION", TYPE_INT, "604800", 0, 315360000, NULL,
                        GW, NOT_SECRET,
                        "Seconds finished jobs, events and workflow runs are kept before the sweeper deletes them (0: forever)."},

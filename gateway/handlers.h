@@ -75,6 +75,7 @@ void wf_run_cancel(struct request *r);
 void wf_run_pause(struct request *r);
 void wf_run_resume(struct request *r);
 void wf_run_retry(struct request *r);
+void wf_run_signal(struct request *r);
 
 void keys_create(struct request *r);
 void keys_list(struct request *r);

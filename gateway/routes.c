@@ -71,6 +71,7 @@ const struct route routes[] = {
     {METHOD_POST, "/api/workflows/runs/:id/pause", wf_run_pause, WRITERS, BODY_OPTIONAL},
     {METHOD_POST, "/api/workflows/runs/:id/resume", wf_run_resume, WRITERS, BODY_OPTIONAL},
     {METHOD_POST, "/api/workflows/runs/:id/retry", wf_run_retry, WRITERS, BODY_OPTIONAL},
+    {METHOD_POST, "/api/workflows/runs/:id/signal", wf_run_signal, WRITERS, BODY_JSON},
 
     {METHOD_POST, "/api/keys", keys_create, ROLES_ADMIN, 1},
     {METHOD_GET, "/api/keys", keys_list, ROLES_ADMIN, 0},

@@ -1156,83 +1156,148 @@ DECLARE
     bad record;
     ctx jsonb;
     n int;
+    child record;
 BEGIN
-    SELECT * INTO r FROM workflow_runs w WHERE w.id = rid;
-    IF NOT FOUND OR r.status NOT IN ('running', 'paused') THEN
-        RETURN;
-    END IF;
-    SELECT s.key, s.status, s.error INTO bad FROM workflow_steps s
-    WHERE s.run_id = rid AND s.status IN ('failed', 'cancelled')
-      AND NOT coalesce((r.definition->'steps'->s.position->>'continueOnFailure')::boolean, false)
-    ORDER BY s.finished_at, s.position LIMIT 1;
-    IF FOUND THEN
-        UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
-        WHERE s.run_id = rid AND s.status = 'pending';
-        UPDATE workflow_runs w SET status = 'failed', finished_at = now(), updated_at = now(),
-            error = format('step %s %s: %s', bad.key, bad.status, coalesce(bad.error, 'no error given'))
-        WHERE w.id = rid;
-        INSERT INTO events (type, severity, job_id, agent_name, data)
-        SELECT 'workflow.failed', 'error', s.job_id, s.agent,
-               jsonb_build_object('runId', rid, 'step', s.key, 'error', s.error)
-        FROM workflow_steps s WHERE s.run_id = rid AND s.key = bad.key;
-        RETURN;
-    END IF;
-    IF r.status = 'running' THEN
-        SELECT jsonb_build_object('input', r.input, 'steps',
-                   coalesce(jsonb_object_agg(s.key, jsonb_build_object('output', s.output)), '{}'))
-        INTO ctx
-        FROM workflow_steps s WHERE s.run_id = rid AND s.status IN ('completed', 'failed', 'cancelled');
-        LOOP
-            WITH settled AS (
-                SELECT s.key, s.position,
-                       cardinality(s.depends_on) > 0 AND NOT EXISTS (
-                           SELECT 1 FROM workflow_steps p
-                           WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
-                             AND p.status <> 'skipped') AS parents_skipped
+    LOOP
+        SELECT * INTO r FROM workflow_runs w WHERE w.id = rid;
+        IF NOT FOUND OR r.status NOT IN ('running', 'paused') THEN
+            RETURN;
+        END IF;
+        SELECT s.key, s.status, s.error INTO bad FROM workflow_steps s
+        WHERE s.run_id = rid AND s.status IN ('failed', 'cancelled')
+          AND NOT coalesce((r.definition->'steps'->s.position->>'continueOnFailure')::boolean, false)
+        ORDER BY s.finished_at, s.position LIMIT 1;
+        IF FOUND THEN
+            UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
+            WHERE s.run_id = rid
+              AND (s.status = 'pending' OR (s.status = 'running' AND s.kind IN ('sleep', 'wait')));
+            UPDATE workflow_runs w SET status = 'failed', finished_at = now(), updated_at = now(),
+                error = format('step %s %s: %s', bad.key, bad.status, coalesce(bad.error, 'no error given'))
+            WHERE w.id = rid;
+            INSERT INTO events (type, severity, job_id, agent_name, data)
+            SELECT 'workflow.failed', 'error', s.job_id, s.agent,
+                   jsonb_build_object('runId', rid, 'step', s.key, 'error', s.error)
+            FROM workflow_steps s WHERE s.run_id = rid AND s.key = bad.key;
+            RETURN;
+        END IF;
+        IF r.status = 'running' THEN
+            SELECT jsonb_build_object('input', r.input, 'steps',
+                       coalesce(jsonb_object_agg(s.key, jsonb_build_object('output', s.output)), '{}'))
+            INTO ctx
+            FROM workflow_steps s WHERE s.run_id = rid AND s.status IN ('completed', 'failed', 'cancelled');
+            LOOP
+                WITH settled AS (
+                    SELECT s.key, s.position,
+                           cardinality(s.depends_on) > 0 AND NOT EXISTS (
+                               SELECT 1 FROM workflow_steps p
+                               WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
+                                 AND p.status <> 'skipped') AS parents_skipped
+                    FROM workflow_steps s
+                    WHERE s.run_id = rid AND s.status = 'pending'
+                      AND NOT EXISTS (SELECT 1 FROM workflow_steps p
+                                      WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
+                                        AND p.status IN ('pending', 'running')))
+                UPDATE workflow_steps s SET status = 'skipped', finished_at = now()
+                FROM settled x
+                WHERE s.run_id = rid AND s.key = x.key
+                  AND (x.parents_skipped
+                       OR NOT fs_wf_when(r.definition->'steps'->x.position->'when', ctx));
+                GET DIAGNOSTICS n = ROW_COUNT;
+                EXIT WHEN n = 0;
+            END LOOP;
+            WITH ready AS (
+                SELECT s.key, s.kind, s.agent, s.task, r.definition->'steps'->s.position AS def
                 FROM workflow_steps s
                 WHERE s.run_id = rid AND s.status = 'pending'
                   AND NOT EXISTS (SELECT 1 FROM workflow_steps p
                                   WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
-                                    AND p.status IN ('pending', 'running')))
-            UPDATE workflow_steps s SET status = 'skipped', finished_at = now()
-            FROM settled x
-            WHERE s.run_id = rid AND s.key = x.key
-              AND (x.parents_skipped
-                   OR NOT fs_wf_when(r.definition->'steps'->x.position->'when', ctx));
+                                    AND p.status IN ('pending', 'running'))),
+            ins AS (
+                INSERT INTO job_queue (target_agent, payload, max_attempts, timeout_seconds,
+                                       workflow_run_id, step_key)
+                SELECT x.agent,
+                       jsonb_build_object('taskType', x.task,
+                                          'data', fs_wf_resolve(coalesce(x.def->'input', '{}'), ctx),
+                                          'workflowRunId', rid, 'stepKey', x.key),
+                       coalesce((x.def->>'retries')::int, 0) + 1, (x.def->>'timeoutSeconds')::int,
+                       rid, x.key
+                FROM ready x WHERE x.kind = 'agent'
+                RETURNING id, step_key, payload),
+            jobs AS (
+                UPDATE workflow_steps s SET status = 'running', job_id = i.id,
+                    input = i.payload->'data', attempts = 0, output = NULL, error = NULL,
+                    queued_at = now(), started_at = NULL, finished_at = NULL
+                FROM ins i
+                WHERE s.run_id = rid AND s.key = i.step_key),
+            timers AS (
+                UPDATE workflow_steps s SET status = 'running', attempts = 1, output = NULL,
+                    error = NULL, queued_at = now(), started_at = now(), finished_at = NULL,
+                    due_at = now() + make_interval(secs => coalesce(
+                        (x.def->>'seconds')::int, (x.def->>'timeoutSeconds')::int))
+                FROM ready x
+                WHERE x.kind IN ('sleep', 'wait') AND s.run_id = rid AND s.key = x.key)
+            SELECT 1 INTO n;
+            -- A wait that starts takes the oldest signal kept for its name (a running wait
+            -- has none kept: a signal goes to a waiting step before it is kept).
+            WITH w AS (
+                SELECT s.key, s.signal,
+                       row_number() OVER (PARTITION BY s.signal ORDER BY s.position) AS n
+                FROM workflow_steps s
+                WHERE s.run_id = rid AND s.status = 'running' AND s.kind = 'wait'),
+            g AS (
+                SELECT x.id, x.name, x.payload,
+                       row_number() OVER (PARTITION BY x.name ORDER BY x.id) AS n
+                FROM workflow_signals x WHERE x.run_id = rid),
+            m AS (SELECT w.key, g.id, g.payload FROM w JOIN g ON g.name = w.signal AND g.n = w.n),
+            d AS (DELETE FROM workflow_signals x USING m WHERE x.id = m.id)
+            UPDATE workflow_steps s SET status = 'completed', output = m.payload, finished_at = now(),
+                due_at = NULL
+            FROM m WHERE s.run_id = rid AND s.key = m.key;
             GET DIAGNOSTICS n = ROW_COUNT;
-            EXIT WHEN n = 0;
-        END LOOP;
-        WITH ready AS (
-            SELECT s.key, s.agent, s.task, r.definition->'steps'->s.position AS def
+            IF n > 0 THEN
+                CONTINUE;
+            END IF;
+            SELECT s.key, r.definition->'steps'->s.position AS def INTO child
             FROM workflow_steps s
-            WHERE s.run_id = rid AND s.status = 'pending'
+            WHERE s.run_id = rid AND s.status = 'pending' AND s.kind = 'workflow'
               AND NOT EXISTS (SELECT 1 FROM workflow_steps p
                               WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
-                                AND p.status IN ('pending', 'running'))),
-        ins AS (
-            INSERT INTO job_queue (target_agent, payload, max_attempts, timeout_seconds,
-                                   workflow_run_id, step_key)
-            SELECT x.agent,
-                   jsonb_build_object('taskType', x.task,
-                                      'data', fs_wf_resolve(coalesce(x.def->'input', '{}'), ctx),
-                                      'workflowRunId', rid, 'stepKey', x.key),
-                   coalesce((x.def->>'retries')::int, 0) + 1, (x.def->>'timeoutSeconds')::int,
-                   rid, x.key
-            FROM ready x
-            RETURNING id, step_key, payload)
-        UPDATE workflow_steps s SET status = 'running', job_id = i.id, input = i.payload->'data',
-            attempts = 0, output = NULL, error = NULL, queued_at = now(), started_at = NULL,
-            finished_at = NULL
-        FROM ins i
-        WHERE s.run_id = rid AND s.key = i.step_key;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM workflow_steps s
-                   WHERE s.run_id = rid AND s.status IN ('pending', 'running')) THEN
-        UPDATE workflow_runs w SET status = 'completed', finished_at = now(), updated_at = now(),
-            output = (SELECT coalesce(jsonb_object_agg(s.key, s.output), '{}')
-                      FROM workflow_steps s WHERE s.run_id = rid AND s.status = 'completed')
-        WHERE w.id = rid;
-    END IF;
+                                AND p.status IN ('pending', 'running'))
+            ORDER BY s.position LIMIT 1;
+            IF FOUND THEN
+                PERFORM fs_wf_start_child(r, child.key, child.def, ctx);
+                CONTINUE;
+            END IF;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM workflow_steps s
+                       WHERE s.run_id = rid AND s.status IN ('pending', 'running')) THEN
+            UPDATE workflow_runs w SET status = 'completed', finished_at = now(), updated_at = now(),
+                output = (SELECT coalesce(jsonb_object_agg(s.key, s.output), '{}')
+                          FROM workflow_steps s WHERE s.run_id = rid AND s.status = 'completed')
+            WHERE w.id = rid;
+        END IF;
+        RETURN;
+    END LOOP;
+END
+$$;
+
+--
+-- Name: fs_wf_child_settled(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_child_settled() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE workflow_steps s SET status = NEW.status, child_run_id = NEW.id,
+        output = CASE WHEN NEW.status = 'completed' THEN NEW.output END,
+        error = CASE WHEN NEW.status <> 'completed'
+                     THEN format('child run %s %s: %s', NEW.id, NEW.status, NEW.error) END,
+        finished_at = now()
+    WHERE s.run_id = NEW.parent_run_id AND s.key = NEW.parent_step_key AND s.status = 'running'
+      AND s.kind = 'workflow' AND (s.child_run_id = NEW.id OR s.child_run_id IS NULL);
+    PERFORM fs_wf_advance(NEW.parent_run_id);
+    RETURN NULL;
 END
 $$;
 
@@ -1248,29 +1313,16 @@ DECLARE
     ok boolean := false;
 BEGIN
     IF action = 'cancel' THEN
-        PERFORM 1 FROM job_queue j
-        WHERE j.workflow_run_id = rid AND j.status IN ('pending', 'running')
-        ORDER BY j.id FOR UPDATE;
+        PERFORM fs_wf_lock_trees(ARRAY[rid], '{}');
+    ELSE
+        PERFORM fs_wf_lock(ARRAY[rid]);
     END IF;
-    SELECT w.status INTO cur FROM workflow_runs w WHERE w.id = rid FOR UPDATE;
+    SELECT w.status INTO cur FROM workflow_runs w WHERE w.id = rid;
     IF NOT FOUND THEN
         RETURN;
     END IF;
     IF action = 'cancel' AND cur IN ('pending', 'running', 'paused') THEN
-        UPDATE workflow_runs w SET status = 'cancelled', error = 'cancelled',
-            finished_at = now(), updated_at = now()
-        WHERE w.id = rid;
-        INSERT INTO events (type, data) VALUES ('workflow.cancelled', jsonb_build_object('runId', rid));
-        UPDATE workflow_steps s SET status = 'cancelled', finished_at = now()
-        WHERE s.run_id = rid AND s.status = 'pending';
-        UPDATE job_queue j SET
-            status = CASE WHEN j.status = 'pending' THEN 'cancelled' ELSE j.status END,
-            processed_at = CASE WHEN j.status = 'pending' THEN now() ELSE j.processed_at END,
-            last_error = CASE WHEN j.status = 'pending' THEN 'workflow run cancelled'
-                              ELSE j.last_error END,
-            cancel_requested = (j.status = 'running')
-        WHERE j.workflow_run_id = rid AND j.status IN ('pending', 'running');
-        ok := true;
+        ok := fs_wf_stop(rid, 'cancelled', 'cancelled');
     ELSIF action = 'pause' AND cur IN ('pending', 'running') THEN
         UPDATE workflow_runs w SET status = 'paused', updated_at = now() WHERE w.id = rid;
         ok := true;
@@ -1280,10 +1332,12 @@ BEGIN
         ok := true;
     ELSIF action = 'retry' AND cur = 'failed' THEN
         UPDATE workflow_steps s SET status = 'pending', job_id = NULL, attempts = 0, input = NULL,
-            output = NULL, error = NULL, queued_at = NULL, started_at = NULL, finished_at = NULL
+            output = NULL, error = NULL, queued_at = NULL, started_at = NULL, finished_at = NULL,
+            due_at = NULL, child_run_id = NULL
         WHERE s.run_id = rid AND s.status IN ('failed', 'cancelled');
         UPDATE workflow_runs w SET status = 'running', error = NULL, output = NULL,
-            finished_at = NULL, updated_at = now()
+            finished_at = NULL, updated_at = now(),
+            timeout_at = now() + make_interval(secs => (w.definition->>'timeoutSeconds')::int)
         WHERE w.id = rid;
         PERFORM fs_wf_advance(rid);
         ok := true;
@@ -1291,6 +1345,45 @@ BEGIN
     RETURN QUERY SELECT ok, cur, fs_wf_run_json(w, true) FROM workflow_runs w WHERE w.id = rid;
 END
 $$;
+
+--
+-- Name: fs_wf_create(jsonb, jsonb, text, integer, text, text, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_create(def jsonb, run_input jsonb, tname text, tversion integer, idem text, conversation text, parent bigint, parent_key text, depth integer) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    rid bigint;
+BEGIN
+    INSERT INTO workflow_runs (status, template_name, template_version, definition, input,
+                               idempotency_key, conversation_id, started_at, parent_run_id,
+                               parent_step_key, depth, timeout_at)
+    VALUES ('running', tname, tversion, def, coalesce(run_input, '{}'), idem, conversation, now(),
+            parent, parent_key, depth,
+            now() + make_interval(secs => (def->>'timeoutSeconds')::int))
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id INTO rid;
+    IF rid IS NULL THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO workflow_steps (run_id, key, position, kind, agent, task, signal, depends_on)
+    SELECT rid, e.value->>'key', (e.n - 1)::int, coalesce(e.value->>'kind', 'agent'),
+           e.value->>'agent', e.value->>'task', e.value->>'signal',
+           ARRAY(SELECT jsonb_array_elements_text(coalesce(e.value->'dependsOn', '[]')))
+    FROM jsonb_array_elements(def->'steps') WITH ORDINALITY e(value, n);
+    PERFORM fs_wf_advance(rid);
+    RETURN rid;
+END
+$$;
+
+--
+-- Name: fs_wf_depth_max(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_depth_max() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$SELECT 8$$;
 
 --
 -- Name: fs_wf_jobs_after_update(); Type: FUNCTION; Schema: public; Owner: -
@@ -1306,10 +1399,9 @@ BEGIN
                    AND n.status IN ('completed', 'failed', 'cancelled')) THEN
         RETURN NULL;
     END IF;
-    PERFORM 1 FROM workflow_runs w
-    WHERE w.id IN (SELECT n.workflow_run_id FROM new_rows n WHERE n.workflow_run_id IS NOT NULL
-                   AND n.status IN ('completed', 'failed', 'cancelled'))
-    ORDER BY w.id FOR UPDATE;
+    PERFORM fs_wf_lock(ARRAY(SELECT DISTINCT n.workflow_run_id FROM new_rows n
+                             WHERE n.workflow_run_id IS NOT NULL
+                               AND n.status IN ('completed', 'failed', 'cancelled')));
     UPDATE workflow_steps s SET status = n.status, job_id = n.id, attempts = n.attempts,
         output = CASE WHEN n.status = 'completed' THEN n.result END,
         error = CASE WHEN n.status <> 'completed' THEN n.last_error END,
@@ -1326,6 +1418,54 @@ BEGIN
         PERFORM fs_wf_advance(rid);
     END LOOP;
     RETURN NULL;
+END
+$$;
+
+--
+-- Name: fs_wf_live_tree(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_live_tree(ids bigint[]) RETURNS TABLE(id bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH RECURSIVE d(id) AS (
+        SELECT unnest(ids)
+        UNION
+        SELECT w.id FROM workflow_runs w JOIN d ON w.parent_run_id = d.id
+        WHERE w.status IN ('pending', 'running', 'paused'))
+    SELECT id FROM d
+$$;
+
+--
+-- Name: fs_wf_lock(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_lock(ids bigint[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    WITH RECURSIVE a(id) AS (
+        SELECT unnest(ids)
+        UNION
+        SELECT w.parent_run_id FROM workflow_runs w JOIN a ON w.id = a.id
+        WHERE w.parent_run_id IS NOT NULL)
+    SELECT 1 FROM workflow_runs w WHERE w.id IN (SELECT id FROM a) ORDER BY w.id FOR UPDATE
+$$;
+
+--
+-- Name: fs_wf_lock_trees(bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_lock_trees(ids bigint[], more bigint[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    tree bigint[];
+BEGIN
+    SELECT coalesce(array_agg(t.id), '{}') INTO tree FROM fs_wf_live_tree(ids) t;
+    PERFORM 1 FROM job_queue j
+    WHERE j.workflow_run_id = ANY (tree) AND j.status IN ('pending', 'running')
+    ORDER BY j.id FOR UPDATE;
+    PERFORM fs_wf_lock(tree || more);
 END
 $$;
 
@@ -1407,6 +1547,10 @@ CREATE TABLE public.workflow_runs (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    parent_run_id bigint,
+    parent_step_key text,
+    depth integer DEFAULT 0 NOT NULL,
+    timeout_at timestamp with time zone,
     CONSTRAINT workflow_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'paused'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 );
 
@@ -1421,16 +1565,23 @@ CREATE FUNCTION public.fs_wf_run_json(w public.workflow_runs, with_steps boolean
         (SELECT row_to_json(x) FROM (SELECT w.id, w.status, w.template_name AS template,
             w.template_version AS "templateVersion", w.input, w.output, w.error,
             w.idempotency_key AS "idempotencyKey", w.conversation_id AS "conversationId",
+            w.parent_run_id AS "parentRunId", w.parent_step_key AS "parentStepKey",
             w.created_at AS "createdAt", w.started_at AS "startedAt",
-            w.finished_at AS "finishedAt", w.updated_at AS "updatedAt", w.definition,
+            w.finished_at AS "finishedAt", w.updated_at AS "updatedAt",
+            w.timeout_at AS "timeoutAt", w.definition,
             (SELECT coalesce(array_to_json(array_agg(fs_wf_step_json(s) ORDER BY s.position)), '[]')
-             FROM workflow_steps s WHERE s.run_id = w.id) AS steps) x)
+             FROM workflow_steps s WHERE s.run_id = w.id) AS steps,
+            (SELECT coalesce(array_to_json(array_agg(json_build_object('name', g.name,
+                        'payload', g.payload, 'createdAt', g.created_at) ORDER BY g.id)), '[]')
+             FROM workflow_signals g WHERE g.run_id = w.id) AS "keptSignals") x)
     ELSE
         (SELECT row_to_json(x) FROM (SELECT w.id, w.status, w.template_name AS template,
             w.template_version AS "templateVersion", w.input, w.output, w.error,
             w.idempotency_key AS "idempotencyKey", w.conversation_id AS "conversationId",
+            w.parent_run_id AS "parentRunId", w.parent_step_key AS "parentStepKey",
             w.created_at AS "createdAt", w.started_at AS "startedAt",
-            w.finished_at AS "finishedAt", w.updated_at AS "updatedAt") x)
+            w.finished_at AS "finishedAt", w.updated_at AS "updatedAt",
+            w.timeout_at AS "timeoutAt") x)
     END
 $$;
 
@@ -1449,6 +1600,49 @@ END
 $$;
 
 --
+-- Name: fs_wf_signal(bigint, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_signal(rid bigint, sname text, payload jsonb) RETURNS TABLE(outcome text, step text, run json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cur text;
+    k text;
+    result text;
+BEGIN
+    PERFORM fs_wf_lock(ARRAY[rid]);
+    SELECT w.status INTO cur FROM workflow_runs w WHERE w.id = rid;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF cur NOT IN ('pending', 'running', 'paused') THEN
+        result := 'finished';
+    ELSE
+        UPDATE workflow_steps s SET status = 'completed', output = payload, finished_at = now(),
+            due_at = NULL
+        WHERE s.run_id = rid AND s.key = (
+            SELECT x.key FROM workflow_steps x
+            WHERE x.run_id = rid AND x.status = 'running' AND x.kind = 'wait' AND x.signal = sname
+            ORDER BY x.position LIMIT 1)
+        RETURNING s.key INTO k;
+        IF k IS NOT NULL THEN
+            result := 'delivered';
+            PERFORM fs_wf_advance(rid);
+        ELSIF (SELECT count(*) FROM workflow_steps x
+               WHERE x.run_id = rid AND x.status = 'pending' AND x.kind = 'wait' AND x.signal = sname)
+              > (SELECT count(*) FROM workflow_signals g WHERE g.run_id = rid AND g.name = sname) THEN
+            INSERT INTO workflow_signals (run_id, name, payload) VALUES (rid, sname, payload);
+            result := 'kept';
+        ELSE
+            result := 'not_waiting';
+        END IF;
+    END IF;
+    RETURN QUERY SELECT result, k, fs_wf_run_json(w, true) FROM workflow_runs w WHERE w.id = rid;
+END
+$$;
+
+--
 -- Name: fs_wf_start(jsonb, jsonb, text, integer, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1458,22 +1652,54 @@ CREATE FUNCTION public.fs_wf_start(def jsonb, run_input jsonb, tname text, tvers
 DECLARE
     rid bigint;
 BEGIN
-    INSERT INTO workflow_runs (status, template_name, template_version, definition, input,
-                               idempotency_key, conversation_id, started_at)
-    VALUES ('running', tname, tversion, def, coalesce(run_input, '{}'), idem, conversation, now())
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id INTO rid;
+    rid := fs_wf_create(def, run_input, tname, tversion, idem, conversation, NULL, NULL, 0);
     IF rid IS NULL THEN
         RETURN QUERY SELECT false, fs_wf_run_json(w, true) FROM workflow_runs w
                      WHERE w.idempotency_key = idem;
         RETURN;
     END IF;
-    INSERT INTO workflow_steps (run_id, key, position, agent, task, depends_on)
-    SELECT rid, e.value->>'key', (e.n - 1)::int, e.value->>'agent', e.value->>'task',
-           ARRAY(SELECT jsonb_array_elements_text(coalesce(e.value->'dependsOn', '[]')))
-    FROM jsonb_array_elements(def->'steps') WITH ORDINALITY e(value, n);
-    PERFORM fs_wf_advance(rid);
     RETURN QUERY SELECT true, fs_wf_run_json(w, true) FROM workflow_runs w WHERE w.id = rid;
+END
+$$;
+
+--
+-- Name: fs_wf_start_child(public.workflow_runs, text, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_start_child(r public.workflow_runs, skey text, def jsonb, ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    t workflow_templates;
+    child_def jsonb := def->'definition';
+    child_input jsonb := fs_wf_resolve(coalesce(def->'input', '{}'), ctx);
+    why text;
+    cid bigint;
+BEGIN
+    UPDATE workflow_steps s SET status = 'running', input = child_input, attempts = 1,
+        output = NULL, error = NULL, queued_at = now(), started_at = now(), finished_at = NULL,
+        child_run_id = NULL
+    WHERE s.run_id = r.id AND s.key = skey;
+    IF r.depth >= fs_wf_depth_max() THEN
+        why := format('child runs nest at most %s levels deep', fs_wf_depth_max());
+    ELSIF child_def IS NULL THEN
+        SELECT * INTO t FROM workflow_templates x
+        WHERE x.name = def->>'template' AND (NOT def ? 'version' OR x.version = (def->>'version')::int)
+        ORDER BY x.version DESC LIMIT 1;
+        IF NOT FOUND THEN
+            why := format('no workflow template %s%s', def->>'template',
+                          CASE WHEN def ? 'version' THEN ' version ' || (def->>'version') ELSE '' END);
+        END IF;
+        child_def := t.definition;
+    END IF;
+    IF why IS NOT NULL THEN
+        UPDATE workflow_steps s SET status = 'failed', error = why, finished_at = now()
+        WHERE s.run_id = r.id AND s.key = skey;
+        RETURN;
+    END IF;
+    cid := fs_wf_create(child_def, child_input, t.name, t.version, NULL, r.conversation_id,
+                        r.id, skey, r.depth + 1);
+    UPDATE workflow_steps s SET child_run_id = cid WHERE s.run_id = r.id AND s.key = skey;
 END
 $$;
 
@@ -1511,8 +1737,8 @@ CREATE TABLE public.workflow_steps (
     run_id bigint NOT NULL,
     key text NOT NULL,
     "position" integer NOT NULL,
-    agent text NOT NULL,
-    task text NOT NULL,
+    agent text,
+    task text,
     depends_on text[] DEFAULT '{}'::text[] NOT NULL,
     status text DEFAULT 'pending'::text NOT NULL,
     job_id bigint,
@@ -1523,6 +1749,11 @@ CREATE TABLE public.workflow_steps (
     queued_at timestamp with time zone,
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
+    kind text DEFAULT 'agent'::text NOT NULL,
+    due_at timestamp with time zone,
+    signal text,
+    child_run_id bigint,
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['agent'::text, 'sleep'::text, 'wait'::text, 'workflow'::text]))),
     CONSTRAINT workflow_steps_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'skipped'::text, 'cancelled'::text])))
 );
 
@@ -1533,12 +1764,58 @@ CREATE TABLE public.workflow_steps (
 CREATE FUNCTION public.fs_wf_step_json(s public.workflow_steps) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-    SELECT row_to_json(x) FROM (SELECT s.key, s.agent, s.task, s.depends_on AS "dependsOn",
+    SELECT row_to_json(x) FROM (SELECT s.key, s.kind, s.agent, s.task, s.depends_on AS "dependsOn",
         s.status, j.status AS "jobStatus", s.job_id AS "jobId",
         greatest(s.attempts, j.attempts) AS attempts, s.input, s.output, s.error,
+        s.signal, s.due_at AS "dueAt", s.child_run_id AS "childRunId",
         s.queued_at AS "queuedAt", coalesce(s.started_at, j.started_at) AS "startedAt",
         s.finished_at AS "finishedAt"
         FROM (SELECT 1) one LEFT JOIN job_queue j ON s.status = 'running' AND j.id = s.job_id) x
+$$;
+
+--
+-- Name: fs_wf_stop(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_stop(rid bigint, final_status text, reason text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    child bigint;
+BEGIN
+    UPDATE workflow_runs w SET status = final_status, error = reason, finished_at = now(),
+        updated_at = now()
+    WHERE w.id = rid AND w.status IN ('pending', 'running', 'paused');
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF final_status = 'cancelled' THEN
+        INSERT INTO events (type, data) VALUES ('workflow.cancelled', jsonb_build_object('runId', rid));
+    ELSE
+        INSERT INTO events (type, severity, data)
+        VALUES ('workflow.failed', 'error', jsonb_build_object('runId', rid, 'error', reason));
+    END IF;
+    UPDATE workflow_steps s SET status = 'cancelled', finished_at = now(),
+        error = CASE WHEN s.status = 'running' THEN reason END
+    WHERE s.run_id = rid
+      AND (s.status = 'pending' OR (s.status = 'running' AND s.kind IN ('sleep', 'wait')));
+    UPDATE job_queue j SET
+        status = CASE WHEN j.status = 'pending' THEN 'cancelled' ELSE j.status END,
+        processed_at = CASE WHEN j.status = 'pending' THEN now() ELSE j.processed_at END,
+        last_error = CASE WHEN j.status = 'pending' THEN 'workflow run ' || final_status
+                          ELSE j.last_error END,
+        cancel_requested = (j.status = 'running')
+    WHERE j.workflow_run_id = rid AND j.status IN ('pending', 'running');
+    -- Each child's cancel records itself on this run's step (fs_wf_child_settled), which
+    -- starts nothing: this run has finished.
+    FOR child IN SELECT w.id FROM workflow_runs w
+                 WHERE w.parent_run_id = rid AND w.status IN ('pending', 'running', 'paused')
+                 ORDER BY w.id
+    LOOP
+        PERFORM fs_wf_stop(child, 'cancelled', format('parent run %s %s', rid, final_status));
+    END LOOP;
+    RETURN true;
+END
 $$;
 
 --
@@ -1564,6 +1841,66 @@ CREATE FUNCTION public.fs_wf_template_json(t public.workflow_templates) RETURNS 
     AS $$
     SELECT row_to_json(x) FROM (SELECT t.name, t.version, t.description, t.definition,
                                        t.created_at AS "createdAt") x
+$$;
+
+--
+-- Name: fs_wf_tick(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_tick(batch integer) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    timed bigint[];
+    due bigint[];
+    rid bigint;
+    runs_failed int := 0;
+    slept int := 0;
+    waits_failed int := 0;
+    past boolean;
+    secs text;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('flowstate.wf_tick')) THEN
+        RETURN NULL;
+    END IF;
+    SELECT coalesce(array_agg(x.id ORDER BY x.id), '{}') INTO timed FROM (
+        SELECT w.id FROM workflow_runs w
+        WHERE w.timeout_at <= now() AND w.status IN ('pending', 'running', 'paused')
+        ORDER BY w.timeout_at LIMIT batch) x;
+    SELECT coalesce(array_agg(DISTINCT x.run_id ORDER BY x.run_id), '{}') INTO due FROM (
+        SELECT s.run_id FROM workflow_steps s
+        WHERE s.status = 'running' AND s.due_at <= now()
+        ORDER BY s.due_at LIMIT batch) x;
+    IF cardinality(timed) = 0 AND cardinality(due) = 0 THEN
+        RETURN json_build_object('runsTimedOut', 0, 'slept', 0, 'waitsTimedOut', 0);
+    END IF;
+    PERFORM fs_wf_lock_trees(timed, due);
+    FOREACH rid IN ARRAY timed LOOP
+        -- Read again under the lock: a retry gives a run a new timeout.
+        SELECT w.timeout_at <= now(), w.definition->>'timeoutSeconds' INTO past, secs
+        FROM workflow_runs w WHERE w.id = rid;
+        IF past THEN
+            IF fs_wf_stop(rid, 'failed',
+                          format('run timed out: it ran longer than its timeoutSeconds (%s)', secs)) THEN
+                runs_failed := runs_failed + 1;
+            END IF;
+        END IF;
+    END LOOP;
+    UPDATE workflow_steps s SET status = 'completed', finished_at = now(),
+        output = jsonb_build_object('sleptUntil', s.due_at)
+    WHERE s.run_id = ANY (due) AND s.status = 'running' AND s.kind = 'sleep' AND s.due_at <= now();
+    GET DIAGNOSTICS slept = ROW_COUNT;
+    UPDATE workflow_steps s SET status = 'failed', finished_at = now(),
+        error = format('timed out after %s seconds waiting for signal %s',
+                       extract(epoch FROM s.due_at - s.started_at)::bigint, s.signal)
+    WHERE s.run_id = ANY (due) AND s.status = 'running' AND s.kind = 'wait' AND s.due_at <= now();
+    GET DIAGNOSTICS waits_failed = ROW_COUNT;
+    FOREACH rid IN ARRAY due LOOP
+        PERFORM fs_wf_advance(rid);
+    END LOOP;
+    RETURN json_build_object('runsTimedOut', runs_failed, 'slept', slept,
+                             'waitsTimedOut', waits_failed);
+END
 $$;
 
 --
@@ -1813,6 +2150,35 @@ CREATE SEQUENCE public.workflow_runs_id_seq
 ALTER SEQUENCE public.workflow_runs_id_seq OWNED BY public.workflow_runs.id;
 
 --
+-- Name: workflow_signals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.workflow_signals (
+    id bigint NOT NULL,
+    run_id bigint NOT NULL,
+    name text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: workflow_signals_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.workflow_signals_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: workflow_signals_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.workflow_signals_id_seq OWNED BY public.workflow_signals.id;
+
+--
 -- Name: workflow_templates_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1882,6 +2248,12 @@ ALTER TABLE ONLY public.shared_memory ALTER COLUMN version SET DEFAULT nextval('
 --
 
 ALTER TABLE ONLY public.workflow_runs ALTER COLUMN id SET DEFAULT nextval('public.workflow_runs_id_seq'::regclass);
+
+--
+-- Name: workflow_signals id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_signals ALTER COLUMN id SET DEFAULT nextval('public.workflow_signals_id_seq'::regclass);
 
 --
 -- Name: workflow_templates id; Type: DEFAULT; Schema: public; Owner: -
@@ -1965,6 +2337,13 @@ ALTER TABLE ONLY public.shared_memory
 
 ALTER TABLE ONLY public.workflow_runs
     ADD CONSTRAINT workflow_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: workflow_signals workflow_signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_signals
+    ADD CONSTRAINT workflow_signals_pkey PRIMARY KEY (id);
 
 --
 -- Name: workflow_steps workflow_steps_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2096,6 +2475,12 @@ CREATE INDEX workflow_runs_finished_idx ON public.workflow_runs USING btree (fin
 CREATE UNIQUE INDEX workflow_runs_idempotency_key ON public.workflow_runs USING btree (idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 --
+-- Name: workflow_runs_parent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_runs_parent_idx ON public.workflow_runs USING btree (parent_run_id) WHERE (parent_run_id IS NOT NULL);
+
+--
 -- Name: workflow_runs_status_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2106,6 +2491,24 @@ CREATE INDEX workflow_runs_status_idx ON public.workflow_runs USING btree (statu
 --
 
 CREATE INDEX workflow_runs_template_idx ON public.workflow_runs USING btree (template_name, id) WHERE (template_name IS NOT NULL);
+
+--
+-- Name: workflow_runs_timeout_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_runs_timeout_idx ON public.workflow_runs USING btree (timeout_at) WHERE ((timeout_at IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text, 'paused'::text])));
+
+--
+-- Name: workflow_signals_run_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_signals_run_idx ON public.workflow_signals USING btree (run_id, name, id);
+
+--
+-- Name: workflow_steps_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workflow_steps_due_idx ON public.workflow_steps USING btree (due_at) WHERE ((status = 'running'::text) AND (due_at IS NOT NULL));
 
 --
 -- Name: api_keys api_keys_log_delete; Type: TRIGGER; Schema: public; Owner: -
@@ -2174,6 +2577,12 @@ CREATE TRIGGER job_queue_announce_update AFTER UPDATE ON public.job_queue REFERE
 CREATE TRIGGER job_queue_workflow_advance AFTER UPDATE ON public.job_queue REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_wf_jobs_after_update();
 
 --
+-- Name: workflow_runs workflow_runs_child_settled; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER workflow_runs_child_settled AFTER UPDATE OF status ON public.workflow_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (old.status <> ALL (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION public.fs_wf_child_settled();
+
+--
 -- Name: workflow_runs workflow_runs_shared_memory; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2185,6 +2594,20 @@ CREATE TRIGGER workflow_runs_shared_memory AFTER DELETE ON public.workflow_runs 
 
 ALTER TABLE ONLY public.agent_messages
     ADD CONSTRAINT agent_messages_reply_to_fkey FOREIGN KEY (reply_to) REFERENCES public.agent_messages(id) ON DELETE SET NULL;
+
+--
+-- Name: workflow_runs workflow_runs_parent_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_runs
+    ADD CONSTRAINT workflow_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: workflow_signals workflow_signals_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workflow_signals
+    ADD CONSTRAINT workflow_signals_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
 
 --
 -- Name: workflow_steps workflow_steps_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -612,5 +612,16 @@ const struct pgpool_stmt queries[Q__COUNT] = {
      * there is no run $1. */
     [Q_WF_RUN_CONTROL] = {"fs_wf_run_control",
         "SELECT applied, before, run FROM fs_wf_control($1::bigint, $2::text)"},
+
+    /* $1 run, $2 signal name, $3 payload: (outcome, the run's status, the answer); no row
+     * when there is no run $1 (sql/008_workflow_kinds.sql). */
+    [Q_WF_RUN_SIGNAL] = {"fs_wf_run_signal",
+        "SELECT outcome, run->>'status', json_build_object('signal', $2::text, 'outcome', outcome,"
+        "  'step', step, 'run', run)"
+        " FROM fs_wf_signal($1::bigint, $2::text, $3::jsonb)"},
+
+    /* The sweeper's workflow timers: $1 most of each kind per call; NULL when another
+     * gateway is firing them. */
+    [Q_WF_TICK] = {"fs_wf_tick", "SELECT fs_wf_tick($1::int)"},
 };
 /* clang-format on */

@@ -69,6 +69,8 @@ enum query_id {
     Q_WF_RUN_GET,
     Q_WF_RUNS_LIST,
     Q_WF_RUN_CONTROL,
+    Q_WF_RUN_SIGNAL,
+    Q_WF_TICK,
     Q__COUNT
 };
 

@@ -1,4 +1,7 @@
-/* sweeper — a persistent timer that runs fs_sweep through the pool, never two at once.
+/* sweeper — a persistent timer that runs fs_sweep through the pool, then fs_wf_tick (the
+ * workflow timers: sleeps, wait and run timeouts; sql/008_workflow_kinds.sql), never two
+ * ticks at once. The workflow timers are a statement of their own, so that their run locks
+ * are not taken while the sweep's job locks are held.
  *
  * The due window: fs_sweep wakes the agents of pending jobs whose run_at fell within the
  * last due_window_ms. Each sweep passes the time since the previous sweep started plus a
@@ -24,6 +27,7 @@
 #define PRUNE_EVERY_MS 60000L
 #define PRUNE_MAX 10000
 #define DUE_MARGIN_MS 1000L
+#define WF_TICK_BATCH 1000 /* workflow timers of each kind fired per tick */
 
 struct sweeper {
     struct pgpool *pool;
@@ -33,10 +37,54 @@ struct sweeper {
     long long last_start_ms, last_prune_ms; /* monotonic; 0: never */
 };
 
-static void sweep_done(PGresult *res, void *arg)
+static void wf_tick_done(PGresult *res, void *arg)
 {
     struct sweeper *s = arg;
     s->busy = false;
+    if (!res) {
+        log_debug("msg=\"workflow timers skipped: database unavailable\"");
+        return;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[512];
+        log_warn("msg=\"workflow timers failed\" error=%s",
+                 log_quote(PQresultErrorMessage(res), msg, sizeof(msg)));
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        return; /* another gateway is firing them */
+    cJSON *counts = cJSON_Parse(PQgetvalue(res, 0, 0));
+    long n[3] = {0, 0, 0};
+    const char *names[3] = {"runsTimedOut", "slept", "waitsTimedOut"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(counts, names[i]);
+        n[i] = cJSON_IsNumber(c) ? (long)c->valuedouble : 0;
+    }
+    cJSON_Delete(counts);
+    if (n[0] || n[1] || n[2])
+        log_info("msg=\"workflow timers\" runs_timed_out=%ld slept=%ld waits_timed_out=%ld", n[0],
+                 n[1], n[2]);
+}
+
+/* The workflow timers, after the sweep (s stays busy until they are done). */
+static void wf_tick(struct sweeper *s)
+{
+    char batch[16];
+    snprintf(batch, sizeof(batch), "%d", WF_TICK_BATCH);
+    const char *params[1] = {batch};
+    if (pgpool_query(s->pool, Q_WF_TICK, 1, params, wf_tick_done, s) < 0) {
+        log_debug("msg=\"workflow timers skipped: database unavailable or busy\"");
+        s->busy = false;
+    }
+}
+
+static void sweep_done(PGresult *res, void *arg)
+{
+    struct sweeper *s = arg;
+    if (!s->stopped && res)
+        wf_tick(s);
+    else
+        s->busy = false;
     if (!res) {
         log_debug("msg=\"sweep skipped: database unavailable\"");
         return;

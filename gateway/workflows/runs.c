@@ -1,6 +1,7 @@
 /* runs — workflow runs: start one (from a template or an inline definition), read and list
- * them, and cancel, pause, resume or retry one. Each is one statement over the SQL engine
- * (sql/006_workflows.sql), which starts the steps that are ready in the same transaction. */
+ * them, cancel, pause, resume or retry one, and signal its wait steps. Each is one statement
+ * over the SQL engine (sql/006_workflows.sql, sql/008_workflow_kinds.sql), which starts the
+ * steps that are ready in the same transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "gateway/gateway.h"
 #include "gateway/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/workflows/wfdef.h"
 #include "gateway/workflows/workflows.h"
 
 static const char *const run_statuses[] = {"pending", "running",   "paused", "completed",
@@ -142,18 +144,28 @@ void wf_runs_list(struct request *r)
     request_query_body(r, Q_WF_RUNS_LIST, 5, params, 200);
 }
 
-static void control_done(PGresult *res, void *arg)
+/* The request of an answer about run rr->id, or NULL having answered r: a failed statement,
+ * or 404 when it found no such run (no row). */
+static struct run_req *run_answered(struct request *r, const PGresult *res)
 {
-    struct request *r = arg;
     struct run_req *rr = request_ctx(r, &run_req_ctx);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         request_db_error(r, res);
-        return;
+        return NULL;
     }
     if (PQntuples(res) == 0) {
         request_error(r, 404, "not_found", "id", "no workflow run %s", rr->id);
-        return;
+        return NULL;
     }
+    return rr;
+}
+
+static void control_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    struct run_req *rr = run_answered(r, res);
+    if (!rr)
+        return;
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         const char *from = strcmp(rr->action, "resume") == 0  ? "a paused"
                            : strcmp(rr->action, "retry") == 0 ? "a failed"
@@ -185,3 +197,65 @@ void wf_run_cancel(struct request *r) { run_control(r, "cancel"); }
 void wf_run_pause(struct request *r) { run_control(r, "pause"); }
 void wf_run_resume(struct request *r) { run_control(r, "resume"); }
 void wf_run_retry(struct request *r) { run_control(r, "retry"); }
+
+static void signal_done(PGresult *res, void *arg)
+{
+    struct request *r = arg;
+    struct run_req *rr = run_answered(r, res);
+    if (!rr)
+        return;
+    const char *outcome = PQgetvalue(res, 0, 0);
+    if (strcmp(outcome, "finished") == 0) {
+        request_error(r, 409, "conflict", "status",
+                      "workflow run %s is %s: only an unfinished run takes signals", rr->id,
+                      PQgetvalue(res, 0, 1));
+        return;
+    }
+    if (strcmp(outcome, "not_waiting") == 0) {
+        request_error(r, 409, "conflict", "name",
+                      "no step of workflow run %s waits for signal '%s' (or every step that "
+                      "will already has one kept for it)",
+                      rr->id, rr->name);
+        return;
+    }
+    /* delivered: a waiting step completed; kept: a wait step that has not started will take it. */
+    request_reply(r, strcmp(outcome, "delivered") == 0 ? 200 : 202, PQgetvalue(res, 0, 2),
+                  (size_t)PQgetlength(res, 0, 2));
+}
+
+/* POST /api/workflows/runs/:id/signal {name, payload?} — completes the first step waiting
+ * for signal name with payload as its output (200), or keeps it for a wait step of the run
+ * that has not started yet (202); 409 when no step waits for it or the run has finished. */
+void wf_run_signal(struct request *r)
+{
+    char id[24];
+    struct field_error err;
+    const char *name = NULL;
+    if (request_path_id(r, "id", id, sizeof(id)) < 0)
+        return;
+    if (json_get_string(r->body, "name", true, 1, WFDEF_SIGNAL_MAX, &name, &err) < 0) {
+        request_field_error(r, &err);
+        return;
+    }
+    if (!json_is_identifier(name, WFDEF_SIGNAL_MAX)) {
+        request_error(r, 400, "invalid_field", "name",
+                      "name must be 1 to %d characters of letters, digits, '_', '.' or '-'",
+                      WFDEF_SIGNAL_MAX);
+        return;
+    }
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(r->body, "payload");
+    char *payload_text = payload ? json_print(payload) : NULL;
+    if (payload && !payload_text) {
+        request_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    struct run_req *rr = run_req_new(r);
+    if (rr) {
+        snprintf(rr->id, sizeof(rr->id), "%s", id);
+        snprintf(rr->name, sizeof(rr->name), "%s", name);
+        const char *params[3] = {id, name, payload_text ? payload_text : "{}"};
+        if (pgpool_query(r->gw->pool, Q_WF_RUN_SIGNAL, 3, params, signal_done, r) < 0)
+            request_unavailable(r);
+    }
+    free(payload_text);
+}

@@ -1,4 +1,5 @@
-/* wfdef — checks a workflow definition in three passes: each step's own fields, then the
+/* wfdef — checks a workflow definition in three passes: each step's own fields (those of its
+ * kind; a workflow step's inline child definition is checked whole, recursively), then the
  * graph of dependsOn (unknown steps, cycles), then every reference, which may name only the
  * run input or a step that finishes before the referring one starts (an ancestor: a
  * reference to any other step could be read before that step ran). */
@@ -31,18 +32,30 @@ struct graph {
     int words;     /* 64-bit words per ancestor set */
     uint64_t *anc; /* n sets: bit j of set i: step j is an ancestor of step i */
     int *order;    /* a topological order (parents first) */
+    int depth;     /* definitions around this one (inline child definitions) */
 };
 
-static const char *const def_fields[] = {"steps", "description", NULL};
-static const char *const step_fields[] = {
+static const char *const def_fields[] = {"steps", "description", "timeoutSeconds", NULL};
+/* The fields of each kind of step; kinds[i] has kind_fields[i]. */
+static const char *const kinds[] = {"agent", "sleep", "wait", "workflow", NULL};
+enum { KIND_AGENT, KIND_SLEEP, KIND_WAIT, KIND_WORKFLOW };
+static const char *const agent_fields[] = {
     "key",         "kind",    "agent",          "task", "input",
     "dependsOn",   "retries", "timeoutSeconds", "when", "continueOnFailure",
     "description", NULL};
+static const char *const sleep_fields[] = {"key",  "kind",        "seconds",           "dependsOn",
+                                           "when", "description", "continueOnFailure", NULL};
+static const char *const wait_fields[] = {"key",       "kind", "signal",      "timeoutSeconds",
+                                          "dependsOn", "when", "description", "continueOnFailure",
+                                          NULL};
+static const char *const workflow_fields[] = {
+    "key",       "kind", "template",    "version",           "definition", "input",
+    "dependsOn", "when", "description", "continueOnFailure", NULL};
+static const char *const *const kind_fields[] = {agent_fields, sleep_fields, wait_fields,
+                                                 workflow_fields};
 static const char *const when_fields[] = {"field", "operator", "value", NULL};
 static const char *const operators[] = {"eq",  "ne", "gt",       "gte",    "lt",
                                         "lte", "in", "contains", "exists", NULL};
-/* Kinds a later version runs; named so the refusal can say so. */
-static const char *const later_kinds[] = {"sleep", "wait", "workflow", NULL};
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -177,13 +190,99 @@ static int check_when_shape(const cJSON *when, int i, const char *key, struct fi
     return 0;
 }
 
+static int validate_def(const cJSON *def, int depth, struct field_error *err);
+
+/* The fields only an agent step has: the job's agent, task, retries and timeout. */
+static int check_agent_fields(const cJSON *o, int i, const char *key, struct field_error *err)
+{
+    const char *agent = NULL, *task = NULL;
+    long retries, timeout;
+    if (json_get_string(o, "agent", true, 1, AGENT_NAME_MAX, &agent, err) < 0 ||
+        json_get_string(o, "task", true, 1, WFDEF_TASK_MAX, &task, err) < 0 ||
+        json_get_int(o, "retries", false, 0, WFDEF_RETRIES_MAX, &retries, err) < 0 ||
+        json_get_int(o, "timeoutSeconds", false, 1, WFDEF_TIMEOUT_MAX, &timeout, err) < 0)
+        return at_step(err, i, key);
+    if (!json_is_identifier(agent, AGENT_NAME_MAX))
+        return step_error(err, i, key, "agent",
+                          "must be letters, digits, '_', '.' or '-' (an agent's name)");
+    if (!json_is_identifier(task, WFDEF_TASK_MAX))
+        return step_error(err, i, key, "task", "must be letters, digits, '_', '.' or '-'");
+    return 0;
+}
+
+/* A wait step's signal name and timeout. */
+static int check_wait_fields(const cJSON *o, int i, const char *key, struct field_error *err)
+{
+    const char *signal = NULL;
+    long timeout;
+    if (json_get_string(o, "signal", true, 1, WFDEF_SIGNAL_MAX, &signal, err) < 0 ||
+        json_get_int(o, "timeoutSeconds", false, 1, WFDEF_TIMER_MAX, &timeout, err) < 0)
+        return at_step(err, i, key);
+    if (!json_is_identifier(signal, WFDEF_SIGNAL_MAX))
+        return step_error(err, i, key, "signal", "must be letters, digits, '_', '.' or '-'");
+    return 0;
+}
+
+/* How many definitions nest in def, def counted, looking at most left deep (left + 1: deeper
+ * than that). */
+static int inline_depth(const cJSON *def, int left)
+{
+    int deepest = 0;
+    const cJSON *s;
+    if (left <= 0)
+        return 1;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(def, "steps"))
+    {
+        const cJSON *d =
+            cJSON_IsObject(s) ? cJSON_GetObjectItemCaseSensitive(s, "definition") : NULL;
+        int k = cJSON_IsObject(d) ? inline_depth(d, left - 1) : 0;
+        if (k > deepest)
+            deepest = k;
+    }
+    return 1 + deepest;
+}
+
+/* A workflow step's child: a stored template (and version) or an inline definition, which
+ * is checked as a whole here, at most WFDEF_NEST_MAX definitions deep. */
+static int check_workflow_fields(const cJSON *o, int i, const char *key, int depth,
+                                 struct field_error *err)
+{
+    const char *tname = NULL;
+    long version;
+    int has_version;
+    if (json_get_string(o, "template", false, 1, WFDEF_TEMPLATE_MAX, &tname, err) < 0 ||
+        (has_version = json_get_int(o, "version", false, 1, 0x7fffffff, &version, err)) < 0)
+        return at_step(err, i, key);
+    const cJSON *def = cJSON_GetObjectItemCaseSensitive(o, "definition");
+    if (def && cJSON_IsNull(def))
+        def = NULL;
+    if (!tname == !def)
+        return step_error(err, i, key, "template",
+                          "or definition: a workflow step needs exactly one of them");
+    if (has_version && !tname)
+        return step_error(err, i, key, "version", "goes with template");
+    if (tname && !json_is_identifier(tname, WFDEF_TEMPLATE_MAX))
+        return step_error(err, i, key, "template",
+                          "must be letters, digits, '_', '.' or '-' (a template's name)");
+    if (def) {
+        /* Measured before any is checked, so the outermost step is named (a field path
+         * through nine definitions would not fit in err). */
+        if (inline_depth(def, WFDEF_NEST_MAX - depth) > WFDEF_NEST_MAX - depth)
+            return step_error(err, i, key, "definition",
+                              "nests child definitions more than %d deep", WFDEF_NEST_MAX);
+        if (validate_def(def, depth + 1, err) < 0)
+            return err->field[0] ? at_step(err, i, key) : -1;
+    }
+    return 0;
+}
+
 /* Step i's own fields: everything but what needs the other steps. */
 static int check_step_shape(struct graph *g, int i, struct field_error *err)
 {
     struct step *s = &g->steps[i];
     const cJSON *o = s->obj;
-    const char *key = NULL, *kind = NULL, *agent = NULL, *task = NULL, *description = NULL;
-    long retries, timeout;
+    const char *key = NULL, *kind = NULL, *description = NULL;
+    long seconds;
     bool cont;
     cJSON *deps = NULL;
     if (!cJSON_IsObject(o)) {
@@ -197,27 +296,36 @@ static int check_step_shape(struct graph *g, int i, struct field_error *err)
         return step_error(err, i, NULL, "key",
                           "must be 1 to %d characters of letters, digits, '_' or '-'",
                           WFDEF_KEY_MAX);
-    if (unknown_fields(o, step_fields, "", err) < 0)
-        return at_step(err, i, key);
     if (json_get_string(o, "kind", false, 1, 32, &kind, err) < 0)
         return at_step(err, i, key);
-    if (kind && strcmp(kind, "agent") != 0)
-        return step_error(err, i, key, "kind", "'%.32s' is %s (steps are agent tasks)", kind,
-                          in_list(later_kinds, kind) ? "not supported yet" : "an unknown kind");
-    if (json_get_string(o, "agent", true, 1, AGENT_NAME_MAX, &agent, err) < 0 ||
-        json_get_string(o, "task", true, 1, WFDEF_TASK_MAX, &task, err) < 0 ||
-        json_get_int(o, "retries", false, 0, WFDEF_RETRIES_MAX, &retries, err) < 0 ||
-        json_get_int(o, "timeoutSeconds", false, 1, WFDEF_TIMEOUT_MAX, &timeout, err) < 0 ||
-        json_get_bool(o, "continueOnFailure", false, &cont, err) < 0 ||
+    int k = 0;
+    while (kind && kinds[k] && strcmp(kinds[k], kind) != 0)
+        k++;
+    if (!kinds[k])
+        return step_error(err, i, key, "kind",
+                          "'%.32s' is an unknown kind (agent, sleep, wait or workflow)", kind);
+    const cJSON *f;
+    cJSON_ArrayForEach(f, o)
+    {
+        if (!in_list(kind_fields[k], f->string)) {
+            char field[sizeof(err->field)];
+            snprintf(field, sizeof(field), "%.40s", f->string);
+            field_error_set(err, field, "%s: unknown field of %s %s step", field,
+                            k == KIND_AGENT ? "an" : "a", kinds[k]);
+            return at_step(err, i, key);
+        }
+    }
+    if (json_get_bool(o, "continueOnFailure", false, &cont, err) < 0 ||
         json_get_string(o, "description", false, 0, 1000, &description, err) < 0 ||
         json_get_string_array(o, "dependsOn", false, WFDEF_STEPS_MAX, WFDEF_KEY_MAX, &deps, err) <
             0)
         return at_step(err, i, key);
-    if (!json_is_identifier(agent, AGENT_NAME_MAX))
-        return step_error(err, i, key, "agent",
-                          "must be letters, digits, '_', '.' or '-' (an agent's name)");
-    if (!json_is_identifier(task, WFDEF_TASK_MAX))
-        return step_error(err, i, key, "task", "must be letters, digits, '_', '.' or '-'");
+    if ((k == KIND_AGENT && check_agent_fields(o, i, key, err) < 0) ||
+        (k == KIND_WAIT && check_wait_fields(o, i, key, err) < 0) ||
+        (k == KIND_WORKFLOW && check_workflow_fields(o, i, key, g->depth, err) < 0))
+        return -1;
+    if (k == KIND_SLEEP && json_get_int(o, "seconds", true, 1, WFDEF_TIMER_MAX, &seconds, err) < 0)
+        return at_step(err, i, key);
     const cJSON *when = cJSON_GetObjectItemCaseSensitive(o, "when");
     if (when && !cJSON_IsNull(when) && check_when_shape(when, i, key, err) < 0)
         return -1;
@@ -431,51 +539,59 @@ static int check_refs(const struct graph *g, int i, struct field_error *err)
     return 0;
 }
 
-int wfdef_validate(const cJSON *def, struct field_error *err)
+int wfdef_validate(const cJSON *def, struct field_error *err) { return validate_def(def, 0, err); }
+
+static int validate_def(const cJSON *def, int depth, struct field_error *err)
 {
-    struct graph g = {0};
     int rc = -1;
     const char *description = NULL;
+    long timeout;
     if (!cJSON_IsObject(def))
         return field_error_set(err, "definition", "definition must be an object with steps");
     if (unknown_fields(def, def_fields, "definition", err) < 0)
         return -1;
-    if (json_get_string(def, "description", false, 0, 1000, &description, err) < 0)
+    if (json_get_string(def, "description", false, 0, 1000, &description, err) < 0 ||
+        json_get_int(def, "timeoutSeconds", false, 1, WFDEF_TIMER_MAX, &timeout, err) < 0)
         return field_error_prefix(err, "definition.");
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(def, "steps");
     if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0)
         return field_error_set(err, "definition.steps",
                                "definition.steps must be a non-empty array of steps");
-    g.n = cJSON_GetArraySize(steps);
-    if (g.n > WFDEF_STEPS_MAX)
+    int n = cJSON_GetArraySize(steps);
+    if (n > WFDEF_STEPS_MAX)
         return field_error_set(err, "definition.steps",
-                               "definition.steps holds %d steps; at most %d are allowed", g.n,
+                               "definition.steps holds %d steps; at most %d are allowed", n,
                                WFDEF_STEPS_MAX);
-    g.steps = calloc((size_t)g.n, sizeof(*g.steps));
-    if (!g.steps) {
+    /* On the heap (its key table is large), as inline child definitions recurse. */
+    struct graph *g = calloc(1, sizeof(*g));
+    if (!g || !(g->steps = calloc((size_t)n, sizeof(*g->steps)))) {
+        free(g);
         err->field[0] = '\0';
         return -1;
     }
+    g->n = n;
+    g->depth = depth;
     int i = 0;
     const cJSON *s;
-    cJSON_ArrayForEach(s, steps) g.steps[i++].obj = s;
-    for (i = 0; i < g.n; i++)
-        if (check_step_shape(&g, i, err) < 0)
+    cJSON_ArrayForEach(s, steps) g->steps[i++].obj = s;
+    for (i = 0; i < g->n; i++)
+        if (check_step_shape(g, i, err) < 0)
             goto done;
-    for (i = 0; i < g.n; i++)
-        if (resolve_deps(&g, i, err) < 0)
+    for (i = 0; i < g->n; i++)
+        if (resolve_deps(g, i, err) < 0)
             goto done;
-    if (order_steps(&g, err) < 0)
+    if (order_steps(g, err) < 0)
         goto done;
-    for (i = 0; i < g.n; i++)
-        if (check_refs(&g, i, err) < 0)
+    for (i = 0; i < g->n; i++)
+        if (check_refs(g, i, err) < 0)
             goto done;
     rc = 0;
 done:
-    for (i = 0; i < g.n; i++)
-        free(g.steps[i].deps);
-    free(g.steps);
-    free(g.anc);
-    free(g.order);
+    for (i = 0; i < g->n; i++)
+        free(g->steps[i].deps);
+    free(g->steps);
+    free(g->anc);
+    free(g->order);
+    free(g);
     return rc;
 }

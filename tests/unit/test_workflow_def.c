@@ -48,7 +48,54 @@ static const struct def_row rows[] = {
     {"bad agent", "{'steps':[{'key':'a','agent':'a b','task':'y'}]}", "definition.steps[0].agent", "agent"},
     {"missing task", "{'steps':[{'key':'a','agent':'x'}]}", "definition.steps[0].task", "required"},
     {"unknown kind", "{'steps':[" A("a") ",'kind':'lambda'}]}", "definition.steps[0].kind", "unknown kind"},
-    {"later kind", "{'steps':[" A("a") ",'kind':'sleep'}]}", "definition.steps[0].kind", "not supported yet"},
+    {"unknown kind names the kinds", "{'steps':[" A("a") ",'kind':'timer'}]}", "definition.steps[0].kind", "agent, sleep, wait or workflow"},
+
+    /* sleep, wait and workflow steps: their own fields, no agent or task */
+    {"sleep", "{'timeoutSeconds':60,'steps':[{'key':'s','kind':'sleep','seconds':5,'description':'d'}," A("a") ",'dependsOn':['s'],'input':{'$ref':'steps.s.output.sleptUntil'}}]}", NULL, NULL},
+    {"sleep needs seconds", "{'steps':[{'key':'s','kind':'sleep'}]}", "definition.steps[0].seconds", "required (step 's')"},
+    {"sleep seconds zero", "{'steps':[{'key':'s','kind':'sleep','seconds':0}]}", "definition.steps[0].seconds", "integer from 1"},
+    {"sleep seconds past a year", "{'steps':[{'key':'s','kind':'sleep','seconds':31536001}]}", "definition.steps[0].seconds", "31536000"},
+    {"sleep seconds not a number", "{'steps':[{'key':'s','kind':'sleep','seconds':'5'}]}", "definition.steps[0].seconds", NULL},
+    {"sleep has no agent", "{'steps':[{'key':'s','kind':'sleep','seconds':1,'agent':'x'}]}", "definition.steps[0].agent", "unknown field of a sleep step (step 's')"},
+    {"sleep has no input", "{'steps':[{'key':'s','kind':'sleep','seconds':1,'input':{}}]}", "definition.steps[0].input", "sleep step"},
+    {"sleep has no retries", "{'steps':[{'key':'s','kind':'sleep','seconds':1,'retries':1}]}", "definition.steps[0].retries", "sleep step"},
+    {"wait", "{'steps':[{'key':'w','kind':'wait','signal':'approval','timeoutSeconds':3600,'continueOnFailure':true}," A("a") ",'dependsOn':['w'],'input':{'$ref':'steps.w.output.ok'}}]}", NULL, NULL},
+    {"wait without timeout", "{'steps':[{'key':'w','kind':'wait','signal':'go'}]}", NULL, NULL},
+    {"wait needs signal", "{'steps':[{'key':'w','kind':'wait','timeoutSeconds':5}]}", "definition.steps[0].signal", "required (step 'w')"},
+    {"wait bad signal", "{'steps':[{'key':'w','kind':'wait','signal':'a b'}]}", "definition.steps[0].signal", "letters"},
+    {"wait signal too long", "{'steps':[{'key':'w','kind':'wait','signal':'" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "'}]}", "definition.steps[0].signal", "1 to 100"},
+    {"wait timeout zero", "{'steps':[{'key':'w','kind':'wait','signal':'go','timeoutSeconds':0}]}", "definition.steps[0].timeoutSeconds", NULL},
+    {"wait has no task", "{'steps':[{'key':'w','kind':'wait','signal':'go','task':'t'}]}", "definition.steps[0].task", "unknown field of a wait step"},
+    {"workflow of a template", "{'steps':[{'key':'c','kind':'workflow','template':'review','version':2,'input':{'x':{'$ref':'input.x'}}}]}", NULL, NULL},
+    {"workflow of a definition", "{'steps':[{'key':'c','kind':'workflow','definition':{'steps':[" A("a") "}]}}," A("b") ",'dependsOn':['c'],'input':{'$ref':'steps.c.output.a'}}]}", NULL, NULL},
+    {"workflow needs template or definition", "{'steps':[{'key':'c','kind':'workflow'}]}", "definition.steps[0].template", "exactly one"},
+    {"workflow not both", "{'steps':[{'key':'c','kind':'workflow','template':'t','definition':{'steps':[" A("a") "}]}}]}", "definition.steps[0].template", "exactly one"},
+    {"workflow version without template", "{'steps':[{'key':'c','kind':'workflow','version':1,'definition':{'steps':[" A("a") "}]}}]}", "definition.steps[0].version", "goes with template"},
+    {"workflow version zero", "{'steps':[{'key':'c','kind':'workflow','template':'t','version':0}]}", "definition.steps[0].version", NULL},
+    {"workflow bad template", "{'steps':[{'key':'c','kind':'workflow','template':'a b'}]}", "definition.steps[0].template", "template's name"},
+    {"workflow has no agent", "{'steps':[{'key':'c','kind':'workflow','template':'t','agent':'x'}]}", "definition.steps[0].agent", "unknown field of a workflow step"},
+    {"workflow input refs are checked", "{'steps':[{'key':'c','kind':'workflow','template':'t','input':{'$ref':'steps.zz.output'}}]}", "definition.steps[0].input", "names no step"},
+    {"an inline definition is checked, its field named within the step",
+     "{'steps':[" A("a") "},{'key':'c','kind':'workflow','definition':{'steps':[{'key':'x','agent':'a'}]}}]}",
+     "definition.steps[1].definition.steps[0].task", "required"},
+    {"an inline definition's timeout is checked", "{'steps':[{'key':'c','kind':'workflow','definition':{'timeoutSeconds':0,'steps':[" A("a") "}]}}]}",
+     "definition.steps[0].definition.timeoutSeconds", NULL},
+    {"eight inline definitions deep",
+     "{'steps':[{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     A("a") "}]}}]}}]}}]}}]}}]}}]}}]}}]}}]}", NULL, NULL},
+    {"nine inline definitions deep",
+     "{'steps':[{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[{'key':'c','kind':'workflow','definition':{'steps':["
+     "{'key':'c','kind':'workflow','definition':{'steps':[" A("a") "}]}}]}}]}}]}}]}}]}}]}}]}}]}}]}}]}",
+     "definition.steps[0].definition", "more than 8 deep (step 'c')"},
+    {"run timeout", "{'timeoutSeconds':31536000,'steps':[" A("a") "}]}", NULL, NULL},
+    {"run timeout zero", "{'timeoutSeconds':0,'steps':[" A("a") "}]}", "definition.timeoutSeconds", NULL},
+    {"run timeout not a number", "{'timeoutSeconds':'1h','steps':[" A("a") "}]}", "definition.timeoutSeconds", NULL},
     {"retries negative", "{'steps':[" A("a") ",'retries':-1}]}", "definition.steps[0].retries", NULL},
     {"retries too many", "{'steps':[" A("a") ",'retries':100}]}", "definition.steps[0].retries", NULL},
     {"timeout zero", "{'steps':[" A("a") ",'timeoutSeconds':0}]}", "definition.steps[0].timeoutSeconds", NULL},
