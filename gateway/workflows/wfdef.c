@@ -92,6 +92,10 @@ static int step_error(struct field_error *err, int i, const char *key, const cha
     return at_step(err, i, key);
 }
 
+/* A field's name as an error shows it: an empty one as "", so the error's field is never
+ * empty (which would read as out of memory: a 500). */
+static const char *shown_name(const char *name) { return name[0] ? name : "\"\""; }
+
 static int unknown_fields(const cJSON *obj, const char *const *known, const char *where,
                           struct field_error *err)
 {
@@ -100,10 +104,8 @@ static int unknown_fields(const cJSON *obj, const char *const *known, const char
     {
         if (!in_list(known, f->string)) {
             char field[sizeof(err->field)];
-            /* An empty name is shown as "", so the field is never empty (which would read as
-             * out of memory: a 500). */
             snprintf(field, sizeof(field), "%s%s%.40s", where, where[0] ? "." : "",
-                     f->string[0] ? f->string : "\"\"");
+                     shown_name(f->string));
             return field_error_set(err, field, "%s: unknown field", field);
         }
     }
@@ -309,7 +311,7 @@ static int check_step_shape(struct graph *g, int i, struct field_error *err)
     {
         if (!in_list(kind_fields[k], f->string)) {
             char field[sizeof(err->field)];
-            snprintf(field, sizeof(field), "%.40s", f->string);
+            snprintf(field, sizeof(field), "%.40s", shown_name(f->string));
             field_error_set(err, field, "%s: unknown field of %s %s step", field,
                             k == KIND_AGENT ? "an" : "a", kinds[k]);
             return at_step(err, i, key);
