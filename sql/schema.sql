@@ -828,7 +828,8 @@ CREATE TABLE public.agent_messages (
     requires_response boolean DEFAULT false NOT NULL,
     reply_to bigint,
     job_id bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    workflow_run_id bigint
 );
 
 --
@@ -1340,6 +1341,19 @@ CREATE FUNCTION public.fs_wf_lookup(ctx jsonb, path text) RETURNS jsonb
 $$;
 
 --
+-- Name: fs_wf_message_json(public.agent_messages); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_message_json(m public.agent_messages) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT json_build_object('message_id', m.id, 'workflow_id', m.workflow_run_id,
+        'from_agent', m.from_agent, 'to_agent', m.to_agent, 'message_type', m.message_type,
+        'content', m.message::json, 'status', fs_message_status(m), 'job_id', m.job_id,
+        'created_at', m.created_at)
+$$;
+
+--
 -- Name: fs_wf_resolve(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1407,6 +1421,25 @@ CREATE FUNCTION public.fs_wf_run_json(w public.workflow_runs, with_steps boolean
             w.created_at AS "createdAt", w.started_at AS "startedAt",
             w.finished_at AS "finishedAt", w.updated_at AS "updatedAt") x)
     END
+$$;
+
+--
+-- Name: fs_wf_seed_json(public.workflow_runs); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_seed_json(w public.workflow_runs) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT json_build_object('workflow_id', w.id, 'workflow_type', a.workflow_type,
+        'status', w.status, 'conversation_id', w.conversation_id,
+        'participating_agents', coalesce(a.participating_agents,
+            (SELECT array_agg(DISTINCT s.agent) FROM workflow_steps s WHERE s.run_id = w.id)),
+        'current_agents', (SELECT coalesce(array_agg(s.agent ORDER BY s.position), '{}')
+                           FROM workflow_steps s WHERE s.run_id = w.id AND s.status = 'running'),
+        'input_data', w.input, 'results', w.output, 'error', w.error,
+        'created_at', w.created_at, 'updated_at', w.updated_at, 'finished_at', w.finished_at,
+        'run', fs_wf_run_json(w, true))
+    FROM (SELECT 1) one LEFT JOIN agent_workflows a ON a.run_id = w.id
 $$;
 
 --
@@ -1541,9 +1574,19 @@ DECLARE
 BEGIN
     IF cond IS NULL OR jsonb_typeof(cond) <> 'object' THEN
         RETURN true;
+    ELSIF cond ? 'all' THEN
+        RETURN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(cond->'all') e
+                           WHERE NOT fs_wf_when(e.value, ctx));
+    ELSIF cond ? 'any' THEN
+        RETURN EXISTS (SELECT 1 FROM jsonb_array_elements(cond->'any') e
+                       WHERE fs_wf_when(e.value, ctx));
+    ELSIF cond ? 'not' THEN
+        RETURN NOT fs_wf_when(cond->'not', ctx);
     END IF;
     v := cond->'value';
-    op := cond->>'operator';
+    op := CASE cond->>'operator' WHEN '>' THEN 'gt' WHEN '>=' THEN 'gte' WHEN '<' THEN 'lt'
+                                 WHEN '<=' THEN 'lte' WHEN '==' THEN 'eq' WHEN '!=' THEN 'ne'
+                                 ELSE cond->>'operator' END;
     x := fs_wf_lookup(ctx, cond->>'field');
     IF x = 'null'::jsonb THEN
         x := NULL;
@@ -1617,6 +1660,17 @@ CREATE SEQUENCE public.agent_states_id_seq
 --
 
 ALTER SEQUENCE public.agent_states_id_seq OWNED BY public.agent_states.id;
+
+--
+-- Name: agent_workflows; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_workflows (
+    run_id bigint NOT NULL,
+    workflow_type text NOT NULL,
+    participating_agents text[] NOT NULL,
+    CONSTRAINT agent_workflows_workflow_type_check CHECK ((workflow_type = ANY (ARRAY['multi_agent'::text, 'conditional'::text, 'collaborative'::text])))
+);
 
 --
 -- Name: api_key_changes; Type: TABLE; Schema: public; Owner: -
@@ -1865,6 +1919,13 @@ ALTER TABLE ONLY public.agent_states
     ADD CONSTRAINT agent_states_pkey PRIMARY KEY (id);
 
 --
+-- Name: agent_workflows agent_workflows_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_workflows
+    ADD CONSTRAINT agent_workflows_pkey PRIMARY KEY (run_id);
+
+--
 -- Name: api_key_changes api_key_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1959,6 +2020,12 @@ CREATE INDEX agent_messages_from_idx ON public.agent_messages USING btree (from_
 --
 
 CREATE UNIQUE INDEX agent_messages_reply_key ON public.agent_messages USING btree (reply_to) WHERE (reply_to IS NOT NULL);
+
+--
+-- Name: agent_messages_run_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_messages_run_idx ON public.agent_messages USING btree (workflow_run_id, id) WHERE (workflow_run_id IS NOT NULL);
 
 --
 -- Name: agent_messages_to_idx; Type: INDEX; Schema: public; Owner: -
@@ -2134,6 +2201,20 @@ CREATE TRIGGER job_queue_workflow_advance AFTER UPDATE ON public.job_queue REFER
 
 ALTER TABLE ONLY public.agent_messages
     ADD CONSTRAINT agent_messages_reply_to_fkey FOREIGN KEY (reply_to) REFERENCES public.agent_messages(id) ON DELETE SET NULL;
+
+--
+-- Name: agent_messages agent_messages_workflow_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_messages
+    ADD CONSTRAINT agent_messages_workflow_run_id_fkey FOREIGN KEY (workflow_run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: agent_workflows agent_workflows_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_workflows
+    ADD CONSTRAINT agent_workflows_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
 
 --
 -- Name: workflow_steps workflow_steps_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

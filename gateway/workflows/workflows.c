@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "common/json_print.h"
 #include "gateway/http/request.h"
+#include "gateway/workflows/routing.h"
 #include "gateway/workflows/wfdef.h"
 
 int wf_check_template_name(struct request *r, const char *name, const char *field)
@@ -22,16 +23,24 @@ int wf_check_template_name(struct request *r, const char *name, const char *fiel
 char *wf_definition_text(struct request *r, const cJSON *def)
 {
     struct field_error err;
-    if (wfdef_validate(def, &err) < 0) {
+    cJSON *compiled = NULL;
+    char *text = NULL;
+    int rc = wfdef_validate(def, &err);
+    if (rc == 0) {
+        compiled = cJSON_Duplicate(def, true);
+        rc = compiled ? wf_routing_compile(compiled, &err) : (err.field[0] = '\0', -1);
+        if (rc > 0) /* the routed children's new `when`s */
+            rc = wfdef_validate(compiled, &err);
+    }
+    if (rc < 0) {
         if (!err.field[0])
             request_error(r, 500, "internal", NULL, "out of memory");
         else
             request_field_error(r, &err);
-        return NULL;
-    }
-    char *text = json_print(def);
-    if (!text)
+    } else if (!(text = json_print(compiled))) {
         request_error(r, 500, "internal", NULL, "out of memory");
+    }
+    cJSON_Delete(compiled);
     return text;
 }
 

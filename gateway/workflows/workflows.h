@@ -19,8 +19,9 @@ struct request;
  * having answered 400 naming field. name may be NULL. */
 int wf_check_template_name(struct request *r, const char *name, const char *field);
 
-/* Checks definition def (wfdef) and prints it: the text (caller frees), or NULL having
- * answered r (400 naming the step and field; 500 out of memory). */
+/* Checks definition def (wfdef), compiles its routing rules into `when`s (routing.h) and
+ * prints the result: the text (caller frees), or NULL having answered r (400 naming the step
+ * and field; 500 out of memory). */
 char *wf_definition_text(struct request *r, const cJSON *def);
 
 /* Answers r from a statement's one row (created, body): 201 when created, else 200; a failed
