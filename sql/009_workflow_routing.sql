@@ -93,27 +93,30 @@ CREATE TABLE agent_workflows (
     participating_agents TEXT[] NOT NULL
 );
 
--- A run message as the routes show it (snake_case, as seed 003 writes its body).
-CREATE FUNCTION fs_wf_message_json(m agent_messages) RETURNS json LANGUAGE sql STABLE AS $$
+-- A run message as the routes show it (snake_case, as seed 003 writes its body), with its
+-- delivery status (fs_message_status; the sending statement passes 'sent').
+CREATE FUNCTION fs_wf_message_json(m agent_messages, status text) RETURNS json
+LANGUAGE sql STABLE AS $$
     SELECT json_build_object('message_id', m.id, 'workflow_id', m.workflow_run_id,
         'from_agent', m.from_agent, 'to_agent', m.to_agent, 'message_type', m.message_type,
-        'content', m.message::json, 'status', fs_message_status(m), 'job_id', m.job_id,
+        'content', m.message::json, 'status', status, 'job_id', m.job_id,
         'created_at', m.created_at)
 $$;
 
--- A run as seed 003's GET /api/agents/workflows/:id shows it: the seed's fields, and the
--- run as GET /api/workflows/runs/:id shows it under "run". A run not started through
--- /api/agents/workflows/execute has workflow_type null and its steps' agents as
--- participating_agents.
-CREATE FUNCTION fs_wf_seed_json(w workflow_runs) RETURNS json LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('workflow_id', w.id, 'workflow_type', a.workflow_type,
-        'status', w.status, 'conversation_id', w.conversation_id,
-        'participating_agents', coalesce(a.participating_agents,
-            (SELECT array_agg(DISTINCT s.agent) FROM workflow_steps s WHERE s.run_id = w.id)),
-        'current_agents', (SELECT coalesce(array_agg(s.agent ORDER BY s.position), '{}')
-                           FROM workflow_steps s WHERE s.run_id = w.id AND s.status = 'running'),
-        'input_data', w.input, 'results', w.output, 'error', w.error,
-        'created_at', w.created_at, 'updated_at', w.updated_at, 'finished_at', w.finished_at,
-        'run', fs_wf_run_json(w, true))
-    FROM (SELECT 1) one LEFT JOIN agent_workflows a ON a.run_id = w.id
+-- A run as seed 003's routes show it, from the run as GET /api/workflows/runs/:id shows it
+-- (fs_wf_run_json with steps, kept under "run") and how it was asked for (agent_workflows;
+-- NULLs for a run started otherwise: no workflow_type, and its steps' agents as
+-- participating_agents). current_agents: the agents of the steps running now.
+CREATE FUNCTION fs_wf_seed_json(run json, wtype text, agents text[]) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_build_object('workflow_id', run->'id', 'workflow_type', wtype,
+        'status', run->'status', 'conversation_id', run->'conversationId',
+        'participating_agents', coalesce(to_json(agents),
+            (SELECT json_agg(DISTINCT s->>'agent') FROM json_array_elements(run->'steps') s)),
+        'current_agents', (SELECT coalesce(json_agg(s->>'agent'), '[]')
+                           FROM json_array_elements(run->'steps') s
+                           WHERE s->>'status' = 'running'),
+        'input_data', run->'input', 'results', run->'output', 'error', run->'error',
+        'created_at', run->'createdAt', 'updated_at', run->'updatedAt',
+        'finished_at', run->'finishedAt', 'run', run)
 $$;

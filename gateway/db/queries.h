@@ -69,6 +69,11 @@ enum query_id {
     Q_WF_RUN_GET,
     Q_WF_RUNS_LIST,
     Q_WF_RUN_CONTROL,
+    Q_WF_SEED_START,
+    Q_WF_SEED_GET,
+    Q_WF_SEED_CONTROL,
+    Q_WF_MESSAGE_SEND,
+    Q_WF_MESSAGES_LIST,
     Q__COUNT
 };
 
