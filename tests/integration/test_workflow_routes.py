@@ -521,3 +521,14 @@ def test_a_bad_coordinate_body_is_refused_as_the_coordinator_would_and_stores_no
     err = expect_error(gateway.post("/workflow/coordinate", json=body), 400, "invalid_field", field)
     assert err["message"].startswith(field), err
     assert counts(db) == before
+
+
+def test_the_state_route_is_patch_only_and_wants_json(gateway, db):
+    wf = execute(gateway, {"workflow_type": "collaborative", "participating_agents": [AGENT]})
+    r = gateway.put(f"/api/agents/workflows/{wf['workflow_id']}/state", json={"state": "paused"})
+    expect_error(r, 405, "method_not_allowed")
+    assert r.headers["Allow"] == "PATCH"
+    r = gateway.request("PATCH", f"/api/agents/workflows/{wf['workflow_id']}/state", data="state=paused",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    expect_error(r, 415, "unsupported_media_type")
+    assert get_run(gateway, wf["workflow_id"])["status"] == "running"

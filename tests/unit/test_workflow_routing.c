@@ -8,6 +8,7 @@
 
 #include "common/json_print.h"
 #include "gateway/workflows/routing.h"
+#include "gateway/workflows/visualize.h"
 #include "gateway/workflows/wfdef.h"
 #include "tests/unit/harness.h"
 
@@ -263,6 +264,53 @@ static void check_target(const void *arg)
     cJSON_Delete(def);
 }
 
+/* wf_visualize: nodes in position order with their kind, edges marked routing (the parent's
+ * rules name the child), when (the child's when reads the parent, inside a compound too) or
+ * plain, and the Mermaid text; a status without a class is drawn plain. */
+static void check_visualize(const void *arg)
+{
+    (void)arg;
+    cJSON *run = quoted(
+        "{'id':7,'status':'running','definition':{'steps':["
+        "{'key':'a','agent':'x','task':'t','routing':{'conditions':[{'field':'s','operator':'>',"
+        "'value':1,'next_agent':'y'},{'default':'b'}]}},"
+        "{'key':'b','agent':'x','task':'t','dependsOn':['a'],'when':{'not':{'field':'steps.a.output.s',"
+        "'operator':'>','value':1}}},"
+        "{'key':'c','agent':'y','task':'t','dependsOn':['a']},"
+        "{'key':'d','kind':'sleep','agent':'x','task':'t','dependsOn':['b','c'],"
+        "'when':{'any':[{'field':'input.q','operator':'exists'},{'field':'steps.ab.output','operator':'exists'},"
+        "{'field':'steps.c.output.z','operator':'exists'}]}}]},"
+        "'steps':[{'key':'a','agent':'x','task':'t','status':'completed','attempts':1,'jobId':3,"
+        "'queuedAt':'q','startedAt':'s','finishedAt':'f','error':null},"
+        "{'key':'b','agent':'x','task':'t','status':'skipped'},"
+        "{'key':'c','agent':'y','task':'t','status':'running'},"
+        "{'key':'d','agent':'x','task':'t','status':'waiting'}]}");
+    REQUIRE(run != NULL);
+    cJSON *v = wf_visualize(run);
+    REQUIRE(v != NULL);
+    char *text = json_print(v);
+    CHECK_CONTAINS(text, "\"runId\":7,\"status\":\"running\"");
+    CHECK_CONTAINS(text,
+                   "{\"key\":\"a\",\"kind\":\"agent\",\"agent\":\"x\",\"task\":\"t\","
+                   "\"status\":\"completed\",\"attempts\":1,\"jobId\":3,\"queuedAt\":\"q\","
+                   "\"startedAt\":\"s\",\"finishedAt\":\"f\",\"error\":null,\"routing\":true}");
+    CHECK_CONTAINS(text, "\"key\":\"d\",\"kind\":\"sleep\"");
+    CHECK_CONTAINS(text, "\"edges\":[{\"from\":\"a\",\"to\":\"b\",\"condition\":\"routing\"},"
+                         "{\"from\":\"a\",\"to\":\"c\",\"condition\":\"routing\"},"
+                         "{\"from\":\"b\",\"to\":\"d\",\"condition\":null},"
+                         "{\"from\":\"c\",\"to\":\"d\",\"condition\":\"when\"}]");
+    const char *m = cJSON_GetObjectItemCaseSensitive(v, "mermaid")->valuestring;
+    CHECK_CONTAINS(m, "graph TD\n  n0[\"a<br/>x: t\"]:::completed\n  n1[\"b<br/>x: t\"]:::skipped\n"
+                      "  n2[\"c<br/>y: t\"]:::running\n  n3[\"d<br/>x: t\"]\n"
+                      "  n0 -.->|routing| n1\n  n0 -.->|routing| n2\n  n1 --> n3\n"
+                      "  n2 -.->|when| n3\n  classDef pending ");
+    CHECK_CONTAINS(m, "classDef cancelled ");
+    free(text);
+    cJSON_Delete(v);
+    cJSON_Delete(run);
+    CHECK(wf_visualize(NULL) == NULL);
+}
+
 void register_workflow_routing_tests(void)
 {
     for (size_t i = 0; i < COUNT_OF(when_rows); i++)
@@ -272,4 +320,5 @@ void register_workflow_routing_tests(void)
         test_addf(check_compile_row, &compile_rows[i], "workflow routing: %s",
                   compile_rows[i].name);
     test_add("workflow routing: targets", check_target, NULL);
+    test_add("workflow visualization: nodes, edges, Mermaid", check_visualize, NULL);
 }
