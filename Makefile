@@ -83,7 +83,10 @@ PYTEST  := /usr/bin/python3 -m pytest
 
 all: $(PROGRAMS)
 
-$(BIN)/flowstate-gateway: $(GATEWAY_OBJ) $(COMMON_OBJ) | $(BIN)
+# POST /workflow/coordinate checks its body as the coordinator agent checks its task.
+COORD_PLAN_OBJ := $(OBJ)/worker/agents/coordinator/plan.o $(OBJ)/worker/agents/coordinator/refpath.o
+
+$(BIN)/flowstate-gateway: $(GATEWAY_OBJ) $(COORD_PLAN_OBJ) $(COMMON_OBJ) | $(BIN)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

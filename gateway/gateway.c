@@ -48,6 +48,7 @@ static enum route_method method_of(enum evhttp_cmd_type cmd)
     case EVHTTP_REQ_POST: return METHOD_POST;
     case EVHTTP_REQ_PUT: return METHOD_PUT;
     case EVHTTP_REQ_DELETE: return METHOD_DELETE;
+    case EVHTTP_REQ_PATCH: return METHOD_PATCH;
     default: return METHOD_OTHER;
     }
 }

@@ -76,6 +76,13 @@ void wf_run_pause(struct request *r);
 void wf_run_resume(struct request *r);
 void wf_run_retry(struct request *r);
 void wf_run_signal(struct request *r);
+void wf_run_visualize(struct request *r);
+void wf_run_message_send(struct request *r);
+void wf_run_messages_list(struct request *r);
+void seed_workflow_execute(struct request *r);
+void seed_workflow_get(struct request *r);
+void seed_workflow_state(struct request *r);
+void workflow_coordinate(struct request *r);
 
 void keys_create(struct request *r);
 void keys_list(struct request *r);

@@ -72,6 +72,16 @@ const struct route routes[] = {
     {METHOD_POST, "/api/workflows/runs/:id/resume", wf_run_resume, WRITERS, BODY_OPTIONAL},
     {METHOD_POST, "/api/workflows/runs/:id/retry", wf_run_retry, WRITERS, BODY_OPTIONAL},
     {METHOD_POST, "/api/workflows/runs/:id/signal", wf_run_signal, WRITERS, BODY_JSON},
+    {METHOD_GET, "/api/workflows/runs/:id/visualization", wf_run_visualize, ANYONE, 0},
+    {METHOD_POST, "/api/workflows/runs/:id/messages", wf_run_message_send, WRITERS, BODY_JSON},
+    {METHOD_GET, "/api/workflows/runs/:id/messages", wf_run_messages_list, ANYONE, 0},
+    /* Seed 003's workflow routes, and seed 000's (gateway/workflows/seedflows.c). */
+    {METHOD_POST, "/api/agents/workflows/execute", seed_workflow_execute, WRITERS, BODY_JSON},
+    {METHOD_GET, "/api/agents/workflows/:id", seed_workflow_get, ANYONE, 0},
+    {METHOD_GET, "/api/agents/workflows/:id/visualization", wf_run_visualize, ANYONE, 0},
+    {METHOD_POST, "/api/agents/workflows/:id/messages", wf_run_message_send, WRITERS, BODY_JSON},
+    {METHOD_PATCH, "/api/agents/workflows/:id/state", seed_workflow_state, WRITERS, BODY_JSON},
+    {METHOD_POST, "/workflow/coordinate", workflow_coordinate, WRITERS, BODY_JSON},
 
     {METHOD_POST, "/api/keys", keys_create, ROLES_ADMIN, 1},
     {METHOD_GET, "/api/keys", keys_list, ROLES_ADMIN, 0},

@@ -828,7 +828,8 @@ CREATE TABLE public.agent_messages (
     requires_response boolean DEFAULT false NOT NULL,
     reply_to bigint,
     job_id bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    workflow_run_id bigint
 );
 
 --
@@ -1480,6 +1481,19 @@ CREATE FUNCTION public.fs_wf_lookup(ctx jsonb, path text) RETURNS jsonb
 $$;
 
 --
+-- Name: fs_wf_message_json(public.agent_messages, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_message_json(m public.agent_messages, status text) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT json_build_object('message_id', m.id, 'workflow_id', m.workflow_run_id,
+        'from_agent', m.from_agent, 'to_agent', m.to_agent, 'message_type', m.message_type,
+        'content', m.message::json, 'status', status, 'job_id', m.job_id,
+        'created_at', m.created_at)
+$$;
+
+--
 -- Name: fs_wf_prune(integer, boolean, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1597,6 +1611,25 @@ BEGIN
     WHERE m.scope = 'run' AND m.scope_id = gone.id::text;
     RETURN NULL;
 END
+$$;
+
+--
+-- Name: fs_wf_seed_json(json, text, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_wf_seed_json(run json, wtype text, agents text[]) RETURNS json
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT json_build_object('workflow_id', run->'id', 'workflow_type', wtype,
+        'status', run->'status', 'conversation_id', run->'conversationId',
+        'participating_agents', coalesce(to_json(agents),
+            (SELECT json_agg(DISTINCT s->>'agent') FROM json_array_elements(run->'steps') s)),
+        'current_agents', (SELECT coalesce(json_agg(s->>'agent'), '[]')
+                           FROM json_array_elements(run->'steps') s
+                           WHERE s->>'status' = 'running'),
+        'input_data', run->'input', 'results', run->'output', 'error', run->'error',
+        'created_at', run->'createdAt', 'updated_at', run->'updatedAt',
+        'finished_at', run->'finishedAt', 'run', run)
 $$;
 
 --
@@ -1917,9 +1950,19 @@ DECLARE
 BEGIN
     IF cond IS NULL OR jsonb_typeof(cond) <> 'object' THEN
         RETURN true;
+    ELSIF cond ? 'all' THEN
+        RETURN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(cond->'all') e
+                           WHERE NOT fs_wf_when(e.value, ctx));
+    ELSIF cond ? 'any' THEN
+        RETURN EXISTS (SELECT 1 FROM jsonb_array_elements(cond->'any') e
+                       WHERE fs_wf_when(e.value, ctx));
+    ELSIF cond ? 'not' THEN
+        RETURN NOT fs_wf_when(cond->'not', ctx);
     END IF;
     v := cond->'value';
-    op := cond->>'operator';
+    op := CASE cond->>'operator' WHEN '>' THEN 'gt' WHEN '>=' THEN 'gte' WHEN '<' THEN 'lt'
+                                 WHEN '<=' THEN 'lte' WHEN '==' THEN 'eq' WHEN '!=' THEN 'ne'
+                                 ELSE cond->>'operator' END;
     x := fs_wf_lookup(ctx, cond->>'field');
     IF x = 'null'::jsonb THEN
         x := NULL;
@@ -1993,6 +2036,17 @@ CREATE SEQUENCE public.agent_states_id_seq
 --
 
 ALTER SEQUENCE public.agent_states_id_seq OWNED BY public.agent_states.id;
+
+--
+-- Name: agent_workflows; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_workflows (
+    run_id bigint NOT NULL,
+    workflow_type text NOT NULL,
+    participating_agents text[] NOT NULL,
+    CONSTRAINT agent_workflows_workflow_type_check CHECK ((workflow_type = ANY (ARRAY['multi_agent'::text, 'conditional'::text, 'collaborative'::text])))
+);
 
 --
 -- Name: api_key_changes; Type: TABLE; Schema: public; Owner: -
@@ -2276,6 +2330,13 @@ ALTER TABLE ONLY public.agent_states
     ADD CONSTRAINT agent_states_pkey PRIMARY KEY (id);
 
 --
+-- Name: agent_workflows agent_workflows_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_workflows
+    ADD CONSTRAINT agent_workflows_pkey PRIMARY KEY (run_id);
+
+--
 -- Name: api_key_changes api_key_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2377,6 +2438,12 @@ CREATE INDEX agent_messages_from_idx ON public.agent_messages USING btree (from_
 --
 
 CREATE UNIQUE INDEX agent_messages_reply_key ON public.agent_messages USING btree (reply_to) WHERE (reply_to IS NOT NULL);
+
+--
+-- Name: agent_messages_run_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_messages_run_idx ON public.agent_messages USING btree (workflow_run_id, id) WHERE (workflow_run_id IS NOT NULL);
 
 --
 -- Name: agent_messages_to_idx; Type: INDEX; Schema: public; Owner: -
@@ -2594,6 +2661,20 @@ CREATE TRIGGER workflow_runs_shared_memory AFTER DELETE ON public.workflow_runs 
 
 ALTER TABLE ONLY public.agent_messages
     ADD CONSTRAINT agent_messages_reply_to_fkey FOREIGN KEY (reply_to) REFERENCES public.agent_messages(id) ON DELETE SET NULL;
+
+--
+-- Name: agent_messages agent_messages_workflow_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_messages
+    ADD CONSTRAINT agent_messages_workflow_run_id_fkey FOREIGN KEY (workflow_run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: agent_workflows agent_workflows_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_workflows
+    ADD CONSTRAINT agent_workflows_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;
 
 --
 -- Name: workflow_runs workflow_runs_parent_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -623,5 +623,58 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     /* The sweeper's workflow timers: $1 most of each kind per call; NULL when another
      * gateway is firing them. */
     [Q_WF_TICK] = {"fs_wf_tick", "SELECT fs_wf_tick($1::int)"},
+
+    /* Seed 003's routes (sql/009_workflow_routing.sql). A run started by POST
+     * /api/agents/workflows/execute: $1 definition, $2 input, $3 conversation id, $4
+     * workflow_type, $5 participating agents (both NULL: POST /workflow/coordinate); the run
+     * as those routes show it. */
+    [Q_WF_SEED_START] = {"fs_wf_seed_start",
+        "WITH s AS (SELECT run FROM fs_wf_start($1::jsonb, $2::jsonb, NULL, NULL, NULL, $3::text)),"
+        " a AS (INSERT INTO agent_workflows (run_id, workflow_type, participating_agents)"
+        "       SELECT (s.run->>'id')::bigint, $4::text, $5::text[] FROM s WHERE $4 IS NOT NULL)"
+        " SELECT fs_wf_seed_json(s.run, $4::text, $5::text[]) FROM s"},
+
+    [Q_WF_SEED_GET] = {"fs_wf_seed_get",
+        "SELECT fs_wf_seed_json(fs_wf_run_json(w, true), a.workflow_type, a.participating_agents)"
+        " FROM workflow_runs w LEFT JOIN agent_workflows a ON a.run_id = w.id"
+        " WHERE w.id = $1::bigint"},
+
+    /* As Q_WF_RUN_CONTROL, the run shown as seed 003's routes show it. */
+    [Q_WF_SEED_CONTROL] = {"fs_wf_seed_control",
+        "SELECT c.applied, c.before,"
+        "       fs_wf_seed_json(c.run, a.workflow_type, a.participating_agents)"
+        " FROM fs_wf_control($1::bigint, $2::text) c"
+        " LEFT JOIN agent_workflows a ON a.run_id = $1::bigint"},
+
+    /* A message within run $1 from $2 to $3, content $4 (JSON text), type $5, and its
+     * delivery job, as Q_MESSAGE_SEND's; no row when there is no run $1. */
+    [Q_WF_MESSAGE_SEND] = {"fs_wf_message_send",
+        "WITH m AS ("
+        "  INSERT INTO agent_messages AS am (from_agent, to_agent, message, message_type,"
+        "                                    workflow_run_id, job_id)"
+        "  SELECT $2::text, $3::text, $4::text, $5::text, w.id, nextval('job_queue_id_seq')"
+        "  FROM workflow_runs w WHERE w.id = $1::bigint"
+        "  RETURNING am.*),"
+        " j AS ("
+        "  INSERT INTO job_queue (id, target_agent, payload, priority)"
+        "  SELECT m.job_id, m.to_agent, jsonb_build_object('type', 'inter_agent_message',"
+        "         'taskType', 'inter_agent_message', 'messageId', m.id, 'fromAgent', m.from_agent,"
+        "         'message', m.message, 'messageType', m.message_type, 'requiresResponse', false,"
+        "         'workflowRunId', m.workflow_run_id), 3"
+        "  FROM m RETURNING id)"
+        " SELECT fs_wf_message_json(m::agent_messages, 'sent') FROM m, j"},
+
+    /* Run $1's messages, oldest first: $2 cursor (exclusive lower id) or NULL, $3 limit, $4
+     * budget; no row when there is no run $1. */
+    [Q_WF_MESSAGES_LIST] = {"fs_wf_messages_list",
+        LIST_PAGE_CTES(
+        "SELECT m.id, row_number() OVER (ORDER BY m.id) AS rn FROM agent_messages m"
+        " WHERE m.workflow_run_id = $1::bigint AND ($2::bigint IS NULL OR m.id > $2::bigint)"
+        " ORDER BY m.id LIMIT $3::int + 1",
+        "SELECT fs_wf_message_json(m, fs_message_status(m)) FROM agent_messages m WHERE m.id = ",
+        "$3::int", "$4::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS messages,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page WHERE EXISTS (SELECT 1 FROM workflow_runs w WHERE w.id = $1::bigint)"},
 };
 /* clang-format on */

@@ -71,6 +71,11 @@ enum query_id {
     Q_WF_RUN_CONTROL,
     Q_WF_RUN_SIGNAL,
     Q_WF_TICK,
+    Q_WF_SEED_START,
+    Q_WF_SEED_GET,
+    Q_WF_SEED_CONTROL,
+    Q_WF_MESSAGE_SEND,
+    Q_WF_MESSAGES_LIST,
     Q__COUNT
 };
 

@@ -176,6 +176,7 @@ static const char *method_name(enum route_method m)
     case METHOD_POST: return "POST";
     case METHOD_PUT: return "PUT";
     case METHOD_DELETE: return "DELETE";
+    case METHOD_PATCH: return "PATCH";
     default: return "OTHER";
     }
 }

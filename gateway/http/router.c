@@ -107,8 +107,11 @@ const char *router_allow_header(unsigned methods, char *buf, size_t len)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {
-        {METHOD_GET, "GET"}, {METHOD_POST, "POST"}, {METHOD_PUT, "PUT"}, {METHOD_DELETE, "DELETE"}};
+    } names[] = {{METHOD_GET, "GET"},
+                 {METHOD_POST, "POST"},
+                 {METHOD_PUT, "PUT"},
+                 {METHOD_DELETE, "DELETE"},
+                 {METHOD_PATCH, "PATCH"}};
     size_t o = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -14,7 +14,8 @@ enum route_method {
     METHOD_POST = 1 << 1,
     METHOD_PUT = 1 << 2,
     METHOD_DELETE = 1 << 3,
-    METHOD_OTHER = 1 << 4,
+    METHOD_PATCH = 1 << 4,
+    METHOD_OTHER = 1 << 5,
 };
 
 /* What a route does with a request body. */

@@ -178,7 +178,7 @@ static void control_done(PGresult *res, void *arg)
     request_reply(r, 200, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
 }
 
-static void run_control(struct request *r, const char *action)
+void wf_run_control(struct request *r, int query, const char *action)
 {
     char id[24];
     if (request_path_id(r, "id", id, sizeof(id)) < 0)
@@ -189,14 +189,14 @@ static void run_control(struct request *r, const char *action)
     snprintf(rr->id, sizeof(rr->id), "%s", id);
     rr->action = action;
     const char *params[2] = {id, action};
-    if (pgpool_query(r->gw->pool, Q_WF_RUN_CONTROL, 2, params, control_done, r) < 0)
+    if (pgpool_query(r->gw->pool, query, 2, params, control_done, r) < 0)
         request_unavailable(r);
 }
 
-void wf_run_cancel(struct request *r) { run_control(r, "cancel"); }
-void wf_run_pause(struct request *r) { run_control(r, "pause"); }
-void wf_run_resume(struct request *r) { run_control(r, "resume"); }
-void wf_run_retry(struct request *r) { run_control(r, "retry"); }
+void wf_run_cancel(struct request *r) { wf_run_control(r, Q_WF_RUN_CONTROL, "cancel"); }
+void wf_run_pause(struct request *r) { wf_run_control(r, Q_WF_RUN_CONTROL, "pause"); }
+void wf_run_resume(struct request *r) { wf_run_control(r, Q_WF_RUN_CONTROL, "resume"); }
+void wf_run_retry(struct request *r) { wf_run_control(r, Q_WF_RUN_CONTROL, "retry"); }
 
 static void signal_done(PGresult *res, void *arg)
 {

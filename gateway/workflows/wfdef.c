@@ -39,18 +39,22 @@ static const char *const def_fields[] = {"steps", "description", "timeoutSeconds
 /* The fields of each kind of step; kinds[i] has kind_fields[i]. */
 static const char *const kinds[] = {"agent", "sleep", "wait", "workflow", NULL};
 enum { KIND_AGENT, KIND_SLEEP, KIND_WAIT, KIND_WORKFLOW };
-static const char *const agent_fields[] = {
-    "key",         "kind",    "agent",          "task", "input",
-    "dependsOn",   "retries", "timeoutSeconds", "when", "continueOnFailure",
-    "description", NULL};
+static const char *const agent_fields[] = {"key",         "kind",
+                                           "agent",       "task",
+                                           "input",       "dependsOn",
+                                           "retries",     "timeoutSeconds",
+                                           "when",        "continueOnFailure",
+                                           "description", "routing",
+                                           NULL};
 static const char *const sleep_fields[] = {"key",  "kind",        "seconds",           "dependsOn",
-                                           "when", "description", "continueOnFailure", NULL};
+                                           "when", "description", "continueOnFailure", "routing",
+                                           NULL};
 static const char *const wait_fields[] = {"key",       "kind", "signal",      "timeoutSeconds",
                                           "dependsOn", "when", "description", "continueOnFailure",
-                                          NULL};
+                                          "routing",   NULL};
 static const char *const workflow_fields[] = {
     "key",       "kind", "template",    "version",           "definition", "input",
-    "dependsOn", "when", "description", "continueOnFailure", NULL};
+    "dependsOn", "when", "description", "continueOnFailure", "routing",    NULL};
 static const char *const *const kind_fields[] = {agent_fields, sleep_fields, wait_fields,
                                                  workflow_fields};
 static const char *const when_fields[] = {"field", "operator", "value", NULL};
@@ -77,6 +81,8 @@ static int at_step(struct field_error *err, int i, const char *key)
         snprintf(err->message + len, sizeof(err->message) - len, " (step '%.40s')", key);
     return -1;
 }
+
+int wfdef_at_step(struct field_error *err, int i, const char *key) { return at_step(err, i, key); }
 
 static int step_error(struct field_error *err, int i, const char *key, const char *field,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -160,36 +166,119 @@ static bool is_ancestor(const struct graph *g, int of, int who)
     return (g->anc[(size_t)of * (size_t)g->words + (size_t)(who / 64)] >> (who % 64)) & 1u;
 }
 
-/* The shape of a `when`: {field, operator, value}; field's reference is checked with the
- * others (check_ref). */
-static int check_when_shape(const cJSON *when, int i, const char *key, struct field_error *err)
+/* Seed 003's symbolic operators and the names they stand for (fs_wf_when maps them too). */
+static const char *const op_aliases[][2] = {{">", "gt"},   {">=", "gte"}, {"<", "lt"},
+                                            {"<=", "lte"}, {"==", "eq"},  {"!=", "ne"}};
+
+const char *wfdef_operator_name(const char *op)
 {
-    if (!cJSON_IsObject(when))
-        return step_error(err, i, key, "when", "must be an object {field, operator, value}");
-    if (unknown_fields(when, when_fields, "when", err) < 0)
-        return at_step(err, i, key);
-    const char *field = NULL, *op = NULL;
+    for (size_t k = 0; k < sizeof(op_aliases) / sizeof(op_aliases[0]); k++)
+        if (strcmp(op, op_aliases[k][0]) == 0)
+            return op_aliases[k][1];
+    return in_list(operators, op) ? op : NULL;
+}
+
+/* The field of a part of a `when` at path ("when", "when.all[1]", "when.not"). */
+static int when_error(struct field_error *err, const char *path, const char *leaf, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+static int when_error(struct field_error *err, const char *path, const char *leaf, const char *fmt,
+                      ...)
+{
+    char field[sizeof(err->field)], msg[sizeof(err->message)];
+    snprintf(field, sizeof(field), "%s%s%s", path, leaf[0] ? "." : "", leaf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return field_error_set(err, field, "%s %s", field, msg);
+}
+
+/* A leaf {field, operator, value}; field's reference is checked with the others
+ * (check_ref). */
+static int check_leaf(const cJSON *when, const char *path, struct field_error *err)
+{
+    if (unknown_fields(when, when_fields, path, err) < 0)
+        return -1;
+    const char *field = NULL, *opname = NULL;
     if (json_get_string(when, "field", true, 1, WFDEF_REF_MAX, &field, err) < 0 ||
-        json_get_string(when, "operator", true, 1, 16, &op, err) < 0) {
-        field_error_prefix(err, "when.");
-        return at_step(err, i, key);
+        json_get_string(when, "operator", true, 1, 16, &opname, err) < 0) {
+        char prefix[sizeof(err->field)];
+        snprintf(prefix, sizeof(prefix), "%s.", path);
+        return field_error_prefix(err, prefix);
     }
-    if (!in_list(operators, op))
-        return step_error(err, i, key, "when.operator",
-                          "must be one of eq, ne, gt, gte, lt, lte, in, contains, exists");
+    const char *op = wfdef_operator_name(opname);
+    if (!op)
+        return when_error(err, path, "operator",
+                          "must be one of eq, ne, gt, gte, lt, lte (or ==, !=, >, >=, <, <=), "
+                          "in, contains, exists");
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(when, "value");
     if (strcmp(op, "exists") == 0) {
         if (value && !cJSON_IsBool(value) && !cJSON_IsNull(value))
-            return step_error(err, i, key, "when.value", "must be true or false for exists");
+            return when_error(err, path, "value", "must be true or false for exists");
     } else if (!value) {
-        return step_error(err, i, key, "when.value", "is required for %s", op);
+        return when_error(err, path, "value", "is required for %s", opname);
     } else if (strcmp(op, "in") == 0 && !cJSON_IsArray(value)) {
-        return step_error(err, i, key, "when.value", "must be an array for in");
+        return when_error(err, path, "value", "must be an array for in");
     } else if (op[0] == 'g' || op[0] == 'l') {
         if (!cJSON_IsNumber(value) && !cJSON_IsString(value))
-            return step_error(err, i, key, "when.value", "must be a number or a string for %s", op);
+            return when_error(err, path, "value", "must be a number or a string for %s", opname);
     }
     return 0;
+}
+
+/* The compound forms' one field, or NULL for a leaf. */
+static const char *compound_of(const cJSON *when)
+{
+    static const char *const forms[] = {"all", "any", "not"};
+    for (size_t k = 0; k < 3; k++)
+        if (cJSON_GetObjectItemCaseSensitive(when, forms[k]))
+            return forms[k];
+    return NULL;
+}
+
+static int check_when_at(const cJSON *when, const char *path, int depth, struct field_error *err)
+{
+    if (!cJSON_IsObject(when))
+        return when_error(err, path, "",
+                          "must be an object: {field, operator, value}, {all: [...]}, "
+                          "{any: [...]} or {not: ...}");
+    if (depth > WFDEF_WHEN_DEPTH_MAX)
+        return when_error(err, path, "", "nests deeper than %d levels", WFDEF_WHEN_DEPTH_MAX);
+    const char *form = compound_of(when);
+    if (!form)
+        return check_leaf(when, path, err);
+    if (cJSON_GetArraySize(when) != 1)
+        return when_error(err, path, "", "with %s must have no other field", form);
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(when, form);
+    char sub[sizeof(err->field)];
+    if (form[0] == 'n') {
+        snprintf(sub, sizeof(sub), "%s.not", path);
+        return check_when_at(inner, sub, depth + 1, err);
+    }
+    int n = cJSON_IsArray(inner) ? cJSON_GetArraySize(inner) : 0;
+    if (n == 0 || n > WFDEF_WHEN_ITEMS_MAX)
+        return when_error(err, path, form, "must be an array of 1 to %d conditions",
+                          WFDEF_WHEN_ITEMS_MAX);
+    int k = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, inner)
+    {
+        snprintf(sub, sizeof(sub), "%s.%s[%d]", path, form, k++);
+        if (check_when_at(c, sub, depth + 1, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int wfdef_check_when(const cJSON *when, const char *where, struct field_error *err)
+{
+    return check_when_at(when, where, 1, err);
+}
+
+/* Step i's `when`: its shape (the references come later, with the others). */
+static int check_when_shape(const cJSON *when, int i, const char *key, struct field_error *err)
+{
+    return wfdef_check_when(when, "when", err) < 0 ? at_step(err, i, key) : 0;
 }
 
 static int validate_def(const cJSON *def, int depth, struct field_error *err);
@@ -528,6 +617,25 @@ static int check_input(const struct graph *g, int i, const cJSON *v, int depth,
     return 0;
 }
 
+/* The field of every leaf of step i's `when` (its shape was checked). */
+static int check_when_refs(const struct graph *g, int i, const cJSON *when, struct field_error *err)
+{
+    const char *form = compound_of(when);
+    if (!form)
+        return check_ref(g, i, "when.field",
+                         cJSON_GetObjectItemCaseSensitive(when, "field")->valuestring, err);
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(when, form);
+    if (form[0] == 'n')
+        return check_when_refs(g, i, inner, err);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, inner)
+    {
+        if (check_when_refs(g, i, c, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int check_refs(const struct graph *g, int i, struct field_error *err)
 {
     const cJSON *o = g->steps[i].obj;
@@ -535,10 +643,7 @@ static int check_refs(const struct graph *g, int i, struct field_error *err)
     if (input && check_input(g, i, input, 1, err) < 0)
         return -1;
     const cJSON *when = cJSON_GetObjectItemCaseSensitive(o, "when");
-    if (cJSON_IsObject(when))
-        return check_ref(g, i, "when.field",
-                         cJSON_GetObjectItemCaseSensitive(when, "field")->valuestring, err);
-    return 0;
+    return cJSON_IsObject(when) ? check_when_refs(g, i, when, err) : 0;
 }
 
 int wfdef_validate(const cJSON *def, struct field_error *err) { return validate_def(def, 0, err); }

@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "common/json_print.h"
 #include "gateway/http/request.h"
+#include "gateway/workflows/routing.h"
 #include "gateway/workflows/wfdef.h"
 
 int wf_check_template_name(struct request *r, const char *name, const char *field)
@@ -19,19 +20,31 @@ int wf_check_template_name(struct request *r, const char *name, const char *fiel
     return 0;
 }
 
+char *wf_definition_compile(const cJSON *def, struct field_error *err)
+{
+    cJSON *compiled = NULL;
+    char *text = NULL;
+    int rc = wfdef_validate(def, err);
+    if (rc == 0) {
+        compiled = cJSON_Duplicate(def, true);
+        rc = compiled ? wf_routing_compile(compiled, err) : (err->field[0] = '\0', -1);
+        if (rc > 0) /* the routed children's new `when`s */
+            rc = wfdef_validate(compiled, err);
+    }
+    if (rc == 0 && !(text = json_print(compiled)))
+        err->field[0] = '\0';
+    cJSON_Delete(compiled);
+    return text;
+}
+
 char *wf_definition_text(struct request *r, const cJSON *def)
 {
     struct field_error err;
-    if (wfdef_validate(def, &err) < 0) {
-        if (!err.field[0])
-            request_error(r, 500, "internal", NULL, "out of memory");
-        else
-            request_field_error(r, &err);
-        return NULL;
-    }
-    char *text = json_print(def);
-    if (!text)
+    char *text = wf_definition_compile(def, &err);
+    if (!text && !err.field[0])
         request_error(r, 500, "internal", NULL, "out of memory");
+    else if (!text)
+        request_field_error(r, &err);
     return text;
 }
 

@@ -10,8 +10,8 @@
 #include "gateway/http/router.h"
 #include "gateway/routes.h"
 
-static const enum route_method methods[] = {METHOD_GET, METHOD_POST, METHOD_PUT, METHOD_DELETE,
-                                            METHOD_OTHER};
+static const enum route_method methods[] = {METHOD_GET,    METHOD_POST,  METHOD_PUT,
+                                            METHOD_DELETE, METHOD_PATCH, METHOD_OTHER};
 
 /* The path of m's pattern with each parameter percent-encoded, or false when it does not fit
  * out. */

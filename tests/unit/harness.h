@@ -80,6 +80,7 @@ void register_vectors_tests(void);
 void register_coordinator_choose_tests(void);
 void register_coordinator_refpath_tests(void);
 void register_workflow_def_tests(void);
+void register_workflow_routing_tests(void);
 void register_coordinator_plan_tests(void);
 void register_coordinator_delegate_tests(void);
 void register_shared_args_tests(void);

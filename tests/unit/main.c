@@ -180,6 +180,7 @@ int main(int argc, char **argv)
     register_batcher_tests();
     register_workpool_tests();
     register_workflow_def_tests();
+    register_workflow_routing_tests();
 
     int passed = 0, failed = 0;
     for (size_t i = 0; i < ncases; i++) {

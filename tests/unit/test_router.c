@@ -14,6 +14,7 @@
 #define POST METHOD_POST
 #define PUT METHOD_PUT
 #define DELETE METHOD_DELETE
+#define PATCH METHOD_PATCH
 #define OTHER METHOD_OTHER
 
 enum { NOT_FOUND = -1, NOT_ALLOWED = -2 };
@@ -255,7 +256,7 @@ static void route_reachable(const void *arg)
     bool public_path = strcmp(r->pattern, "/health") == 0 || strcmp(r->pattern, "/ready") == 0;
     CHECK((r->roles == 0) == public_path);
     CHECK((r->roles & ~(unsigned)ROLES_ALL) == 0);
-    CHECK(!r->has_body || r->method == POST || r->method == PUT);
+    CHECK(!r->has_body || r->method == POST || r->method == PUT || r->method == PATCH);
     CHECK(r->handler != NULL);
     if (strncmp(r->pattern, "/api/keys", 9) == 0)
         CHECK_LONG(r->roles, ROLES_ADMIN);
@@ -331,6 +332,8 @@ static const struct allow_case allow_cases[] = {
     {PUT | DELETE, 64, "PUT, DELETE"},
     {DELETE | GET, 64, "GET, DELETE"},
     {GET | POST | PUT | DELETE, 64, "GET, POST, PUT, DELETE"},
+    {PATCH, 64, "PATCH"},
+    {GET | PATCH, 64, "GET, PATCH"},
     {OTHER, 64, ""},
     {GET | OTHER, 64, "GET"},
     {GET | POST | PUT | DELETE, 23, "GET, POST, PUT, DELETE"}, /* exactly fits */
@@ -366,6 +369,7 @@ static const char *method_name(enum route_method m)
     case METHOD_POST: return "POST";
     case METHOD_PUT: return "PUT";
     case METHOD_DELETE: return "DELETE";
+    case METHOD_PATCH: return "PATCH";
     case METHOD_OTHER: return "OTHER";
     }
     return "?";
