@@ -532,3 +532,52 @@ def test_the_state_route_is_patch_only_and_wants_json(gateway, db):
                         headers={"Content-Type": "application/x-www-form-urlencoded"})
     expect_error(r, 415, "unsupported_media_type")
     assert get_run(gateway, wf["workflow_id"])["status"] == "running"
+
+
+# --- send_message: a step that messages another agent within its run ------------------------
+
+
+def test_a_send_message_step_hands_off_to_another_agent_within_its_run(stack):
+    stack.start_pool("learning=1,monitoring=1")
+    gw = stack.gateway()
+    run = start(gw, [
+        {"key": "hand", "agent": "learning", "task": "send_message",
+         "input": {"toAgent": "monitoring", "messageType": "handoff",
+                   "content": {"reason": {"$ref": "input.why"}}}},
+        {"key": "after", "agent": "monitoring", "task": "ping", "dependsOn": ["hand"]}],
+        input={"why": "needs a health check"})
+    done = wait_finished(stack, gw, run["id"])
+    assert done["status"] == "completed", done
+    out = done["output"]["hand"]
+    assert out["toAgent"] == "monitoring" and out["messageType"] == "handoff" and out["runId"] == run["id"]
+    msgs = expect(gw.get(f"/api/workflows/runs/{run['id']}/messages"), 200)["messages"]
+    assert [(m["message_id"], m["from_agent"], m["to_agent"], m["message_type"], m["content"]) for m in msgs] \
+        == [(out["messageId"], "learning", "monitoring", "handoff", {"reason": "needs a health check"})]
+    # delivered to monitoring as any message is: an inter_agent_message job it runs
+    stack.wait_job(msgs[0]["job_id"], lambda r: r["status"] == "completed", 60, "the message delivered")
+
+
+@pytest.mark.parametrize("data,extra,error", [
+    ({"toAgent": "monitoring"}, {}, "workflowRunId is required (send_message runs as a workflow step)"),
+    ({}, {"workflowRunId": 1}, "toAgent"),
+    ({"toAgent": "monitoring", "messageType": 7}, {"workflowRunId": 1}, "messageType"),
+])
+def test_send_message_outside_a_run_or_without_a_receiver_fails_without_retry(stack, data, extra, error):
+    stack.start_pool("learning=1")
+    gw = stack.gateway()
+    job = expect(gw.post("/api/jobs", json={"targetAgent": "learning", "maxAttempts": 3,
+                                            "payload": {"taskType": "send_message", "data": data, **extra}}), 201)
+    row = stack.wait_job(job["id"], lambda r: r["status"] == "failed", 60, "send_message failed")
+    assert row["attempts"] == 1 and error in row["last_error"], row
+
+
+def test_a_message_the_gateway_refuses_fails_the_step_without_retry(stack):
+    stack.start_pool("learning=1")
+    gw = stack.gateway()
+    run = start(gw, [{"key": "hand", "agent": "learning", "task": "send_message", "retries": 2,
+                      "input": {"toAgent": "monitoring", "messageType": "gossip"}}])
+    done = wait_finished(stack, gw, run["id"])
+    step = done["steps"][0]
+    assert done["status"] == "failed" and step["attempts"] == 1, done
+    assert "message_type" in step["error"] and "400" in step["error"], step
+    assert expect(gw.get(f"/api/workflows/runs/{run['id']}/messages"), 200)["messages"] == []

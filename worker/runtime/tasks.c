@@ -1,5 +1,6 @@
-/* tasks — running one job: picks the handler by payload.taskType (the built-in ping, or
- * one of the agent's tasks), calls it, and turns what it returns into the job's outcome.
+/* tasks — running one job: picks the handler by payload.taskType (the built-ins ping,
+ * inter_agent_message and send_message, or one of the agent's tasks), calls it, and turns
+ * what it returns into the job's outcome.
  * Unknown task types fail without retry: another attempt cannot help. */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/json_print.h"
+#include "worker/runtime/runmsg.h"
 #include "worker/runtime/shared.h"
 #include "worker/runtime/sharedmem.h"
 
@@ -99,6 +101,8 @@ static task_fn find_task(const struct agent_def *agent, const char *type)
         return ping_run;
     if (strcmp(type, "inter_agent_message") == 0)
         return message_task_run;
+    if (strcmp(type, "send_message") == 0)
+        return send_message_task_run;
     for (size_t i = 0; i < agent->ntasks; i++)
         if (strcmp(agent->tasks[i].name, type) == 0)
             return agent->tasks[i].run;
@@ -107,7 +111,7 @@ static task_fn find_task(const struct agent_def *agent, const char *type)
 
 static void describe_known(const struct agent_def *agent, char *buf, size_t len)
 {
-    size_t o = (size_t)snprintf(buf, len, "ping, inter_agent_message");
+    size_t o = (size_t)snprintf(buf, len, "ping, inter_agent_message, send_message");
     for (size_t i = 0; i < agent->ntasks && o < len; i++)
         o += (size_t)snprintf(buf + o, len - o, ", %s", agent->tasks[i].name);
 }
