@@ -55,14 +55,26 @@ CREATE INDEX workflow_signals_run_idx ON workflow_signals (run_id, name, id);
 -- itself fails at this depth rather than looping).
 CREATE FUNCTION fs_wf_depth_max() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 8';
 
--- Locks runs ids and all their ancestors, in id order (see the lock order above).
-CREATE FUNCTION fs_wf_lock(ids bigint[]) RETURNS void LANGUAGE sql AS $$
-    WITH RECURSIVE a(id) AS (
-        SELECT unnest(ids)
-        UNION
-        SELECT w.parent_run_id FROM workflow_runs w JOIN a ON w.id = a.id
-        WHERE w.parent_run_id IS NOT NULL)
-    SELECT 1 FROM workflow_runs w WHERE w.id IN (SELECT id FROM a) ORDER BY w.id FOR UPDATE
+-- Locks runs ids and all their ancestors, in id order (see the lock order above). A run's
+-- parent never changes once it exists, so whether any of ids has one is read without a lock,
+-- and runs without parents (most) are locked without the recursive walk, which costs several
+-- times the lock itself on the path of every step outcome.
+CREATE FUNCTION fs_wf_lock(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM workflow_runs w
+                   WHERE w.id = ANY (ids) AND w.parent_run_id IS NOT NULL) THEN
+        PERFORM 1 FROM workflow_runs w WHERE w.id = ANY (ids) ORDER BY w.id FOR UPDATE;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM workflow_runs w
+    WHERE w.id IN (WITH RECURSIVE a(id) AS (
+                       SELECT unnest(ids)
+                       UNION
+                       SELECT p.parent_run_id FROM workflow_runs p JOIN a ON p.id = a.id
+                       WHERE p.parent_run_id IS NOT NULL)
+                   SELECT id FROM a)
+    ORDER BY w.id FOR UPDATE;
+END
 $$;
 
 -- The unfinished runs of the trees rooted at ids (the roots included).
@@ -331,36 +343,42 @@ BEGIN
                 FROM ready x
                 WHERE x.kind IN ('sleep', 'wait') AND s.run_id = rid AND s.key = x.key)
             SELECT 1 INTO n;
-            -- A wait that starts takes the oldest signal kept for its name (a running wait
-            -- has none kept: a signal goes to a waiting step before it is kept).
-            WITH w AS (
-                SELECT s.key, s.signal,
-                       row_number() OVER (PARTITION BY s.signal ORDER BY s.position) AS n
-                FROM workflow_steps s
-                WHERE s.run_id = rid AND s.status = 'running' AND s.kind = 'wait'),
-            g AS (
-                SELECT x.id, x.name, x.payload,
-                       row_number() OVER (PARTITION BY x.name ORDER BY x.id) AS n
-                FROM workflow_signals x WHERE x.run_id = rid),
-            m AS (SELECT w.key, g.id, g.payload FROM w JOIN g ON g.name = w.signal AND g.n = w.n),
-            d AS (DELETE FROM workflow_signals x USING m WHERE x.id = m.id)
-            UPDATE workflow_steps s SET status = 'completed', output = m.payload, finished_at = now(),
-                due_at = NULL
-            FROM m WHERE s.run_id = rid AND s.key = m.key;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            IF n > 0 THEN
-                CONTINUE;
+            -- Only runs whose definition has wait or workflow steps pay for their look-ups
+            -- (a containment test of the definition the run holds).
+            IF r.definition->'steps' @> '[{"kind": "wait"}]' THEN
+                -- A wait that starts takes the oldest signal kept for its name (a running wait
+                -- has none kept: a signal goes to a waiting step before it is kept).
+                WITH w AS (
+                    SELECT s.key, s.signal,
+                           row_number() OVER (PARTITION BY s.signal ORDER BY s.position) AS n
+                    FROM workflow_steps s
+                    WHERE s.run_id = rid AND s.status = 'running' AND s.kind = 'wait'),
+                g AS (
+                    SELECT x.id, x.name, x.payload,
+                           row_number() OVER (PARTITION BY x.name ORDER BY x.id) AS n
+                    FROM workflow_signals x WHERE x.run_id = rid),
+                m AS (SELECT w.key, g.id, g.payload FROM w JOIN g ON g.name = w.signal AND g.n = w.n),
+                d AS (DELETE FROM workflow_signals x USING m WHERE x.id = m.id)
+                UPDATE workflow_steps s SET status = 'completed', output = m.payload, finished_at = now(),
+                    due_at = NULL
+                FROM m WHERE s.run_id = rid AND s.key = m.key;
+                GET DIAGNOSTICS n = ROW_COUNT;
+                IF n > 0 THEN
+                    CONTINUE;
+                END IF;
             END IF;
-            SELECT s.key, r.definition->'steps'->s.position AS def INTO child
-            FROM workflow_steps s
-            WHERE s.run_id = rid AND s.status = 'pending' AND s.kind = 'workflow'
-              AND NOT EXISTS (SELECT 1 FROM workflow_steps p
-                              WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
-                                AND p.status IN ('pending', 'running'))
-            ORDER BY s.position LIMIT 1;
-            IF FOUND THEN
-                PERFORM fs_wf_start_child(r, child.key, child.def, ctx);
-                CONTINUE;
+            IF r.definition->'steps' @> '[{"kind": "workflow"}]' THEN
+                SELECT s.key, r.definition->'steps'->s.position AS def INTO child
+                FROM workflow_steps s
+                WHERE s.run_id = rid AND s.status = 'pending' AND s.kind = 'workflow'
+                  AND NOT EXISTS (SELECT 1 FROM workflow_steps p
+                                  WHERE p.run_id = rid AND p.key = ANY (s.depends_on)
+                                    AND p.status IN ('pending', 'running'))
+                ORDER BY s.position LIMIT 1;
+                IF FOUND THEN
+                    PERFORM fs_wf_start_child(r, child.key, child.def, ctx);
+                    CONTINUE;
+                END IF;
             END IF;
         END IF;
         IF NOT EXISTS (SELECT 1 FROM workflow_steps s

@@ -307,8 +307,20 @@ class Bench:
             c.execute(q, args)
             return c.fetchall() if c.description else None
 
+    def truncate(self, tables):
+        """TRUNCATE … RESTART IDENTITY CASCADE while a gateway may be running: its sweeper
+        reads these tables (workflow timers, pruning) and may take their locks in another
+        order, so a deadlock is retried."""
+        for attempt in range(5):
+            try:
+                return self.sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
+
     def reset(self):
-        self.sql("TRUNCATE job_queue RESTART IDENTITY CASCADE")
+        self.truncate("job_queue")
 
     def gateway(self, tag):
         port = free_port()
@@ -741,12 +753,12 @@ class Bench:
         pool = self.pool(port, 2, tag, no_flags=True)
         try:
             for shape in self.WF_SHAPES:
-                self.sql("TRUNCATE workflow_runs, job_queue RESTART IDENTITY CASCADE")
+                self.truncate("workflow_runs, job_queue")
                 self.post_runs(port, shape, c["wf_runs"])
                 self.wait_runs(c["wf_runs"], 120 + c["wf_runs"] / 10)
                 secs = self.sql("SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM workflow_runs")[0][0]
                 self.record(f"wf_runs_{shape}", c["wf_runs"] / float(secs))
-                self.sql("TRUNCATE workflow_runs, job_queue RESTART IDENTITY CASCADE")
+                self.truncate("workflow_runs, job_queue")
                 total = c["wf_rate"] * c["wf_seconds"]
                 self.post_runs(port, shape, total, rate=c["wf_rate"])
                 self.wait_runs(total, 120)
@@ -760,7 +772,7 @@ class Bench:
         finally:
             stop(pool, timeout=60)
             stop(gw)
-            self.sql("TRUNCATE workflow_runs, job_queue RESTART IDENTITY CASCADE")
+            self.truncate("workflow_runs, job_queue")
         if c["peers"]:
             for shape in self.WF_SHAPES:
                 rate = peers.workflow_runs(self.url, shape, c["wf_runs"], self.WF_INFLIGHT, self.logs)
