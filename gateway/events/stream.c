@@ -204,6 +204,26 @@ static void sub_release(struct sub *u)
         free(u);
 }
 
+/* A query of u's own returned: false when u ended meanwhile (it is freed now). */
+static bool sub_back(struct sub *u)
+{
+    u->querying = false;
+    if (!u->gone)
+        return true;
+    free(u);
+    return false;
+}
+
+/* Drops u before its reply started and hands back its request, for the caller to answer. */
+static struct request *sub_refuse(struct sub *u)
+{
+    struct request *r = u->r;
+    u->r = NULL;
+    sub_unlink(u);
+    sub_release(u);
+    return r;
+}
+
 /* Ends u's stream, writing final (NULL: nothing) first when the client is still there, and
  * frees it (see Lifetimes). */
 static void sub_end(struct sub *u, const char *final, const char *why)
@@ -534,11 +554,8 @@ static void sub_retry(struct sub *u, int ms)
 static void catchup_done(PGresult *res, void *arg)
 {
     struct sub *u = arg;
-    u->querying = false;
-    if (u->gone) {
-        free(u);
+    if (!sub_back(u))
         return;
-    }
     struct stream *s = u->s;
     struct batch b;
     if (!res || batch_parse(res, &b) < 0) {
@@ -572,16 +589,10 @@ static void catchup_page(struct sub *u)
 static void position_done(PGresult *res, void *arg)
 {
     struct sub *u = arg;
-    u->querying = false;
-    if (u->gone) {
-        free(u);
+    if (!sub_back(u))
         return;
-    }
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        struct request *r = u->r;
-        u->r = NULL;
-        sub_unlink(u);
-        sub_release(u);
+        struct request *r = sub_refuse(u);
         if (res)
             request_db_error(r, res);
         else
@@ -651,10 +662,7 @@ void stream_open(struct stream *s, struct request *r, const struct evfilter *f, 
         snprintf(retention, sizeof(retention), "%d", s->o.retention_s);
         const char *params[2] = {id, retention};
         if (pgpool_query(s->pool, Q_EVENT_POSITION, 2, params, position_done, u) < 0) {
-            u->r = NULL;
-            sub_unlink(u);
-            sub_release(u);
-            request_unavailable(r);
+            request_unavailable(sub_refuse(u));
             return;
         }
         u->querying = true;
@@ -712,11 +720,7 @@ void stream_drain(struct stream *s)
     while (s->subs) {
         struct sub *u = s->subs;
         if (u->state == SUB_OPENING) {
-            struct request *r = u->r;
-            u->r = NULL;
-            sub_unlink(u);
-            sub_release(u);
-            request_error(r, 503, "unavailable", NULL, "the gateway is shutting down");
+            request_error(sub_refuse(u), 503, "unavailable", NULL, "the gateway is shutting down");
         } else {
             sub_end(u, ": the gateway is shutting down; reconnect with Last-Event-ID\n\n",
                     "shutdown");
