@@ -583,3 +583,24 @@ def test_event_retention_longer_than_the_sweepers_retention_stops_start_up(gatew
         proc = popen_gateway([], env, stdout=f, stderr=f)
     assert proc.wait(timeout=30) != 0
     assert "event-retention must not exceed retention" in log.read_text()
+
+
+def test_events_held_back_by_an_open_transaction_arrive_when_it_ends_without_a_notify(gateway_factory, db):
+    """A transaction that has an xid but writes no event holds the snapshot's xmin back: an
+    event committed after it began waits, and the reader reads again by itself (not on its
+    hour-long fallback poll) once the transaction ends, which sends no NOTIFY."""
+    gw = gateway_factory(env={"FLOWSTATE_EVENT_POLL_MS": "600000"})
+    c = SSE(gw)
+    live(gw, c)
+    blocker = psycopg2.connect(gw.db_url)
+    try:
+        cur = blocker.cursor()
+        cur.execute("SELECT pg_current_xact_id()")
+        e = post_event(gw, "test.held")
+        assert c.quiet(1.0) == [], "delivered while an older transaction was open"
+        blocker.rollback()
+        got = c.collect(1)
+        assert int(got[0]["id"]) == e["id"]
+    finally:
+        blocker.close()
+        c.close()
