@@ -312,8 +312,7 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                               .buffer_max = config_int(cfg, CFG_EVENT_BUFFER_MAX),
                               .heartbeat_s = (int)config_int(cfg, CFG_EVENT_HEARTBEAT),
                               .poll_ms = (int)config_int(cfg, CFG_EVENT_POLL_MS),
-                              .retention_s = (int)config_int(cfg, CFG_EVENT_RETENTION),
-                              .write_timeout_s = (int)config_int(cfg, CFG_HTTP_TIMEOUT)});
+                              .retention_s = (int)config_int(cfg, CFG_EVENT_RETENTION)});
     gw->work = workpool_new(gw->base, (int)config_int(cfg, CFG_WORK_THREADS),
                             (int)config_int(cfg, CFG_WORK_QUEUE_MAX));
     char embed_err[256];

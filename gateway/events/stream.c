@@ -16,8 +16,11 @@
  *
  * Lifetimes. A subscriber is freed when its stream ends (the client left, overflow, drain),
  * unless a query of its own is in flight: then it is marked gone and freed when the query
- * returns. evhttp detaches a streaming request from a connection that fails, and our close
- * hook then ends the reply, which frees the request. */
+ * returns. evhttp does not read a connection while it writes a reply (libevent 2.1), so a
+ * client that left is noticed when a write to it fails, within a heartbeat or two;
+ * evhttp then detaches the request from the connection, and our close hook ends the reply,
+ * which frees the request. A client that stops reading is dropped by overflow, or by the
+ * connection's write timeout (FLOWSTATE_HTTP_TIMEOUT) when its output cannot move. */
 #include "gateway/events/stream.h"
 
 #include <event2/buffer.h>
@@ -362,11 +365,6 @@ static int sub_start(struct sub *u, enum sub_state state)
         return -1;
     }
     conns_on_close(s->conns, u->evcon, closed_cb, u);
-    /* evhttp reads a streaming connection only to notice its close: the request's read
-     * timeout must not end a stream, while a client that stops reading is dropped after the
-     * write timeout (or sooner by overflow). */
-    struct timeval wt = {s->o.write_timeout_s, 0};
-    bufferevent_set_timeouts(evhttp_connection_get_bufferevent(u->evcon), NULL, &wt);
     log_info("msg=\"event stream opened\" req_id=%s resume=%lld subscribers=%d", u->r->id,
              u->resume_id, s->count);
     return sub_write_text(u, ": stream open\n\n");

@@ -24,7 +24,6 @@ struct stream_opts {
     int heartbeat_s;            /* between keep-alive comments */
     int poll_ms;                /* the reader's fallback poll */
     int retention_s;            /* how old a Last-Event-ID may be and still resume */
-    int write_timeout_s;        /* a stream whose output cannot move for this long is dropped */
 };
 
 /* The subscribers' hub, reading through pool and subscribing to fs_events on channels while

@@ -604,3 +604,26 @@ def test_events_held_back_by_an_open_transaction_arrive_when_it_ends_without_a_n
     finally:
         blocker.close()
         c.close()
+
+
+def test_what_a_streaming_client_sends_is_not_read_without_bound(gw):
+    """The gateway does not read a connection while it streams to it, so bytes a client sends
+    meanwhile stay in the kernel's buffers rather than pile up in the gateway."""
+    c = SSE(gw)
+    try:
+        live(gw, c)
+        c.sock.setblocking(False)
+        sent, stalls, block = 0, 0, b"x" * 65536
+        while sent < 64 << 20 and stalls < 6:
+            try:
+                sent += c.sock.send(block)
+            except BlockingIOError:
+                stalls += 1
+                time.sleep(0.25)
+        assert sent < 32 << 20, f"the gateway read {sent} bytes from a streaming client"
+        c.sock.setblocking(True)
+        e = post_event(gw, "test.after_junk")
+        assert int(c.collect(1, types={"test.after_junk"})[0]["id"]) == e["id"]
+        gw.assert_healthy()
+    finally:
+        c.close()
