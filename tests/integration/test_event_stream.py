@@ -627,3 +627,39 @@ def test_what_a_streaming_client_sends_is_not_read_without_bound(gw):
         gw.assert_healthy()
     finally:
         c.close()
+
+
+@pytest.fixture
+def own_cluster(gateway_bin):
+    from fsutil import Cluster, run_cli
+
+    c = Cluster.create(prefix="fs-pg-events-")
+    try:
+        p = run_cli(["--migrate"], {"DATABASE_URL": c.url})
+        assert p.returncode == 0, f"--migrate failed: {p.stderr}"
+        yield c
+    finally:
+        c.destroy()
+
+
+def test_streams_survive_a_postgresql_restart_with_nothing_missed(own_cluster, gateway_factory):
+    gw = gateway_factory(db_url=own_cluster.url, env={"FLOWSTATE_EVENT_HEARTBEAT": "1"})
+    c = SSE(gw)
+    try:
+        live(gw, c)
+        before = post_event(gw, "test.pg1")
+        assert int(c.collect(1)[0]["id"]) == before["id"]
+        own_cluster.stop()
+        assert c.quiet(1.5) == [], "no events while the database is down"
+        assert "keep-alive" in c.comments and not (c.ended or c.closed), "the stream stays open"
+        own_cluster.start()
+        deadline = time.monotonic() + 60
+        while gw.get("/ready", auth=None).status_code != 200:
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.1)
+        after = [post_event(gw, "test.pg2", data={"i": i}) for i in range(3)]
+        got = c.collect(3)
+        assert [int(e["id"]) for e in got] == [e["id"] for e in after]
+        assert c.quiet(0.5) == []
+    finally:
+        c.close()
