@@ -536,18 +536,21 @@ const struct pgpool_stmt queries[Q__COUNT] = {
      * at most $3 rows, and no more than fit in $4 bytes of JSON (the first always), taking
      * only rows whose transaction is below this statement's snapshot xmin (no row can appear
      * before them later). Every row carries that xmin, whether committed rows wait above it
-     * (a long transaction holds them back: read again soon) and whether rows were left for
+     * (a long transaction holds them back: read again soon; the newest visible xid, one
+     * index probe, says) and whether rows were left for
      * another read; with no rows, one row of only those three. Then id, xid, type, agent,
      * job id, run id, conversation id and the event's JSON. */
     [Q_EVENTS_READ] = {"fs_events_read",
-        "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
+        "WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
+        " s AS (SELECT x.xmin, coalesce((SELECT h.xid FROM events h ORDER BY h.xid DESC LIMIT 1)"
+        "                               >= x.xmin, false) AS held FROM x),"
         " r AS (SELECT e.*, fs_event_json(e)::text AS doc FROM events e, s"
         "       WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < s.xmin"
         "       ORDER BY e.xid, e.id LIMIT $3::int),"
         " k AS (SELECT r.*, row_number() OVER w AS rn, sum(octet_length(r.doc)) OVER w AS total"
         "       FROM r WINDOW w AS (ORDER BY r.xid, r.id)),"
         " kept AS (SELECT * FROM k WHERE k.rn = 1 OR k.total <= $4::bigint)"
-        " SELECT s.xmin::text, EXISTS (SELECT 1 FROM events h WHERE h.xid >= s.xmin),"
+        " SELECT s.xmin::text, s.held,"
         "        (SELECT count(*) FROM k) > (SELECT count(*) FROM kept)"
         "          OR (SELECT count(*) FROM k) = $3::int,"
         "        kept.id, kept.xid::text, kept.type, kept.agent_name, kept.job_id,"
