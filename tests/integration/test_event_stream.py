@@ -391,18 +391,34 @@ def test_a_reader_that_never_reads_is_cut_off_with_overflow_while_a_fast_one_kee
     gw = gateway_factory(env={"FLOWSTATE_EVENT_BUFFER_MAX": "65536"})
     slow = SSE(gw, "type=test.big", rcvbuf=4096)
     fast = SSE(gw, "type=test.big")
+    fast_got, stop = [], threading.Event()
+
+    def read_fast():  # reads all the time, as a client that keeps up does
+        while not stop.is_set():
+            ev = fast.next(0.2)
+            if ev is not None:
+                fast_got.append(ev)
+
+    reader = threading.Thread(target=read_fast)
     try:
-        live(gw, SSE(gw))
-        fast_got = []
+        probe = SSE(gw)
+        live(gw, probe)
+        probe.close()
+        reader.start()
         batches = 0
         while 'reason=overflow' not in gw.log_path.read_text():
             batches += 1
             assert batches <= 40, "the slow reader was never cut off"
             db.execute("INSERT INTO events (type, data) SELECT 'test.big', jsonb_build_object('i', i, 'pad', repeat('x', 4000))"
                        " FROM generate_series(1, 200) i")
-            fast_got += fast.collect(200)
+            deadline = time.monotonic() + 60  # the fast reader gets each batch before the next
+            while len(fast_got) < 200 * batches and time.monotonic() < deadline:
+                time.sleep(0.05)
         total = db.scalar("SELECT count(*) FROM events WHERE type = 'test.big'")
-        assert len(fast_got) == total
+        stop.set()
+        reader.join()
+        assert len(fast_got) == total, "the fast reader fell behind or was cut off"
+        assert gw.log_path.read_text().count("reason=overflow") == 1, "only the slow reader is cut off"
         ids = [int(e["id"]) for e in fast_got]
         assert ids == sorted(ids) and len(set(ids)) == len(ids)
         # The slow reader finds, after what it was sent, a final overflow event, then the end.
@@ -425,6 +441,9 @@ def test_a_reader_that_never_reads_is_cut_off_with_overflow_while_a_fast_one_kee
             again.close()
         gw.assert_healthy()
     finally:
+        stop.set()
+        if reader.is_alive():
+            reader.join()
         slow.close()
         fast.close()
 
