@@ -25,6 +25,7 @@
 #include "gateway/db/channels.h"
 #include "gateway/db/pgpool.h"
 #include "gateway/db/queries.h"
+#include "gateway/events/stream.h"
 #include "gateway/handlers.h"
 #include "gateway/http/auth.h"
 #include "gateway/http/conns.h"
@@ -195,6 +196,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     evtimer_add(gw->drain_timer, &tv);
     sweeper_stop(gw->sweeper);
     jobwait_drain(gw->waits);
+    stream_drain(gw->streams);
     gateway_request_done(gw);
 }
 
@@ -227,6 +229,14 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->body_limit = config_int(cfg, CFG_BODY_LIMIT);
     snprintf(gw->response_budget, sizeof(gw->response_budget), "%ld",
              config_int(cfg, CFG_RESPONSE_BUDGET));
+    long retention = config_int(cfg, CFG_RETENTION);
+    if (retention > 0 && retention < config_int(cfg, CFG_EVENT_RETENTION)) {
+        /* The sweeper deletes events older than retention: a stream could not resume them. */
+        log_error("msg=\"event-retention must not exceed retention (unless retention is 0)\" "
+                  "retention=%ld event_retention=%ld",
+                  retention, config_int(cfg, CFG_EVENT_RETENTION));
+        return -1;
+    }
     srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 16));
     snprintf(gw->id_prefix, sizeof(gw->id_prefix), "%08lx", (unsigned long)random() & 0xffffffffUL);
     signal(SIGPIPE, SIG_IGN);
@@ -296,6 +306,14 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
                             batch_max, batch_inflight);
     gw->waits = jobwait_new(gw->base, gw->pool, gw->channels, (int)config_int(cfg, CFG_WAITERS_MAX),
                             (int)config_int(cfg, CFG_WAITERS_PER_KEY));
+    gw->streams = stream_new(
+        gw->base, gw->pool, gw->channels, gw->conns,
+        &(struct stream_opts){.max_total = (int)config_int(cfg, CFG_EVENT_SUBSCRIBERS_MAX),
+                              .max_per_key = (int)config_int(cfg, CFG_EVENT_SUBSCRIBERS_PER_KEY),
+                              .buffer_max = config_int(cfg, CFG_EVENT_BUFFER_MAX),
+                              .heartbeat_s = (int)config_int(cfg, CFG_EVENT_HEARTBEAT),
+                              .poll_ms = (int)config_int(cfg, CFG_EVENT_POLL_MS),
+                              .retention_s = (int)config_int(cfg, CFG_EVENT_RETENTION)});
     gw->work = workpool_new(gw->base, (int)config_int(cfg, CFG_WORK_THREADS),
                             (int)config_int(cfg, CFG_WORK_QUEUE_MAX));
     char embed_err[256];
@@ -322,13 +340,14 @@ int gateway_open(struct gateway *gw, const struct config *cfg)
     gw->sigint_ev = evsignal_new(gw->base, SIGINT, signal_cb, gw);
     gw->drain_timer = evtimer_new(gw->base, drain_timeout_cb, gw);
     if (!gw->pool || !gw->channels || !gw->inserts || !gw->completes || !gw->fails || !gw->waits ||
-        !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth || !gw->work ||
+        !gw->streams || !gw->vectors || !gw->pgvector || !gw->sweeper || !gw->auth || !gw->work ||
         !gw->sigterm_ev || !gw->sigint_ev || !gw->drain_timer ||
         evsignal_add(gw->sigterm_ev, NULL) < 0 || evsignal_add(gw->sigint_ev, NULL) < 0) {
         log_error("msg=\"out of memory while starting\"");
         return -1;
     }
     channels_set_hooks(gw->channels, CHANNEL_JOBS, jobwait_notify, jobwait_resync, gw->waits);
+    channels_set_hooks(gw->channels, CHANNEL_EVENTS, stream_notify, stream_listening, gw->streams);
     channels_set_hooks(gw->channels, CHANNEL_DOCUMENTS, vectors_notify, vectors_listening,
                        gw->vectors);
     channels_on_connect(gw->channels, listen_connected, gw);
@@ -358,6 +377,7 @@ void gateway_close(struct gateway *gw)
     pgpool_free(gw->pool);
     sweeper_free(gw->sweeper);
     jobwait_free(gw->waits);
+    stream_free(gw->streams);
     vectors_free(gw->vectors);
     pgvector_free(gw->pgvector);
     batcher_free(gw->inserts);

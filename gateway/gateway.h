@@ -1,6 +1,6 @@
 /* gateway — the process-wide state every handler reaches through its request: the event
  * loop, the HTTP server, the database pools, the group-commit batchers, the long-poll
- * waiters, the sweeper, the key cache and the work threads. */
+ * waiters, the event streams, the sweeper, the key cache and the work threads. */
 #ifndef FLOWSTATE_GATEWAY_H
 #define FLOWSTATE_GATEWAY_H
 
@@ -15,6 +15,7 @@ struct channels;
 struct batcher;
 struct authcache;
 struct jobwait;
+struct stream;
 struct sweeper;
 struct vectors;
 struct workpool;
@@ -36,6 +37,7 @@ struct gateway {
     struct batcher *completes; /* POST /api/jobs/:id/complete */
     struct batcher *fails;     /* POST /api/jobs/:id/fail */
     struct jobwait *waits;     /* GET /api/jobs/:id?wait=N */
+    struct stream *streams;    /* GET /api/events/stream */
     struct embedder *embedder; /* the embedding provider (threads for a remote one) */
     struct vectors *vectors;   /* embedding cache for semantic search */
     struct pgvector *pgvector; /* the pgvector search path, when the column exists */

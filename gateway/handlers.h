@@ -61,6 +61,8 @@ void messages_for_agent(struct request *r);
 /* Job statistics (stats.c) and operator events (events.c). */
 void stats_jobs(struct request *r);
 void events_create(struct request *r);
+void events_list(struct request *r);
+void events_stream(struct request *r);
 
 /* Workflows (gateway/workflows/): templates.c and runs.c. */
 void wf_templates_create(struct request *r);

@@ -58,6 +58,8 @@ const struct route routes[] = {
 
     {METHOD_GET, "/api/stats/jobs", stats_jobs, ANYONE, 0},
     {METHOD_POST, "/api/events", events_create, WRITERS, BODY_JSON},
+    {METHOD_GET, "/api/events", events_list, ANYONE, 0},
+    {METHOD_GET, "/api/events/stream", events_stream, ANYONE, 0},
 
     {METHOD_POST, "/api/workflows/templates", wf_templates_create, WRITERS, BODY_JSON},
     {METHOD_GET, "/api/workflows/templates", wf_templates_list, ANYONE, 0},

@@ -283,6 +283,61 @@ CREATE FUNCTION public.fs_embedding_dot(a real[], b real[]) RETURNS double preci
 $$;
 
 --
+-- Name: events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.events (
+    id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    type text NOT NULL,
+    severity text DEFAULT 'info'::text NOT NULL,
+    job_id bigint,
+    agent_name text,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
+);
+
+--
+-- Name: fs_event_json(public.events); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_event_json(e public.events) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT json_build_object('id', e.id, 'type', e.type, 'severity', e.severity,
+                             'agentName', e.agent_name, 'jobId', e.job_id, 'data', e.data,
+                             'createdAt', e.created_at)
+$$;
+
+--
+-- Name: fs_event_type_matches(text, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_event_type_matches(t text, patterns text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT patterns IS NULL OR EXISTS (
+        SELECT 1 FROM unnest(patterns) p
+        WHERE t = p OR (right(p, 1) = '*' AND starts_with(t, left(p, -1))))
+$$;
+
+--
+-- Name: fs_events_after_insert(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fs_events_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows) THEN
+        PERFORM pg_notify('fs_events', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: job_queue; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2125,21 +2180,6 @@ CREATE SEQUENCE public.documents_id_seq
 ALTER SEQUENCE public.documents_id_seq OWNED BY public.documents.id;
 
 --
--- Name: events; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.events (
-    id bigint NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    type text NOT NULL,
-    severity text DEFAULT 'info'::text NOT NULL,
-    job_id bigint,
-    agent_name text,
-    data jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT events_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'error'::text, 'critical'::text])))
-);
-
---
 -- Name: events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -2497,6 +2537,18 @@ CREATE INDEX documents_search_idx ON public.documents USING gin (search_vector);
 CREATE INDEX documents_tags_idx ON public.documents USING gin (((metadata -> 'tags'::text)));
 
 --
+-- Name: events_agent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_agent_idx ON public.events USING btree (agent_name, id) WHERE (agent_name IS NOT NULL);
+
+--
+-- Name: events_conversation_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_conversation_idx ON public.events USING btree (((data ->> 'conversationId'::text)), id) WHERE (data ? 'conversationId'::text);
+
+--
 -- Name: events_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2507,6 +2559,24 @@ CREATE INDEX events_created_idx ON public.events USING btree (created_at);
 --
 
 CREATE INDEX events_job_idx ON public.events USING btree (job_id) WHERE (job_id IS NOT NULL);
+
+--
+-- Name: events_log_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_log_idx ON public.events USING btree (xid, id);
+
+--
+-- Name: events_run_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_run_idx ON public.events USING btree (((data ->> 'runId'::text)), id) WHERE (data ? 'runId'::text);
+
+--
+-- Name: events_type_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_type_idx ON public.events USING btree (type, id);
 
 --
 -- Name: job_queue_claim_idx; Type: INDEX; Schema: public; Owner: -
@@ -2639,6 +2709,12 @@ CREATE TRIGGER documents_announce_truncate AFTER TRUNCATE ON public.documents FO
 --
 
 CREATE TRIGGER documents_announce_update AFTER UPDATE ON public.documents REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_documents_after_update();
+
+--
+-- Name: events events_announce_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER events_announce_insert AFTER INSERT ON public.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.fs_events_after_insert();
 
 --
 -- Name: job_queue job_queue_announce_insert; Type: TRIGGER; Schema: public; Owner: -

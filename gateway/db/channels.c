@@ -42,6 +42,7 @@ static const struct {
 } channel_sql[CHANNEL__COUNT] = {
     [CHANNEL_JOBS] = {"fs_jobs", "LISTEN fs_jobs", "UNLISTEN fs_jobs"},
     [CHANNEL_DOCUMENTS] = {"fs_documents", "LISTEN fs_documents", "UNLISTEN fs_documents"},
+    [CHANNEL_EVENTS] = {"fs_events", "LISTEN fs_events", "UNLISTEN fs_events"},
 };
 
 static void arm_timer(struct channels *c, double seconds)

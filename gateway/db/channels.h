@@ -1,6 +1,6 @@
 /* channels — the gateway's LISTEN connection, subscribed to a NOTIFY channel only while a
  * part of the gateway needs it: fs_jobs while long-poll waiters wait, fs_documents once the
- * vector cache is in use.
+ * vector cache is in use, fs_events while event streams are open.
  *
  * Why not always: PostgreSQL (up to 18) wakes every backend that listens to anything in a
  * database for every NOTIFY committed in it, whatever the channel, and every job insert,
@@ -24,7 +24,7 @@
 
 #define CHANNELS_LINGER_S 5.0
 
-enum channel { CHANNEL_JOBS, CHANNEL_DOCUMENTS, CHANNEL__COUNT };
+enum channel { CHANNEL_JOBS, CHANNEL_DOCUMENTS, CHANNEL_EVENTS, CHANNEL__COUNT };
 
 /* A notification on the channel (payload never NULL; valid only during the call). */
 typedef void (*channel_notify_cb)(const char *payload, void *arg);

@@ -534,8 +534,67 @@ const struct pgpool_stmt queries[Q__COUNT] = {
     [Q_EVENT_INSERT] = {"fs_event_insert",
         "INSERT INTO events (type, severity, agent_name, job_id, data)"
         " VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::jsonb)"
-        " RETURNING json_build_object('id', id, 'type', type, 'severity', severity,"
-        "   'agentName', agent_name, 'jobId', job_id, 'data', data, 'createdAt', created_at)"},
+        " RETURNING fs_event_json(events)"},
+
+    /* The event log (sql/012_event_stream.sql) past position ($1 xid, $2 id), in log order:
+     * at most $3 rows, and no more than fit in $4 bytes of JSON (the first always), taking
+     * only rows whose transaction is below this statement's snapshot xmin (no row can appear
+     * before them later). Every row carries that xmin, whether committed rows wait above it
+     * (a long transaction holds them back: read again soon; the newest visible xid, one
+     * index probe, says) and whether rows were left for
+     * another read; with no rows, one row of only those three. Then id, xid, type, agent,
+     * job id, run id, conversation id and the event's JSON. */
+    [Q_EVENTS_READ] = {"fs_events_read",
+        "WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
+        " s AS (SELECT x.xmin, coalesce((SELECT h.xid FROM events h ORDER BY h.xid DESC LIMIT 1)"
+        "                               >= x.xmin, false) AS held FROM x),"
+        " r AS (SELECT e.*, fs_event_json(e)::text AS doc FROM events e, s"
+        "       WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < s.xmin"
+        "       ORDER BY e.xid, e.id LIMIT $3::int),"
+        " k AS (SELECT r.*, row_number() OVER w AS rn, sum(octet_length(r.doc)) OVER w AS total"
+        "       FROM r WINDOW w AS (ORDER BY r.xid, r.id)),"
+        " kept AS (SELECT * FROM k WHERE k.rn = 1 OR k.total <= $4::bigint)"
+        " SELECT s.xmin::text, s.held,"
+        "        (SELECT count(*) FROM k) > (SELECT count(*) FROM kept)"
+        "          OR (SELECT count(*) FROM k) = $3::int,"
+        "        kept.id, kept.xid::text, kept.type, kept.agent_name, kept.job_id,"
+        "        kept.data->>'runId', kept.data->>'conversationId', kept.doc"
+        " FROM s LEFT JOIN kept ON true ORDER BY kept.xid, kept.id"},
+
+    /* The log's end as a position (xid, id): the last event below the snapshot's xmin, or
+     * ('0', 0) when there is none. */
+    [Q_EVENTS_TAIL] = {"fs_events_tail",
+        "SELECT coalesce((SELECT e.xid::text || ' ' || e.id FROM events e"
+        "                 WHERE e.xid < pg_snapshot_xmin(pg_current_snapshot())"
+        "                 ORDER BY e.xid DESC, e.id DESC LIMIT 1), '0 0')"},
+
+    /* A Last-Event-ID's position: (xid, whether it is within $2 seconds of now); no row when
+     * the event is not stored. */
+    [Q_EVENT_POSITION] = {"fs_event_position",
+        "SELECT e.xid::text, e.created_at >= now() - make_interval(secs => $2::int)"
+        " FROM events e WHERE e.id = $1::bigint"},
+
+    /* GET /api/events, newest first with a keyset cursor. $1 channel patterns, $2 type
+     * patterns (text[] or NULL: fs_event_type_matches), $3 agent, $4 job id, $5 run id,
+     * $6 conversation id (NULL: any), $7 cursor (exclusive upper id) or NULL, $8 limit,
+     * $9 budget. */
+    [Q_EVENTS_LIST] = {"fs_events_list",
+        LIST_PAGE_CTES(
+        "SELECT e.id, row_number() OVER (ORDER BY e.id DESC) AS rn FROM events e"
+        " WHERE fs_event_type_matches(e.type, $1::text[])"
+        "   AND fs_event_type_matches(e.type, $2::text[])"
+        "   AND ($3::text IS NULL OR e.agent_name = $3::text)"
+        "   AND ($4::bigint IS NULL OR e.job_id = $4::bigint)"
+        "   AND ($5::text IS NULL OR (e.data ? 'runId' AND e.data->>'runId' = $5::text))"
+        "   AND ($6::text IS NULL OR (e.data ? 'conversationId'"
+        "                            AND e.data->>'conversationId' = $6::text))"
+        "   AND ($7::bigint IS NULL OR e.id < $7::bigint)"
+        " ORDER BY e.id DESC LIMIT $8::int + 1",
+        "SELECT fs_event_json(e) FROM events e WHERE e.id = ",
+        "$8::int", "$9::bigint")
+        "SELECT row_to_json(page) FROM (SELECT " LIST_PAGE_ROWS " AS events,"
+        "  CASE WHEN " LIST_PAGE_MORE " THEN " LIST_PAGE_LAST_ID "::text END AS \"nextCursor\""
+        " FROM p) page"},
 
     /* Workflows (sql/006_workflows.sql; gateway/workflows/). Templates: $1 name, $2
      * definition, $3 description. A create answers no row when the name exists (409); a

@@ -407,3 +407,27 @@ int request_check_agent_name(struct request *r, const char *name, const char *fi
                   AGENT_NAME_MAX);
     return -1;
 }
+
+/* Who is asking, for per-caller caps (jobwait, event streams): the API key, or with auth off (every
+ * caller is admin then) the client's address. FNV-1a: 64 bits, so two callers share a count only by
+ * a negligible chance. */
+uint64_t request_caller_key(struct request *r)
+{
+    const char *who = NULL;
+    if (r->gw->auth_on) {
+        /* auth let it through, so it is "Bearer <key>" (the scheme in any case) */
+        who = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+        who = who && strlen(who) > 7 ? who + 7 : who;
+    }
+    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+    if (!who && conn) {
+        char *host = NULL;
+        ev_uint16_t port;
+        evhttp_connection_get_peer(conn, &host, &port);
+        who = host;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)(who ? who : ""); *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/apikey.h"
 #include "common/json.h"
@@ -124,6 +125,10 @@ int request_path_id(struct request *r, const char *name, char *buf, size_t len);
 /* Checks an agent name (body field, path or query parameter): 1..AGENT_NAME_MAX characters of
  * [A-Za-z0-9_.-]. Returns 0, or -1 having answered 400 naming field. name may be NULL. */
 int request_check_agent_name(struct request *r, const char *name, const char *field);
+
+/* Who sent r, for per-caller caps: a 64-bit hash of its API key, or with auth off (every
+ * caller is admin then) of its client address. */
+uint64_t request_caller_key(struct request *r);
 
 /* Frees r and its contexts without answering it: for requests dropped when the loop has
  * stopped (the reply functions call it otherwise). Accepts NULL. */

@@ -141,30 +141,6 @@ static struct waiter **bucket_of(struct jobwait *jw, long long id)
     return &jw->buckets[(unsigned long long)id & (BUCKETS - 1)];
 }
 
-/* Who is waiting, for the per-key cap: the API key, or with auth off (every caller is admin
- * then) the client's address. FNV-1a: 64 bits, so two callers share a count only by a
- * negligible chance. */
-static uint64_t caller_key(struct request *r)
-{
-    const char *who = NULL;
-    if (r->gw->auth_on) {
-        /* auth let it through, so it is "Bearer <key>" (the scheme in any case) */
-        who = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
-        who = who && strlen(who) > 7 ? who + 7 : who;
-    }
-    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-    if (!who && conn) {
-        char *host = NULL;
-        ev_uint16_t port;
-        evhttp_connection_get_peer(conn, &host, &port);
-        who = host;
-    }
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)(who ? who : ""); *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
-}
-
 static struct caller **caller_slot(struct jobwait *jw, uint64_t key)
 {
     struct caller **p = &jw->callers[key & (CALLER_BUCKETS - 1)];
@@ -181,7 +157,7 @@ bool jobwait_admit(struct jobwait *jw, struct request *r)
                       jw->max_total);
         return false;
     }
-    struct caller *c = *caller_slot(jw, caller_key(r));
+    struct caller *c = *caller_slot(jw, request_caller_key(r));
     if (c && c->waiters >= jw->max_per_key) {
         evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
         request_error(r, 429, "too_many_requests", NULL,
@@ -253,7 +229,7 @@ void jobwait_add(struct jobwait *jw, struct request *r, long long id, int second
     w->jw = jw;
     w->r = r;
     w->id = id;
-    uint64_t key = caller_key(r);
+    uint64_t key = request_caller_key(r);
     struct caller **slot = caller_slot(jw, key);
     if (!*slot && (*slot = calloc(1, sizeof(**slot))))
         (*slot)->key = key;

@@ -95,5 +95,6 @@ void register_idrank_tests(void);
 void register_jobjson_tests(void);
 void register_batcher_tests(void);
 void register_workpool_tests(void);
+void register_evfilter_tests(void);
 
 #endif

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
     register_jobjson_tests();
     register_batcher_tests();
     register_workpool_tests();
+    register_evfilter_tests();
     register_workflow_def_tests();
     register_workflow_routing_tests();
 
