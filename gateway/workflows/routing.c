@@ -5,7 +5,6 @@
  * any child is decided, so the engine evaluates them as any other `when`. */
 #include "gateway/workflows/routing.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,21 +21,6 @@ static bool known(const char *const *list, const char *s)
         if (strcmp(*list, s) == 0)
             return true;
     return false;
-}
-
-/* err for field (relative to step i: "routing.conditions[0].next_agent") of step key. */
-static int rule_error(struct field_error *err, int i, const char *key, const char *field,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int rule_error(struct field_error *err, int i, const char *key, const char *field,
-                      const char *fmt, ...)
-{
-    char msg[sizeof(err->message)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    field_error_set(err, field, "%s %s", field, msg);
-    return wfdef_at_step(err, i, key);
 }
 
 static const char *step_key(const cJSON *step)
@@ -84,13 +68,13 @@ static int check_field(const char *field, int i, const char *key, const char *wh
     for (const char *p = field; *p; p++)
         parts += *p == '.';
     if (len == 0 || len > room || field[0] == '.' || field[len - 1] == '.' || strstr(field, ".."))
-        return rule_error(err, i, key, where,
-                          "must be a path of 1 to %zu characters into the step's output, "
-                          "without empty parts ('metadata.lead_score')",
-                          room);
+        return wfdef_step_error(err, i, key, where,
+                                "must be a path of 1 to %zu characters into the step's output, "
+                                "without empty parts ('metadata.lead_score')",
+                                room);
     if (parts > WFDEF_REF_SEGMENTS_MAX - 3)
-        return rule_error(err, i, key, where, "has %d parts; at most %d are allowed", parts,
-                          WFDEF_REF_SEGMENTS_MAX - 3);
+        return wfdef_step_error(err, i, key, where, "has %d parts; at most %d are allowed", parts,
+                                WFDEF_REF_SEGMENTS_MAX - 3);
     return 0;
 }
 
@@ -107,9 +91,9 @@ static cJSON *read_rule(const cJSON *steps, int i, const cJSON *e, int n, int *t
     {
         if (!known(rule_fields, f->string)) {
             snprintf(sub, sizeof(sub), "%s.%.40s", where, f->string);
-            rule_error(err, i, key, sub,
-                       "is an unknown field (a condition has field, operator, value and "
-                       "next_agent; the last entry may be {\"default\": agent})");
+            wfdef_step_error(err, i, key, sub,
+                             "is an unknown field (a condition has field, operator, value and "
+                             "next_agent; the last entry may be {\"default\": agent})");
             return NULL;
         }
     }
@@ -127,15 +111,16 @@ static cJSON *read_rule(const cJSON *steps, int i, const cJSON *e, int n, int *t
     snprintf(sub, sizeof(sub), "%s.next_agent", where);
     *target = wf_routing_target(steps, i, next);
     if (*target == -2) {
-        rule_error(err, i, key, sub,
-                   "'%.40s' is the agent of several steps that depend on '%s': name one by "
-                   "its key",
-                   next, key);
+        wfdef_step_error(err, i, key, sub,
+                         "'%.40s' is the agent of several steps that depend on '%s': name one by "
+                         "its key",
+                         next, key);
         return NULL;
     }
     if (*target < 0) {
-        rule_error(err, i, key, sub,
-                   "'%.40s' names no step that depends on '%s' (by key, or by agent)", next, key);
+        wfdef_step_error(err, i, key, sub,
+                         "'%.40s' names no step that depends on '%s' (by key, or by agent)", next,
+                         key);
         return NULL;
     }
     cJSON *leaf = cJSON_CreateObject();
@@ -232,21 +217,22 @@ static int compile_step(cJSON *steps, int i, const cJSON *routing, struct field_
 {
     const char *key = step_key(cJSON_GetArrayItem(steps, i));
     if (!cJSON_IsObject(routing))
-        return rule_error(err, i, key, "routing", "must be an object {\"conditions\": [...]}");
+        return wfdef_step_error(err, i, key, "routing",
+                                "must be an object {\"conditions\": [...]}");
     const cJSON *f;
     cJSON_ArrayForEach(f, routing)
     {
         if (!known(routing_fields, f->string)) {
             char field[64];
             snprintf(field, sizeof(field), "routing.%.40s", f->string);
-            return rule_error(err, i, key, field, "is an unknown field");
+            return wfdef_step_error(err, i, key, field, "is an unknown field");
         }
     }
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(routing, "conditions");
     int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
     if (n == 0 || n > WF_ROUTING_CONDITIONS_MAX)
-        return rule_error(err, i, key, "routing.conditions", "must be an array of 1 to %d entries",
-                          WF_ROUTING_CONDITIONS_MAX);
+        return wfdef_step_error(err, i, key, "routing.conditions",
+                                "must be an array of 1 to %d entries", WF_ROUTING_CONDITIONS_MAX);
     cJSON *conds[WF_ROUTING_CONDITIONS_MAX] = {0};
     int targets[WF_ROUTING_CONDITIONS_MAX], nconds = 0, dflt = -1, rc = -1;
     char field[64];
@@ -257,7 +243,7 @@ static int compile_step(cJSON *steps, int i, const cJSON *routing, struct field_
         snprintf(field, sizeof(field), "routing.conditions[%d]", at);
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "default");
         if (!cJSON_IsObject(e)) {
-            rule_error(err, i, key, field, "must be an object");
+            wfdef_step_error(err, i, key, field, "must be an object");
             goto done;
         }
         if (!d) {
@@ -267,16 +253,17 @@ static int compile_step(cJSON *steps, int i, const cJSON *routing, struct field_
             continue;
         }
         if (at != n - 1 || cJSON_GetArraySize(e) != 1 || !cJSON_IsString(d)) {
-            rule_error(err, i, key, field,
-                       "with default must be the last entry, and only {\"default\": agent}");
+            wfdef_step_error(err, i, key, field,
+                             "with default must be the last entry, and only {\"default\": agent}");
             goto done;
         }
         snprintf(field, sizeof(field), "routing.conditions[%d].default", at);
         dflt = wf_routing_target(steps, i, d->valuestring);
         if (dflt < 0) {
-            rule_error(err, i, key, field, "'%.40s' %s", d->valuestring,
-                       dflt == -2 ? "is the agent of several children: name one by its key"
-                                  : "names no step that depends on this one (by key, or agent)");
+            wfdef_step_error(err, i, key, field, "'%.40s' %s", d->valuestring,
+                             dflt == -2
+                                 ? "is the agent of several children: name one by its key"
+                                 : "names no step that depends on this one (by key, or agent)");
             goto done;
         }
     }

@@ -26,15 +26,8 @@ static const char *const message_types[] = {"request", "response", "notification
 static void send_done(PGresult *res, void *arg)
 {
     struct request *r = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        request_db_error(r, res);
+    if (!wf_run_found(r, res))
         return;
-    }
-    if (PQntuples(res) == 0) {
-        request_error(r, 404, "not_found", "id", "no workflow run %s",
-                      router_param(&r->match, "id"));
-        return;
-    }
     request_reply(r, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 

@@ -148,16 +148,7 @@ void wf_runs_list(struct request *r)
  * or 404 when it found no such run (no row). */
 static struct run_req *run_answered(struct request *r, const PGresult *res)
 {
-    struct run_req *rr = request_ctx(r, &run_req_ctx);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        request_db_error(r, res);
-        return NULL;
-    }
-    if (PQntuples(res) == 0) {
-        request_error(r, 404, "not_found", "id", "no workflow run %s", rr->id);
-        return NULL;
-    }
-    return rr;
+    return wf_run_found(r, res) ? request_ctx(r, &run_req_ctx) : NULL;
 }
 
 static void control_done(PGresult *res, void *arg)

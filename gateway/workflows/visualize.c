@@ -18,6 +18,7 @@
 #include "gateway/handlers.h"
 #include "gateway/http/request.h"
 #include "gateway/workflows/routing.h"
+#include "gateway/workflows/workflows.h"
 
 /* Mermaid classes of the step statuses (a status without one is drawn plain). */
 static const char *const status_classes[][2] = {
@@ -207,15 +208,8 @@ cJSON *wf_visualize(const cJSON *run)
 static void run_read(PGresult *res, void *arg)
 {
     struct request *r = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        request_db_error(r, res);
+    if (!wf_run_found(r, res))
         return;
-    }
-    if (PQntuples(res) == 0) {
-        request_error(r, 404, "not_found", "id", "no workflow run %s",
-                      router_param(&r->match, "id"));
-        return;
-    }
     cJSON *run = cJSON_ParseWithLength(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
     cJSON *graph = run ? wf_visualize(run) : NULL;
     char *text = graph ? json_print(graph) : NULL;

@@ -84,10 +84,8 @@ static int at_step(struct field_error *err, int i, const char *key)
 
 int wfdef_at_step(struct field_error *err, int i, const char *key) { return at_step(err, i, key); }
 
-static int step_error(struct field_error *err, int i, const char *key, const char *field,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int step_error(struct field_error *err, int i, const char *key, const char *field,
-                      const char *fmt, ...)
+int wfdef_step_error(struct field_error *err, int i, const char *key, const char *field,
+                     const char *fmt, ...)
 {
     char msg[sizeof(err->message)];
     va_list ap;
@@ -294,10 +292,10 @@ static int check_agent_fields(const cJSON *o, int i, const char *key, struct fie
         json_get_int(o, "timeoutSeconds", false, 1, WFDEF_TIMEOUT_MAX, &timeout, err) < 0)
         return at_step(err, i, key);
     if (!json_is_identifier(agent, AGENT_NAME_MAX))
-        return step_error(err, i, key, "agent",
-                          "must be letters, digits, '_', '.' or '-' (an agent's name)");
+        return wfdef_step_error(err, i, key, "agent",
+                                "must be letters, digits, '_', '.' or '-' (an agent's name)");
     if (!json_is_identifier(task, WFDEF_TASK_MAX))
-        return step_error(err, i, key, "task", "must be letters, digits, '_', '.' or '-'");
+        return wfdef_step_error(err, i, key, "task", "must be letters, digits, '_', '.' or '-'");
     return 0;
 }
 
@@ -310,7 +308,7 @@ static int check_wait_fields(const cJSON *o, int i, const char *key, struct fiel
         json_get_int(o, "timeoutSeconds", false, 1, WFDEF_TIMER_MAX, &timeout, err) < 0)
         return at_step(err, i, key);
     if (!json_is_identifier(signal, WFDEF_SIGNAL_MAX))
-        return step_error(err, i, key, "signal", "must be letters, digits, '_', '.' or '-'");
+        return wfdef_step_error(err, i, key, "signal", "must be letters, digits, '_', '.' or '-'");
     return 0;
 }
 
@@ -348,19 +346,19 @@ static int check_workflow_fields(const cJSON *o, int i, const char *key, int dep
     if (def && cJSON_IsNull(def))
         def = NULL;
     if (!tname == !def)
-        return step_error(err, i, key, "template",
-                          "or definition: a workflow step needs exactly one of them");
+        return wfdef_step_error(err, i, key, "template",
+                                "or definition: a workflow step needs exactly one of them");
     if (has_version && !tname)
-        return step_error(err, i, key, "version", "goes with template");
+        return wfdef_step_error(err, i, key, "version", "goes with template");
     if (tname && !json_is_identifier(tname, WFDEF_TEMPLATE_MAX))
-        return step_error(err, i, key, "template",
-                          "must be letters, digits, '_', '.' or '-' (a template's name)");
+        return wfdef_step_error(err, i, key, "template",
+                                "must be letters, digits, '_', '.' or '-' (a template's name)");
     if (def) {
         /* Measured before any is checked, so the outermost step is named (a field path
          * through nine definitions would not fit in err). */
         if (inline_depth(def, WFDEF_NEST_MAX - depth) > WFDEF_NEST_MAX - depth)
-            return step_error(err, i, key, "definition",
-                              "nests child definitions more than %d deep", WFDEF_NEST_MAX);
+            return wfdef_step_error(err, i, key, "definition",
+                                    "nests child definitions more than %d deep", WFDEF_NEST_MAX);
         if (validate_def(def, depth + 1, err) < 0)
             return err->field[0] ? at_step(err, i, key) : -1;
     }
@@ -384,17 +382,18 @@ static int check_step_shape(struct graph *g, int i, struct field_error *err)
     if (json_get_string(o, "key", true, 1, WFDEF_KEY_MAX, &key, err) < 0)
         return at_step(err, i, NULL);
     if (!key_ok(key))
-        return step_error(err, i, NULL, "key",
-                          "must be 1 to %d characters of letters, digits, '_' or '-'",
-                          WFDEF_KEY_MAX);
+        return wfdef_step_error(err, i, NULL, "key",
+                                "must be 1 to %d characters of letters, digits, '_' or '-'",
+                                WFDEF_KEY_MAX);
     if (json_get_string(o, "kind", false, 1, 32, &kind, err) < 0)
         return at_step(err, i, key);
     int k = 0;
     while (kind && kinds[k] && strcmp(kinds[k], kind) != 0)
         k++;
     if (!kinds[k])
-        return step_error(err, i, key, "kind",
-                          "'%.32s' is an unknown kind (agent, sleep, wait or workflow)", kind);
+        return wfdef_step_error(err, i, key, "kind",
+                                "'%.32s' is an unknown kind (agent, sleep, wait or workflow)",
+                                kind);
     const cJSON *f;
     cJSON_ArrayForEach(f, o)
     {
@@ -423,7 +422,7 @@ static int check_step_shape(struct graph *g, int i, struct field_error *err)
     s->key = key;
     int j = add_key(g, i);
     if (j >= 0)
-        return step_error(err, i, key, "key", "'%.40s' is also the key of steps[%d]", key, j);
+        return wfdef_step_error(err, i, key, "key", "'%.40s' is also the key of steps[%d]", key, j);
     return 0;
 }
 
@@ -445,14 +444,14 @@ static int resolve_deps(struct graph *g, int i, struct field_error *err)
     {
         int j = find_key(g, d->valuestring);
         if (j < 0)
-            return step_error(err, i, s->key, "dependsOn", "names no step: '%.40s'",
-                              d->valuestring);
+            return wfdef_step_error(err, i, s->key, "dependsOn", "names no step: '%.40s'",
+                                    d->valuestring);
         if (j == i)
-            return step_error(err, i, s->key, "dependsOn", "names the step itself");
+            return wfdef_step_error(err, i, s->key, "dependsOn", "names the step itself");
         for (int k = 0; k < s->ndeps; k++)
             if (s->deps[k] == j)
-                return step_error(err, i, s->key, "dependsOn", "names '%.40s' twice",
-                                  d->valuestring);
+                return wfdef_step_error(err, i, s->key, "dependsOn", "names '%.40s' twice",
+                                        d->valuestring);
         s->deps[s->ndeps++] = j;
     }
     return 0;
@@ -489,7 +488,8 @@ static int cycle_error(const struct graph *g, const int *left, struct field_erro
     } while (cur != start && ++shown < 4 && o < sizeof(path));
     if (o < sizeof(path))
         snprintf(path + o, sizeof(path) - o, "%s", cur == start ? g->steps[start].key : "...");
-    return step_error(err, start, g->steps[start].key, "dependsOn", "makes a cycle: %s", path);
+    return wfdef_step_error(err, start, g->steps[start].key, "dependsOn", "makes a cycle: %s",
+                            path);
 }
 
 /* Kahn's algorithm over dependsOn, then each step's ancestors in that order. */
@@ -558,8 +558,8 @@ static int check_ref(const struct graph *g, int i, const char *what, const char 
     const char *key = g->steps[i].key;
     size_t len = strlen(path);
     if (len == 0 || len > WFDEF_REF_MAX)
-        return step_error(err, i, key, what, "a reference must be 1 to %d characters",
-                          WFDEF_REF_MAX);
+        return wfdef_step_error(err, i, key, what, "a reference must be 1 to %d characters",
+                                WFDEF_REF_MAX);
     char buf[WFDEF_REF_MAX + 1];
     memcpy(buf, path, len + 1);
     char *parts[WFDEF_REF_SEGMENTS_MAX];
@@ -569,10 +569,11 @@ static int check_ref(const struct graph *g, int i, const char *what, const char 
         if (dot)
             *dot = '\0';
         if (!*p)
-            return step_error(err, i, key, what, "reference '%.60s' has an empty part", path);
+            return wfdef_step_error(err, i, key, what, "reference '%.60s' has an empty part", path);
         if (nparts == WFDEF_REF_SEGMENTS_MAX)
-            return step_error(err, i, key, what, "reference '%.60s' is too deep (at most %d parts)",
-                              path, WFDEF_REF_SEGMENTS_MAX);
+            return wfdef_step_error(err, i, key, what,
+                                    "reference '%.60s' is too deep (at most %d parts)", path,
+                                    WFDEF_REF_SEGMENTS_MAX);
         parts[nparts++] = p;
         if (!dot)
             break;
@@ -581,14 +582,15 @@ static int check_ref(const struct graph *g, int i, const char *what, const char 
     if (strcmp(parts[0], "input") == 0)
         return 0;
     if (strcmp(parts[0], "steps") != 0 || nparts < 3 || strcmp(parts[2], "output") != 0)
-        return step_error(err, i, key, what,
-                          "reference '%.60s' must start with input or steps.<key>.output", path);
+        return wfdef_step_error(err, i, key, what,
+                                "reference '%.60s' must start with input or steps.<key>.output",
+                                path);
     int j = find_key(g, parts[1]);
     if (j < 0)
-        return step_error(err, i, key, what, "reference '%.60s' names no step", path);
+        return wfdef_step_error(err, i, key, what, "reference '%.60s' names no step", path);
     if (!is_ancestor(g, i, j))
-        return step_error(err, i, key, what,
-                          "reference '%.60s' names a step this one does not depend on", path);
+        return wfdef_step_error(err, i, key, what,
+                                "reference '%.60s' names a step this one does not depend on", path);
     return 0;
 }
 
@@ -599,13 +601,13 @@ static int check_input(const struct graph *g, int i, const cJSON *v, int depth,
     if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
         return 0;
     if (depth > WFDEF_INPUT_DEPTH_MAX)
-        return step_error(err, i, g->steps[i].key, "input", "nests deeper than %d levels",
-                          WFDEF_INPUT_DEPTH_MAX);
+        return wfdef_step_error(err, i, g->steps[i].key, "input", "nests deeper than %d levels",
+                                WFDEF_INPUT_DEPTH_MAX);
     const cJSON *ref = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "$ref") : NULL;
     if (ref) {
         if (!cJSON_IsString(ref) || cJSON_GetArraySize(v) != 1)
-            return step_error(err, i, g->steps[i].key, "input",
-                              "a $ref must be an object with one field, a string path");
+            return wfdef_step_error(err, i, g->steps[i].key, "input",
+                                    "a $ref must be an object with one field, a string path");
         return check_ref(g, i, "input", ref->valuestring, err);
     }
     const cJSON *c;

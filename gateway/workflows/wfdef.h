@@ -44,6 +44,9 @@ int wfdef_check_when(const cJSON *when, const char *where, struct field_error *e
  * "definition.steps[i].when.value", and the step's key (NULL: unknown) at the end of the
  * message. Returns -1. */
 int wfdef_at_step(struct field_error *err, int i, const char *key);
+/* Fills err for field of step i (key): "field <message>", then as wfdef_at_step. Returns -1. */
+int wfdef_step_error(struct field_error *err, int i, const char *key, const char *field,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The name of operator op: itself, or for seed 003's >, >=, <, <=, ==, != the gt, gte, lt,
  * lte, eq, ne they stand for; NULL for no operator. */

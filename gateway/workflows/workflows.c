@@ -48,6 +48,20 @@ char *wf_definition_text(struct request *r, const cJSON *def)
     return text;
 }
 
+bool wf_run_found(struct request *r, const PGresult *res)
+{
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        request_db_error(r, res);
+        return false;
+    }
+    if (PQntuples(res) == 0) {
+        request_error(r, 404, "not_found", "id", "no workflow run %s",
+                      router_param(&r->match, "id"));
+        return false;
+    }
+    return true;
+}
+
 void wf_reply_created(struct request *r, const PGresult *res)
 {
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {

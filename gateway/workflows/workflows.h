@@ -34,6 +34,9 @@ char *wf_definition_text(struct request *r, const cJSON *def);
 /* Answers r from a statement's one row (created, body): 201 when created, else 200; a failed
  * statement or no row as request_db_error does. */
 void wf_reply_created(struct request *r, const PGresult *res);
+/* Whether res (a statement about the run in the path's :id) holds a row; otherwise answers r
+ * (a failed statement, or 404 naming the run) and returns false. */
+bool wf_run_found(struct request *r, const PGresult *res);
 
 /* Cancels, pauses, resumes or retries (action) the run of path parameter "id" with query
  * (Q_WF_RUN_CONTROL, or Q_WF_SEED_CONTROL for seed 003's shape: applied, before, run):
